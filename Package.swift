@@ -1,0 +1,80 @@
+// swift-tools-version:6.0
+// Trawl: visual anomaly and out-of-distribution detection in Swift.
+//
+// Layers, one direction only:
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
+//   → core (Tensors, Images, Checksums)
+//   → backbones and feature extraction (Weights, Backbones)
+//   → scorers and metrics (Scorers, Metrics)
+//   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
+//   → the `trawl` CLI.
+import PackageDescription
+
+let package = Package(
+    name: "Trawl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "trawl", targets: ["trawl"]),
+        .library(name: "Experiments", targets: ["Experiments"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // C system modules (Debian: libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial",
+                       providers: [.apt(["libhdf5-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng16",
+                       providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg62-turbo-dev"])]),
+        // libpng and libjpeg report errors by longjmp, which Swift cannot catch:
+        // this small C layer turns them into return codes and messages.
+        .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+
+        // Core.
+        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Checksums"),
+        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors"]),
+
+        // Backbones and feature extraction.
+        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
+
+        // Scorers and metrics.
+        .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Metrics"),
+
+        // Datasets, specs, runner and reports.
+        .target(name: "Datasets", dependencies: ["Images"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        .target(name: "Experiments", dependencies: [
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
+            "Datasets", "EmbeddingCache",
+        ]),
+
+        // Command line.
+        .executableTarget(name: "trawl", dependencies: [
+            "Experiments", "Backbones", "Images",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "TrawlBench", dependencies: [
+            "Tensors", "Images", "Backbones", "Scorers", "Experiments",
+        ]),
+
+        // Tests. Run in release with testing enabled: `make test`.
+        .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Checksums", "TestSupport"]),
+        .testTarget(name: "ImagesTests", dependencies: ["Images", "TestSupport"]),
+        .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
+        .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
+        .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: [
+            "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
+        ]),
+    ],
+    swiftLanguageModes: [.v5]
+)

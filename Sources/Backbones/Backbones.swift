@@ -1,0 +1,1 @@
+// Backbones — to be written (see README for the layering).

@@ -1,0 +1,2 @@
+// Placeholder: PNG/JPEG decode wrappers that turn libpng/libjpeg longjmp errors into return codes.
+#pragma once

@@ -1,0 +1,3 @@
+// libjpeg-turbo (Debian: libjpeg62-turbo-dev).
+#include <stdio.h>
+#include <jpeglib.h>

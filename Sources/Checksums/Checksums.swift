@@ -1,0 +1,1 @@
+// Checksums — to be written (see README for the layering).

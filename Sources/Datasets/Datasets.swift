@@ -1,0 +1,1 @@
+// Datasets — to be written (see README for the layering).

@@ -1,0 +1,1 @@
+// EmbeddingCache — to be written (see README for the layering).

@@ -1,0 +1,1 @@
+// Experiments — to be written (see README for the layering).

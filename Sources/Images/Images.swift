@@ -1,0 +1,1 @@
+// Images — to be written (see README for the layering).

@@ -1,0 +1,1 @@
+// Metrics — to be written (see README for the layering).

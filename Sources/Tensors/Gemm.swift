@@ -1,0 +1,67 @@
+import CBLAS
+
+/// Single-precision matrix multiply through OpenBLAS:
+/// `C[m, n] = alpha · op(A) · op(B) + beta · C`, all row-major.
+///
+/// - `a` holds `op(A)` as `[m, k]` (or `[k, m]` when `transposeA`), row stride `lda`.
+/// - `b` holds `op(B)` as `[k, n]` (or `[n, k]` when `transposeB`), row stride `ldb`.
+/// - `c` is `[m, n]` with row stride `ldc`.
+@inlinable
+public func sgemm(
+    m: Int, n: Int, k: Int,
+    alpha: Float = 1,
+    a: UnsafePointer<Float>, lda: Int, transposeA: Bool = false,
+    b: UnsafePointer<Float>, ldb: Int, transposeB: Bool = false,
+    beta: Float = 0,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    guard m > 0, n > 0 else { return }
+    cblas_sgemm(CblasRowMajor,
+                transposeA ? CblasTrans : CblasNoTrans,
+                transposeB ? CblasTrans : CblasNoTrans,
+                Int32(m), Int32(n), Int32(k),
+                alpha, a, Int32(lda), b, Int32(ldb),
+                beta, c, Int32(ldc))
+}
+
+/// Matrix product of two rank-2 tensors: `[m, k] · [k, n]` → `[m, n]`,
+/// or with `transposeB`, `[m, k] · [n, k]ᵀ` → `[m, n]`.
+public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor {
+    precondition(a.rank == 2 && b.rank == 2, "matmul of shapes \(a.shape) and \(b.shape)")
+    let m = a.shape[0], k = a.shape[1]
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    precondition((transposeB ? b.shape[1] : b.shape[0]) == k,
+                 "matmul inner extents differ: \(a.shape) and \(b.shape)")
+    var out = Tensor(shape: [m, n])
+    a.data.withUnsafeBufferPointer { pa in
+        b.data.withUnsafeBufferPointer { pb in
+            out.data.withUnsafeMutableBufferPointer { pc in
+                sgemm(m: m, n: n, k: k,
+                      a: pa.baseAddress!, lda: k,
+                      b: pb.baseAddress!, ldb: transposeB ? k : n, transposeB: transposeB,
+                      c: pc.baseAddress!, ldc: n)
+            }
+        }
+    }
+    return out
+}
+
+/// OpenBLAS's thread count. GEMM-bound code uses every core through
+/// OpenBLAS; code that parallelises its own loop over images sets 1 for
+/// the duration (see ``withSingleThreadedBLAS(_:)``) so cores are never
+/// oversubscribed.
+public enum BLASThreads {
+    /// The number of threads OpenBLAS uses now.
+    public static var count: Int {
+        get { Int(openblas_get_num_threads()) }
+        set { openblas_set_num_threads(Int32(newValue)) }
+    }
+}
+
+/// Runs `body` with OpenBLAS limited to one thread, then restores the count.
+public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
+    let previous = BLASThreads.count
+    BLASThreads.count = 1
+    defer { BLASThreads.count = previous }
+    return try body()
+}

@@ -1,0 +1,2 @@
+// `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
+print("Trawl benchmarks")

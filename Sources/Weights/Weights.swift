@@ -1,0 +1,1 @@
+// Weights — to be written (see README for the layering).

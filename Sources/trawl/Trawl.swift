@@ -1,0 +1,25 @@
+import ArgumentParser
+
+/// The `trawl` command line.
+@main
+struct Trawl: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "trawl",
+        abstract: "Visual anomaly and out-of-distribution detection experiments.",
+        version: TrawlVersion.string,
+        subcommands: [Version.self]
+    )
+}
+
+/// The tool's version, recorded in caches and run provenance.
+enum TrawlVersion {
+    static let string = "0.1.0"
+}
+
+/// `trawl version`: prints the tool's version.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the version.")
+    func run() {
+        print(TrawlVersion.string)
+    }
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class BackbonesPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

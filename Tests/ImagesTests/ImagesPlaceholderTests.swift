@@ -1,0 +1,5 @@
+import XCTest
+
+final class ImagesPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

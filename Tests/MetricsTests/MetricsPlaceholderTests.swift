@@ -1,0 +1,5 @@
+import XCTest
+
+final class MetricsPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class TensorsPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}

@@ -1,0 +1,5 @@
+import XCTest
+
+final class WeightsPlaceholderTests: XCTestCase {
+    func testPlaceholder() {}
+}
