@@ -131,7 +131,7 @@ public func percentileThreshold(normalScores: [Double], percentile: Double = 95)
     }
     let sorted = normalScores.sorted()
     let position = Double(sorted.count - 1) * (percentile / 100)
-    let lower = Int(position.rounded(.down))
+    let lower = Int(position)  // ⌊h⌋, as h ≥ 0
     let upper = min(lower + 1, sorted.count - 1)
     let fraction = position - Double(lower)
     // numpy's `_lerp`: a + (b − a)·g, or b − (b − a)·(1 − g) when g ≥ 0.5, for exact endpoints.
