@@ -25,6 +25,14 @@ final class ThresholdTests: XCTestCase {
         XCTAssertEqual(raw2.threshold, -0.1)
     }
 
+    /// F1 = 2/3 both at 0.9 (P = 1, R = 1/2) and at 0.6 (P = 1/2, R = 1): anomalib's argmax over
+    /// ascending thresholds takes the first, the lowest.
+    func testF1MaxTieTakesTheLowestThreshold() throws {
+        let result = try f1Max(scores: [0.9, 0.8, 0.7, 0.6], labels: [true, false, false, true])
+        XCTAssertEqual(result.f1, 2.0 / 3.0, accuracy: 1e-15)
+        XCTAssertEqual(result.threshold, 0.6)
+    }
+
     // anomalib tests/unit/metrics/test_adaptive_threshold.py
     func testF1AdaptiveThresholdAnomalibCases() throws {
         XCTAssertEqual(try f1AdaptiveThreshold(scores: [2.3, 1.6, 2.6, 7.9, 3.3],
