@@ -72,6 +72,9 @@ public func pixelAUROC(_ images: [SegmentationSample]) throws -> Double {
 /// score ≥ `threshold`. anomalib's `PRO` predicts with `score > threshold` instead.
 public func perRegionOverlap(_ images: [SegmentationSample], threshold: Float) throws -> Double {
     try validate(images)
+    guard !threshold.isNaN else {
+        throw MetricError.invalidParameter(name: "threshold", value: Double(threshold), reason: "NaN")
+    }
     var sum = 0.0
     var regions = 0
     for image in images {
