@@ -41,6 +41,10 @@ struct MetricsFixture: Decodable {
         var count8: Int
         var labels4: [Int32]
         var count4: Int
+        var map: [Float]
+        var fprLimits: [Double]
+        var aupro: [Double]
+        var aupro4Connected: [Double]
     }
     struct Pixel: Decodable {
         struct PRO: Decodable { var fpr: [Double]; var pro: [Double] }

@@ -15,6 +15,17 @@ final class PixelMetricsTests: XCTestCase {
         XCTAssertEqual(eight.sizes.reduce(0, +), mask.filter { $0 }.count)
     }
 
+    /// On the hand-drawn mask AUPRO counts 5 regions (8-connected), not 9 (4-connected).
+    func testAUPROUsesEightConnectedRegions() throws {
+        let c = try MetricsFixture.load().components
+        let image = SegmentationSample(anomalyMap: c.map, mask: c.mask.map { $0 == 1 }, height: c.height, width: c.width)
+        for (i, limit) in c.fprLimits.enumerated() {
+            let value = try aupro([image], fprLimit: limit)
+            XCTAssertEqual(value, c.aupro[i], accuracy: 1e-12, "limit \(limit)")
+            XCTAssertGreaterThan(abs(value - c.aupro4Connected[i]), 1e-3, "limit \(limit)")
+        }
+    }
+
     func testPixelAUROCMatchesSklearnOnFlattenedPixels() throws {
         let pixel = try MetricsFixture.load().pixel
         XCTAssertEqual(try pixelAUROC(pixel.images), pixel.pixelAUROC, accuracy: 1e-12)

@@ -150,6 +150,28 @@ stripe_map = (np.repeat((np.arange(10) / 10 + 0.05)[:, None], 5, axis=1)).astype
 f, p = pro_curve([stripe_map], [stripes])
 pixel["stripes10x5"] = {"aupro": [area_up_to(f, p, limit) for limit in limits]}
 
+# AUPRO on the hand-drawn mask: 8-connectivity (5 regions) and, for contrast, 4-connectivity (9).
+drawn_map = (np.round(rng.random(drawn.shape) * 64) / 64).astype(np.float32)
+f, p = pro_curve([drawn_map], [drawn])
+components["map"] = floats(drawn_map)
+components["aupro"] = [area_up_to(f, p, limit) for limit in limits]
+components["fprLimits"] = limits
+
+
+def pro_curve_4(amap, mask):
+    labelled, n = label(mask)
+    scores, normal = amap.ravel().astype(np.float64), (labelled == 0).ravel()
+    fprs, pros = [0.0], [0.0]
+    for t in np.unique(scores)[::-1]:
+        above = (scores >= t).reshape(mask.shape)
+        fprs.append((above.ravel() & normal).sum() / normal.sum())
+        pros.append(np.mean([above[labelled == k].mean() for k in range(1, n + 1)]))
+    return np.array(fprs + [1.0]), np.array(pros + [1.0])
+
+
+f, p = pro_curve_4(drawn_map, drawn)
+components["aupro4Connected"] = [area_up_to(f, p, limit) for limit in limits]
+
 fixture = {
     "generator": "Tests/Fixtures/metrics/make_fixtures.py",
     "versions": {"numpy": np.__version__, "scipy": scipy.__version__, "sklearn": sklearn.__version__},
