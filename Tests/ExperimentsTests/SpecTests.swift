@@ -43,7 +43,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(spec.dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 0)))
         XCTAssertEqual(spec.backbone, BackboneSpec(name: "efficientnet-lite0", weights: nil,
                                                    taps: ["stride8", "stride16"], resize: 224, inputSize: 224))
-        XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), targetDim: Sweep(nil)))
+        XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil)))
         XCTAssertEqual(spec.scorer, .patchcore(PatchCoreSpec(coresetRatio: Sweep(0.1), k: Sweep(1), metric: Sweep(.euclidean),
                                                              reweighting: Sweep(false), projectionDim: 128, blurSigma: 4)))
         XCTAssertEqual(spec.metrics, [.auroc, .ap, .f1Max])
@@ -201,11 +201,11 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(grid.map(\.index), Array(0..<12))
         func values(_ point: GridPoint) -> [String] { point.parameters.map(\.value) }
         XCTAssertEqual(grid[0].parameters.map(\.name),
-                       ["pooling", "target_dim", "coreset_ratio", "k", "metric", "reweighting"])
-        XCTAssertEqual(values(grid[0]), ["1", "all", "0.01", "1", "euclidean", "false"])
-        XCTAssertEqual(values(grid[1]), ["1", "all", "0.01", "3", "euclidean", "false"])
-        XCTAssertEqual(values(grid[2]), ["1", "all", "0.1", "1", "euclidean", "false"])
-        XCTAssertEqual(values(grid[11]), ["3", "all", "0.25", "3", "euclidean", "false"])
+                       ["pooling", "pretrain_dim", "target_dim", "coreset_ratio", "k", "metric", "reweighting"])
+        XCTAssertEqual(values(grid[0]), ["1", "all", "all", "0.01", "1", "euclidean", "false"])
+        XCTAssertEqual(values(grid[1]), ["1", "all", "all", "0.01", "3", "euclidean", "false"])
+        XCTAssertEqual(values(grid[2]), ["1", "all", "all", "0.1", "1", "euclidean", "false"])
+        XCTAssertEqual(values(grid[11]), ["3", "all", "all", "0.25", "3", "euclidean", "false"])
         XCTAssertEqual(grid[7].features.pooling.value, 3)
         guard case .patchcore(let scorer) = grid[7].scorer else { return XCTFail() }
         XCTAssertEqual(scorer.coresetRatio.value, 0.01)

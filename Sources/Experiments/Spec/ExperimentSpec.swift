@@ -46,15 +46,25 @@ public struct BackboneSpec: Hashable, Sendable {
 
 /// How backbone feature maps become patch features.
 public struct FeatureSpec: Hashable, Sendable {
-    /// Side of the local average-pooling neighbourhood (odd; 1 = none), PatchCore's `p`.
+    /// Side of the local neighbourhood each patch feature averages (odd; 1 = none),
+    /// PatchCore's patch size `p`.
     public var pooling: Sweep<Int>
-    /// Channels per patch after adaptive average pooling over channels; nil keeps all.
+    /// Length each tap's neighbourhood vector is pooled to (PatchCore's
+    /// `pretrain_embed_dimension`); nil = the tap's channel count.
+    public var pretrainDim: Sweep<Int?>
+    /// Length of the concatenated patch feature after a final adaptive average pooling
+    /// (PatchCore's `target_embed_dimension`); nil keeps the concatenation.
     public var targetDim: Sweep<Int?>
 }
 
 /// Distance between feature vectors.
 public enum DistanceName: String, CaseIterable, Hashable, Sendable {
-    case euclidean, cosine
+    /// `‖q − m‖₂`.
+    case euclidean
+    /// `‖q − m‖₂²` (what the PatchCore reference's faiss index reports).
+    case squaredEuclidean = "squared_euclidean"
+    /// `1 − cos(q, m)`.
+    case cosine
 }
 
 /// The anomaly scorer and its parameters.
@@ -100,8 +110,16 @@ public struct KNNSpec: Hashable, Sendable {
 
 /// Mahalanobis distance to a Gaussian fitted to global-average-pooled training features.
 public struct MahalanobisSpec: Hashable, Sendable {
-    /// Shrinkage of the covariance toward its scaled identity, [0, 1].
-    public var shrinkage: Sweep<Double>
+    public enum Estimator: String, CaseIterable, Hashable, Sendable {
+        /// Ledoit–Wolf shrinkage toward the scaled identity (sklearn `LedoitWolf`).
+        case ledoitWolf = "ledoit_wolf"
+        /// Sample covariance plus `ridge · I` (PaDiM uses ridge 0.01).
+        case sample
+    }
+
+    public var estimator: Sweep<Estimator>
+    /// Added to the sample covariance's diagonal, in squared feature units.
+    public var ridge: Sweep<Double>
 }
 
 /// Negative log-likelihood under a Gaussian mixture fitted (EM) to global-average-pooled
@@ -123,7 +141,7 @@ public enum MetricName: String, CaseIterable, Hashable, Sendable {
     case auroc
     /// Image-level average precision (area under the precision–recall curve).
     case ap
-    /// Standardised partial AUROC up to a false-positive rate of 0.1 (McClish).
+    /// Scaled AUROC, 2·AUROC − 1 (FathomNet's out-of-sample score).
     case sauc
     /// Best F1 over all thresholds.
     case f1Max = "f1_max"

@@ -15,6 +15,7 @@ extension ExperimentSpec {
     public var grid: [GridPoint] {
         var features = GridExpansion(self.features)
         features.sweep(\.pooling, "pooling") { String($0) }
+        features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
         features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
 
         let scorers: [(ScorerSpec, [Parameter])]
@@ -33,7 +34,8 @@ extension ExperimentSpec {
             scorers = grid.points.map { (.knn($0.root), $0.parameters) }
         case .mahalanobis(let spec):
             var grid = GridExpansion(spec)
-            grid.sweep(\.shrinkage, "shrinkage", formatNumber)
+            grid.sweep(\.estimator, "estimator") { $0.rawValue }
+            grid.sweep(\.ridge, "ridge", formatNumber)
             scorers = grid.points.map { (.mahalanobis($0.root), $0.parameters) }
         case .gmm(let spec):
             var grid = GridExpansion(spec)

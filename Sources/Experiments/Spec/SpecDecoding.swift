@@ -117,13 +117,13 @@ enum Shapes {
 
     static let backbone = ObjectShape("backbone", required: ["name"],
                                       optional: ["weights", "taps", "resize", "input_size"])
-    static let features = ObjectShape("features", required: [], optional: ["pooling", "target_dim"])
+    static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim"])
 
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
                                  optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma"]),
         "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric"]),
-        "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["shrinkage"]),
+        "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
                            optional: ["components", "covariance", "iterations", "regularization"]),
     ]
@@ -237,15 +237,17 @@ private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) thr
 
 private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
     guard let object = try reader?.object(Shapes.features) else {
-        return FeatureSpec(pooling: Sweep(3), targetDim: Sweep(nil))
+        return FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil))
     }
     let pooling = try object["pooling"]?.sweep { item -> Int in
         let kernel = try item.int(in: 1...15)
         guard kernel % 2 == 1 else { throw item.error("\(kernel) is even; allowed: an odd integer in [1, 15]") }
         return kernel
     } ?? Sweep(3)
-    let targetDim = try object["target_dim"]?.sweep { item -> Int? in try item.int(in: 1...65536) } ?? Sweep(nil)
-    return FeatureSpec(pooling: pooling, targetDim: targetDim)
+    func dimension(_ key: String) throws -> Sweep<Int?> {
+        try object[key]?.sweep { item -> Int? in try item.int(in: 1...65536) } ?? Sweep(nil)
+    }
+    return FeatureSpec(pooling: pooling, pretrainDim: try dimension("pretrain_dim"), targetDim: try dimension("target_dim"))
 }
 
 private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
@@ -269,8 +271,16 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
     case "knn":
         return .knn(KNNSpec(k: try k(default: 5), metric: try metric()))
     case "mahalanobis":
-        return .mahalanobis(MahalanobisSpec(
-            shrinkage: try object["shrinkage"]?.sweep { try $0.double(in: .closed(0, 1)) } ?? Sweep(0)))
+        let estimatorReader = object["estimator"]
+        let estimator = try estimatorReader?.sweep {
+            MahalanobisSpec.Estimator(rawValue: try $0.choice(MahalanobisSpec.Estimator.allCases.map(\.rawValue)))!
+        } ?? Sweep(.ledoitWolf)
+        let ridgeReader = object["ridge"]
+        let ridge = try ridgeReader?.sweep { try $0.double(in: .atLeast(0)) } ?? Sweep(0.01)
+        if let ridgeReader, !estimator.values.contains(.sample) {
+            throw ridgeReader.error("\"ridge\" applies to the \"sample\" estimator only; set \"estimator\": \"sample\"")
+        }
+        return .mahalanobis(MahalanobisSpec(estimator: estimator, ridge: ridge))
     default:
         return .gmm(GMMSpec(
             components: try object["components"]?.sweep { try $0.int(in: 1...256) } ?? Sweep(4),
