@@ -1,1 +1,0 @@
-// Experiments — to be written (see README for the layering).

@@ -1,0 +1,172 @@
+import Datasets
+import Foundation
+
+/// An experiment as `Experiments/NAME.json` describes it: which images, which backbone
+/// features, which scorer (with parameters that may be swept), which metrics and outputs.
+///
+/// Read with `ExperimentSpec(contentsOf:)`, which checks every key, type and range and
+/// reports the first problem as one `SpecError` naming the file and JSON path.
+public struct ExperimentSpec: Sendable {
+    /// Names the results folder `Results/NAME/`; equals the spec file's name without `.json`.
+    public var name: String
+    public var description: String
+    /// Paths resolved: environment variables expanded, relative paths anchored at the spec's folder.
+    public var dataset: DatasetConfiguration
+    public var backbone: BackboneSpec
+    public var features: FeatureSpec
+    public var scorer: ScorerSpec
+    public var metrics: [MetricName]
+    public var threshold: ThresholdRule
+    /// Seeds everything random: the dataset split (unless the dataset names its own seed),
+    /// coreset selection, GMM initialisation.
+    public var seed: UInt64
+    public var outputs: OutputSpec
+    /// Largest allowed drop of each metric before `make regress` fails (default 0.005 each).
+    public var tolerances: [MetricName: Double]
+}
+
+/// The pretrained network whose feature maps describe the images.
+public struct BackboneSpec: Hashable, Sendable {
+    /// Backbones the spec accepts.
+    public static let names = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2",
+                               "mobilenet-v2", "resnet18", "resnet34", "resnet50", "wide-resnet50-2"]
+    /// Feature-map taps, named by their stride relative to the input.
+    public static let tapNames = ["stride4", "stride8", "stride16", "stride32"]
+
+    public var name: String
+    /// Checkpoint path (resolved); nil = the registry file `make setup` installs.
+    public var weights: String?
+    /// Taps whose feature maps are concatenated, in spec order.
+    public var taps: [String]
+    /// Side of the square resize before cropping, in pixels (PIL bilinear).
+    public var resize: Int
+    /// Side of the centre crop the network sees, in pixels (≤ `resize`).
+    public var inputSize: Int
+}
+
+/// How backbone feature maps become patch features.
+public struct FeatureSpec: Hashable, Sendable {
+    /// Side of the local neighbourhood each patch feature averages (odd; 1 = none),
+    /// PatchCore's patch size `p`.
+    public var pooling: Sweep<Int>
+    /// Length each tap's neighbourhood vector is pooled to (PatchCore's
+    /// `pretrain_embed_dimension`); nil = the tap's channel count.
+    public var pretrainDim: Sweep<Int?>
+    /// Length of the concatenated patch feature after a final adaptive average pooling
+    /// (PatchCore's `target_embed_dimension`); nil keeps the concatenation.
+    public var targetDim: Sweep<Int?>
+}
+
+/// Distance between feature vectors.
+public enum DistanceName: String, CaseIterable, Hashable, Sendable {
+    /// `‖q − m‖₂`.
+    case euclidean
+    /// `‖q − m‖₂²` (what the PatchCore reference's faiss index reports).
+    case squaredEuclidean = "squared_euclidean"
+    /// `1 − cos(q, m)`.
+    case cosine
+}
+
+/// The anomaly scorer and its parameters.
+public enum ScorerSpec: Hashable, Sendable {
+    case patchcore(PatchCoreSpec)
+    case knn(KNNSpec)
+    case mahalanobis(MahalanobisSpec)
+    case gmm(GMMSpec)
+
+    public static let kinds = ["patchcore", "knn", "mahalanobis", "gmm"]
+
+    public var kind: String {
+        switch self {
+        case .patchcore: return "patchcore"
+        case .knn: return "knn"
+        case .mahalanobis: return "mahalanobis"
+        case .gmm: return "gmm"
+        }
+    }
+}
+
+/// PatchCore (Roth et al., CVPR 2022): a greedy-coreset memory bank of training patches;
+/// a test patch scores its distance to the bank, an image its most anomalous patch.
+public struct PatchCoreSpec: Hashable, Sendable {
+    /// Share of training patches kept in the memory bank, (0, 1].
+    public var coresetRatio: Sweep<Double>
+    /// Neighbours per test patch (1 = nearest-neighbour distance).
+    public var k: Sweep<Int>
+    public var metric: Sweep<DistanceName>
+    /// Re-weight the image score by the density around its nearest bank patch (paper eq. 7).
+    public var reweighting: Sweep<Bool>
+    /// Random-projection dimension used to pick the coreset (the paper's 128).
+    public var projectionDim: Int
+    /// σ of the Gaussian that smooths the anomaly map, in input pixels (the paper's 4).
+    public var blurSigma: Double
+}
+
+/// Image-level k-nearest-neighbour distance between global-average-pooled features.
+public struct KNNSpec: Hashable, Sendable {
+    public var k: Sweep<Int>
+    public var metric: Sweep<DistanceName>
+}
+
+/// Mahalanobis distance to a Gaussian fitted to global-average-pooled training features.
+public struct MahalanobisSpec: Hashable, Sendable {
+    public enum Estimator: String, CaseIterable, Hashable, Sendable {
+        /// Ledoit–Wolf shrinkage toward the scaled identity (sklearn `LedoitWolf`).
+        case ledoitWolf = "ledoit_wolf"
+        /// Sample covariance plus `ridge · I` (PaDiM uses ridge 0.01).
+        case sample
+    }
+
+    public var estimator: Sweep<Estimator>
+    /// Added to the sample covariance's diagonal, in squared feature units.
+    public var ridge: Sweep<Double>
+}
+
+/// Negative log-likelihood under a Gaussian mixture fitted (EM) to global-average-pooled
+/// training features.
+public struct GMMSpec: Hashable, Sendable {
+    public enum Covariance: String, CaseIterable, Hashable, Sendable { case full, diagonal }
+
+    public var components: Sweep<Int>
+    public var covariance: Sweep<Covariance>
+    /// EM iterations at most.
+    public var iterations: Int
+    /// Added to covariance diagonals, in squared feature units.
+    public var regularization: Double
+}
+
+/// Metrics a spec may ask for.
+public enum MetricName: String, CaseIterable, Hashable, Sendable {
+    /// Image-level area under the ROC curve.
+    case auroc
+    /// Image-level average precision (area under the precision–recall curve).
+    case ap
+    /// Scaled AUROC, 2·AUROC − 1 (FathomNet's out-of-sample score).
+    case sauc
+    /// Best F1 over all thresholds.
+    case f1Max = "f1_max"
+    /// Pixel-level AUROC (datasets with masks).
+    case pixelAUROC = "pixel_auroc"
+    /// Area under the per-region-overlap curve up to FPR 0.3, normalised (datasets with masks).
+    case aupro
+}
+
+/// How the PASS/FAIL decision threshold on the anomaly score is chosen.
+public enum ThresholdRule: Hashable, Sendable {
+    /// The threshold maximising F1 on the test set (optimistic: it looks at test labels).
+    case f1Max
+    /// This percentile (0–100) of the training images' scores.
+    case trainPercentile(Double)
+    /// A fixed score.
+    case fixed(Double)
+
+    public static let rules = ["f1_max", "train_percentile", "fixed"]
+}
+
+/// Files written besides the tables.
+public struct OutputSpec: Hashable, Sendable {
+    /// Anomaly-map heatmaps for this many most anomalous test images (PatchCore only).
+    public var heatmaps: Int
+    /// Draw heatmaps over the image (true) or alone (false).
+    public var overlays: Bool
+}

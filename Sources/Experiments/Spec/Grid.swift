@@ -1,0 +1,56 @@
+/// One combination of a spec's swept parameters: every `Sweep` in `features` and `scorer`
+/// holds exactly one value.
+public struct GridPoint: Hashable, Sendable {
+    /// Position in the grid, from 0, in expansion order.
+    public var index: Int
+    public var features: FeatureSpec
+    public var scorer: ScorerSpec
+    /// Every sweepable parameter of the point (swept or not), in spec order.
+    public var parameters: [Parameter]
+}
+
+extension ExperimentSpec {
+    /// The cartesian product of every swept parameter, the last parameter varying fastest.
+    /// A spec without sweeps has one point.
+    public var grid: [GridPoint] {
+        var features = GridExpansion(self.features)
+        features.sweep(\.pooling, "pooling") { String($0) }
+        features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
+        features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
+
+        let scorers: [(ScorerSpec, [Parameter])]
+        switch scorer {
+        case .patchcore(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.coresetRatio, "coreset_ratio", formatNumber)
+            grid.sweep(\.k, "k") { String($0) }
+            grid.sweep(\.metric, "metric") { $0.rawValue }
+            grid.sweep(\.reweighting, "reweighting") { String($0) }
+            scorers = grid.points.map { (.patchcore($0.root), $0.parameters) }
+        case .knn(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.k, "k") { String($0) }
+            grid.sweep(\.metric, "metric") { $0.rawValue }
+            scorers = grid.points.map { (.knn($0.root), $0.parameters) }
+        case .mahalanobis(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.estimator, "estimator") { $0.rawValue }
+            grid.sweep(\.ridge, "ridge", formatNumber)
+            scorers = grid.points.map { (.mahalanobis($0.root), $0.parameters) }
+        case .gmm(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.components, "components") { String($0) }
+            grid.sweep(\.covariance, "covariance") { $0.rawValue }
+            scorers = grid.points.map { (.gmm($0.root), $0.parameters) }
+        }
+
+        var points = [GridPoint]()
+        for feature in features.points {
+            for (scorer, parameters) in scorers {
+                points.append(GridPoint(index: points.count, features: feature.root, scorer: scorer,
+                                        parameters: feature.parameters + parameters))
+            }
+        }
+        return points
+    }
+}

@@ -1,0 +1,331 @@
+import Datasets
+import Foundation
+
+extension ExperimentSpec {
+    /// Every object shape the decoder accepts, one per `$defs` entry of
+    /// `Experiments/schema.json` (the top level is `experiment`).
+    public static let shapes: [ObjectShape] = [
+        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.outputs, Shapes.tolerances,
+    ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
+        + Array(Shapes.thresholdRules.values)
+
+    /// Reads and checks the spec at `url`. `file` names it in errors (default: the path as
+    /// given); `environment` expands `$VAR` in paths.
+    public init(contentsOf url: URL, file: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let file = file ?? url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw SpecError(file: file, path: .root, reason: "cannot read the file (\(error.localizedDescription))")
+        }
+        try self.init(data: data, file: file, directory: url.deletingLastPathComponent(),
+                      expectedName: url.deletingPathExtension().lastPathComponent, environment: environment)
+    }
+
+    /// Reads and checks a spec from its bytes. Relative paths resolve against `directory`;
+    /// `expectedName`, when given, must equal the spec's `name`.
+    public init(data: Data, file: String, directory: URL, expectedName: String? = nil,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: data)
+        } catch {
+            throw SpecError(file: file, path: .root, reason: "not valid JSON (\(jsonErrorSummary(error)))")
+        }
+        let context = DecodingContext(directory: directory, environment: environment)
+        let top = try ValueReader(value: document, path: .root, file: file).object(Shapes.experiment)
+
+        let nameReader = try top.required("name")
+        name = try nameReader.nonEmptyString()
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }),
+              !name.hasPrefix(".") else {
+            throw nameReader.error("\"\(name)\" is not allowed; use letters, digits, \"-\", \"_\" and \".\" (it names the results folder)")
+        }
+        if let expectedName, name != expectedName {
+            throw nameReader.error("\"\(name)\" must equal the file name \"\(expectedName)\" (without .json)")
+        }
+        description = try top["description"]?.string() ?? ""
+        seed = try top["seed"].map { UInt64(try $0.int(in: 0...(1 << 53))) } ?? 0
+        dataset = try decodeDataset(try top.required("dataset"), seed: seed, context: context)
+        backbone = try decodeBackbone(try top.required("backbone"), context: context)
+        features = try decodeFeatures(top["features"])
+        scorer = try decodeScorer(try top.required("scorer"))
+
+        metrics = [.auroc, .ap, .f1Max]
+        if let list = top["metrics"] {
+            metrics = []
+            for item in try list.array(nonEmpty: true) {
+                let metric = MetricName(rawValue: try item.choice(MetricName.allCases.map(\.rawValue)))!
+                guard !metrics.contains(metric) else { throw item.error("\"\(metric.rawValue)\" is listed twice") }
+                metrics.append(metric)
+            }
+        }
+        threshold = try decodeThreshold(top["threshold"])
+        outputs = try decodeOutputs(top["outputs"], scorer: scorer)
+        tolerances = Dictionary(uniqueKeysWithValues: metrics.map { ($0, 0.005) })
+        if let object = try top["tolerances"]?.object(Shapes.tolerances) {
+            for key in object.fields.keys.sorted() {
+                guard let reader = object[key] else { continue }
+                let metric = MetricName(rawValue: key)!
+                guard metrics.contains(metric) else {
+                    throw reader.error("a tolerance for \"\(key)\", which \"metrics\" does not list")
+                }
+                tolerances[metric] = try reader.double(in: .closed(0, 1))
+            }
+        }
+    }
+}
+
+/// What path values are resolved with.
+private struct DecodingContext {
+    var directory: URL
+    var environment: [String: String]
+
+    /// Expands `$VAR`s, then anchors a relative path at the spec's folder.
+    func path(_ reader: ValueReader) throws -> String {
+        let expanded: String
+        do {
+            expanded = try expandEnvironment(try reader.nonEmptyString(), environment)
+        } catch let error as EnvironmentExpansionError {
+            throw reader.error(error.reason)
+        }
+        if expanded.hasPrefix("/") { return expanded }
+        return directory.appendingPathComponent(expanded).standardizedFileURL.path
+    }
+}
+
+/// Object shapes, named as in the schema's `$defs`.
+enum Shapes {
+    static let experiment = ObjectShape(
+        "experiment", required: ["name", "dataset", "backbone", "scorer"],
+        optional: ["$schema", "description", "features", "metrics", "threshold", "seed", "outputs", "tolerances"])
+
+    static let split = ["train_fraction", "max_train_images", "seed"]
+    static let datasets: [String: ObjectShape] = [
+        "mvtec": ObjectShape("mvtecDataset", required: ["kind", "root"]),
+        "folders": ObjectShape("foldersDataset", required: ["kind", "root"],
+                               optional: ["normal_folders", "anomalous_folders"] + split),
+        "elpv": ObjectShape("elpvDataset", required: ["kind", "root"],
+                            optional: ["fail_probability", "cell_type"] + split),
+        "fashion-mnist": ObjectShape("fashionMnistDataset", required: ["kind", "root", "normal_classes"],
+                                     optional: ["max_train_images", "max_test_images_per_class", "seed"]),
+        "manifest": ObjectShape("manifestDataset", required: ["kind", "path", "label"],
+                                optional: ["format", "image_column", "mask_column", "train", "test"] + split),
+    ]
+
+    static let backbone = ObjectShape("backbone", required: ["name"],
+                                      optional: ["weights", "taps", "resize", "input_size"])
+    static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim"])
+
+    static let scorers: [String: ObjectShape] = [
+        "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
+                                 optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma"]),
+        "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric"]),
+        "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
+        "gmm": ObjectShape("gmmScorer", required: ["kind"],
+                           optional: ["components", "covariance", "iterations", "regularization"]),
+    ]
+
+    static let thresholdRules: [String: ObjectShape] = [
+        "f1_max": ObjectShape("f1MaxThreshold", required: ["rule"]),
+        "train_percentile": ObjectShape("trainPercentileThreshold", required: ["rule", "percentile"]),
+        "fixed": ObjectShape("fixedThreshold", required: ["rule", "value"]),
+    ]
+    static let outputs = ObjectShape("outputs", required: [], optional: ["heatmaps", "overlays"])
+    static let tolerances = ObjectShape("tolerances", required: [], optional: MetricName.allCases.map(\.rawValue))
+}
+
+/// Reads the `kind` (or `rule`) of a tagged object, then checks the object against the
+/// shape for that kind.
+private func taggedObject(_ reader: ValueReader, tag: String, shapes: [String: ObjectShape],
+                          order: [String]) throws -> (String, ObjectReader) {
+    let fields = try reader.objectFields()
+    guard let tagValue = fields[tag] else {
+        throw reader.error("missing required key \"\(tag)\" (one of \(order.map { "\"\($0)\"" }.joined(separator: ", ")))")
+    }
+    let kind = try ValueReader(value: tagValue, path: reader.path.appending(tag), file: reader.file).choice(order)
+    return (kind, try reader.object(shapes[kind]!))
+}
+
+private func decodeDataset(_ reader: ValueReader, seed: UInt64, context: DecodingContext) throws -> DatasetConfiguration {
+    let (kind, object) = try taggedObject(reader, tag: "kind", shapes: Shapes.datasets, order: DatasetConfiguration.kinds)
+    // Check the common fields here (range, type), resolve paths, then hand the object to
+    // the Datasets configuration decoders (camelCase keys) for the kind-specific rest.
+    var fields = try reader.objectFields()
+    for key in ["root", "path"] where object[key] != nil {
+        fields[key] = .string(try context.path(object[key]!))
+    }
+    _ = try object["train_fraction"]?.double(in: .closed(0, 1))
+    _ = try object["max_train_images"]?.int(in: 1...Int.max)
+    _ = try object["max_test_images_per_class"]?.int(in: 1...Int.max)
+    _ = try object["fail_probability"]?.double(in: .openClosed(0, 1))
+    _ = try object["cell_type"]?.choice(["all", "mono", "poly"])
+    _ = try object["format"]?.choice(["csv", "fathomnet"])
+    for key in ["normal_folders", "anomalous_folders"] {
+        _ = try object[key]?.array(nonEmpty: true).map { try $0.nonEmptyString() }
+    }
+    if let classes = object["normal_classes"] {
+        _ = try classes.array(nonEmpty: true).map { try $0.int(in: 0...9) }
+    }
+    if let own = object["seed"] {
+        _ = try own.int(in: 0...(1 << 53))
+    } else if kind != "mvtec" {
+        fields["seed"] = .number(Double(seed))
+    }
+    do {
+        let data = try JSONSerialization.data(withJSONObject: foundationObject(.object(fields)))
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        return try decoder.decode(DatasetConfiguration.self, from: data)
+    } catch let error as DecodingError {
+        throw translate(error, base: reader)
+    }
+}
+
+/// A DecodingError from the Datasets decoders as a SpecError at its (snake_case) path.
+private func translate(_ error: DecodingError, base: ValueReader) -> SpecError {
+    func snakeCase(_ key: String) -> String {
+        key.reduce(into: "") { text, c in text += c.isUppercase ? "_" + c.lowercased() : String(c) }
+    }
+    func located(_ codingPath: [CodingKey], _ reason: String) -> SpecError {
+        var path = base.path
+        for key in codingPath {
+            if let index = key.intValue { path = path.appending(index: index) } else { path = path.appending(snakeCase(key.stringValue)) }
+        }
+        return SpecError(file: base.file, path: path, reason: reason)
+    }
+    switch error {
+    case .typeMismatch(let type, let context):
+        return located(context.codingPath, "expected \(type), \(context.debugDescription)")
+    case .valueNotFound(let type, let context):
+        return located(context.codingPath, "expected \(type), got null")
+    case .keyNotFound(let key, let context):
+        return located(context.codingPath, "missing required key \"\(snakeCase(key.stringValue))\"")
+    case .dataCorrupted(let context):
+        return located(context.codingPath, context.debugDescription)
+    @unknown default:
+        return located([], "\(error)")
+    }
+}
+
+private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) throws -> BackboneSpec {
+    let object = try reader.object(Shapes.backbone)
+    let name = try object.required("name").choice(BackboneSpec.names)
+    let weights = try object["weights"].map { try context.path($0) }
+    if weights == nil, name.hasPrefix("resnet") || name.hasPrefix("wide-resnet") {
+        throw object.error("\"weights\" is required for \(name): give the path of a torchvision checkpoint")
+    }
+    var taps = ["stride8", "stride16"]
+    if let list = object["taps"] {
+        taps = []
+        for item in try list.array(nonEmpty: true) {
+            let tap = try item.choice(BackboneSpec.tapNames)
+            guard !taps.contains(tap) else { throw item.error("\"\(tap)\" is listed twice") }
+            taps.append(tap)
+        }
+    }
+    let inputSize = try object["input_size"]?.int(in: 32...4096) ?? 224
+    let resizeReader = object["resize"]
+    let resize = try resizeReader?.int(in: 32...4096) ?? inputSize
+    if let resizeReader, resize < inputSize {
+        throw resizeReader.error("\(resize) is smaller than input_size \(inputSize); allowed: an integer ≥ \(inputSize)")
+    }
+    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize)
+}
+
+private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
+    guard let object = try reader?.object(Shapes.features) else {
+        return FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil))
+    }
+    let pooling = try object["pooling"]?.sweep { item -> Int in
+        let kernel = try item.int(in: 1...15)
+        guard kernel % 2 == 1 else { throw item.error("\(kernel) is even; allowed: an odd integer in [1, 15]") }
+        return kernel
+    } ?? Sweep(3)
+    func dimension(_ key: String) throws -> Sweep<Int?> {
+        try object[key]?.sweep { item -> Int? in try item.int(in: 1...65536) } ?? Sweep(nil)
+    }
+    return FeatureSpec(pooling: pooling, pretrainDim: try dimension("pretrain_dim"), targetDim: try dimension("target_dim"))
+}
+
+private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
+    let (kind, object) = try taggedObject(reader, tag: "kind", shapes: Shapes.scorers, order: ScorerSpec.kinds)
+    func k(default value: Int) throws -> Sweep<Int> {
+        try object["k"]?.sweep { try $0.int(in: 1...1024) } ?? Sweep(value)
+    }
+    func metric() throws -> Sweep<DistanceName> {
+        try object["metric"]?.sweep { DistanceName(rawValue: try $0.choice(DistanceName.allCases.map(\.rawValue)))! }
+            ?? Sweep(.euclidean)
+    }
+    switch kind {
+    case "patchcore":
+        return .patchcore(PatchCoreSpec(
+            coresetRatio: try object["coreset_ratio"]?.sweep { try $0.double(in: .openClosed(0, 1)) } ?? Sweep(0.1),
+            k: try k(default: 1),
+            metric: try metric(),
+            reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
+            projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
+            blurSigma: try object["blur_sigma"]?.double(in: .atLeast(0)) ?? 4))
+    case "knn":
+        return .knn(KNNSpec(k: try k(default: 5), metric: try metric()))
+    case "mahalanobis":
+        let estimatorReader = object["estimator"]
+        let estimator = try estimatorReader?.sweep {
+            MahalanobisSpec.Estimator(rawValue: try $0.choice(MahalanobisSpec.Estimator.allCases.map(\.rawValue)))!
+        } ?? Sweep(.ledoitWolf)
+        let ridgeReader = object["ridge"]
+        let ridge = try ridgeReader?.sweep { try $0.double(in: .atLeast(0)) } ?? Sweep(0.01)
+        if let ridgeReader, !estimator.values.contains(.sample) {
+            throw ridgeReader.error("\"ridge\" applies to the \"sample\" estimator only; set \"estimator\": \"sample\"")
+        }
+        return .mahalanobis(MahalanobisSpec(estimator: estimator, ridge: ridge))
+    default:
+        return .gmm(GMMSpec(
+            components: try object["components"]?.sweep { try $0.int(in: 1...256) } ?? Sweep(4),
+            covariance: try object["covariance"]?.sweep {
+                GMMSpec.Covariance(rawValue: try $0.choice(GMMSpec.Covariance.allCases.map(\.rawValue)))!
+            } ?? Sweep(.diagonal),
+            iterations: try object["iterations"]?.int(in: 1...10000) ?? 100,
+            regularization: try object["regularization"]?.double(in: .greaterThan(0)) ?? 1e-6))
+    }
+}
+
+private func decodeThreshold(_ reader: ValueReader?) throws -> ThresholdRule {
+    guard let reader else { return .f1Max }
+    let (rule, object) = try taggedObject(reader, tag: "rule", shapes: Shapes.thresholdRules, order: ThresholdRule.rules)
+    switch rule {
+    case "train_percentile": return .trainPercentile(try object.required("percentile").double(in: .closed(0, 100)))
+    case "fixed": return .fixed(try object.required("value").double(in: NumberRange()))
+    default: return .f1Max
+    }
+}
+
+private func decodeOutputs(_ reader: ValueReader?, scorer: ScorerSpec) throws -> OutputSpec {
+    let object = try reader?.object(Shapes.outputs)
+    let heatmapsReader = object?["heatmaps"]
+    let heatmaps = try heatmapsReader?.int(in: 0...10000) ?? (scorer.kind == "patchcore" ? 10 : 0)
+    if let heatmapsReader, heatmaps > 0, scorer.kind != "patchcore" {
+        throw heatmapsReader.error("heatmaps need a patch-level scorer; \"\(scorer.kind)\" scores whole images (use 0)")
+    }
+    return OutputSpec(heatmaps: heatmaps, overlays: try object?["overlays"]?.bool() ?? true)
+}
+
+/// A JSONValue as the Foundation objects JSONSerialization writes.
+private func foundationObject(_ value: JSONValue) -> Any {
+    switch value {
+    case .null: return NSNull()
+    case .bool(let flag): return flag
+    case .number(let number): return number == number.rounded() && abs(number) < 9e15 ? Int(number) as Any : number
+    case .string(let text): return text
+    case .array(let items): return items.map(foundationObject)
+    case .object(let fields): return fields.mapValues(foundationObject)
+    }
+}
+
+/// The useful part of a JSONSerialization error (Foundation puts it in the user info).
+private func jsonErrorSummary(_ error: Error) -> String {
+    let nsError = error as NSError
+    return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
+}

@@ -1,0 +1,92 @@
+@testable import Experiments
+import Foundation
+import XCTest
+
+final class ResultsTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-results-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    private func contents(_ url: URL) throws -> [String: String] {
+        let names = try FileManager.default.subpathsOfDirectory(atPath: url.path).sorted()
+        var files = [String: String]()
+        for name in names {
+            var isDirectory: ObjCBool = false
+            let path = url.appendingPathComponent(name).path
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue {
+                files[name] = try String(contentsOfFile: path, encoding: .utf8)
+            }
+        }
+        return files
+    }
+
+    func testPublishReplacesThePreviousResultsAsAWhole() throws {
+        let destination = folder.appendingPathComponent("exp")
+        let publisher = ResultsPublisher(destination: destination)
+        try publisher.publish { staging in
+            try staging.write("a,b\n1,2\n", to: "metrics.csv")
+            try staging.write("old heatmap", to: "heatmaps/0.png")
+        }
+        try publisher.publish { staging in
+            try staging.write("a,b\n3,4\n", to: "metrics.csv")
+        }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "a,b\n3,4\n"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["exp"])
+    }
+
+    func testAFailureMidwayLeavesThePreviousResultsAndNoTemporaryFiles() throws {
+        struct Simulated: Error {}
+        let destination = folder.appendingPathComponent("exp")
+        let publisher = ResultsPublisher(destination: destination)
+        try publisher.publish { staging in
+            try staging.write("first\n", to: "metrics.csv")
+            try staging.write("first scores\n", to: "scores.csv")
+        }
+        XCTAssertThrowsError(try publisher.publish { staging in
+            try staging.write("second\n", to: "metrics.csv")
+            try staging.write("partial heatmap", to: "heatmaps/0.png")
+            throw Simulated()
+        }) { XCTAssertTrue($0 is Simulated) }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "first\n", "scores.csv": "first scores\n"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["exp"])
+    }
+
+    func testFirstRunFailureLeavesNothing() throws {
+        struct Simulated: Error {}
+        let destination = folder.appendingPathComponent("exp")
+        XCTAssertThrowsError(try ResultsPublisher(destination: destination).publish { staging in
+            try staging.write("x", to: "metrics.csv")
+            throw Simulated()
+        })
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), [])
+    }
+
+    func testCSVQuotesOnlyWhatNeedsQuoting() {
+        var table = Table(header: ["id", "label_detail", "score"])
+        table.append(["a/b.png", "crack, \"large\"", cell(0.5)])
+        table.append(["c.png", "line\nbreak", cell(Float(3.5e-05))])
+        XCTAssertEqual(table.csv, "id,label_detail,score\na/b.png,\"crack, \"\"large\"\"\",0.5\nc.png,\"line\nbreak\",3.5e-05\n")
+    }
+
+    func testMarkdownTableEscapesPipes() {
+        var table = Table(header: ["k", "auroc"])
+        table.append(["a|b", "0.9"])
+        XCTAssertEqual(table.markdown, "| k | auroc |\n| --- | --- |\n| a\\|b | 0.9 |\n")
+    }
+
+    func testCellsRoundTripExactly() {
+        for value in [0.1, 1.0 / 3.0, 1e-300, 123456789.123] {
+            XCTAssertEqual(Double(cell(value)), value)
+        }
+        XCTAssertEqual(cell(Double.nan), "nan")
+        let float: Float = 0.1 + 0.2
+        XCTAssertEqual(Float(cell(float)), float)
+    }
+}

@@ -1,0 +1,310 @@
+import Datasets
+@testable import Experiments
+import Foundation
+import TestSupport
+import XCTest
+
+/// A minimal valid spec as a JSON object, edited by each test.
+private func baseSpec() -> [String: Any] {
+    [
+        "name": "t",
+        "dataset": ["kind": "folders", "root": "data"],
+        "backbone": ["name": "efficientnet-lite0"],
+        "scorer": ["kind": "patchcore"],
+    ]
+}
+
+private let specDirectory = URL(fileURLWithPath: "/specs/here")
+
+private func decode(_ object: [String: Any], environment: [String: String] = [:]) throws -> ExperimentSpec {
+    let data = try JSONSerialization.data(withJSONObject: object)
+    return try ExperimentSpec(data: data, file: "Experiments/t.json", directory: specDirectory,
+                              expectedName: "t", environment: environment)
+}
+
+/// The SpecError that decoding `object` throws, failing the test when none is thrown.
+private func specError(_ object: [String: Any], environment: [String: String] = [:],
+                       file: StaticString = #filePath, line: UInt = #line) -> SpecError? {
+    do {
+        _ = try decode(object, environment: environment)
+        XCTFail("decoding succeeded", file: file, line: line)
+    } catch let error as SpecError {
+        return error
+    } catch {
+        XCTFail("unexpected error \(error)", file: file, line: line)
+    }
+    return nil
+}
+
+final class SpecTests: XCTestCase {
+    func testMinimalSpecTakesDefaults() throws {
+        let spec = try decode(baseSpec())
+        XCTAssertEqual(spec.name, "t")
+        XCTAssertEqual(spec.dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 0)))
+        XCTAssertEqual(spec.backbone, BackboneSpec(name: "efficientnet-lite0", weights: nil,
+                                                   taps: ["stride8", "stride16"], resize: 224, inputSize: 224))
+        XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil)))
+        XCTAssertEqual(spec.scorer, .patchcore(PatchCoreSpec(coresetRatio: Sweep(0.1), k: Sweep(1), metric: Sweep(.euclidean),
+                                                             reweighting: Sweep(false), projectionDim: 128, blurSigma: 4)))
+        XCTAssertEqual(spec.metrics, [.auroc, .ap, .f1Max])
+        XCTAssertEqual(spec.threshold, .f1Max)
+        XCTAssertEqual(spec.outputs, OutputSpec(heatmaps: 10, overlays: true))
+        XCTAssertEqual(spec.tolerances, [.auroc: 0.005, .ap: 0.005, .f1Max: 0.005])
+        XCTAssertEqual(spec.grid.count, 1)
+    }
+
+    func testMisspeltKeySuggestsTheNearestKey() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "coreset_ratoi": 0.1]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.coreset_ratoi: unknown key; did you mean \"coreset_ratio\"? "
+                       + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma")
+    }
+
+    func testCamelCaseKeySuggestsTheSnakeCaseKey() {
+        var object = baseSpec()
+        object["backbone"] = ["name": "efficientnet-lite0", "inputSize": 224]
+        let error = specError(object)
+        XCTAssertEqual(error?.path.description, "backbone.inputSize")
+        XCTAssertTrue(error?.reason.hasPrefix("unknown key; did you mean \"input_size\"?") ?? false, "\(String(describing: error))")
+    }
+
+    func testUnknownKeyFarFromAnyKeyHasNoSuggestion() {
+        var object = baseSpec()
+        object["colour"] = "red"
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: colour: unknown key; allowed keys here: name, dataset, backbone, scorer, "
+                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances")
+    }
+
+    func testWrongTypeNamesPathGivenAndAllowed() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn", "k": "3"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.k: expected an integer in [1, 1024], got a string \"3\"")
+    }
+
+    func testFractionalIntegerIsAWrongType() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn", "k": 2.5]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.k: expected an integer in [1, 1024], got a number 2.5")
+    }
+
+    func testOutOfRangeInsideASweepNamesTheElement() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "coreset_ratio": [0.01, 1.5]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.coreset_ratio[1]: 1.5 is out of range; allowed: a number in (0, 1]")
+    }
+
+    func testZeroCoresetRatioIsOutOfRange() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "coreset_ratio": 0]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.coreset_ratio")
+    }
+
+    func testUnknownScorerKindSuggestsAKind() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcor"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.kind: \"patchcor\" is not allowed; did you mean \"patchcore\"? "
+                       + "allowed: \"patchcore\", \"knn\", \"mahalanobis\", \"gmm\"")
+    }
+
+    func testKeyOfAnotherScorerKindIsRejected() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn", "coreset_ratio": 0.1]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.coreset_ratio")
+    }
+
+    func testMissingRequiredKey() {
+        var object = baseSpec()
+        object["backbone"] = nil
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: missing required key \"backbone\" (required here: name, dataset, backbone, scorer)")
+        object = baseSpec()
+        object["threshold"] = ["rule": "train_percentile"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: threshold: missing required key \"percentile\" (required here: rule, percentile)")
+    }
+
+    func testDatasetKeysAreCheckedWithPaths() {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "folders", "root": "data", "normal_folder": ["OK"]]
+        XCTAssertEqual(specError(object)?.path.description, "dataset.normal_folder")
+        XCTAssertTrue(specError(object)?.reason.contains("did you mean \"normal_folders\"?") ?? false)
+        object["dataset"] = ["kind": "elpv", "root": "x", "train_fraction": 1.2]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: dataset.train_fraction: 1.2 is out of range; allowed: a number in [0, 1]")
+        object["dataset"] = ["kind": "fashion-mnist", "root": "x", "normal_classes": [0, 12]]
+        XCTAssertEqual(specError(object)?.path.description, "dataset.normal_classes[1]")
+        object["dataset"] = ["kind": "mvtec"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: dataset: missing required key \"root\" (required here: kind, root)")
+    }
+
+    func testManifestRulesDecodeThroughTheDatasetsDecoders() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "manifest", "path": "m.csv", "train_fraction": 0.5,
+                             "label": ["anomalous_when": ["column": "depth_m", "op": ">", "value": 800]]]
+        let spec = try decode(object)
+        guard case .manifest(let manifest) = spec.dataset else { return XCTFail("\(spec.dataset)") }
+        XCTAssertEqual(manifest.path, "/specs/here/m.csv")
+        XCTAssertEqual(manifest.trainFraction, 0.5)
+        XCTAssertEqual(manifest.label, .anomalousWhen(.compare("depth_m", .greater, .number(800))))
+
+        object["dataset"] = ["kind": "manifest", "path": "m.csv",
+                             "label": ["anomalous_when": ["column": "depth_m", "op": "≥", "value": 800]]]
+        XCTAssertEqual(specError(object)?.path.description, "dataset.label.anomalous_when.op")
+    }
+
+    func testDatasetSeedDefaultsToTheSpecSeed() throws {
+        var object = baseSpec()
+        object["seed"] = 7
+        XCTAssertEqual(try decode(object).dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 7)))
+        object["dataset"] = ["kind": "folders", "root": "data", "seed": 3]
+        XCTAssertEqual(try decode(object).dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 3)))
+    }
+
+    func testNameMustMatchTheFileName() {
+        var object = baseSpec()
+        object["name"] = "other"
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: name: \"other\" must equal the file name \"t\" (without .json)")
+    }
+
+    func testInvalidJSONIsOneError() {
+        XCTAssertThrowsError(try ExperimentSpec(data: Data("{\"name\": ".utf8), file: "x.json", directory: specDirectory)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("x.json: not valid JSON"), "\(error)")
+        }
+    }
+
+    func testToleranceForAnUnlistedMetricIsRejected() throws {
+        var object = baseSpec()
+        object["metrics"] = ["auroc"]
+        object["tolerances"] = ["auroc": 0.01]
+        XCTAssertEqual(try decode(object).tolerances, [.auroc: 0.01])
+        object["tolerances"] = ["ap": 0.01]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: tolerances.ap: a tolerance for \"ap\", which \"metrics\" does not list")
+    }
+
+    // MARK: Grid
+
+    func testGridIsTheCartesianProductLastParameterFastest() throws {
+        var object = baseSpec()
+        object["features"] = ["pooling": [1, 3]]
+        object["scorer"] = ["kind": "patchcore", "coreset_ratio": [0.01, 0.1, 0.25], "k": [1, 3]]
+        let grid = try decode(object).grid
+        XCTAssertEqual(grid.count, 12)
+        XCTAssertEqual(grid.map(\.index), Array(0..<12))
+        func values(_ point: GridPoint) -> [String] { point.parameters.map(\.value) }
+        XCTAssertEqual(grid[0].parameters.map(\.name),
+                       ["pooling", "pretrain_dim", "target_dim", "coreset_ratio", "k", "metric", "reweighting"])
+        XCTAssertEqual(values(grid[0]), ["1", "all", "all", "0.01", "1", "euclidean", "false"])
+        XCTAssertEqual(values(grid[1]), ["1", "all", "all", "0.01", "3", "euclidean", "false"])
+        XCTAssertEqual(values(grid[2]), ["1", "all", "all", "0.1", "1", "euclidean", "false"])
+        XCTAssertEqual(values(grid[11]), ["3", "all", "all", "0.25", "3", "euclidean", "false"])
+        XCTAssertEqual(grid[7].features.pooling.value, 3)
+        guard case .patchcore(let scorer) = grid[7].scorer else { return XCTFail() }
+        XCTAssertEqual(scorer.coresetRatio.value, 0.01)
+        XCTAssertEqual(scorer.k.value, 3)
+        XCTAssertEqual(Set(grid).count, 12)
+    }
+
+    func testSweepRejectsDuplicatesAndEmptyLists() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "gmm", "components": [2, 4, 2]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.components[2]: the value is listed twice in this sweep")
+        object["scorer"] = ["kind": "gmm", "covariance": []]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.covariance")
+    }
+
+    // MARK: Paths and environment variables
+
+    func testEnvironmentVariablesExpandInPaths() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "folders", "root": "$TRAWL_DATA/cells"]
+        object["backbone"] = ["name": "resnet18", "weights": "${TRAWL_WEIGHTS}_v2/r18.pth"]
+        let spec = try decode(object, environment: ["TRAWL_DATA": "/data", "TRAWL_WEIGHTS": "w"])
+        XCTAssertEqual(spec.dataset, .folders(FoldersConfiguration(root: "/data/cells", seed: 0)))
+        XCTAssertEqual(spec.backbone.weights, "/specs/here/w_v2/r18.pth")
+    }
+
+    func testUnsetEnvironmentVariableIsNamed() {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "folders", "root": "${TRAWL_DATA}/cells"]
+        XCTAssertEqual(specError(object, environment: ["OTHER": "x"])?.description,
+                       "Experiments/t.json: dataset.root: environment variable TRAWL_DATA is not set (in \"${TRAWL_DATA}/cells\")")
+    }
+
+    func testEnvironmentExpansionRules() throws {
+        let environment = ["A": "1", "A_B": "2", "EMPTY": ""]
+        XCTAssertEqual(try expandEnvironment("$A/$A_B/${A}_B/$$A/x$EMPTY", environment), "1/2/1_B/$A/x")
+        XCTAssertThrowsError(try expandEnvironment("a$", environment))
+        XCTAssertThrowsError(try expandEnvironment("${A", environment))
+        XCTAssertThrowsError(try expandEnvironment("${1A}", environment))
+        XCTAssertThrowsError(try expandEnvironment("$-", environment))
+    }
+
+    func testAbsolutePathsAreKeptAndRelativeOnesAnchoredAtTheSpecFolder() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "mvtec", "root": "../shared/bottle"]
+        XCTAssertEqual(try decode(object).dataset, .mvtec(MVTecConfiguration(root: "/specs/shared/bottle")))
+        object["dataset"] = ["kind": "mvtec", "root": "/abs/bottle"]
+        XCTAssertEqual(try decode(object).dataset, .mvtec(MVTecConfiguration(root: "/abs/bottle")))
+    }
+
+    func testResNetNeedsWeights() {
+        var object = baseSpec()
+        object["backbone"] = ["name": "resnet18"]
+        XCTAssertEqual(specError(object)?.path.description, "backbone")
+    }
+
+    func testEditDistanceCountsTranspositionsOnce() {
+        XCTAssertEqual(editDistance("coreset_ratoi", "coreset_ratio"), 1)
+        XCTAssertEqual(editDistance("kitten", "sitting"), 3)
+        XCTAssertEqual(editDistance("", "abc"), 3)
+        XCTAssertNil(closestMatch(to: "colour", among: ["name", "seed"]))
+    }
+
+    // MARK: Schema and committed specs
+
+    /// Every object shape the decoder declares has a `$defs` entry in
+    /// Experiments/schema.json with exactly the same properties and required keys, and the
+    /// schema defines nothing the decoder does not read.
+    func testSchemaMatchesTheDecoder() throws {
+        let url = repositoryRoot.appendingPathComponent("Experiments/schema.json")
+        let schema = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        XCTAssertEqual(schema["$schema"] as? String, "https://json-schema.org/draft/2020-12/schema")
+        XCTAssertEqual(schema["$ref"] as? String, "#/$defs/experiment")
+        let definitions = try XCTUnwrap(schema["$defs"] as? [String: [String: Any]])
+        XCTAssertEqual(Set(definitions.keys), Set(ExperimentSpec.shapes.map(\.definition)))
+        for shape in ExperimentSpec.shapes {
+            let definition = try XCTUnwrap(definitions[shape.definition], shape.definition)
+            let properties = try XCTUnwrap(definition["properties"] as? [String: Any], shape.definition)
+            XCTAssertEqual(Set(properties.keys), Set(shape.keys), shape.definition)
+            XCTAssertEqual(Set(definition["required"] as? [String] ?? []), Set(shape.required), shape.definition)
+            XCTAssertEqual(definition["additionalProperties"] as? Bool, false, shape.definition)
+        }
+        // Enumerations the decoder accepts appear in the schema.
+        let experiment = try XCTUnwrap(definitions["experiment"]?["properties"] as? [String: [String: Any]])
+        let metricItems = try XCTUnwrap(experiment["metrics"]?["items"] as? [String: Any])
+        XCTAssertEqual(metricItems["enum"] as? [String], MetricName.allCases.map(\.rawValue))
+        let backbone = try XCTUnwrap(definitions["backbone"]?["properties"] as? [String: [String: Any]])
+        XCTAssertEqual(backbone["name"]?["enum"] as? [String], BackboneSpec.names)
+    }
+
+    /// Every spec committed under Experiments/ decodes.
+    func testCommittedSpecsDecode() throws {
+        let folder = repositoryRoot.appendingPathComponent("Experiments")
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
+            .filter { $0.hasSuffix(".json") && $0 != "schema.json" }.sorted()
+        XCTAssertTrue(files.contains("elpv-patchcore-default.json"))
+        for file in files {
+            XCTAssertNoThrow(try ExperimentSpec(contentsOf: folder.appendingPathComponent(file)), file)
+        }
+    }
+}
