@@ -1,0 +1,150 @@
+import Foundation
+
+/// One way a fresh run's metrics differ from the committed baseline's.
+public struct MetricDifference: Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        /// A metric moved by more than its tolerance (either direction).
+        case drift
+        /// The baseline has a grid row the fresh run lacks.
+        case missingRow = "missing row"
+        /// The fresh run has a grid row the baseline lacks.
+        case newRow = "new row"
+        /// A metric column the spec lists is absent from one of the tables.
+        case missingMetric = "missing metric"
+        /// A metric cell is not a number (nor `nan`).
+        case unreadable
+    }
+
+    public var kind: Kind
+    /// The spec's name.
+    public var experiment: String
+    /// The grid row, as `key=value` pairs of its parameters (`coreset_ratio=0.1 k=1`).
+    public var row: String
+    /// The metric column (`auroc`), empty for a whole missing or new row.
+    public var metric: String
+    /// The baseline's cell, or `—` when it has none.
+    public var old: String
+    /// The fresh run's cell, or `—` when it has none.
+    public var new: String
+    /// `new − old`, when both are numbers.
+    public var delta: Double?
+    /// The largest allowed |new − old| for this metric.
+    public var tolerance: Double?
+}
+
+/// Compares the metrics table of a fresh run with the committed baseline, cell by cell.
+///
+/// Rows are matched by the values of `keyColumns` (the grid's parameters) present in both
+/// tables; when the tables share none, or a key repeats, rows are matched by position.
+/// Every metric in `tolerances` must be a column of both tables; a metric passes when
+/// `|new − old| ≤ tolerance` (both `nan` counts as equal). Other columns (timings,
+/// thresholds) are not compared.
+public struct BaselineComparison: Sendable {
+    public var experiment: String
+    /// Every difference found, in baseline row order, then new rows.
+    public private(set) var differences: [MetricDifference] = []
+
+    public var passed: Bool { differences.isEmpty }
+
+    /// `tolerances` pairs each compared metric column with its largest allowed
+    /// |new − old|, in the metric's own units, in comparison order.
+    public init(experiment: String, baseline: Table, current: Table, keyColumns: [String],
+                tolerances: [(metric: String, tolerance: Double)]) {
+        self.experiment = experiment
+        let keys = keyColumns.filter { baseline.header.contains($0) && current.header.contains($0) }
+        var baselineKeys = Self.rowKeys(baseline, keys)
+        var currentKeys = Self.rowKeys(current, keys)
+        if Set(baselineKeys).count < baselineKeys.count || Set(currentKeys).count < currentKeys.count {
+            baselineKeys = Self.rowKeys(baseline, [])
+            currentKeys = Self.rowKeys(current, [])
+        }
+
+        var missingColumns = Set<String>()
+        for (metric, _) in tolerances {
+            let inBaseline = baseline.header.contains(metric), inCurrent = current.header.contains(metric)
+            guard !(inBaseline && inCurrent) else { continue }
+            missingColumns.insert(metric)
+            differences.append(MetricDifference(
+                kind: .missingMetric, experiment: experiment, row: "(all rows)", metric: metric,
+                old: inBaseline ? "present" : "—", new: inCurrent ? "present" : "—", delta: nil, tolerance: nil))
+        }
+
+        let currentRows = Dictionary(uniqueKeysWithValues: zip(currentKeys, current.rows))
+        for (key, oldRow) in zip(baselineKeys, baseline.rows) {
+            guard let newRow = currentRows[key] else {
+                differences.append(MetricDifference(kind: .missingRow, experiment: experiment, row: key, metric: "",
+                                                    old: "present", new: "—", delta: nil, tolerance: nil))
+                continue
+            }
+            for (metric, tolerance) in tolerances where !missingColumns.contains(metric) {
+                let oldText = oldRow[baseline.header.firstIndex(of: metric)!]
+                let newText = newRow[current.header.firstIndex(of: metric)!]
+                if let difference = Self.compare(oldText, newText, tolerance: tolerance) {
+                    differences.append(MetricDifference(kind: difference.kind, experiment: experiment, row: key,
+                                                        metric: metric, old: oldText, new: newText,
+                                                        delta: difference.delta, tolerance: tolerance))
+                }
+            }
+        }
+        let known = Set(baselineKeys)
+        for key in currentKeys where !known.contains(key) {
+            differences.append(MetricDifference(kind: .newRow, experiment: experiment, row: key, metric: "",
+                                                old: "—", new: "present", delta: nil, tolerance: nil))
+        }
+    }
+
+    /// `key=value` pairs of each row, or `row N` (from 1) without key columns.
+    private static func rowKeys(_ table: Table, _ keys: [String]) -> [String] {
+        guard !keys.isEmpty else { return table.rows.indices.map { "row \($0 + 1)" } }
+        let indices = keys.map { table.header.firstIndex(of: $0)! }
+        return table.rows.map { row in zip(keys, indices).map { "\($0)=\(row[$1])" }.joined(separator: " ") }
+    }
+
+    private static func compare(_ old: String, _ new: String, tolerance: Double)
+        -> (kind: MetricDifference.Kind, delta: Double?)? {
+        guard let a = Double(old), let b = Double(new) else { return (.unreadable, nil) }
+        if a.isNaN || b.isNaN { return a.isNaN && b.isNaN ? nil : (.drift, b - a) }
+        let delta = b - a
+        // The cells are shortest round-trip decimals; allow for the tolerance's own rounding.
+        return abs(delta) <= tolerance * (1 + 1e-9) ? nil : (.drift, delta)
+    }
+}
+
+extension Array where Element == MetricDifference {
+    /// A fixed-width text table for a terminal: experiment, row, metric, old, new, delta,
+    /// tolerance, and what kind of difference it is.
+    public var report: String {
+        func number(_ value: Double?, signed: Bool = false) -> String {
+            guard let value else { return "—" }
+            if value.isNaN { return "nan" }
+            return String(format: signed ? "%+.4f" : "%.4f", value)
+        }
+        func shortened(_ cell: String) -> String {
+            guard let value = Double(cell), !value.isNaN else { return cell }
+            return String(format: "%.4f", value)
+        }
+        let header = ["experiment", "row", "metric", "old", "new", "delta", "tolerance", "problem"]
+        let rows = map { d in
+            [d.experiment, d.row, d.metric.isEmpty ? "—" : d.metric, shortened(d.old), shortened(d.new),
+             number(d.delta, signed: true), number(d.tolerance),
+             d.kind == .drift ? "drift beyond tolerance" : d.kind.rawValue]
+        }
+        var widths = header.map(\.count)
+        for row in rows {
+            for (i, cell) in row.enumerated() { widths[i] = Swift.max(widths[i], cell.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            zip(cells, widths).map { $0 + String(repeating: " ", count: $1 - $0.count) }
+                .joined(separator: "  ").trimmingTrailingSpaces() + "\n"
+        }
+        return line(header) + line(widths.map { String(repeating: "-", count: $0) }) + rows.map(line).joined()
+    }
+}
+
+extension String {
+    fileprivate func trimmingTrailingSpaces() -> String {
+        var text = self
+        while text.last == " " { text.removeLast() }
+        return text
+    }
+}

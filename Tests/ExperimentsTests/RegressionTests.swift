@@ -1,0 +1,167 @@
+@testable import Experiments
+import Foundation
+import TestSupport
+import XCTest
+
+final class RegressionTests: XCTestCase {
+    private func table(_ csv: String) throws -> Table {
+        try Table(csv: csv, file: "metrics.csv")
+    }
+
+    private let tolerances: [(metric: String, tolerance: Double)] = [("auroc", 0.005), ("ap", 0.01)]
+
+    private let baselineCSV = """
+        coreset_ratio,k,auroc,ap,seconds
+        0.01,1,0.9,0.8,12.5
+        0.1,1,0.95,0.85,20.1
+
+        """
+
+    // MARK: CSV
+
+    func testCSVReadsQuotedCellsAndRoundTripsTableCSV() throws {
+        var original = Table(header: ["name", "note", "auroc"])
+        original.append(["a,b", "say \"hi\"\nnext line", "0.5"])
+        original.append(["", "plain", "nan"])
+        let parsed = try table(original.csv)
+        XCTAssertEqual(parsed, original)
+        XCTAssertEqual(try table("a,b\r\n1,2\r\n").rows, [["1", "2"]])
+        XCTAssertEqual(try table("a,b\n1,2").rows, [["1", "2"]], "no final line break")
+    }
+
+    func testCSVErrorsNameFileAndLine() {
+        XCTAssertThrowsError(try table("a,b\n1,2\n3\n")) {
+            XCTAssertEqual("\($0)", "metrics.csv: line 3: 1 cells for 2 columns")
+        }
+        XCTAssertThrowsError(try table("a,b\n\"1,2\n")) { XCTAssertEqual("\($0)", "metrics.csv: line 3: unclosed quote") }
+        XCTAssertThrowsError(try table("")) { XCTAssertEqual("\($0)", "metrics.csv: empty file (expected a header line)") }
+    }
+
+    // MARK: Comparison
+
+    func testIdenticalTablesPass() throws {
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(baselineCSV), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertTrue(comparison.passed)
+    }
+
+    func testChangesWithinToleranceAndInOtherColumnsPass() throws {
+        // auroc moves by 0.004 ≤ 0.005, ap by exactly its 0.01, the timing column freely;
+        // the fresh run also lists its rows in another order.
+        let current = """
+            coreset_ratio,k,auroc,ap,seconds
+            0.1,1,0.954,0.84,99
+            0.01,1,0.896,0.81,1
+
+            """
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertEqual(comparison.differences, [])
+    }
+
+    func testDriftBeyondToleranceFailsWithTheTable() throws {
+        let current = """
+            coreset_ratio,k,auroc,ap,seconds
+            0.01,1,0.9,0.8,12.5
+            0.1,1,0.93,0.85,20.1
+
+            """
+        let comparison = BaselineComparison(experiment: "mvtec-bottle", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertFalse(comparison.passed)
+        XCTAssertEqual(comparison.differences.count, 1)
+        let drift = try XCTUnwrap(comparison.differences.first)
+        XCTAssertEqual(drift.kind, .drift)
+        XCTAssertEqual(drift.row, "coreset_ratio=0.1 k=1")
+        XCTAssertEqual(drift.metric, "auroc")
+        XCTAssertEqual(drift.delta ?? 0, -0.02, accuracy: 1e-12)
+        XCTAssertEqual(comparison.differences.report, """
+            experiment    row                    metric  old     new     delta    tolerance  problem
+            ------------  ---------------------  ------  ------  ------  -------  ---------  ----------------------
+            mvtec-bottle  coreset_ratio=0.1 k=1  auroc   0.9500  0.9300  -0.0200  0.0050     drift beyond tolerance
+
+            """)
+    }
+
+    func testARiseBeyondToleranceIsADriftToo() throws {
+        let current = baselineCSV.replacingOccurrences(of: "0.01,1,0.9,0.8", with: "0.01,1,0.92,0.8")
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.kind), [.drift])
+        XCTAssertEqual(comparison.differences.first?.delta ?? 0, 0.02, accuracy: 1e-12)
+    }
+
+    func testMissingAndNewRowsFail() throws {
+        let current = """
+            coreset_ratio,k,auroc,ap,seconds
+            0.01,1,0.9,0.8,12.5
+            0.25,1,0.97,0.9,30
+
+            """
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.kind), [.missingRow, .newRow])
+        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.1 k=1", "coreset_ratio=0.25 k=1"])
+        XCTAssertTrue(comparison.differences.report.contains("missing row"))
+    }
+
+    func testMissingMetricColumnFails() throws {
+        let current = """
+            coreset_ratio,k,auroc,seconds
+            0.01,1,0.9,12.5
+            0.1,1,0.95,20.1
+
+            """
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.kind), [.missingMetric])
+        XCTAssertEqual(comparison.differences.first?.metric, "ap")
+        XCTAssertEqual(comparison.differences.first?.old, "present")
+        XCTAssertEqual(comparison.differences.first?.new, "—")
+    }
+
+    func testNaNEqualsNaNButNotANumberAndUnreadableCellsFail() throws {
+        let baseline = try table("k,auroc,ap\n1,nan,0.5\n2,0.5,0.5\n")
+        let current = try table("k,auroc,ap\n1,nan,nan\n2,0.5,oops\n")
+        let comparison = BaselineComparison(experiment: "e", baseline: baseline, current: current,
+                                            keyColumns: ["k"], tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.kind), [.drift, .unreadable])
+        XCTAssertEqual(comparison.differences.map(\.metric), ["ap", "ap"])
+    }
+
+    func testRowsMatchByPositionWithoutSharedKeyColumns() throws {
+        let baseline = try table("auroc,ap\n0.9,0.8\n0.7,0.6\n")
+        let current = try table("auroc,ap\n0.9,0.8\n0.75,0.6\n")
+        let comparison = BaselineComparison(experiment: "e", baseline: baseline, current: current,
+                                            keyColumns: ["k"], tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.row), ["row 2"])
+    }
+
+    // MARK: Baselines on disk
+
+    func testMissingBaselineSaysHowToCreateOne() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-regress-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try ExperimentSpec(contentsOf: repositoryRoot.appendingPathComponent("Experiments/elpv-knn.json"))
+        XCTAssertThrowsError(try Baseline(resultsDirectory: folder).metrics(of: spec)) {
+            let message = "\($0)"
+            XCTAssertTrue(message.hasPrefix("elpv-knn: no baseline at \(folder.path)/elpv-knn/metrics.csv."), message)
+            XCTAssertTrue(message.contains("make baseline NAME=elpv-knn"), message)
+        }
+    }
+
+    func testSpecTolerancesDefaultTo0005AndFollowTheSpec() throws {
+        let spec = try ExperimentSpec(data: Data("""
+            {"name": "t", "dataset": {"kind": "mvtec", "root": "/x"}, "backbone": {"name": "efficientnet-lite0"},
+             "scorer": {"kind": "knn"}, "metrics": ["auroc", "ap"], "tolerances": {"ap": 0.02}}
+            """.utf8), file: "t.json", directory: URL(fileURLWithPath: "/"))
+        XCTAssertEqual(spec.regressionTolerances.map(\.metric), ["auroc", "ap"])
+        XCTAssertEqual(spec.regressionTolerances.map(\.tolerance), [0.005, 0.02])
+    }
+}
