@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
-        .target(name: "Datasets", dependencies: ["Images"]),
+        .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
