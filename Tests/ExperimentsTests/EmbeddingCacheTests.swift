@@ -164,7 +164,11 @@ final class EmbeddingCacheTests: XCTestCase {
         do {
             let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
             try entry.append(ids: Array(ids[..<3]), features: features(Array(ids[..<3])))
-        }  // the entry goes away without finishing, as after a crash between batches
+            // What a crash now would leave on disk: the file as flushed, never closed.
+            let snapshot = try Data(contentsOf: entry.partialURL)
+            entry.discard()
+            try snapshot.write(to: entry.partialURL)
+        }
         var requested = [[String]]()
         let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 2) { batch in
             requested.append(batch)
