@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Backbones", "Scorers", "Experiments", "Datasets", "EmbeddingCache",
+            "Tensors", "Images", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
