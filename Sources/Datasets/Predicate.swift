@@ -87,9 +87,14 @@ public indirect enum Predicate: Codable, Equatable, Sendable {
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        let keys = Set(c.allKeys.map(\.stringValue))
+        let keys = Set(try decoder.container(keyedBy: AnyCodingKey.self).allKeys.map(\.stringValue))
         if keys == ["all"] { self = .all(try c.decode([Predicate].self, forKey: .all)); return }
         if keys == ["any"] { self = .any(try c.decode([Predicate].self, forKey: .any)); return }
+        if keys.contains("all") || keys.contains("any") {
+            throw DecodingError.dataCorrupted(DecodingError.Context(
+                codingPath: decoder.codingPath,
+                debugDescription: "a predicate is {\"all\": […]}, {\"any\": […]} or {\"column\", \"op\", \"value\"}, got keys \(keys.sorted())"))
+        }
         try rejectUnknownKeys(in: decoder, allowed: ["column", "op", "value"])
         let column = try c.decode(String.self, forKey: .column)
         let op = try c.decode(Comparison.self, forKey: .op)

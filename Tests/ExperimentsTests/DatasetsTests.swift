@@ -143,6 +143,33 @@ final class DatasetsTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("imagenet"), "\(error)")
         }
         XCTAssertThrowsError(try FoldersConfiguration(root: "/x", trainFraction: 1.5).load())
+        XCTAssertThrowsError(try JSONDecoder().decode(Predicate.self, from: Data(#"{"all": [], "column": "x"}"#.utf8)))
+        XCTAssertThrowsError(try JSONDecoder().decode(Predicate.self, from: Data(#"{"column": "x", "op": "<", "value": true}"#.utf8)))
+        XCTAssertThrowsError(try JSONDecoder().decode(Predicate.self, from: Data(#"{"column": "x", "op": "~", "value": 1}"#.utf8)))
+        let nested = #"{"any": [{"column": "a", "op": "in", "value": [1, "x"]}, {"all": [{"column": "b", "op": "!=", "value": false}]}]}"#
+        let predicate = try? JSONDecoder().decode(Predicate.self, from: Data(nested.utf8))
+        XCTAssertEqual(predicate, .any([.compare(column: "a", op: .isIn, operands: [.number(1), .string("x")]),
+                                        .all([.compare("b", .notEqual, .bool(false))])]))
+        XCTAssertEqual(predicate?.columns, ["a", "b"])
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        XCTAssertEqual(predicate.flatMap { try? encoder.encode($0) }.map { String(decoding: $0, as: UTF8.self) },
+                       #"{"any":[{"column":"a","op":"in","value":[1,"x"]},{"all":[{"column":"b","op":"!=","value":false}]}]}"#)
+    }
+
+    func testSnakeCaseSpecKeysDecodeWithConvertFromSnakeCase() throws {
+        let decoder = JSONDecoder()
+        decoder.keyDecodingStrategy = .convertFromSnakeCase
+        let json = """
+            {"kind": "manifest", "path": "m.csv", "image_column": "file", "train_fraction": 0.5, "max_train_images": 9,
+             "label": {"anomalous_when": {"column": "depth_m", "op": ">=", "value": 800}}}
+            """
+        XCTAssertEqual(try decoder.decode(DatasetConfiguration.self, from: Data(json.utf8)), .manifest(ManifestConfiguration(
+            path: "m.csv", imageColumn: "file", label: .anomalousWhen(.compare("depth_m", .greaterOrEqual, .number(800))),
+            trainFraction: 0.5, maxTrainImages: 9)))
+        let elpv = #"{"kind": "elpv", "fail_probability": 1, "cell_type": "poly", "max_train_images": 10, "seed": 4}"#
+        XCTAssertEqual(try decoder.decode(DatasetConfiguration.self, from: Data(elpv.utf8)),
+                       .elpv(ELPVConfiguration(failProbability: 1, cellType: .poly, maxTrainImages: 10, seed: 4)))
     }
 
     // MARK: Manifests
