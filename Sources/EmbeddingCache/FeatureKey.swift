@@ -42,7 +42,7 @@ public struct FeatureKey: Codable, Equatable, Sendable {
     }
 
     /// Lowercase hex SHA-256 of `canonicalJSON`: the cache file's name.
-    public var sha256: String { SHA256.hex(Array(canonicalJSON.utf8)) }
+    public var sha256: String { SHA256.hash(Array(canonicalJSON.utf8)).hex }
 }
 
 /// How images become the network input.
@@ -88,12 +88,12 @@ public struct ImageSetFingerprint: Codable, Equatable, Sendable {
         var hasher = SHA256()
         for image in images { hasher.update(Array("\(image.id)\t\(image.contentSHA256)\n".utf8)) }
         count = images.count
-        sha256 = hexString(hasher.finalize())
+        sha256 = hasher.finalize().hex
     }
 
     /// Lowercase hex SHA-256 of a file's bytes.
     public static func contentSHA256(ofFile url: URL) throws -> String {
-        do { return try SHA256.hex(ofFile: url) } catch {
+        do { return try SHA256.hexDigest(ofFileAt: url) } catch {
             throw EmbeddingCacheError.unreadableImage(url, error.localizedDescription)
         }
     }
@@ -106,6 +106,6 @@ public struct ImageSetFingerprint: Codable, Equatable, Sendable {
             withUnsafeBytes(of: Int64(extent).littleEndian) { hasher.update($0) }
         }
         pixels.data.withUnsafeBytes { hasher.update($0) }  // float32 is little-endian on supported platforms
-        return hexString(hasher.finalize())
+        return hasher.finalize().hex
     }
 }

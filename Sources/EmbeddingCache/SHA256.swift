@@ -1,11 +1,21 @@
 import Foundation
 
-/// SHA-256 (FIPS 180-4), incremental. Internal to the cache until a shared `Checksums`
-/// implementation lands; checked against NIST vectors in the tests.
+/// SHA-256 (FIPS 180-4), incremental. Internal to the cache until the shared `Checksums`
+/// target lands on main; the API is the same as `Checksums.SHA256`, so switching is
+/// deleting this file and importing `Checksums`. Checked against FIPS vectors in the tests.
 struct SHA256 {
+    /// A finished 32-byte digest.
+    struct Digest: Equatable, Sendable, CustomStringConvertible {
+        let bytes: [UInt8]
+        /// Lowercase hexadecimal, as `sha256sum` prints it.
+        var hex: String { bytes.map { String(format: "%02x", $0) }.joined() }
+        var description: String { hex }
+    }
+
     private var state: [UInt32] = [
         0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19,
     ]
+    /// Bytes waiting for a full 64-byte block.
     private var buffer = [UInt8]()
     /// Bytes already compressed.
     private var length: UInt64 = 0
@@ -21,20 +31,22 @@ struct SHA256 {
         0x748f_82ee, 0x78a5_636f, 0x84c8_7814, 0x8cc7_0208, 0x90be_fffa, 0xa450_6ceb, 0xbef9_a3f7, 0xc671_78f2,
     ]
 
-    mutating func update<Bytes: Sequence>(_ bytes: Bytes) where Bytes.Element == UInt8 {
-        for byte in bytes {
-            buffer.append(byte)
-            if buffer.count == 64 { compress(); buffer.removeAll(keepingCapacity: true) }
-        }
+    init() {}
+
+    /// Appends `bytes` to the message.
+    mutating func update<Bytes: Collection>(_ bytes: Bytes) where Bytes.Element == UInt8 {
+        let done: Void? = bytes.withContiguousStorageIfAvailable { update(UnsafeRawBufferPointer($0)) }
+        if done == nil { Array(bytes).withUnsafeBytes { update($0) } }
     }
 
-    /// Hashes `data` in place, 64-byte blocks straight from its storage.
+    /// Appends the bytes of `data`, hashing whole 64-byte blocks straight from its storage.
     mutating func update(_ data: UnsafeRawBufferPointer) {
         var offset = 0
         if !buffer.isEmpty {
-            while offset < data.count && buffer.count < 64 { buffer.append(data[offset]); offset += 1 }
-            if buffer.count < 64 { return }
-            compress(); buffer.removeAll(keepingCapacity: true)
+            offset = min(64 - buffer.count, data.count)
+            buffer.append(contentsOf: data[..<offset])
+            guard buffer.count == 64 else { return }
+            compressBuffer()
         }
         while data.count - offset >= 64 {
             compress(UnsafeRawBufferPointer(rebasing: data[offset ..< offset + 64]))
@@ -43,22 +55,43 @@ struct SHA256 {
         buffer.append(contentsOf: data[offset...])
     }
 
-    /// The digest; the hasher must not be used afterwards.
-    mutating func finalize() -> [UInt8] {
+    /// Pads the message and returns its digest.
+    func finalize() -> Digest {
+        var copy = self
         let bits = (length &+ UInt64(buffer.count)) &* 8
-        buffer.append(0x80)
-        if buffer.count > 56 {
-            buffer += [UInt8](repeating: 0, count: 64 - buffer.count)
-            compress(); buffer.removeAll(keepingCapacity: true)
+        copy.buffer.append(0x80)
+        if copy.buffer.count > 56 {
+            copy.buffer += [UInt8](repeating: 0, count: 64 - copy.buffer.count)
+            copy.compressBuffer()
         }
-        buffer += [UInt8](repeating: 0, count: 56 - buffer.count)
-        buffer += (0..<8).map { UInt8(truncatingIfNeeded: bits >> (56 - 8 * $0)) }
-        compress()
-        return state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } }
+        copy.buffer += [UInt8](repeating: 0, count: 56 - copy.buffer.count)
+        copy.buffer += (0..<8).map { UInt8(truncatingIfNeeded: bits >> (56 - 8 * $0)) }
+        copy.compressBuffer()
+        return Digest(bytes: copy.state.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> (24 - 8 * $0)) } })
     }
 
-    private mutating func compress() {
-        buffer.withUnsafeBytes { compress($0) }
+    /// The digest of `bytes`.
+    static func hash<Bytes: Collection>(_ bytes: Bytes) -> Digest where Bytes.Element == UInt8 {
+        var hasher = SHA256()
+        hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// The hex digest of a file, read in 1 MiB pieces.
+    static func hexDigest(ofFileAt url: URL) throws -> String {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            hasher.update(chunk)
+        }
+        return hasher.finalize().hex
+    }
+
+    private mutating func compressBuffer() {
+        let block = buffer
+        block.withUnsafeBytes { compress($0) }
+        buffer.removeAll(keepingCapacity: true)
     }
 
     private mutating func compress(_ block: UnsafeRawBufferPointer) {
@@ -86,26 +119,4 @@ struct SHA256 {
     }
 
     @inline(__always) private func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
-
-    /// Lowercase hex SHA-256 of `bytes`.
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var hasher = SHA256()
-        hasher.update(bytes)
-        return hexString(hasher.finalize())
-    }
-
-    /// Lowercase hex SHA-256 of a file's contents, read in 1 MiB pieces.
-    static func hex(ofFile url: URL) throws -> String {
-        let handle = try FileHandle(forReadingFrom: url)
-        defer { try? handle.close() }
-        var hasher = SHA256()
-        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-            chunk.withUnsafeBytes { hasher.update($0) }
-        }
-        return hexString(hasher.finalize())
-    }
-}
-
-func hexString(_ bytes: [UInt8]) -> String {
-    bytes.map { String(format: "%02x", $0) }.joined()
 }

@@ -21,7 +21,7 @@ final class EmbeddingCacheTests: XCTestCase {
     private let ids = (0..<6).map { String(format: "test/good/%03d.png", $0) }
 
     private func key(ids: [String]? = nil, taps: [String] = ["blocks.4", "blocks.10"], pooling: String? = nil) -> FeatureKey {
-        FeatureKey(images: ImageSetFingerprint((ids ?? self.ids).map { ($0, SHA256.hex(Array($0.utf8))) }),
+        FeatureKey(images: ImageSetFingerprint((ids ?? self.ids).map { ($0, SHA256.hash(Array($0.utf8)).hex) }),
                    backbone: "efficientnet-lite0", weightsSHA256: String(repeating: "ab", count: 32), taps: taps,
                    pooling: pooling,
                    preprocessing: Preprocessing(resize: [256, 256], resizeFilter: "bilinear", centerCrop: [224, 224],
@@ -59,9 +59,9 @@ final class EmbeddingCacheTests: XCTestCase {
     // MARK: SHA-256
 
     func testSHA256MatchesFIPSVectors() {
-        XCTAssertEqual(SHA256.hex([]), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hex(Array("abc".utf8)), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hex(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)),
+        XCTAssertEqual(SHA256.hash([]).hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        XCTAssertEqual(SHA256.hash(Array("abc".utf8)).hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        XCTAssertEqual(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)).hex,
                        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
         var hasher = SHA256()
         let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
@@ -73,7 +73,7 @@ final class EmbeddingCacheTests: XCTestCase {
                 offset = end
             }
         }
-        XCTAssertEqual(hexString(hasher.finalize()), "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        XCTAssertEqual(hasher.finalize().hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 
     func testImageFingerprints() throws {
@@ -87,7 +87,7 @@ final class EmbeddingCacheTests: XCTestCase {
                           ImageSetFingerprint.contentSHA256(ofPixels: pixels.reshaped([1, 4, 1])))
         let base = ImageSetFingerprint([("a", "1"), ("b", "2")])
         XCTAssertEqual(base.count, 2)
-        XCTAssertEqual(base.sha256, SHA256.hex(Array("a\t1\nb\t2\n".utf8)))
+        XCTAssertEqual(base.sha256, SHA256.hash(Array("a\t1\nb\t2\n".utf8)).hex)
         XCTAssertNotEqual(base, ImageSetFingerprint([("a", "1"), ("b", "3")]))
         XCTAssertNotEqual(base, ImageSetFingerprint([("b", "2"), ("a", "1")]))
     }
@@ -113,7 +113,7 @@ final class EmbeddingCacheTests: XCTestCase {
         let hashes = ([base] + variants).map(\.sha256)
         XCTAssertEqual(Set(hashes).count, hashes.count)
         XCTAssertEqual(base.sha256, key().sha256)
-        XCTAssertEqual(base.sha256, SHA256.hex(Array(base.canonicalJSON.utf8)))
+        XCTAssertEqual(base.sha256, SHA256.hash(Array(base.canonicalJSON.utf8)).hex)
         XCTAssertTrue(base.canonicalJSON.hasPrefix(#"{"backbone":"efficientnet-lite0","images":{"count":6,"sha256":""#),
                       base.canonicalJSON)
     }
