@@ -254,7 +254,7 @@ public struct CoresetSampler: Sendable {
 
     /// Squared mean euclidean distance of every point to the start points.
     private func meanStartDistances(_ points: Tensor, norms: [Float], starts: [Int]) -> [Float] {
-        let n = points.shape[0], d = points.shape[1], s = starts.count
+        let n = points.shape[0], s = starts.count
         let startRows = gatherRows(points, starts)
         let dots = matmul(points, startRows, transposeB: true)   // [n, s]
         return (0..<n).map { i in
