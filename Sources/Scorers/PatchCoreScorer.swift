@@ -83,6 +83,12 @@ public struct PatchCoreScorer: Sendable {
                                                reason: "must be positive")
         }
         try checkNeighbours(bankSize: index.count)
+        try validateMatrix(patches.features, "PatchCore test features")
+        guard patches.dimension == index.dimension,
+              patches.features.shape[0] == patches.images * patches.height * patches.width else {
+            throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
+                                       expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
+        }
         let found = try index.search(patches.features, k: neighbours)
         let perImage = patches.height * patches.width
         let cellScores = found.meanDistances

@@ -1,3 +1,4 @@
+import Dispatch
 import Tensors
 
 /// One feature vector per cell of a patch grid: `[images · height · width, D]`,
@@ -10,6 +11,14 @@ public struct PatchFeatures: Equatable, Sendable {
     public let height: Int
     /// Grid width (cells).
     public let width: Int
+
+    /// Wraps `[images · height · width, D]` rows.
+    public init(features: Tensor, images: Int, height: Int, width: Int) {
+        self.features = features
+        self.images = images
+        self.height = height
+        self.width = width
+    }
 
     /// Feature dimension `D`.
     public var dimension: Int { features.shape[1] }
@@ -85,24 +94,23 @@ public struct PatchFeatureAggregator: Sendable, Equatable {
         var out = Tensor(shape: [n, length, h, w])
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
-                for image in 0..<n {
-                    let src = input.baseAddress! + image * c * h * w
-                    let dst = output.baseAddress! + image * length * h * w
+                let (inputBase, outputBase) = (input.baseAddress!, output.baseAddress!)
+                // Images in parallel; each adds shifted input planes into its output planes.
+                DispatchQueue.concurrentPerform(iterations: n) { image in
+                    let src = inputBase + image * c * h * w
                     for (bin, (lower, upper)) in bins.enumerated() {
-                        let scale = 1 / Float(upper - lower)
-                        for y in 0..<h {
-                            for xCell in 0..<w {
-                                var sum: Float = 0
-                                for element in lower..<upper {
-                                    let channel = element / window, offset = element % window
-                                    let sy = y + offset / p - pad, sx = xCell + offset % p - pad
-                                    if sy >= 0 && sy < h && sx >= 0 && sx < w {
-                                        sum += src[(channel * h + sy) * w + sx]
-                                    }
-                                }
-                                dst[(bin * h + y) * w + xCell] = sum * scale
+                        let dst = outputBase + (image * length + bin) * h * w
+                        for element in lower..<upper {
+                            let channel = element / window, offset = element % window
+                            let dy = offset / p - pad, dx = offset % p - pad
+                            let plane = src + channel * h * w
+                            for y in max(0, -dy) ..< min(h, h - dy) {
+                                let from = plane + (y + dy) * w + dx, to = dst + y * w
+                                for x in max(0, -dx) ..< min(w, w - dx) { to[x] += from[x] }
                             }
                         }
+                        let scale = 1 / Float(upper - lower)
+                        for i in 0..<h * w { dst[i] *= scale }
                     }
                 }
             }
@@ -151,10 +159,15 @@ func validateTaps(_ taps: [Tensor]) throws {
 func cellsAsRows(_ x: Tensor) -> Tensor {
     let (n, d, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     var out = Tensor(shape: [n * h * w, d])
-    for image in 0..<n {
-        for channel in 0..<d {
-            let src = (image * d + channel) * h * w
-            for cell in 0..<h * w { out.data[(image * h * w + cell) * d + channel] = x.data[src + cell] }
+    x.data.withUnsafeBufferPointer { input in
+        out.data.withUnsafeMutableBufferPointer { output in
+            for image in 0..<n {
+                for channel in 0..<d {
+                    let src = input.baseAddress! + (image * d + channel) * h * w
+                    let dst = output.baseAddress! + image * h * w * d + channel
+                    for cell in 0..<h * w { dst[cell * d] = src[cell] }
+                }
+            }
         }
     }
     return out

@@ -109,5 +109,14 @@ final class PatchCoreScorerTests: XCTestCase {
         var poisoned = bank
         poisoned.data[1] = .nan
         assertThrows(.nonFinite(argument: "PatchCore training features", index: 1), try scorer.fit(bank: poisoned))
+        var fitted = PatchCoreScorer(coreset: nil)
+        try fitted.fit(bank: bank)
+        var nanTest = test
+        nanTest.features.data[7] = .nan
+        assertThrows(.nonFinite(argument: "PatchCore test features", index: 7),
+                     try fitted.score(patches: nanTest, imageHeight: 2, imageWidth: 2))
+        let wide = PatchFeatures(features: Tensor(shape: [4, 3]), images: 1, height: 2, width: 2)
+        assertThrows(.badShape(argument: "PatchCore test features", shape: [4, 3], expected: "[1 · 2 · 2, 2] (the bank's dimension)"),
+                     try fitted.score(patches: wide, imageHeight: 2, imageWidth: 2))
     }
 }
