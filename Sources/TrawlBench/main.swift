@@ -1,2 +1,3 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
-print("Trawl benchmarks")
+print("# Trawl benchmarks")
+runTensorBenchmarks()

@@ -1,0 +1,81 @@
+/// Max pooling over `[N, C, H, W]` with PyTorch `MaxPool2d` semantics
+/// (`ceil_mode=False`, padding counts as −∞).
+public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+    slidingWindow(x, kernel: kernel, stride: stride, padding: padding) { plane, width, rows, columns in
+        var m = -Float.infinity
+        for r in rows {
+            for c in columns { m = max(m, plane[r * width + c]) }
+        }
+        return m
+    }
+}
+
+/// Average pooling over `[N, C, H, W]` with PyTorch `AvgPool2d` semantics
+/// (`ceil_mode=False`). With `countIncludePad` the divisor is `kernel²`;
+/// without it, the number of window cells inside the image.
+public func avgPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0,
+                      countIncludePad: Bool = true) -> Tensor {
+    slidingWindow(x, kernel: kernel, stride: stride, padding: padding) { plane, width, rows, columns in
+        var sum: Float = 0
+        for r in rows {
+            for c in columns { sum += plane[r * width + c] }
+        }
+        return sum / Float(countIncludePad ? kernel * kernel : rows.count * columns.count)
+    }
+}
+
+/// Adaptive average pooling over `[N, C, H, W]` to `height × width`, with
+/// PyTorch's bins: output cell `i` averages input rows
+/// `floor(i·H/height) ..< ceil((i+1)·H/height)`, likewise for columns.
+public func adaptiveAvgPool2d(_ x: Tensor, height: Int, width: Int) -> Tensor {
+    precondition(x.rank == 4, "adaptiveAvgPool2d expects [N, C, H, W], got \(x.shape)")
+    let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+    var out = Tensor(shape: [x.shape[0], x.shape[1], height, width])
+    for p in 0..<planes {
+        let base = p * inH * inW
+        for i in 0..<height {
+            let r0 = i * inH / height, r1 = ((i + 1) * inH + height - 1) / height
+            for j in 0..<width {
+                let c0 = j * inW / width, c1 = ((j + 1) * inW + width - 1) / width
+                var sum: Float = 0
+                for r in r0..<r1 {
+                    for c in c0..<c1 { sum += x.data[base + r * inW + c] }
+                }
+                out.data[(p * height + i) * width + j] = sum / Float((r1 - r0) * (c1 - c0))
+            }
+        }
+    }
+    return out
+}
+
+/// Shared sliding-window loop over `[N, C, H, W]`: `reduce` gets one input
+/// plane, its width, and the in-image rows and columns of a window.
+@inline(__always)
+private func slidingWindow(
+    _ x: Tensor, kernel: Int, stride: Int, padding: Int,
+    reduce: (UnsafePointer<Float>, Int, Range<Int>, Range<Int>) -> Float
+) -> Tensor {
+    precondition(x.rank == 4, "pooling expects [N, C, H, W], got \(x.shape)")
+    precondition(padding <= kernel / 2, "padding \(padding) exceeds half the kernel \(kernel)")
+    let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+    let outH = (inH + 2 * padding - kernel) / stride + 1
+    let outW = (inW + 2 * padding - kernel) / stride + 1
+    var out = Tensor(shape: [x.shape[0], x.shape[1], outH, outW])
+    x.data.withUnsafeBufferPointer { input in
+        out.data.withUnsafeMutableBufferPointer { output in
+            for p in 0..<planes {
+                let plane = input.baseAddress! + p * inH * inW
+                for i in 0..<outH {
+                    let r0 = i * stride - padding
+                    let rows = max(r0, 0) ..< min(r0 + kernel, inH)
+                    for j in 0..<outW {
+                        let c0 = j * stride - padding
+                        let columns = max(c0, 0) ..< min(c0 + kernel, inW)
+                        output[(p * outH + i) * outW + j] = reduce(plane, inW, rows, columns)
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
