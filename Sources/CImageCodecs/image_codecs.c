@@ -81,16 +81,17 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_image *out) {
         return IC_NO_MEMORY;
     }
     png_infop info = png_create_info_struct(png);
+    if (!info) {
+        png_destroy_read_struct(&png, NULL, NULL);
+        set_message(out->message, "cannot create libpng info struct");
+        return IC_NO_MEMORY;
+    }
     unsigned char *volatile pixels = NULL;
     png_bytep *volatile rows = NULL;
-    if (!info || setjmp(context.jump)) {
+    if (setjmp(context.jump)) {
         free(pixels);
         free(rows);
-        png_destroy_read_struct(&png, info ? &info : NULL, NULL);
-        if (!info) {
-            set_message(out->message, "cannot create libpng info struct");
-            return IC_NO_MEMORY;
-        }
+        png_destroy_read_struct(&png, &info, NULL);
         return context.status;
     }
     png_set_read_fn(png, &context, png_read_memory);
@@ -179,13 +180,14 @@ ic_status ic_encode_png(const unsigned char *pixels, int width, int height, int 
         return IC_NO_MEMORY;
     }
     png_infop info = png_create_info_struct(png);
-    if (!info || setjmp(context.jump)) {
+    if (!info) {
+        png_destroy_write_struct(&png, NULL);
+        set_message(message, "cannot create libpng info struct");
+        return IC_NO_MEMORY;
+    }
+    if (setjmp(context.jump)) {
         free(context.sink);
-        png_destroy_write_struct(&png, info ? &info : NULL);
-        if (!info) {
-            set_message(message, "cannot create libpng info struct");
-            return IC_NO_MEMORY;
-        }
+        png_destroy_write_struct(&png, &info);
         return context.status;
     }
     png_set_write_fn(png, &context, png_write_memory, png_flush_memory);
