@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Backbones", "Scorers", "Metrics", "Experiments",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.

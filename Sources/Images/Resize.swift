@@ -117,19 +117,28 @@ struct ResampleWeights {
         UInt8(min(max(sum >> precisionBits, 0), 255))
     }
 
+    /// Calls `body` with unchecked views of the bounds and weights tables.
+    private func withTables<R>(_ body: (UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int>, UnsafeBufferPointer<Int32>) -> R) -> R {
+        first.withUnsafeBufferPointer { first in
+            count.withUnsafeBufferPointer { count in
+                weights.withUnsafeBufferPointer { weights in body(first, count, weights) }
+            }
+        }
+    }
+
     /// Resamples each of `rows` rows of `width` levels to `first.count` levels.
     func resampleRows(_ input: [UInt8], rows: Int, width: Int) -> [UInt8] {
         let outputWidth = first.count
         var output = [UInt8](repeating: 0, count: rows * outputWidth)
-        input.withUnsafeBufferPointer { src in
-            weights.withUnsafeBufferPointer { k in
+        withTables { first, count, k in
+            input.withUnsafeBufferPointer { src in
                 output.withUnsafeMutableBufferPointer { dst in
                     for y in 0..<rows {
-                        let row = y * width
                         for x in 0..<outputWidth {
                             var sum = 1 << (Self.precisionBits - 1)
-                            let base = x * kernelSize, start = row + first[x]
-                            for j in 0..<count[x] { sum += Int(src[start + j]) * Int(k[base + j]) }
+                            let weights = k.baseAddress! + x * kernelSize
+                            let samples = src.baseAddress! + y * width + first[x]
+                            for j in 0..<count[x] { sum += Int(samples[j]) * Int(weights[j]) }
                             dst[y * outputWidth + x] = Self.clip(sum)
                         }
                     }
@@ -143,18 +152,20 @@ struct ResampleWeights {
     func resampleColumns(_ input: [UInt8], height: Int, width: Int) -> [UInt8] {
         let outputHeight = first.count
         var output = [UInt8](repeating: 0, count: outputHeight * width)
-        input.withUnsafeBufferPointer { src in
-            weights.withUnsafeBufferPointer { k in
+        var sums = [Int](repeating: 0, count: width)
+        withTables { first, count, k in
+            input.withUnsafeBufferPointer { src in
                 output.withUnsafeMutableBufferPointer { dst in
-                    var sums = [Int](repeating: 0, count: width)
-                    for y in 0..<outputHeight {
-                        for x in 0..<width { sums[x] = 1 << (Self.precisionBits - 1) }
-                        let base = y * kernelSize
-                        for j in 0..<count[y] {
-                            let weight = Int(k[base + j]), row = (first[y] + j) * width
-                            for x in 0..<width { sums[x] += Int(src[row + x]) * weight }
+                    sums.withUnsafeMutableBufferPointer { sums in
+                        for y in 0..<outputHeight {
+                            for x in 0..<width { sums[x] = 1 << (Self.precisionBits - 1) }
+                            for j in 0..<count[y] {
+                                let weight = Int(k[y * kernelSize + j])
+                                let row = src.baseAddress! + (first[y] + j) * width
+                                for x in 0..<width { sums[x] += Int(row[x]) * weight }
+                            }
+                            for x in 0..<width { dst[y * width + x] = Self.clip(sums[x]) }
                         }
-                        for x in 0..<width { dst[y * width + x] = Self.clip(sums[x]) }
                     }
                 }
             }

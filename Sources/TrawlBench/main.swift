@@ -2,3 +2,4 @@
 print("# Trawl benchmarks")
 runTensorBenchmarks()
 runMetricsBenchmarks()
+runImagesBenchmarks()
