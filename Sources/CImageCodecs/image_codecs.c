@@ -218,7 +218,11 @@ static void jpeg_on_error(j_common_ptr cinfo) {
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
     set_message(context->message, text);
-    if (context->status == IC_OK) context->status = IC_CORRUPT;
+    if (context->status == IC_OK) {
+        int code = cinfo->err->msg_code;
+        // Valid files this build of libjpeg cannot decode: 12-bit samples, lossless JPEG.
+        context->status = code == JERR_BAD_PRECISION || code == JERR_SOF_UNSUPPORTED ? IC_UNSUPPORTED : IC_CORRUPT;
+    }
     longjmp(context->jump, 1);
 }
 

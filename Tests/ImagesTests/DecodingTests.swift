@@ -110,6 +110,10 @@ final class DecodingErrorTests: XCTestCase {
         assertError("truncated.jpg", .truncated, mentions: ["truncated JPEG data", "libjpeg", "Premature end of JPEG file"])
     }
 
+    func testCorruptJPEGScanData() {
+        assertError("corrupt_scan.jpg", .corrupt, mentions: ["corrupt JPEG data", "libjpeg"])
+    }
+
     func testEmptyFile() {
         assertError("empty.png", .empty, mentions: ["empty file"])
     }
@@ -120,6 +124,10 @@ final class DecodingErrorTests: XCTestCase {
 
     func testCMYKJPEGIsUnsupported() {
         assertError("cmyk.jpg", .unsupported, mentions: ["CMYK"])
+    }
+
+    func testTwelveBitJPEGIsUnsupported() {
+        assertError("precision12.jpg", .unsupported, mentions: ["unsupported JPEG", "precision 12"])
     }
 
     func testMissingFile() {

@@ -167,6 +167,16 @@ save("corrupt_zlib.png", bytes(fixed))
 save("truncated.png", bytes(good[: idat + 20]))
 jpeg = open("baseline.jpg", "rb").read()
 save("truncated.jpg", jpeg[: int(len(jpeg) * 0.7)])
+sos = jpeg.index(b"\xff\xda")
+scan = sos + 2 + struct.unpack(">H", jpeg[sos + 2:sos + 4])[0]
+damaged = bytearray(jpeg)
+# A stray restart marker inside the entropy-coded data (Pillow decodes it with a warning). Plain
+# bit flips there often decode without any warning: JPEG has no checksum to catch them.
+damaged[scan + 30:scan + 32] = b"\xff\xd0"
+save("corrupt_scan.jpg", bytes(damaged))
+twelve_bit = bytearray(jpeg)
+twelve_bit[jpeg.index(b"\xff\xc0") + 4] = 12  # SOF0 sample precision 8 -> 12
+save("precision12.jpg", bytes(twelve_bit))
 save("empty.png", b"")
 save("text.png", b"hello, this is not an image\n")
 
