@@ -8,7 +8,9 @@ extension Image {
     /// PNG: 1/2/4/8/16-bit gray, gray + alpha, RGB, RGBA and palette (with tRNS), interlaced or
     /// not; stored sample values are kept (no gamma correction). JPEG: baseline and progressive,
     /// gray or YCbCr, decoded by libjpeg-turbo with its defaults (islow IDCT, fancy upsampling),
-    /// which matches PIL. Alpha is dropped.
+    /// which matches PIL. Alpha is dropped; EXIF orientation is not applied (PIL's `Image.open`
+    /// does not apply it either). A JPEG whose entropy-coded data libjpeg finds damaged is an
+    /// error, but JPEG carries no checksum, so some bit flips decode without complaint.
     ///
     /// - Throws: `ImageError` naming `url`'s path for unreadable, empty, truncated, corrupt or
     ///   unsupported files.

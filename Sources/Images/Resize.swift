@@ -53,6 +53,19 @@ extension Image {
     }
 }
 
+extension Image {
+    /// This image resized so that its shorter side is `shorterSide`, keeping the aspect ratio as
+    /// torchvision's `Resize(int)` does: the longer side becomes ⌊shorterSide · long / short⌋.
+    /// With `centerCropped(width:height:)` this is the usual `Resize(256)` + `CenterCrop(224)`.
+    public func resized(shorterSide: Int, filter: ResizeFilter = .bilinear) -> Image {
+        let (short, long) = (min(width, height), max(width, height))
+        let newLong = Int(Double(shorterSide * long) / Double(short))
+        return width <= height
+            ? resized(width: shorterSide, height: newLong, filter: filter)
+            : resized(width: newLong, height: shorterSide, filter: filter)
+    }
+}
+
 /// Source indices for PIL's nearest-neighbour scaling, which steps a `Double` position by
 /// in/out from ½·in/out and truncates (the accumulation is kept: it decides ties as PIL does).
 private func nearestIndices(inputSize: Int, outputSize: Int) -> [Int] {

@@ -35,6 +35,15 @@ final class ResizeTests: XCTestCase {
         XCTAssertTrue(up.pixels.data.allSatisfy { $0 == 0 || $0 == 255 })
     }
 
+    func testShorterSideFollowsTorchvision() throws {
+        let image = try source()  // 37 wide, 29 high: int(16 · 37 / 29) = 20
+        let resized = image.resized(shorterSide: 16)
+        XCTAssertEqual([resized.width, resized.height], [20, 16])
+        XCTAssertEqual(resized, image.resized(width: 20, height: 16))
+        let tall = Image(pixels: Tensor(shape: [1, 522, 512], repeating: 7)).resized(shorterSide: 256)
+        XCTAssertEqual([tall.width, tall.height], [256, 261])
+    }
+
     func testCenterCropUsesTorchvisionRounding() {
         // 6×5 image whose values are their own indices.
         let image = Image(pixels: Tensor(shape: [1, 5, 6], data: (0..<30).map(Float.init)))
