@@ -66,6 +66,7 @@ final class DecodingTests: XCTestCase {
 
     func testFormatIsSniffedNotTakenFromTheExtension() throws {
         let copy = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-sniff-\(getpid()).png")
+        try? FileManager.default.removeItem(at: copy)
         try FileManager.default.copyItem(at: imageFixtures.appendingPathComponent("baseline.jpg"), to: copy)
         defer { try? FileManager.default.removeItem(at: copy) }
         XCTAssertEqual(try Image(contentsOf: copy).pixels, try expectedTensor("baseline_rgb.npy"))
