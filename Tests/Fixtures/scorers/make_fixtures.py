@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def dump(name, payload):
     with open(os.path.join(HERE, name), "w") as f:
-        json.dump(payload, f, indent=1)
+        json.dump(payload, f)
         f.write("\n")
 
 
