@@ -62,11 +62,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-<<<<<<< HEAD
-            "Tensors", "Images", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
-=======
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments",
->>>>>>> main
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets",
+            "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
