@@ -180,6 +180,20 @@ final class EmbeddingCacheTests: XCTestCase {
         for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
     }
 
+    func testResumedPartialWithOtherShapesIsRebuilt() throws {
+        do {
+            let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
+            try entry.append(ids: [ids[0]], features: features([ids[0]], shapes: ["blocks.4": [4, 3, 3], "blocks.10": [5, 1, 1]]))
+        }
+        let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) }
+        XCTAssertEqual(result.warnings, [
+            "\(cache.url(for: key()).path).partial: tap blocks.4 rows have shape [4, 3, 2], the file holds [4, 3, 3]; deleted, the features will be recomputed",
+        ])
+        XCTAssertEqual(result.computedCount, 6)
+        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+        XCTAssertThrowsError(try cache.features(for: key(taps: ["x"]), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) })
+    }
+
     func testAppendRejectsMismatchedFeatures() throws {
         let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
         XCTAssertThrowsError(try entry.append(ids: [ids[0]], features: ["blocks.4": features([ids[0]])["blocks.4"]!]))
