@@ -2,4 +2,5 @@
 print("# Trawl benchmarks")
 runTensorBenchmarks()
 runMetricsBenchmarks()
+runImagesBenchmarks()
 runDataBenchmarks()
