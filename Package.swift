@@ -53,7 +53,6 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
             "Datasets", "EmbeddingCache",
-            "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
         // Command line.
@@ -62,8 +61,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets",
-            "EmbeddingCache",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.

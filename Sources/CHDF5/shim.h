@@ -17,5 +17,4 @@ static inline hid_t trawl_h5s_all(void) { return H5S_ALL; }
 static inline hid_t trawl_h5e_default(void) { return H5E_DEFAULT; }
 static inline unsigned trawl_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned trawl_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
-static inline unsigned trawl_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
 static inline unsigned trawl_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }

@@ -1,4 +1,5 @@
 import Foundation
+import Images
 import Tensors
 
 /// Fashion-MNIST (Xiao et al. 2017) as a one-class problem: the uncompressed IDX files
@@ -7,7 +8,7 @@ import Tensors
 /// Train = training-set images of `normalClasses` (a seeded subsample of at most
 /// `maxTrainImages`); test = the t10k set (at most `maxTestImagesPerClass` per class,
 /// seeded), the normal classes normal and the rest anomalous. Images are in memory:
-/// `ImageSource.pixels` of shape `[1, 28, 28]`, values 0…255. Ids are `train/00042` and
+/// `ImageSource.pixels` holding a gray 28×28 `Image` (values 0…255). Ids are `train/00042` and
 /// `t10k/00042` (index in the file); label names are the class names; metadata `class`
 /// holds the class index.
 public struct FashionMNISTConfiguration: Codable, Equatable, Sendable {
@@ -86,7 +87,7 @@ public struct FashionMNISTConfiguration: Codable, Equatable, Sendable {
 
         func sample(_ set: IDXSet, _ index: Int, _ prefix: String, _ split: Split) -> Sample {
             let label = Int(set.labels[index])
-            return Sample(id: prefix + "/" + String(format: "%05d", index), image: .pixels(set.image(index)),
+            return Sample(id: prefix + "/" + String(format: "%05d", index), image: .pixels(Image(pixels: set.image(index))),
                           label: Label(kind: normal.contains(label) ? .normal : .anomalous, name: Self.classNames[label]),
                           metadata: ["class": .number(Double(label))], split: split)
         }

@@ -76,9 +76,3 @@ public struct FoldersConfiguration: Codable, Equatable, Sendable {
                        exclusions: tally.exclusions)
     }
 }
-
-/// Training samples then test samples, each sorted by id, with `split` set.
-func assemble(train: [Sample], test: [Sample]) -> [Sample] {
-    train.map { var s = $0; s.split = .train; return s }.sorted { $0.id < $1.id }
-        + test.map { var s = $0; s.split = .test; return s }.sorted { $0.id < $1.id }
-}

@@ -27,7 +27,7 @@ public struct MVTecConfiguration: Codable, Equatable, Sendable {
         try requireFolder(trainFolder, "MVTec training folder (train/good)")
         try requireFolder(testFolder, "MVTec test folder (test)")
         var tally = ExclusionTally()
-        var samples = [Sample]()
+        var train = [Sample](), test = [Sample]()
 
         func images(in folder: URL) throws -> [URL] {
             let files = try listFiles(in: folder)
@@ -37,22 +37,22 @@ public struct MVTecConfiguration: Codable, Equatable, Sendable {
         }
 
         for url in try images(in: trainFolder) {
-            samples.append(Sample(id: "train/good/" + url.lastPathComponent, image: .file(url),
-                                  label: Label(kind: .normal, name: "good"), split: .train))
+            train.append(Sample(id: "train/good/" + url.lastPathComponent, image: .file(url),
+                                label: Label(kind: .normal, name: "good"), split: .train))
         }
         let defects = try listFolders(in: testFolder)
-        guard !defects.isEmpty else { throw DatasetError.missing(testFolder.appendingPathComponent("good"), "MVTec test defect folders") }
+        guard !defects.isEmpty else { throw DatasetError.missing(testFolder, "MVTec test folders (test/<defect>/)") }
         for defect in defects {
             let kind: Label.Kind = defect == "good" ? .normal : .anomalous
             for url in try images(in: testFolder.appendingPathComponent(defect)) {
                 let stem = url.deletingPathExtension().lastPathComponent
                 let mask = root.appendingPathComponent("ground_truth/\(defect)/\(stem)_mask.png")
-                samples.append(Sample(
+                test.append(Sample(
                     id: "test/\(defect)/" + url.lastPathComponent, image: .file(url),
                     label: Label(kind: kind, name: defect),
                     maskURL: FileManager.default.fileExists(atPath: mask.path) ? mask : nil, split: .test))
             }
         }
-        return Dataset(samples: samples, exclusions: tally.exclusions)
+        return Dataset(samples: assemble(train: train, test: test), exclusions: tally.exclusions)
     }
 }

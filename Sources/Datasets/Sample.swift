@@ -1,5 +1,5 @@
 import Foundation
-import Tensors
+import Images
 
 /// The part of an experiment a sample belongs to.
 public enum Split: String, Codable, CaseIterable, Sendable {
@@ -35,8 +35,8 @@ public struct Label: Hashable, Sendable, CustomStringConvertible {
 public enum ImageSource: Equatable, Sendable {
     /// An image file (PNG or JPEG) to decode.
     case file(URL)
-    /// Pixels already in memory: `[C, H, W]`, values 0…255 (Fashion-MNIST: `[1, 28, 28]`).
-    case pixels(Tensor)
+    /// Pixels already in memory (Fashion-MNIST: gray 28×28, values 0…255).
+    case pixels(Image)
 }
 
 /// A typed metadata value: a manifest cell, a JSON field, an ELPV probability.

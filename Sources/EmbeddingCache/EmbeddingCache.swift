@@ -44,8 +44,11 @@ public struct EmbeddingCache: Sendable {
     /// Features for `key`, computing only what the cache lacks.
     ///
     /// `extract` receives ids (in row order, at most `batchSize`) and returns, for every
-    /// tap of the key, a tensor whose first axis runs over those ids. A finished file that
-    /// fails to read back (e.g. a checksum error) is deleted, reported and rebuilt once.
+    /// tap of the key, a tensor whose first axis runs over those ids. Two kinds of bad
+    /// file are deleted, reported in `warnings` and rebuilt once: a finished file that
+    /// fails to read back (e.g. a checksum error), and a resumed partial file whose rows
+    /// have other shapes than `extract` now returns (features code changed without a
+    /// `toolVersion` bump).
     public func features(for key: FeatureKey, imageIDs: [String], specHash: String, batchSize: Int,
                          extract: ([String]) throws -> [String: Tensor]) throws -> CachedFeatures {
         precondition(batchSize > 0, "batchSize must be positive")
@@ -54,18 +57,22 @@ public struct EmbeddingCache: Sendable {
         for attempt in 0..<2 {
             let entry = try self.entry(for: key, imageIDs: imageIDs, specHash: specHash)
             warnings += entry.warnings
+            let resumed = !entry.isComplete && entry.missingIDs.count < imageIDs.count
             var missing = entry.missingIDs[...]
-            while !missing.isEmpty {
-                let batch = Array(missing.prefix(batchSize))
-                missing = missing.dropFirst(batch.count)
-                try entry.append(ids: batch, features: try extract(batch))
-                computed += batch.count
-            }
-            if !entry.isComplete { try entry.finish() }
             do {
+                while !missing.isEmpty {
+                    let batch = Array(missing.prefix(batchSize))
+                    missing = missing.dropFirst(batch.count)
+                    try entry.append(ids: batch, features: try extract(batch))
+                    computed += batch.count
+                }
+                if !entry.isComplete { try entry.finish() }
                 let features = try Dictionary(uniqueKeysWithValues: key.taps.map { ($0, try entry.read(tap: $0)) })
                 return CachedFeatures(features: features, warnings: warnings, computedCount: computed)
             } catch EmbeddingCacheError.corrupt(let url, let reason) where attempt == 0 {
+                warnings.append("\(url.path): \(reason); deleted, the features will be recomputed")
+                entry.discard()
+            } catch EmbeddingCacheError.mismatchedFeatures(let url, let reason) where attempt == 0 && resumed {
                 warnings.append("\(url.path): \(reason); deleted, the features will be recomputed")
                 entry.discard()
             }
@@ -80,7 +87,7 @@ public struct CachedFeatures {
     public var features: [String: Tensor]
     /// Problems found with existing files (each names the file and the reason).
     public var warnings: [String]
-    /// Number of images whose features were computed now rather than read.
+    /// Number of images whose features were extracted and stored by this call rather than read.
     public var computedCount: Int
 }
 

@@ -1,3 +1,4 @@
+import Checksums
 import Foundation
 import Tensors
 
@@ -33,41 +34,42 @@ public struct FeatureKey: Codable, Equatable, Sendable {
         self.toolVersion = toolVersion
     }
 
+    /// How images become the network input.
+    public struct Preprocessing: Codable, Equatable, Sendable {
+        /// `[height, width]` the image is resized to, pixels.
+        public var resize: [Int]
+        /// Resampling filter of the resize, e.g. `bilinear` or `bilinear-antialias`.
+        public var resizeFilter: String
+        /// `[height, width]` of the centre crop taken after resizing; equal to `resize` for none.
+        public var centerCrop: [Int]
+        /// Colour handling, e.g. `rgb` or `gray-replicated-to-rgb`.
+        public var color: String
+        /// Per-channel mean subtracted, on the 0…255 pixel scale.
+        public var mean: [Float]
+        /// Per-channel divisor applied after the mean, on the 0…255 pixel scale.
+        public var std: [Float]
+
+        public init(resize: [Int], resizeFilter: String, centerCrop: [Int], color: String, mean: [Float], std: [Float]) {
+            self.resize = resize
+            self.resizeFilter = resizeFilter
+            self.centerCrop = centerCrop
+            self.color = color
+            self.mean = mean
+            self.std = std
+        }
+    }
+
     /// The canonical JSON description (stored in the file's `key` attribute).
     public var canonicalJSON: String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding plain strings, numbers and arrays cannot fail.
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        // Strings, integers and (with the strategy above) every float encode without error.
         return String(decoding: try! encoder.encode(self), as: UTF8.self)
     }
 
     /// Lowercase hex SHA-256 of `canonicalJSON`: the cache file's name.
     public var sha256: String { SHA256.hash(Array(canonicalJSON.utf8)).hex }
-}
-
-/// How images become the network input.
-public struct Preprocessing: Codable, Equatable, Sendable {
-    /// `[height, width]` the image is resized to, pixels.
-    public var resize: [Int]
-    /// Resampling filter of the resize, e.g. `bilinear` or `bilinear-antialias`.
-    public var resizeFilter: String
-    /// `[height, width]` of the centre crop taken after resizing; equal to `resize` for none.
-    public var centerCrop: [Int]
-    /// Colour handling, e.g. `rgb` or `gray-replicated-to-rgb`.
-    public var color: String
-    /// Per-channel mean subtracted, on the 0…255 pixel scale.
-    public var mean: [Float]
-    /// Per-channel divisor applied after the mean, on the 0…255 pixel scale.
-    public var std: [Float]
-
-    public init(resize: [Int], resizeFilter: String, centerCrop: [Int], color: String, mean: [Float], std: [Float]) {
-        self.resize = resize
-        self.resizeFilter = resizeFilter
-        self.centerCrop = centerCrop
-        self.color = color
-        self.mean = mean
-        self.std = std
-    }
 }
 
 /// Identifies a list of images by content: a count and the SHA-256 over one line

@@ -34,7 +34,7 @@ func runDataBenchmarks() {
     defer { try? FileManager.default.removeItem(at: directory) }
     let cache = EmbeddingCache(directory: directory)
     let key = FeatureKey(images: ImageSetFingerprint(ids.map { ($0, $0) }), backbone: "bench", weightsSHA256: "0",
-                         taps: shapes.keys.sorted(), preprocessing: Preprocessing(
+                         taps: shapes.keys.sorted(), preprocessing: FeatureKey.Preprocessing(
                              resize: [224, 224], resizeFilter: "bilinear", centerCrop: [224, 224], color: "rgb",
                              mean: [127], std: [128]), toolVersion: "bench")
     do {

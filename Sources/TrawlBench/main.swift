@@ -2,6 +2,6 @@
 print("# Trawl benchmarks")
 runTensorBenchmarks()
 runMetricsBenchmarks()
-runDataBenchmarks()
 runImagesBenchmarks()
 runScorerBenchmarks()
+runDataBenchmarks()

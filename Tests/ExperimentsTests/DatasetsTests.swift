@@ -1,4 +1,5 @@
 import Foundation
+import Images
 import Tensors
 import TestSupport
 import XCTest
@@ -370,7 +371,7 @@ final class DatasetsTests: XCTestCase {
         try writeIDX("t10k", labels: [5, 0, 0, 0, 1, 2])
         let dataset = try FashionMNISTConfiguration(root: root.path, normalClasses: [0, 1]).load()
         XCTAssertEqual(dataset.train.map(\.id), ["train/00000", "train/00001", "train/00003", "train/00004", "train/00006"])
-        XCTAssertEqual(dataset.train[1].image, .pixels(Tensor(shape: [1, 2, 3], data: [10, 11, 12, 13, 14, 15])))
+        XCTAssertEqual(dataset.train[1].image, .pixels(Image(pixels: Tensor(shape: [1, 2, 3], data: [10, 11, 12, 13, 14, 15]))))
         XCTAssertEqual(dataset.test.map(\.label.kind), [.anomalous, .normal, .normal, .normal, .normal, .anomalous])
         XCTAssertEqual(dataset.test[0].label.name, "Sandal")
         XCTAssertEqual(dataset.test[0].metadata["class"], .number(5))
@@ -406,7 +407,8 @@ final class DatasetsTests: XCTestCase {
         XCTAssertEqual(dataset.report.count(.test, .normal), 2000)
         for index in [0, 1, 9999] {
             let sample = try XCTUnwrap(dataset.test.first { $0.id == String(format: "t10k/%05d", index) })
-            guard case .pixels(let pixels) = sample.image else { return XCTFail("expected in-memory pixels") }
+            guard case .pixels(let image) = sample.image else { return XCTFail("expected in-memory pixels") }
+            let pixels = image.pixels
             XCTAssertEqual(pixels.shape, [1, 28, 28])
             XCTAssertEqual(Int(pixels.data.reduce(0, +)), testSums["\(index)"])
             XCTAssertEqual(sample.metadata["class"], .number(Double(testLabels["\(index)"]!)))

@@ -1,4 +1,5 @@
 import CHDF5
+import Checksums
 import Foundation
 import Tensors
 import XCTest
@@ -24,7 +25,7 @@ final class EmbeddingCacheTests: XCTestCase {
         FeatureKey(images: ImageSetFingerprint((ids ?? self.ids).map { ($0, SHA256.hash(Array($0.utf8)).hex) }),
                    backbone: "efficientnet-lite0", weightsSHA256: String(repeating: "ab", count: 32), taps: taps,
                    pooling: pooling,
-                   preprocessing: Preprocessing(resize: [256, 256], resizeFilter: "bilinear", centerCrop: [224, 224],
+                   preprocessing: FeatureKey.Preprocessing(resize: [256, 256], resizeFilter: "bilinear", centerCrop: [224, 224],
                                                 color: "rgb", mean: [127, 127, 127], std: [128, 128, 128]),
                    toolVersion: "0.1.0")
     }
@@ -56,25 +57,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(a.data.map(\.bitPattern), b.data.map(\.bitPattern), file: file, line: line)
     }
 
-    // MARK: SHA-256
-
-    func testSHA256MatchesFIPSVectors() {
-        XCTAssertEqual(SHA256.hash([]).hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
-        XCTAssertEqual(SHA256.hash(Array("abc".utf8)).hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        XCTAssertEqual(SHA256.hash(Array("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq".utf8)).hex,
-                       "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
-        var hasher = SHA256()
-        let million = [UInt8](repeating: UInt8(ascii: "a"), count: 1_000_000)
-        million.withUnsafeBytes { bytes in
-            var offset = 0
-            for step in [1, 63, 64, 65, 1000, 130_000] + [Int](repeating: 200_000, count: 5) where offset < bytes.count {
-                let end = min(offset + step, bytes.count)
-                hasher.update(UnsafeRawBufferPointer(rebasing: bytes[offset ..< end]))
-                offset = end
-            }
-        }
-        XCTAssertEqual(hasher.finalize().hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
-    }
+    // MARK: Keys
 
     func testImageFingerprints() throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -91,8 +74,6 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertNotEqual(base, ImageSetFingerprint([("a", "1"), ("b", "3")]))
         XCTAssertNotEqual(base, ImageSetFingerprint([("b", "2"), ("a", "1")]))
     }
-
-    // MARK: Keys
 
     func testKeyChangesWithEveryPart() {
         let base = key()
@@ -178,6 +159,20 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(result.computedCount, 3)
         XCTAssertEqual(result.warnings, [])
         for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+    }
+
+    func testResumedPartialWithOtherShapesIsRebuilt() throws {
+        do {
+            let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
+            try entry.append(ids: [ids[0]], features: features([ids[0]], shapes: ["blocks.4": [4, 3, 3], "blocks.10": [5, 1, 1]]))
+        }
+        let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) }
+        XCTAssertEqual(result.warnings, [
+            "\(cache.url(for: key()).path).partial: tap blocks.4 rows have shape [4, 3, 2], the file holds [4, 3, 3]; deleted, the features will be recomputed",
+        ])
+        XCTAssertEqual(result.computedCount, 6)
+        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+        XCTAssertThrowsError(try cache.features(for: key(taps: ["x"]), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) })
     }
 
     func testAppendRejectsMismatchedFeatures() throws {
