@@ -21,11 +21,13 @@ public struct ExperimentCatalog: Sendable {
         }
     }
 
-    /// Names in path order (top-level specs first, then each subfolder's).
+    /// Names, top-level specs first, then each subfolder's, by name within a folder.
     public var names: [String] {
         files.keys.sorted { lhs, rhs in
-            let a = files[lhs]!.pathComponents, b = files[rhs]!.pathComponents
-            return a.count != b.count ? a.count < b.count : a.lexicographicallyPrecedes(b)
+            let a = files[lhs]!.deletingLastPathComponent().pathComponents
+            let b = files[rhs]!.deletingLastPathComponent().pathComponents
+            if a != b { return a.count != b.count ? a.count < b.count : a.lexicographicallyPrecedes(b) }
+            return lhs < rhs
         }
     }
 
