@@ -165,3 +165,39 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(spec.regressionTolerances.map(\.tolerance), [0.005, 0.02])
     }
 }
+
+final class ResultsSummaryTests: XCTestCase {
+    private let catalog = try! ExperimentCatalog(directory: repositoryRoot.appendingPathComponent("Experiments"))
+
+    private func results(_ name: String, _ csv: String, wall: Double?) throws -> ExperimentResults {
+        ExperimentResults(spec: try catalog.spec(named: name), metrics: try Table(csv: csv, file: name), wallSeconds: wall)
+    }
+
+    func testOneRowPerGridRowAndFashionMNISTMeans() throws {
+        var experiments = [try results("mvtec-bottle-patchcore", """
+            point,pooling,pretrain_dim,target_dim,coreset_ratio,k,metric,reweighting,auroc,ap,f1_max,threshold,bank_size,fit_seconds,score_seconds
+            0,3,all,all,0.01,1,euclidean,false,0.99206,0.9975,0.98,1.5,1639,1.0,1.0
+            1,3,all,all,0.1,1,euclidean,false,1.0,1.0,1.0,1.5,16390,1.0,1.0
+
+            """, wall: 42.25)]
+        for index in 0..<10 {
+            // AUROC 0.5 + index/20: the mean over classes 0…9 is 0.725.
+            experiments.append(try results("fashion-mnist-knn-class\(index)", """
+                point,pooling,pretrain_dim,target_dim,k,metric,auroc,ap,threshold,bank_size,fit_seconds,score_seconds
+                0,1,all,all,100,cosine,\(0.5 + Double(index) / 20),0.5,0.1,,0.1,0.1
+
+                """, wall: 2))
+        }
+        let markdown = ResultsSummary(experiments: experiments).markdown
+        let lines = markdown.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.contains("| mvtec-bottle-patchcore | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
+                                     + "| PatchCore (k 1, euclidean) | coreset_ratio=0.01 "
+                                     + "| 0.992 | 0.998 | 0.980 |  |  |  | 42.2 |"), markdown)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("| mvtec-bottle-patchcore |") && $0.contains("| coreset_ratio=0.1 |") && $0.hasSuffix("|  |") })
+        XCTAssertTrue(lines.contains("| fashion-mnist-knn-class0…9 | Fashion-MNIST one-vs-rest, mean of 10 classes "
+                                     + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine) |  "
+                                     + "| 0.725 | 0.500 |  |  |  |  | 20.0 |"), markdown)
+        XCTAssertTrue(lines.contains("| 3 Dress | 0.650 |"), markdown)
+        XCTAssertTrue(lines.contains("| **mean** | **0.725** |"), markdown)
+    }
+}

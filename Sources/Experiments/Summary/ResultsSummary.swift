@@ -64,14 +64,13 @@ public struct ResultsSummary {
                           + Self.metricColumns.map(\.1) + ["wall (s)"])
         for experiment in single {
             let rows = experiment.metrics.rows
+            let swept = Self.sweptParameters(experiment.spec)
             for (index, row) in rows.enumerated() {
-                let parameters = experiment.spec.grid.first?.parameters.map(\.name) ?? []
-                let values = parameters.compactMap { name -> String? in
-                    guard let column = experiment.metrics.header.firstIndex(of: name) else { return nil }
-                    let value = row[column]
-                    return Self.isDefaultLooking(name, value) ? nil : "\(name)=\(value)"
+                let values = swept.compactMap { name -> String? in
+                    experiment.metrics.header.firstIndex(of: name).map { "\(name)=\(row[$0])" }
                 }
-                table.append([experiment.spec.name, describe(experiment.spec.dataset), describe(experiment.spec.backbone),
+                table.append([experiment.spec.name, describe(experiment.spec.dataset),
+                              describe(experiment.spec.backbone, experiment.spec.features),
                               describe(experiment.spec.scorer), values.joined(separator: ", ")]
                              + Self.metricColumns.map { metric, _ in
                                  experiment.metrics.header.firstIndex(of: metric.rawValue).map { Self.rounded(row[$0]) } ?? ""
@@ -82,7 +81,7 @@ public struct ResultsSummary {
         for group in fashion {
             let first = group[0].spec
             table.append(["fashion-mnist-\(first.scorer.kind)-class0…9", "Fashion-MNIST one-vs-rest, mean of \(group.count) classes",
-                          describe(first.backbone), describe(first.scorer), ""]
+                          describe(first.backbone, first.features), describe(first.scorer), ""]
                          + Self.metricColumns.map { metric, _ in
                              Self.mean(group.map { Self.value($0, metric) }).map { String(format: "%.3f", $0) } ?? ""
                          }
@@ -109,7 +108,7 @@ public struct ResultsSummary {
                 single.append(experiment)
                 continue
             }
-            let key = describe(experiment.spec.backbone) + "|" + describe(experiment.spec.scorer)
+            let key = describe(experiment.spec.backbone, experiment.spec.features) + "|" + describe(experiment.spec.scorer)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(experiment)
         }
@@ -154,9 +153,13 @@ public struct ResultsSummary {
         return String(format: "%.3f", value)
     }
 
-    /// Parameters left at a neutral value (`all` dimensions, no re-weighting) are not shown.
-    private static func isDefaultLooking(_ name: String, _ value: String) -> Bool {
-        (name == "pretrain_dim" || name == "target_dim") && value == "all" || name == "reweighting" && value == "false"
+    /// Grid parameters taking more than one value (the columns that tell rows apart).
+    private static func sweptParameters(_ spec: ExperimentSpec) -> [String] {
+        let grid = spec.grid
+        guard let names = grid.first?.parameters.map(\.name) else { return [] }
+        return names.filter { name in
+            Set(grid.compactMap { point in point.parameters.first { $0.name == name }?.value }).count > 1
+        }
     }
 
     private func describe(_ dataset: DatasetConfiguration) -> String {
@@ -170,10 +173,19 @@ public struct ResultsSummary {
         }
     }
 
-    private func describe(_ backbone: BackboneSpec) -> String {
+    /// Network, taps, input geometry and (when not swept) the patch neighbourhood.
+    private func describe(_ backbone: BackboneSpec, _ features: FeatureSpec) -> String {
         let input = backbone.resize == backbone.inputSize
             ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)"
-        return "\(backbone.name) \(backbone.taps.joined(separator: "+")), \(input)"
+        var text = "\(backbone.name) \(backbone.taps.joined(separator: "+")), \(input)"
+        if features.pooling.values.count == 1, features.pooling.values[0] > 1 {
+            text += ", \(features.pooling.values[0])×\(features.pooling.values[0]) pool"
+        }
+        for (name, sweep) in [("pretrain", features.pretrainDim), ("target", features.targetDim)]
+        where sweep.values.count == 1 {
+            if let dimension = sweep.values[0] { text += ", \(name) \(dimension)" }
+        }
+        return text
     }
 
     /// The scorer's kind and its settings that are not swept (swept ones are grid columns).
