@@ -166,7 +166,7 @@ public struct ExperimentRunner {
         }
 
         log("")
-        log(report.metricsTable.markdown, terminator: "")
+        log(String(report.metricsTable.markdown.dropLast()))
         log("results: \(destination.path)/")
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
@@ -193,10 +193,6 @@ public struct ExperimentRunner {
                 throw RunError("\(specFile.path): \(pixelMetrics[0].rawValue) needs ground-truth masks; the dataset has none")
             }
         }
-    }
-
-    private func log(_ text: String, terminator: String) {
-        log(text.hasSuffix("\n") && terminator.isEmpty ? String(text.dropLast()) : text)
     }
 }
 
