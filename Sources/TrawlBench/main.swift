@@ -1,3 +1,7 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
 print("# Trawl benchmarks")
 runTensorBenchmarks()
+runMetricsBenchmarks()
+runImagesBenchmarks()
+runScorerBenchmarks()
+runDataBenchmarks()
