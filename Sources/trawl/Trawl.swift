@@ -7,7 +7,7 @@ struct Trawl: ParsableCommand {
         commandName: "trawl",
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
-        subcommands: [Version.self, Tables.self]
+        subcommands: [Run.self, Validate.self, List.self, Version.self, Tables.self]
     )
 }
 

@@ -257,10 +257,17 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(try decode(object).dataset, .mvtec(MVTecConfiguration(root: "/abs/bottle")))
     }
 
-    func testResNetNeedsWeights() {
+    func testTapModuleNamesAreStoredAsStrideAliases() throws {
         var object = baseSpec()
-        object["backbone"] = ["name": "resnet18"]
-        XCTAssertEqual(specError(object)?.path.description, "backbone")
+        object["backbone"] = ["name": "efficientnet-lite0", "taps": ["_blocks.4", "stride16"]]
+        XCTAssertEqual(try decode(object).backbone.taps, ["stride8", "stride16"])
+        object["backbone"] = ["name": "efficientnet-lite0", "taps": ["stride8", "_blocks.4"]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: backbone.taps[1]: \"_blocks.4\" is listed twice (as stride8)")
+        object["backbone"] = ["name": "efficientnet-lite0", "taps": ["layer2"]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.taps[0]")
+        object["backbone"] = ["name": "resnet18", "taps": ["layer2", "layer3"]]
+        XCTAssertEqual(try decode(object).backbone.taps, ["stride8", "stride16"])
     }
 
     func testEditDistanceCountsTranspositionsOnce() {

@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 import Foundation
 
@@ -27,16 +28,15 @@ public struct ExperimentSpec: Sendable {
 
 /// The pretrained network whose feature maps describe the images.
 public struct BackboneSpec: Hashable, Sendable {
-    /// Backbones the spec accepts.
-    public static let names = ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2",
-                               "mobilenet-v2", "resnet18", "resnet34", "resnet50", "wide-resnet50-2"]
-    /// Feature-map taps, named by their stride relative to the input.
-    public static let tapNames = ["stride4", "stride8", "stride16", "stride32"]
+    /// Backbones the spec accepts: the Backbones registry's.
+    public static let names = BackboneRegistry.all(assets: URL(fileURLWithPath: ".assets")).map(\.name)
 
     public var name: String
-    /// Checkpoint path (resolved); nil = the registry file `make setup` installs.
+    /// Checkpoint path (resolved); nil = the registry's default location (`make setup`,
+    /// torch's download cache).
     public var weights: String?
-    /// Taps whose feature maps are concatenated, in spec order.
+    /// Taps whose feature maps are concatenated, in spec order, by stride alias
+    /// (`stride8`); a module name in the spec (`_blocks.4`) is stored as its alias.
     public var taps: [String]
     /// Side of the square resize before cropping, in pixels (PIL bilinear).
     public var resize: Int

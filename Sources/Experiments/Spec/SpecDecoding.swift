@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 import Foundation
 
@@ -214,15 +215,14 @@ private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) thr
     let object = try reader.object(Shapes.backbone)
     let name = try object.required("name").choice(BackboneSpec.names)
     let weights = try object["weights"].map { try context.path($0) }
-    if weights == nil, name.hasPrefix("resnet") || name.hasPrefix("wide-resnet") {
-        throw object.error("\"weights\" is required for \(name): give the path of a torchvision checkpoint")
-    }
+    let available = try BackboneRegistry.descriptor(named: name, assets: context.directory).taps
     var taps = ["stride8", "stride16"]
     if let list = object["taps"] {
         taps = []
         for item in try list.array(nonEmpty: true) {
-            let tap = try item.choice(BackboneSpec.tapNames)
-            guard !taps.contains(tap) else { throw item.error("\"\(tap)\" is listed twice") }
+            let given = try item.choice(available.map(\.alias) + available.map(\.name))
+            let tap = available.first { $0.name == given || $0.alias == given }!.alias
+            guard !taps.contains(tap) else { throw item.error("\"\(given)\" is listed twice (as \(tap))") }
             taps.append(tap)
         }
     }

@@ -1,0 +1,70 @@
+import Datasets
+import Foundation
+
+/// `run.json`: what was run, on what, how long it took and what it found.
+struct RunRecord: Encodable {
+    struct Git: Encodable { var sha: String; var dirty: Bool }
+    struct Spec: Encodable { var path: String; var sha256: String }
+    struct Backbone: Encodable {
+        var name: String
+        var weights: String
+        var weightsSha256: String
+        var taps: [String]
+        var resize: Int
+        var inputSize: Int
+    }
+    struct Dataset: Encodable {
+        struct Exclusion: Encodable { var reason: String; var count: Int }
+        /// Split → label name → count.
+        var counts: [String: [String: Int]]
+        /// Split → normal/anomalous → count.
+        var kinds: [String: [String: Int]]
+        var excluded: [Exclusion]
+
+        init(_ report: SplitReport) {
+            counts = [:]
+            kinds = [:]
+            for (split, labels) in report.counts {
+                for (label, count) in labels {
+                    counts[split.rawValue, default: [:]][label.name, default: 0] += count
+                    kinds[split.rawValue, default: [:]][label.kind.rawValue, default: 0] += count
+                }
+            }
+            excluded = report.exclusions.map { Exclusion(reason: $0.reason, count: $0.count) }
+        }
+    }
+    struct Cache: Encodable { var file: String; var hits: Int; var misses: Int; var warnings: [String] }
+    struct Headline: Encodable { var metric: String; var value: Double; var point: Int }
+    struct Stage: Encodable { var name: String; var seconds: Double }
+
+    var name: String
+    var toolVersion: String
+    var startedAt: String
+    /// nil when the spec is not inside a git work tree (or git is missing).
+    var git: Git?
+    var spec: Spec
+    var seed: UInt64
+    var backbone: Backbone
+    var swiftVersion: String
+    var os: String
+    var libraries: [String: String]
+    var dataset: Dataset
+    var cache: Cache
+    var gridPoints: Int
+    var headline: Headline
+    /// Wall time per stage, in run order, seconds.
+    var stages: [Stage]
+    var wallSeconds: Double
+    /// VmHWM at the end of the run, bytes.
+    var peakMemoryBytes: Int?
+
+    /// Pretty-printed JSON, sorted keys, snake_case.
+    func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        var data = try encoder.encode(self)
+        data.append(0x0A)
+        return data
+    }
+}

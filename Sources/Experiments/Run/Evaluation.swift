@@ -1,0 +1,178 @@
+import Foundation
+import Metrics
+import Scorers
+import Tensors
+
+/// A scorer fitted on the training features of one grid point.
+enum FittedScorer {
+    case patchcore(PatchCoreScorer)
+    case knn(KNNScorer)
+    case mahalanobis(MahalanobisScorer)
+    case gmm(GMMScorer)
+
+    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers.
+    var bankSize: Int? {
+        switch self {
+        case .patchcore(let scorer): return scorer.index?.count
+        case .knn(let scorer): return scorer.index?.count
+        case .mahalanobis, .gmm: return nil
+        }
+    }
+}
+
+/// What one grid point produced.
+struct PointResult {
+    var point: GridPoint
+    var scorer: FittedScorer
+    /// One score per test sample, in test order; larger is more anomalous.
+    var testScores: [Double]
+    /// One score per training sample when the threshold rule needs them.
+    var trainScores: [Double]?
+    var metrics: [MetricName: Double]
+    var threshold: Double
+    var confusion: ConfusionMatrix
+    var roc: ROCCurve
+    var precisionRecall: PrecisionRecallCurve
+    var fitSeconds: Double
+    var scoreSeconds: Double
+}
+
+/// The features of the training and test samples, as rows of the extracted tap tensors.
+struct FeatureSplits {
+    /// Tap tensors `[N, C, H, W]` in spec tap order.
+    var taps: [Tensor]
+    var trainRows: [Int]
+    var testRows: [Int]
+    /// Test labels, true = anomalous.
+    var testLabels: [Bool]
+    /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
+    var testMasks: [[Bool]]?
+    /// Side of the network input (anomaly maps are this size).
+    var inputSize: Int
+}
+
+/// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
+private let scoringBatch = 32
+
+/// Fits the scorer of `point` on the training rows, scores the test rows, computes metrics.
+func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, showsProgress: Bool) throws -> PointResult {
+    let clock = Date()
+    let scorer = try fit(point, spec: spec, features: features, showsProgress: showsProgress)
+    let fitSeconds = Date().timeIntervalSince(clock)
+
+    let scoringClock = Date()
+    let needsMaps = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
+    var maps = [[Float]]()
+    let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps) { maps += $0 }
+    var trainScores: [Double]?
+    if case .trainPercentile = spec.threshold {
+        switch scorer {
+        case .knn(let knn): trainScores = knn.trainingScores.map(Double.init)  // leave-one-out
+        default: trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false) { _ in }
+        }
+    }
+    let scoreSeconds = Date().timeIntervalSince(scoringClock)
+
+    let labels = features.testLabels
+    var metrics = [MetricName: Double]()
+    for metric in spec.metrics {
+        switch metric {
+        case .auroc: metrics[metric] = try auroc(scores: testScores, labels: labels)
+        case .ap: metrics[metric] = try averagePrecision(scores: testScores, labels: labels)
+        case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
+        case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
+        case .pixelAUROC, .aupro:
+            let size = features.inputSize
+            let samples = zip(maps, features.testMasks!).map {
+                SegmentationSample(anomalyMap: $0, mask: $1, height: size, width: size)
+            }
+            metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
+        }
+    }
+    let threshold: Double
+    switch spec.threshold {
+    case .f1Max: threshold = try f1Max(scores: testScores, labels: labels).threshold
+    case .trainPercentile(let percentile):
+        threshold = try percentileThreshold(normalScores: trainScores!, percentile: percentile)
+    case .fixed(let value): threshold = value
+    }
+    return PointResult(
+        point: point, scorer: scorer, testScores: testScores, trainScores: trainScores, metrics: metrics,
+        threshold: threshold, confusion: try ConfusionMatrix(scores: testScores, labels: labels, threshold: threshold),
+        roc: try rocCurve(scores: testScores, labels: labels),
+        precisionRecall: try precisionRecallCurve(scores: testScores, labels: labels),
+        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
+}
+
+/// Reference settings the spec does not expose: anomalib's re-weighting support `b`.
+private let reweightingNeighbours = 9
+
+private func distance(_ name: DistanceName) -> DistanceMetric {
+    switch name {
+    case .euclidean: return .euclidean
+    case .squaredEuclidean: return .squaredEuclidean
+    case .cosine: return .cosine
+    }
+}
+
+private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, showsProgress: Bool) throws -> FittedScorer {
+    let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
+    switch point.scorer {
+    case .patchcore(let parameters):
+        let ratio = parameters.coresetRatio.value
+        var scorer = PatchCoreScorer(
+            aggregator: aggregator(point.features),
+            coreset: ratio < 1 ? CoresetSampler(size: .fraction(ratio), projectionDimension: parameters.projectionDim,
+                                                seed: spec.seed, showsProgress: showsProgress) : nil,
+            neighbours: parameters.k.value, metric: distance(parameters.metric.value),
+            reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
+            blurSigma: Float(parameters.blurSigma))
+        try scorer.fit(taps: trainTaps)
+        return .patchcore(scorer)
+    case .knn(let parameters):
+        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
+        try scorer.fit(try globalAveragePool(trainTaps))
+        return .knn(scorer)
+    case .mahalanobis(let parameters):
+        let estimator: CovarianceEstimator = parameters.estimator.value == .ledoitWolf
+            ? .ledoitWolf : .sampleWithRidge(parameters.ridge.value)
+        var scorer = MahalanobisScorer(estimator: estimator)
+        try scorer.fit(try globalAveragePool(trainTaps))
+        return .mahalanobis(scorer)
+    case .gmm(let parameters):
+        var scorer = GMMScorer(
+            components: parameters.components.value,
+            covarianceType: parameters.covariance.value == .full ? .full : .diagonal,
+            regCovar: parameters.regularization, maxIterations: parameters.iterations, seed: spec.seed)
+        try scorer.fit(try globalAveragePool(trainTaps))
+        return .gmm(scorer)
+    }
+}
+
+func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
+    PatchFeatureAggregator(patchSize: features.pooling.value, pretrainDimension: features.pretrainDim.value,
+                           targetDimension: features.targetDim.value)
+}
+
+/// Scores of `rows` in order; PatchCore works in batches and hands each batch's anomaly
+/// maps (`[size²]` per image) to `maps` when `keepMaps` is set.
+private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
+                   maps: ([[Float]]) -> Void) throws -> [Double] {
+    func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
+    switch scorer {
+    case .patchcore(let patchcore):
+        var scores = [Double]()
+        scores.reserveCapacity(rows.count)
+        for start in stride(from: 0, to: rows.count, by: scoringBatch) {
+            let batch = rows[start..<min(start + scoringBatch, rows.count)]
+            let result = try patchcore.score(taps: taps(batch), imageHeight: features.inputSize,
+                                             imageWidth: features.inputSize)
+            scores += result.imageScores.map(Double.init)
+            if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
+        }
+        return scores
+    case .knn(let knn): return try knn.score(try globalAveragePool(taps(rows))).map(Double.init)
+    case .mahalanobis(let mahalanobis): return try mahalanobis.score(try globalAveragePool(taps(rows))).map(Double.init)
+    case .gmm(let gmm): return try gmm.score(try globalAveragePool(taps(rows))).map(Double.init)
+    }
+}

@@ -1,0 +1,210 @@
+import Backbones
+import Checksums
+import Datasets
+import EmbeddingCache
+import Foundation
+import Tensors
+
+/// Where a run reads and writes.
+public struct RunOptions: Sendable {
+    /// Results go to `resultsDirectory/NAME/`.
+    public var resultsDirectory: URL
+    /// The embedding cache's folder.
+    public var cacheDirectory: URL
+    /// Registry assets installed by `make setup` (default backbone weights).
+    public var assetsDirectory: URL
+    /// Recorded in run.json and in cache keys.
+    public var toolVersion: String
+    /// Draw progress bars on stderr.
+    public var showsProgress: Bool
+
+    /// Folders under `root` (default: the current directory): `Results/`,
+    /// `.cache/embeddings/`, `.assets/`.
+    public init(root: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath),
+                toolVersion: String, showsProgress: Bool = true) {
+        resultsDirectory = root.appendingPathComponent("Results")
+        cacheDirectory = root.appendingPathComponent(".cache/embeddings")
+        assetsDirectory = root.appendingPathComponent(".assets")
+        self.toolVersion = toolVersion
+        self.showsProgress = showsProgress
+    }
+}
+
+/// A run's problems that are not a lower layer's: each names what is wrong.
+public struct RunError: Error, Equatable, CustomStringConvertible {
+    public var description: String
+
+    init(_ description: String) { self.description = description }
+}
+
+/// What a finished run reports.
+public struct RunSummary: Sendable {
+    /// `Results/NAME/`.
+    public var resultsDirectory: URL
+    /// The first metric of the spec, at the grid point where it is best.
+    public var headline: (metric: MetricName, value: Double, point: Int)
+    public var cacheHits: Int
+    public var cacheMisses: Int
+    public var wallSeconds: Double
+}
+
+/// Runs an experiment: dataset → samples → backbone features (through the embedding
+/// cache) → per grid point scorer fit and scores → metrics → `Results/NAME/`.
+public struct ExperimentRunner {
+    public let spec: ExperimentSpec
+    /// The spec file (its bytes are hashed into run.json).
+    public let specFile: URL
+    public let options: RunOptions
+    /// Receives the lines a run prints (counts, tables, where results are).
+    public var log: (String) -> Void = { print($0) }
+
+    public init(spec: ExperimentSpec, specFile: URL, options: RunOptions) {
+        self.spec = spec
+        self.specFile = specFile
+        self.options = options
+    }
+
+    public func run() throws -> RunSummary {
+        let start = Date()
+        var stages = [RunRecord.Stage]()
+        func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+            let clock = Date()
+            defer { stages.append(RunRecord.Stage(name: name, seconds: Date().timeIntervalSince(clock))) }
+            return try body()
+        }
+
+        let specBytes = try Data(contentsOf: specFile)
+        let specHash = SHA256.hash(specBytes).hex
+
+        // Dataset.
+        let dataset = try stage("dataset") { try spec.dataset.load() }
+        log("\(spec.name): \(spec.description.isEmpty ? "" : spec.description)")
+        log(dataset.report.description)
+        try checkUsable(dataset)
+        let samples = dataset.samples
+        let trainRows = samples.indices.filter { samples[$0].split == .train }
+        let testRows = samples.indices.filter { samples[$0].split == .test }
+
+        // Backbone.
+        let (backbone, weightsFile) = try stage("backbone") { () throws -> (Backbone, URL) in
+            let descriptor = try BackboneRegistry.descriptor(named: spec.backbone.name, assets: options.assetsDirectory)
+            let weights = spec.backbone.weights.map { URL(fileURLWithPath: $0) }
+            let backbone = try descriptor.load(weights: weights)
+            for tap in spec.backbone.taps { _ = try backbone.tap(named: tap) }
+            return (backbone, weights ?? descriptor.weightsFile!)
+        }
+        let weightsSHA256 = try stage("weights checksum") { try sha256(ofFile: weightsFile) }
+        let pipeline = InputPipeline(spec.backbone, backbone: backbone)
+
+        // Features.
+        let extracted = try stage("features") {
+            try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
+                                weightsSHA256: weightsSHA256, pipeline: pipeline,
+                                cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
+                                toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+        }
+        extracted.warnings.forEach { log("warning: \($0)") }
+        log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
+
+        let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
+        let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
+        let splits = FeatureSplits(
+            taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
+            testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
+            inputSize: spec.backbone.inputSize)
+
+        // Scorers, one grid point after another.
+        let grid = spec.grid
+        var results = [PointResult]()
+        for point in grid {
+            let result = try stage("grid point \(point.index)") {
+                try evaluate(point, spec: spec, features: splits, showsProgress: options.showsProgress)
+            }
+            let metrics = spec.metrics.map { "\($0.rawValue) \(String(format: "%.4f", result.metrics[$0]!))" }
+            let swept = grid.count > 1 ? " [" + point.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "]" : ""
+            log("point \(point.index)\(swept): " + metrics.joined(separator: ", ")
+                + String(format: " (fit %.1f s, score %.1f s)", result.fitSeconds, result.scoreSeconds))
+            results.append(result)
+        }
+
+        // Results.
+        let headlineMetric = spec.metrics[0]
+        let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
+        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
+        var record = RunRecord(
+            name: spec.name, toolVersion: options.toolVersion,
+            startedAt: ISO8601DateFormatter().string(from: start),
+            git: Provenance.git(in: specFile.deletingLastPathComponent()).map { RunRecord.Git(sha: $0.sha, dirty: $0.dirty) },
+            spec: RunRecord.Spec(path: specFile.path, sha256: specHash),
+            seed: spec.seed,
+            backbone: RunRecord.Backbone(name: backbone.name, weights: weightsFile.path, weightsSha256: weightsSHA256,
+                                         taps: spec.backbone.taps, resize: spec.backbone.resize,
+                                         inputSize: spec.backbone.inputSize),
+            swiftVersion: Provenance.swiftVersion, os: Provenance.operatingSystem, libraries: Provenance.libraries,
+            dataset: RunRecord.Dataset(dataset.report),
+            cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,
+                                   warnings: extracted.warnings),
+            gridPoints: grid.count,
+            headline: RunRecord.Headline(metric: headlineMetric.rawValue, value: best.metrics[headlineMetric]!,
+                                         point: best.point.index),
+            stages: [], wallSeconds: 0, peakMemoryBytes: nil)
+        try stage("results") {
+            try ResultsPublisher(destination: destination).publish { staging in
+                try report.writeTables(to: staging)
+                if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
+                    try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
+                                      splits: splits, to: staging)
+                }
+                // run.json last, with every stage but its own write.
+                record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(start)
+                    - stages.reduce(0) { $0 + $1.seconds })]
+                record.wallSeconds = Date().timeIntervalSince(start)
+                record.peakMemoryBytes = Provenance.peakMemoryBytes
+                try staging.write(try record.json(), to: "run.json")
+            }
+        }
+
+        log("")
+        log(String(report.metricsTable.markdown.dropLast()))
+        log("results: \(destination.path)/")
+        log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
+                   best.metrics[headlineMetric]!, best.point.index))
+        return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),
+                          cacheHits: extracted.hits, cacheMisses: extracted.misses,
+                          wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// The dataset has training images and both classes in its test split; pixel metrics
+    /// have masks to compare with.
+    private func checkUsable(_ dataset: Dataset) throws {
+        let report = dataset.report
+        guard report.count(.train) > 0 else { throw RunError("\(specFile.path): the dataset has no training images") }
+        guard report.count(.test, .normal) > 0, report.count(.test, .anomalous) > 0 else {
+            throw RunError("\(specFile.path): the test split needs normal and anomalous images "
+                           + "(normal \(report.count(.test, .normal)), anomalous \(report.count(.test, .anomalous)))")
+        }
+        let pixelMetrics = spec.metrics.filter { $0 == .pixelAUROC || $0 == .aupro }
+        if !pixelMetrics.isEmpty {
+            guard case .patchcore = spec.scorer else {
+                throw RunError("\(specFile.path): \(pixelMetrics[0].rawValue) needs anomaly maps; only the patchcore scorer makes them")
+            }
+            guard dataset.test.contains(where: { $0.maskURL != nil }) else {
+                throw RunError("\(specFile.path): \(pixelMetrics[0].rawValue) needs ground-truth masks; the dataset has none")
+            }
+        }
+    }
+}
+
+/// Lowercase hex SHA-256 of a file, read in 1 MiB chunks.
+func sha256(ofFile url: URL) throws -> String {
+    guard let handle = FileHandle(forReadingAtPath: url.path) else {
+        throw RunError("\(url.path): cannot open for its checksum")
+    }
+    defer { try? handle.close() }
+    var hasher = SHA256()
+    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+        hasher.update(chunk)
+    }
+    return hasher.finalize().hex
+}

@@ -1,0 +1,83 @@
+import Backbones
+import Checksums
+import Datasets
+import EmbeddingCache
+import Foundation
+import Images
+import Tensors
+
+/// How a sample becomes the backbone's input: decode, RGB (gray replicated), shorter side
+/// resized to `resize` (PIL bilinear, torchvision `Resize(int)`), centre crop
+/// `inputSize × inputSize`, then the backbone's own normalisation.
+struct InputPipeline: Sendable {
+    var preprocessing: Backbones.Preprocessing
+
+    init(_ spec: BackboneSpec, backbone: Backbone) {
+        preprocessing = Backbones.Preprocessing(
+            resize: .shorterSideThenCenterCrop(shorterSide: spec.resize, crop: spec.inputSize),
+            normalization: backbone.preprocessing.normalization)
+    }
+
+    var inputSize: Int { preprocessing.inputSize }
+
+    /// The decoded sample, RGB, 0…255, before any geometry.
+    func decode(_ sample: Sample) throws -> Image {
+        switch sample.image {
+        case .file(let url): return try Image(contentsOf: url, colorMode: .rgb)
+        case .pixels(let image): return image.converted(to: .rgb)
+        }
+    }
+
+    /// `image` resized and cropped to `[C, inputSize, inputSize]`: what the network sees
+    /// and what heatmaps are drawn over.
+    func geometry(_ image: Image, filter: Image.ResizeFilter = .bilinear) -> Image {
+        guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
+            preconditionFailure("the pipeline always resizes the shorter side, then crops")
+        }
+        return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
+    }
+
+    /// The network input `[3, inputSize, inputSize]` of `sample`.
+    func input(_ sample: Sample) throws -> Tensor {
+        preprocessing.input(for: try decode(sample))
+    }
+
+    /// The sample's ground-truth mask on the anomaly-map grid (`inputSize²`, row-major,
+    /// true = anomalous): the mask file with the image's geometry (nearest), or all false
+    /// when the sample has none.
+    func mask(_ sample: Sample) throws -> [Bool] {
+        guard let url = sample.maskURL else { return [Bool](repeating: false, count: inputSize * inputSize) }
+        let mask = geometry(try Image(contentsOf: url, colorMode: .gray), filter: .nearest)
+        return mask.pixels.data.map { $0 >= 128 }
+    }
+
+    /// The preprocessing as the embedding cache's key records it.
+    var cacheDescription: FeatureKey.Preprocessing {
+        guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
+            preconditionFailure("the pipeline always resizes the shorter side, then crops")
+        }
+        let mean: [Float], std: [Float]
+        switch preprocessing.normalization {
+        case .centered:
+            (mean, std) = ([127, 127, 127], [128, 128, 128])
+        case .imageNet:
+            (mean, std) = ([0.485, 0.456, 0.406].map { $0 * 255 }, [0.229, 0.224, 0.225].map { $0 * 255 })
+        }
+        return FeatureKey.Preprocessing(
+            resize: [shorterSide, shorterSide], resizeFilter: "pil-bilinear-shorter-side", centerCrop: [crop, crop],
+            color: "rgb", mean: mean, std: std)
+    }
+}
+
+/// The content digest of a sample's pixels: the file's bytes, or the in-memory values.
+func contentSHA256(_ sample: Sample) throws -> String {
+    switch sample.image {
+    case .file(let url):
+        return try ImageSetFingerprint.contentSHA256(ofFile: url)
+    case .pixels(let image):
+        var hasher = SHA256()
+        hasher.update(Array("\(image.pixels.shape)".utf8))
+        image.pixels.data.withUnsafeBytes { hasher.update($0) }
+        return hasher.finalize().hex
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Experiments
+import Foundation
+
+/// `trawl run Experiments/NAME.json`: runs an experiment and writes `Results/NAME/`.
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an experiment spec and write its results.",
+        discussion: """
+            Reads the spec, extracts backbone features through the embedding cache (a second \
+            run reuses them), fits and scores every grid point, and writes metrics.md, \
+            metrics.csv, scores.csv, roc.csv, pr.csv, confusion.csv, run.json and heatmaps \
+            to Results/NAME/ (replaced as a whole only when the run succeeds).
+            """)
+
+    @Argument(help: "The experiment spec, e.g. Experiments/elpv-patchcore-default.json.")
+    var spec: String
+
+    @Option(help: "Folder the results folder is written into.")
+    var results: String = "Results"
+
+    @Option(help: "Embedding cache folder.")
+    var cache: String = ".cache/embeddings"
+
+    @Option(help: "Registry assets folder (default backbone weights).")
+    var assets: String = ".assets"
+
+    @Flag(help: "No progress bars on stderr.")
+    var quiet = false
+
+    func run() throws {
+        let url = URL(fileURLWithPath: spec)
+        let experiment = try ExperimentSpec(contentsOf: url, file: spec)
+        var options = RunOptions(toolVersion: TrawlVersion.string, showsProgress: !quiet)
+        options.resultsDirectory = URL(fileURLWithPath: results)
+        options.cacheDirectory = URL(fileURLWithPath: cache)
+        options.assetsDirectory = URL(fileURLWithPath: assets)
+        _ = try ExperimentRunner(spec: experiment, specFile: url, options: options).run()
+    }
+}

