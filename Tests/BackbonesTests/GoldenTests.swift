@@ -1,0 +1,63 @@
+import Backbones
+import Foundation
+import Tensors
+import TestSupport
+import Weights
+import XCTest
+
+/// Outputs against the golden files in `../shared/reference` (computed with
+/// PyTorch in eval mode by an independent reference).
+final class GoldenTests: XCTestCase {
+    func testEfficientNetLite0Taps() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let features = try backbone.features(input, taps: ["_blocks.4", "stride16"])
+        assertMatchesGolden(features[0].reshaped([40, 28, 28]),
+                            try readFloat32NPY(reference.appendingPathComponent("coffee_blocks4_chw.npy")), "lite0 _blocks.4")
+        assertMatchesGolden(features[1].reshaped([112, 14, 14]),
+                            try readFloat32NPY(reference.appendingPathComponent("coffee_blocks10_chw.npy")), "lite0 _blocks.10")
+        let logits = try backbone.logits(input)
+        assertMatchesGolden(logits.reshaped([1000]),
+                            try readFloat32NPY(reference.appendingPathComponent("coffee_logits.npy")), "lite0 logits")
+    }
+
+    func testResNet18() throws {
+        try checkResNet("resnet18-random")
+    }
+
+    func testTinyBottleneckResNet() throws {
+        try checkResNet("resnet-bottleneck-tiny-random")
+    }
+
+    private func checkResNet(_ model: String) throws {
+        let reference = try referenceDirectory("resnet")
+        let dict = try StateDict(contentsOf: reference.appendingPathComponent("\(model).pth"))
+        let backbone = try ResNet.backbone(dict, name: model)
+        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let features = try backbone.features(input, taps: ["layer2", "layer3"])
+        for (tap, output) in zip(["layer2", "layer3"], features) {
+            let expected = try readFloat32NPY(reference.appendingPathComponent("\(model)_coffee_\(tap)_chw.npy"))
+            assertMatchesGolden(output.reshaped(expected.shape), expected, "\(model) \(tap)")
+        }
+        let expected = try readFloat32NPY(reference.appendingPathComponent("\(model)_coffee_logits.npy"))
+        assertMatchesGolden(try backbone.logits(input).reshaped([1000]), expected, "\(model) logits")
+    }
+
+    /// Each image of a batch gets the result it gets alone.
+    func testBatchOfTwoMatchesSingleImages() throws {
+        let reference = try referenceDirectory("resnet")
+        let dict = try StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth"))
+        let backbone = try ResNet.backbone(dict, name: "resnet18")
+        let coffee = try readFloat32NPY(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
+        let flipped = Tensor(shape: coffee.shape, data: coffee.data.reversed())
+        let single = try [coffee, flipped].map { try backbone.features($0.reshaped([1, 3, 224, 224]), taps: ["layer2"])[0] }
+        let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: ["layer2"])[0]
+        XCTAssertEqual(batch.shape, [2, 128, 28, 28])
+        for i in 0..<2 {
+            XCTAssertLessThanOrEqual(relativeError(batch.slice(i), single[i].slice(0)), 1e-6, "image \(i)")
+        }
+    }
+}
