@@ -1,3 +1,4 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
 print("# Trawl benchmarks")
 runTensorBenchmarks()
+runBackboneBenchmarks()

@@ -61,3 +61,26 @@ final class GoldenTests: XCTestCase {
         }
     }
 }
+
+extension GoldenTests {
+    /// The golden input classifies as the reference's top-5 (967 espresso, p ≈ 0.899).
+    func testEfficientNetLite0TopFiveFromGoldenInput() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let top = topClasses(try descriptor.load().logits(input), k: 5)[0]
+        let expected = try expectedTopFive(reference)
+        XCTAssertEqual(top.map(\.index), expected.map(\.index))
+        for (score, reference) in zip(top, expected) {
+            XCTAssertEqual(score.probability, reference.probability, accuracy: 1e-3, "class \(score.index)")
+        }
+    }
+}
+
+/// `expected.json`'s coffee top-5 as class scores.
+func expectedTopFive(_ reference: URL) throws -> [ClassScore] {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("expected.json")))
+    let rows = ((json as! [String: Any])["coffee"] as! [String: Any])["top5"] as! [[Double]]
+    return rows.map { ClassScore(index: Int($0[0]), probability: Float($0[1])) }
+}
