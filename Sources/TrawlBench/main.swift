@@ -1,4 +1,6 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
 print("# Trawl benchmarks")
 runTensorBenchmarks()
+runMetricsBenchmarks()
+runImagesBenchmarks()
 runBackboneBenchmarks()

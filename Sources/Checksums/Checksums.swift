@@ -1,1 +1,0 @@
-// Checksums — to be written (see README for the layering).

@@ -1,1 +1,0 @@
-// Images — to be written (see README for the layering).

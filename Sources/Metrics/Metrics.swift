@@ -1,1 +1,0 @@
-// Metrics — to be written (see README for the layering).

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ImagesPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class MetricsPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
