@@ -1,3 +1,4 @@
+import Images
 import Tensors
 
 /// How an RGB image becomes a backbone's input `[3, S, S]`.
@@ -37,28 +38,21 @@ public struct Preprocessing: Sendable, Equatable {
         }
     }
 
-    /// Per-channel `(offset, scale)` so that input = (x − offset) · scale for x in 0…255.
-    var channelAffine: [(offset: Float, scale: Float)] {
+    /// The network input `[3, S, S]` for `image` (gray images are replicated to RGB).
+    public func input(for image: Image) -> Tensor {
+        let rgb = image.converted(to: .rgb)
+        let sized: Image
+        switch resize {
+        case let .stretch(size):
+            sized = rgb.resized(width: size, height: size)
+        case let .shorterSideThenCenterCrop(shorterSide, crop):
+            sized = rgb.resized(shorterSide: shorterSide).centerCropped(width: crop, height: crop)
+        }
         switch normalization {
         case .centered:
-            return Array(repeating: (127, 1 / 128), count: 3)
+            return sized.normalized(offset: 127, scale: 128)
         case .imageNet:
-            let mean: [Float] = [0.485, 0.456, 0.406], std: [Float] = [0.229, 0.224, 0.225]
-            return (0..<3).map { (255 * mean[$0], 1 / (255 * std[$0])) }
+            return sized.normalized(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
         }
-    }
-
-    /// Normalises RGB pixel values in 0…255, `[3, H, W]` or `[N, 3, H, W]`.
-    public func normalize(_ pixels: Tensor) -> Tensor {
-        precondition(pixels.rank >= 3 && pixels.shape[pixels.rank - 3] == 3,
-                     "normalize expects [3, H, W] or [N, 3, H, W], got \(pixels.shape)")
-        let plane = pixels.shape[pixels.rank - 2] * pixels.shape[pixels.rank - 1]
-        let affine = channelAffine
-        var out = pixels
-        for i in 0..<out.count {
-            let (offset, scale) = affine[(i / plane) % 3]
-            out.data[i] = (out.data[i] - offset) * scale
-        }
-        return out
     }
 }

@@ -1,4 +1,5 @@
 import Backbones
+import Images
 import Foundation
 import Tensors
 import TestSupport
@@ -97,14 +98,25 @@ final class BackboneTests: XCTestCase {
         }
     }
 
-    func testNormalization() {
-        let pixels = Tensor(shape: [3, 1, 2], data: [0, 255, 127, 255, 0, 51])
-        let centered = Preprocessing(resize: .stretch(size: 224), normalization: .centered).normalize(pixels)
-        XCTAssertEqual(centered.data, [-127 / 128, 1, 0, 1, -127 / 128, -76 / 128])
-        let imageNet = Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224), normalization: .imageNet)
-            .normalize(pixels)
-        let expected: [Float] = [(0 - 0.485) / 0.229, (1 - 0.485) / 0.229, (127.0 / 255 - 0.456) / 0.224,
-                                 (1 - 0.456) / 0.224, (0 - 0.406) / 0.225, (0.2 - 0.406) / 0.225]
-        for (a, e) in zip(imageNet.data, expected) { XCTAssertEqual(a, e, accuracy: 1e-5) }
+    /// Geometry and normalisation of both preprocessing styles on a hand-made image.
+    func testPreprocessingInput() {
+        // 300 × 200 (W × H) image whose red channel is the column index, green 255, blue 0.
+        let (width, height) = (300, 200)
+        var data = [Float]()
+        data += (0..<height).flatMap { _ in (0..<width).map { Float($0 % 256) } }
+        data += [Float](repeating: 255, count: width * height)
+        data += [Float](repeating: 0, count: width * height)
+        let image = Image(pixels: Tensor(shape: [3, height, width], data: data))
+
+        let lite = Preprocessing(resize: .stretch(size: 224), normalization: .centered).input(for: image)
+        XCTAssertEqual(lite.shape, [3, 224, 224])
+        XCTAssertEqual(lite.data[224 * 224 + 5], 1)           // (255 − 127) / 128
+        XCTAssertEqual(lite.data[2 * 224 * 224 + 5], -127 / 128)
+
+        let torchvision = Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
+                                        normalization: .imageNet).input(for: image)
+        XCTAssertEqual(torchvision.shape, [3, 224, 224])
+        XCTAssertEqual(torchvision.data[224 * 224 + 5], (1 - 0.456) / 0.224, accuracy: 1e-6)
+        XCTAssertEqual(torchvision.data[2 * 224 * 224 + 5], (0 - 0.406) / 0.225, accuracy: 1e-6)
     }
 }

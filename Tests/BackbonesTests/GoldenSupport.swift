@@ -3,30 +3,9 @@ import Tensors
 import TestSupport
 import XCTest
 
-/// A little-endian float32 C-order `.npy` file as a tensor (the golden files' format).
-func readFloat32NPY(_ url: URL) throws -> Tensor {
-    let bytes = [UInt8](try Data(contentsOf: url))
-    guard bytes.count > 10, bytes.starts(with: [0x93] + Array("NUMPY".utf8)) else {
-        throw NSError(domain: "npy", code: 1, userInfo: [NSLocalizedDescriptionKey: "\(url.path): not an .npy file"])
-    }
-    let version = bytes[6]
-    let headerLength = version == 1 ? Int(bytes[8]) | Int(bytes[9]) << 8
-        : Int(bytes[8]) | Int(bytes[9]) << 8 | Int(bytes[10]) << 16 | Int(bytes[11]) << 24
-    let headerStart = version == 1 ? 10 : 12
-    let header = String(decoding: bytes[headerStart ..< headerStart + headerLength], as: UTF8.self)
-    guard header.contains("'descr': '<f4'"), header.contains("'fortran_order': False"),
-          let open = header.range(of: "'shape': ("), let close = header[open.upperBound...].firstIndex(of: ")") else {
-        throw NSError(domain: "npy", code: 2, userInfo: [NSLocalizedDescriptionKey: "\(url.path): not little-endian float32 C order: \(header)"])
-    }
-    let shape = header[open.upperBound ..< close].split(separator: ",").compactMap {
-        Int($0.trimmingCharacters(in: .whitespaces))
-    }
-    let start = headerStart + headerLength
-    let count = shape.reduce(1, *)
-    let data = bytes.withUnsafeBytes { raw in
-        (0..<count).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: start + 4 * $0, as: UInt32.self))) }
-    }
-    return Tensor(shape: shape, data: data)
+/// A golden `.npy` file as a tensor.
+func golden(_ url: URL) throws -> Tensor {
+    try NPYArray(contentsOf: url).tensor
 }
 
 /// `../shared/reference/<subdirectory>`, or a skip with the reason.

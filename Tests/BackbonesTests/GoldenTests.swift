@@ -1,4 +1,5 @@
 import Backbones
+import Images
 import Foundation
 import Tensors
 import TestSupport
@@ -13,15 +14,15 @@ final class GoldenTests: XCTestCase {
         let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
         try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
         let backbone = try descriptor.load()
-        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let input = try golden(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
         let features = try backbone.features(input, taps: ["_blocks.4", "stride16"])
         assertMatchesGolden(features[0].reshaped([40, 28, 28]),
-                            try readFloat32NPY(reference.appendingPathComponent("coffee_blocks4_chw.npy")), "lite0 _blocks.4")
+                            try golden(reference.appendingPathComponent("coffee_blocks4_chw.npy")), "lite0 _blocks.4")
         assertMatchesGolden(features[1].reshaped([112, 14, 14]),
-                            try readFloat32NPY(reference.appendingPathComponent("coffee_blocks10_chw.npy")), "lite0 _blocks.10")
+                            try golden(reference.appendingPathComponent("coffee_blocks10_chw.npy")), "lite0 _blocks.10")
         let logits = try backbone.logits(input)
         assertMatchesGolden(logits.reshaped([1000]),
-                            try readFloat32NPY(reference.appendingPathComponent("coffee_logits.npy")), "lite0 logits")
+                            try golden(reference.appendingPathComponent("coffee_logits.npy")), "lite0 logits")
     }
 
     func testResNet18() throws {
@@ -36,13 +37,13 @@ final class GoldenTests: XCTestCase {
         let reference = try referenceDirectory("resnet")
         let dict = try StateDict(contentsOf: reference.appendingPathComponent("\(model).pth"))
         let backbone = try ResNet.backbone(dict, name: model)
-        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let input = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
         let features = try backbone.features(input, taps: ["layer2", "layer3"])
         for (tap, output) in zip(["layer2", "layer3"], features) {
-            let expected = try readFloat32NPY(reference.appendingPathComponent("\(model)_coffee_\(tap)_chw.npy"))
+            let expected = try golden(reference.appendingPathComponent("\(model)_coffee_\(tap)_chw.npy"))
             assertMatchesGolden(output.reshaped(expected.shape), expected, "\(model) \(tap)")
         }
-        let expected = try readFloat32NPY(reference.appendingPathComponent("\(model)_coffee_logits.npy"))
+        let expected = try golden(reference.appendingPathComponent("\(model)_coffee_logits.npy"))
         assertMatchesGolden(try backbone.logits(input).reshaped([1000]), expected, "\(model) logits")
     }
 
@@ -51,7 +52,7 @@ final class GoldenTests: XCTestCase {
         let reference = try referenceDirectory("resnet")
         let dict = try StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth"))
         let backbone = try ResNet.backbone(dict, name: "resnet18")
-        let coffee = try readFloat32NPY(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
+        let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
         let flipped = Tensor(shape: coffee.shape, data: coffee.data.reversed())
         let single = try [coffee, flipped].map { try backbone.features($0.reshaped([1, 3, 224, 224]), taps: ["layer2"])[0] }
         let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: ["layer2"])[0]
@@ -68,7 +69,7 @@ extension GoldenTests {
         let reference = try referenceDirectory("efficientnet-lite0")
         let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
         try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
-        let input = try readFloat32NPY(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let input = try golden(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
         let top = topClasses(try descriptor.load().logits(input), k: 5)[0]
         let expected = try expectedTopFive(reference)
         XCTAssertEqual(top.map(\.index), expected.map(\.index))
@@ -83,4 +84,25 @@ func expectedTopFive(_ reference: URL) throws -> [ClassScore] {
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("expected.json")))
     let rows = ((json as! [String: Any])["coffee"] as! [String: Any])["top5"] as! [[Double]]
     return rows.map { ClassScore(index: Int($0[0]), probability: Float($0[1])) }
+}
+
+extension GoldenTests {
+    /// `coffee.png` through the Images decoder and PIL-compatible resize
+    /// classifies as espresso (967) within 0.03 of the reference probability.
+    func testCoffeePNGEndToEnd() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let image = try Image(contentsOf: reference.appendingPathComponent("coffee.png"))
+        let input = backbone.preprocessing.input(for: image)
+        let golden = try NPYArray(contentsOf: reference.appendingPathComponent("coffee_input_chw.npy")).tensor
+        print(String(format: "coffee.png preprocessing vs golden input: max abs difference %.2e",
+                     zip(input.data, golden.data).map { abs($0 - $1) }.max() ?? 0))
+        let top = topClasses(try backbone.logits(input.reshaped([1, 3, 224, 224])), k: 5)[0]
+        let expected = try expectedTopFive(reference)
+        print("coffee.png top-5: \(top.map { "\($0.index) \($0.probability)" })")
+        XCTAssertEqual(top[0].index, 967)
+        XCTAssertEqual(top[0].probability, expected[0].probability, accuracy: 0.03)
+    }
 }
