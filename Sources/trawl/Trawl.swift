@@ -7,7 +7,7 @@ struct Trawl: ParsableCommand {
         commandName: "trawl",
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
-        subcommands: [Version.self]
+        subcommands: [Version.self, BackbonesCommand.self, ClassifyCommand.self]
     )
 }
 
