@@ -106,3 +106,59 @@ extension GoldenTests {
         XCTAssertEqual(top[0].probability, expected[0].probability, accuracy: 0.03)
     }
 }
+
+extension GoldenTests {
+    /// MobileNetV2 taps against a float64 numpy forward with unfolded
+    /// BatchNorm (`Tests/Fixtures/backbones/make_mobilenet_reference.py`):
+    /// per-channel means and 64 sampled values per tap.
+    func testMobileNetV2AgainstNumpyReference() throws {
+        let reference = try referenceDirectory("resnet")
+        let descriptor = try BackboneRegistry.descriptor(named: "mobilenet_v2", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "mobilenet_v2 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let input = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: fixturesDirectory
+            .appendingPathComponent("backbones/mobilenet_v2_coffee.json"))) as! [String: [String: Any]]
+        let names = backbone.taps.map(\.name)
+        for (name, output) in zip(names, try backbone.features(input, taps: names)) {
+            let facts = expected[name]!
+            let shape = facts["shape"] as! [Int]
+            XCTAssertEqual(output.shape, [1] + shape, name)
+            let scale = Float(facts["max_magnitude"] as! Double)
+            let plane = shape[1] * shape[2]
+            var worst: Float = 0
+            for (c, mean) in (facts["channel_means"] as! [Double]).enumerated() {
+                let sum = output.data[c * plane ..< (c + 1) * plane].reduce(0, +)
+                worst = max(worst, abs(sum / Float(plane) - Float(mean)))
+            }
+            for sample in facts["samples"] as! [[Double]] {
+                let (c, h, w) = (Int(sample[0]), Int(sample[1]), Int(sample[2]))
+                worst = max(worst, abs(output.data[(c * shape[1] + h) * shape[2] + w] - Float(sample[3])))
+            }
+            print(String(format: "mobilenet_v2 %@: max abs error / max magnitude = %.2e", name, worst / scale))
+            XCTAssertLessThanOrEqual(worst / scale, 1e-3, name)
+        }
+    }
+
+    /// Lite1 and Lite2, whose layouts are derived from their state dicts, agree
+    /// with Lite0 on the coffee photograph (a wrong stride, kernel or skip
+    /// would not).
+    func testEfficientNetLite1And2ClassifyCoffee() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let image = try Image(contentsOf: reference.appendingPathComponent("coffee.png"))
+        for (name, size) in [("efficientnet-lite1", 240), ("efficientnet-lite2", 260)] {
+            let descriptor = try BackboneRegistry.descriptor(named: name, assets: assetsDirectory)
+            guard descriptor.weightsFile != nil else {
+                print("skipping \(name): weights absent")
+                continue
+            }
+            let backbone = try descriptor.load()
+            XCTAssertEqual(backbone.preprocessing.inputSize, size)
+            let input = backbone.preprocessing.input(for: image)
+            let top = topClasses(try backbone.logits(input.reshaped([1] + input.shape)), k: 1)[0][0]
+            print("\(name) coffee.png: class \(top.index), p = \(top.probability)")
+            XCTAssertEqual(top.index, 967, name)
+            XCTAssertGreaterThan(top.probability, 0.5, name)
+        }
+    }
+}
