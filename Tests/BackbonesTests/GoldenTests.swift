@@ -47,18 +47,22 @@ final class GoldenTests: XCTestCase {
         assertMatchesGolden(try backbone.logits(input).reshaped([1000]), expected, "\(model) logits")
     }
 
-    /// Each image of a batch gets the result it gets alone.
+    /// Each image of a batch gets, bit for bit, the result it gets alone.
     func testBatchOfTwoMatchesSingleImages() throws {
         let reference = try referenceDirectory("resnet")
-        let dict = try StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth"))
-        let backbone = try ResNet.backbone(dict, name: "resnet18")
         let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
         let flipped = Tensor(shape: coffee.shape, data: coffee.data.reversed())
-        let single = try [coffee, flipped].map { try backbone.features($0.reshaped([1, 3, 224, 224]), taps: ["layer2"])[0] }
-        let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: ["layer2"])[0]
-        XCTAssertEqual(batch.shape, [2, 128, 28, 28])
-        for i in 0..<2 {
-            XCTAssertLessThanOrEqual(relativeError(batch.slice(i), single[i].slice(0)), 1e-6, "image \(i)")
+        var networks = [(try ResNet.backbone(StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth")),
+                                             name: "resnet18"), "layer2")]
+        let lite0 = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        if lite0.weightsFile != nil { networks.append((try lite0.load(), "_blocks.10")) }
+        for (backbone, tap) in networks {
+            let single = try [coffee, flipped].map { try backbone.features($0.reshaped([1, 3, 224, 224]), taps: [tap])[0] }
+            let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: [tap])[0]
+            XCTAssertEqual(batch.shape, [2] + single[0].shape.dropFirst())
+            for i in 0..<2 {
+                XCTAssertEqual(batch.slice(i), single[i].slice(0), "\(backbone.name) image \(i): batch and single results differ")
+            }
         }
     }
 }
