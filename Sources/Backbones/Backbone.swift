@@ -55,9 +55,16 @@ public enum BackboneError: Error, Equatable, CustomStringConvertible {
 /// ≥ 32; multiples of 32 give every tap exactly `H / stride × W / stride`).
 ///
 /// The network is a sequence of stages; a feature request runs the stages up
-/// to the last requested tap and no further. Images of a batch are spread
-/// over the cores (one image per core, single-threaded BLAS), so an image's
-/// result does not depend on the batch it came in.
+/// to the last requested tap and no further.
+///
+/// Images of a batch are spread over the cores, each image running the whole
+/// network with single-threaded BLAS; a single image gets OpenBLAS's
+/// threads. An image's result is bit-identical whatever batch it comes in.
+/// (Measured on 2 cores, batch 16 at 224², EfficientNet-Lite0 to
+/// `_blocks.10`: 33 ms CPU per image this way against 45 ms when the whole
+/// batch goes layer by layer, each convolution spreading images over the
+/// cores; ResNet-18 to `layer3`: equal. Large activations live for two
+/// images at a time, not sixteen.)
 public struct Backbone: Sendable {
     /// A step of the network: its module name and its computation on one image `[1, C, H, W]`.
     struct Stage: Sendable {

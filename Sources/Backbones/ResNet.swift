@@ -52,7 +52,11 @@ public enum ResNet {
 
     /// Reads `checkpoint` and checks its layout is `architecture`'s.
     public static func backbone(_ architecture: Architecture, checkpoint: URL) throws -> Backbone {
-        let dict = try StateDict(contentsOf: checkpoint)
+        try backbone(architecture, weights: StateDict(contentsOf: checkpoint))
+    }
+
+    /// The network of `architecture` with `weights`, whose layout must be that architecture's.
+    public static func backbone(_ architecture: Architecture, weights dict: StateDict) throws -> Backbone {
         let layout = try Layout(dict, name: architecture.rawValue)
         let expected = Layout(blockCounts: architecture.blockCounts, usesBottleneck: architecture.usesBottleneck,
                               layer1Width: architecture.layer1Width)
@@ -98,6 +102,46 @@ public enum ResNet {
                         preprocessing: Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
                                                      normalization: .imageNet),
                         stages: stages, classifier: classifier)
+    }
+
+    /// A state dict with `architecture`'s torchvision key names and shapes
+    /// and constant values (convolutions 0.01, BatchNorm identity plus 0.1
+    /// shift): for benchmarks and wiring checks, not for features.
+    public static func placeholderWeights(_ architecture: Architecture) -> StateDict {
+        var tensors: [(String, Tensor)] = []
+        func conv(_ key: String, _ shape: [Int]) {
+            tensors.append((key + ".weight", Tensor(shape: shape, repeating: 0.01)))
+        }
+        func bn(_ key: String, _ channels: Int) {
+            for (suffix, value) in [("weight", 1), ("bias", 0.1), ("running_mean", 0), ("running_var", 1)] as [(String, Float)] {
+                tensors.append(("\(key).\(suffix)", Tensor(shape: [channels], repeating: value)))
+            }
+        }
+        conv("conv1", [64, 3, 7, 7])
+        bn("bn1", 64)
+        var channels = 64
+        for (l, count) in architecture.blockCounts.enumerated() {
+            let inner = architecture.layer1Width << l
+            let out = architecture.tapChannels[l]
+            for b in 0..<count {
+                let p = "layer\(l + 1).\(b)"
+                let shapes = architecture.usesBottleneck
+                    ? [[inner, channels, 1, 1], [inner, inner, 3, 3], [out, inner, 1, 1]]
+                    : [[out, channels, 3, 3], [out, out, 3, 3]]
+                for (i, shape) in shapes.enumerated() {
+                    conv(p + ".conv\(i + 1)", shape)
+                    bn(p + ".bn\(i + 1)", shape[0])
+                }
+                if b == 0 && (l > 0 || channels != out) {
+                    conv(p + ".downsample.0", [out, channels, 1, 1])
+                    bn(p + ".downsample.1", out)
+                }
+                channels = out
+            }
+        }
+        tensors.append(("fc.weight", Tensor(shape: [1000, channels], repeating: 0.001)))
+        tensors.append(("fc.bias", Tensor(shape: [1000])))
+        return StateDict(tensors: tensors, source: "placeholder \(architecture.rawValue) weights")
     }
 
     /// One BasicBlock or Bottleneck with its optional `downsample` shortcut.

@@ -15,13 +15,14 @@ func runBackboneBenchmarks() {
     let peak = sgemmSingleThreadGFLOPS()
     print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
     let batch = 16
+    resetPeakMemory()
     let assets = URL(fileURLWithPath: ".assets")
     if let lite0 = try? BackboneRegistry.load("efficientnet-lite0", assets: assets) {
         let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 7))
         let (wall, cpu) = measure { _ = try! lite0.features(input, taps: ["_blocks.10"]) }
         report("efficientnet-lite0 to _blocks.10", batch: batch, wall: wall, cpu: cpu, target: 40)
         _ = try! lite0.logits(input)
-        print(String(format: "peak memory (VmHWM) after lite0 batch-%d forwards (incl. logits): %.0f MiB (limit 1024)",
+        print(String(format: "peak memory (VmHWM, process incl. weights) after lite0 batch-%d forwards (incl. logits): %.0f MiB (limit 1024)",
                      batch, peakMemoryMiB()))
     } else {
         print("efficientnet-lite0: weights absent under .assets (run make setup); skipped")
@@ -39,8 +40,22 @@ func runBackboneBenchmarks() {
     let perCore = gflop * Double(batch) / cpu
     print(String(format: "resnet18 to layer3: %.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak",
                  gflop, perCore, 100 * perCore / peak))
-    print(String(format: "peak memory (VmHWM) after resnet18 batch-%d forwards: %.0f MiB (limit 1024)",
+    print(String(format: "peak memory (VmHWM, process incl. both networks) after resnet18 batch-%d forwards: %.0f MiB (limit 1024)",
                  batch, peakMemoryMiB()))
+
+    // PatchCore's usual backbone, with placeholder weights of the right shapes.
+    resetPeakMemory()
+    let wide = try! ResNet.backbone(.wideResNet50_2, weights: ResNet.placeholderWeights(.wideResNet50_2))
+    let (wideWall, wideCPU) = measure(repeats: 1) { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
+    print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
+                 + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
+                 Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, peakMemoryMiB()))
+}
+
+/// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the
+/// figures below are this section's peaks, not earlier benchmarks'.
+private func resetPeakMemory() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
 
 private func report(_ label: String, batch: Int, wall: Double, cpu: Double, target: Double) {
@@ -56,11 +71,11 @@ private func processCPUTime() -> Double {
     return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
-/// Best wall time and best process CPU time of three runs after a warm-up.
-private func measure(_ body: () -> Void) -> (wall: Double, cpu: Double) {
+/// Best wall time and best process CPU time of `repeats` runs after a warm-up.
+private func measure(repeats: Int = 3, _ body: () -> Void) -> (wall: Double, cpu: Double) {
     body()
     var (wall, cpu) = (Double.infinity, Double.infinity)
-    for _ in 0..<3 {
+    for _ in 0..<repeats {
         let (start, startCPU) = (Date(), processCPUTime())
         body()
         cpu = min(cpu, processCPUTime() - startCPU)
