@@ -71,7 +71,12 @@ experiment: build
 	$(TRAWL) run Experiments/$(NAME).json
 
 ## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
+## faiss-cpu from PyPI is the reference for the kNN figure (bench only, never the main path).
+PYBENCH := $(ASSETS)/pybench
 bench: build
+	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \
+	  echo "bench: faiss-cpu not installed; the faiss comparison is skipped"
 	.build/release/TrawlBench
 
 clean:

@@ -48,7 +48,7 @@ let package = Package(
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
-        .target(name: "Datasets", dependencies: ["Images"]),
+        .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
@@ -61,7 +61,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.

@@ -1,0 +1,293 @@
+import CHDF5
+import Foundation
+
+// A thin layer over HDF5's C API: each function opens, uses and closes its own ids and
+// throws `HDF5Failure` with HDF5's innermost error message when a call fails.
+// The serial HDF5 library is not thread-safe; every use holds `hdf5Lock`.
+
+/// A failed HDF5 call: what was attempted and HDF5's own reason.
+struct HDF5Failure: Error, CustomStringConvertible {
+    var description: String
+}
+
+private let hdf5Lock = NSRecursiveLock()
+
+/// HDF5 prints its error stack to stderr by default; the cache reports errors itself.
+private let silenceHDF5: Void = {
+    _ = H5open()
+    _ = H5Eset_auto2(trawl_h5e_default(), nil, nil)
+}()
+
+/// Runs `body` holding the HDF5 lock.
+func withHDF5<R>(_ body: () throws -> R) rethrows -> R {
+    hdf5Lock.lock()
+    defer { hdf5Lock.unlock() }
+    _ = silenceHDF5
+    return try body()
+}
+
+/// The most specific message on HDF5's error stack (then clears it).
+private func hdf5ErrorMessage() -> String {
+    var messages = [String]()
+    withUnsafeMutablePointer(to: &messages) { list in
+        _ = H5Ewalk2(trawl_h5e_default(), H5E_WALK_UPWARD, { _, error, data in
+            if let description = error?.pointee.desc {
+                data!.assumingMemoryBound(to: [String].self).pointee.append(String(cString: description))
+            }
+            return 0
+        }, list)
+    }
+    _ = H5Eclear2(trawl_h5e_default())
+    return messages.first ?? "unknown HDF5 error"
+}
+
+@discardableResult
+func check(_ result: herr_t, _ what: @autoclosure () -> String) throws -> herr_t {
+    guard result >= 0 else { throw HDF5Failure(description: "\(what()): \(hdf5ErrorMessage())") }
+    return result
+}
+
+func check(id: hid_t, _ what: @autoclosure () -> String) throws -> hid_t {
+    guard id >= 0 else { throw HDF5Failure(description: "\(what()): \(hdf5ErrorMessage())") }
+    return id
+}
+
+/// Whether `path` starts with HDF5's signature.
+func isHDF5(_ path: String) -> Bool {
+    H5Fis_hdf5(path) > 0
+}
+
+func createFile(_ path: String) throws -> hid_t {
+    try check(id: H5Fcreate(path, trawl_h5f_acc_trunc(), trawl_h5p_default(), trawl_h5p_default()), "cannot create \(path)")
+}
+
+func openFile(_ path: String, writable: Bool) throws -> hid_t {
+    try check(id: H5Fopen(path, writable ? trawl_h5f_acc_rdwr() : trawl_h5f_acc_rdonly(), trawl_h5p_default()),
+              "cannot open as HDF5")
+}
+
+func exists(_ location: hid_t, _ name: String) -> Bool {
+    H5Lexists(location, name, trawl_h5p_default()) > 0
+}
+
+/// A variable-length UTF-8 string type; the caller closes it.
+private func stringType() throws -> hid_t {
+    let type = try check(id: H5Tcopy(trawl_h5t_c_s1()), "H5Tcopy")
+    try check(H5Tset_size(type, trawl_h5t_variable()), "H5Tset_size")
+    try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset")
+    return type
+}
+
+/// Calls `body` with C strings for `strings`, valid only inside `body`.
+private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>?]) throws -> R) rethrows -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    return try body(copies.map { UnsafePointer($0) })
+}
+
+// MARK: Attributes
+
+func writeStringAttribute(_ location: hid_t, _ name: String, _ value: String) throws {
+    let type = try stringType()
+    defer { H5Tclose(type) }
+    let space = try check(id: H5Screate(H5S_SCALAR), "H5Screate")
+    defer { H5Sclose(space) }
+    let attribute = try check(id: H5Acreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default()),
+                              "cannot create attribute \(name)")
+    defer { H5Aclose(attribute) }
+    _ = try withCStrings([value]) { pointers in
+        try check(H5Awrite(attribute, type, pointers), "cannot write attribute \(name)")
+    }
+}
+
+func readStringAttribute(_ location: hid_t, _ name: String) throws -> String {
+    guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
+    let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
+    defer { H5Aclose(attribute) }
+    let stored = try check(id: H5Aget_type(attribute), "H5Aget_type")
+    defer { H5Tclose(stored) }
+    guard H5Tget_class(stored) == H5T_STRING, H5Tis_variable_str(stored) > 0 else {
+        throw HDF5Failure(description: "attribute \(name) is not a variable-length string")
+    }
+    let type = try stringType()
+    defer { H5Tclose(type) }
+    var pointer: UnsafeMutablePointer<CChar>? = nil
+    try check(H5Aread(attribute, type, &pointer), "cannot read attribute \(name)")
+    defer { H5free_memory(pointer) }
+    return pointer.map { String(cString: $0) } ?? ""
+}
+
+func writeInt64Attribute(_ location: hid_t, _ name: String, _ values: [Int64]) throws {
+    var extent = hsize_t(values.count)
+    let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let attribute = try check(id: H5Acreate2(location, name, trawl_h5t_native_int64(), space, trawl_h5p_default(),
+                                             trawl_h5p_default()), "cannot create attribute \(name)")
+    defer { H5Aclose(attribute) }
+    try check(H5Awrite(attribute, trawl_h5t_native_int64(), values), "cannot write attribute \(name)")
+}
+
+func readInt64Attribute(_ location: hid_t, _ name: String) throws -> [Int64] {
+    guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
+    let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
+    defer { H5Aclose(attribute) }
+    let space = try check(id: H5Aget_space(attribute), "H5Aget_space")
+    defer { H5Sclose(space) }
+    let count = Int(H5Sget_simple_extent_npoints(space))
+    guard count >= 0, count <= 64 else { throw HDF5Failure(description: "attribute \(name) has \(count) elements") }
+    var values = [Int64](repeating: 0, count: count)
+    try check(H5Aread(attribute, trawl_h5t_native_int64(), &values), "cannot read attribute \(name)")
+    return values
+}
+
+// MARK: Datasets
+
+/// Extents of dataset `name` and its element class and size.
+func datasetInfo(_ location: hid_t, _ name: String) throws -> (shape: [Int], typeClass: H5T_class_t, typeSize: Int) {
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    let space = try check(id: H5Dget_space(dataset), "H5Dget_space")
+    defer { H5Sclose(space) }
+    let rank = Int(H5Sget_simple_extent_ndims(space))
+    guard rank >= 0, rank <= 8 else { throw HDF5Failure(description: "dataset \(name) has rank \(rank)") }
+    var extents = [hsize_t](repeating: 0, count: rank)
+    try check(H5Sget_simple_extent_dims(space, &extents, nil), "H5Sget_simple_extent_dims")
+    let type = try check(id: H5Dget_type(dataset), "H5Dget_type")
+    defer { H5Tclose(type) }
+    return (extents.map { Int($0) }, H5Tget_class(type), H5Tget_size(type))
+}
+
+/// Writes a one-dimensional variable-length string dataset.
+func writeStrings(_ location: hid_t, _ name: String, _ strings: [String]) throws {
+    let type = try stringType()
+    defer { H5Tclose(type) }
+    var extent = hsize_t(strings.count)
+    let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let dataset = try check(id: H5Dcreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default(),
+                                           trawl_h5p_default()), "cannot create dataset \(name)")
+    defer { H5Dclose(dataset) }
+    guard !strings.isEmpty else { return }
+    _ = try withCStrings(strings) { pointers in
+        try check(H5Dwrite(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), pointers),
+                  "cannot write dataset \(name)")
+    }
+}
+
+func readStrings(_ location: hid_t, _ name: String) throws -> [String] {
+    let info = try datasetInfo(location, name)
+    guard info.shape.count == 1, info.typeClass == H5T_STRING else {
+        throw HDF5Failure(description: "dataset \(name) is not a list of strings")
+    }
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    let type = try stringType()
+    defer { H5Tclose(type) }
+    var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: info.shape[0])
+    guard !pointers.isEmpty else { return [] }
+    try check(H5Dread(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &pointers),
+              "cannot read dataset \(name)")
+    defer { pointers.forEach { H5free_memory($0) } }
+    return pointers.map { $0.map { String(cString: $0) } ?? "" }
+}
+
+/// Writes a one-dimensional uint8 dataset, creating it when absent.
+func writeBytes(_ location: hid_t, _ name: String, _ bytes: [UInt8]) throws {
+    let dataset: hid_t
+    if exists(location, name) {
+        dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    } else {
+        var extent = hsize_t(bytes.count)
+        let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
+        defer { H5Sclose(space) }
+        dataset = try check(id: H5Dcreate2(location, name, trawl_h5t_native_uint8(), space, trawl_h5p_default(),
+                                           trawl_h5p_default(), trawl_h5p_default()), "cannot create dataset \(name)")
+    }
+    defer { H5Dclose(dataset) }
+    guard !bytes.isEmpty else { return }
+    try check(H5Dwrite(dataset, trawl_h5t_native_uint8(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), bytes),
+              "cannot write dataset \(name)")
+}
+
+func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
+    let info = try datasetInfo(location, name)
+    guard info.shape.count == 1, info.typeClass == H5T_INTEGER, info.typeSize == 1 else {
+        throw HDF5Failure(description: "dataset \(name) is not a list of bytes")
+    }
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    var bytes = [UInt8](repeating: 0, count: info.shape[0])
+    guard !bytes.isEmpty else { return [] }
+    try check(H5Dread(dataset, trawl_h5t_native_uint8(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &bytes),
+              "cannot read dataset \(name)")
+    return bytes
+}
+
+/// Creates a float32 dataset of `shape`, chunked one row (first-axis slice) per chunk,
+/// byte-shuffled, deflated (level 1) and Fletcher-32 checksummed.
+func createFloatDataset(_ location: hid_t, _ name: String, shape: [Int]) throws {
+    var extents = shape.map { hsize_t($0) }
+    var chunk = [1] + extents.dropFirst()
+    let space = try check(id: H5Screate_simple(Int32(shape.count), &extents, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let properties = try check(id: H5Pcreate(trawl_h5p_dataset_create()), "H5Pcreate")
+    defer { H5Pclose(properties) }
+    try check(H5Pset_chunk(properties, Int32(shape.count), &chunk), "H5Pset_chunk")
+    try check(H5Pset_shuffle(properties), "H5Pset_shuffle")
+    try check(H5Pset_deflate(properties, 1), "H5Pset_deflate")
+    try check(H5Pset_fletcher32(properties), "H5Pset_fletcher32")
+    let dataset = try check(id: H5Dcreate2(location, name, trawl_h5t_native_float(), space, trawl_h5p_default(),
+                                           properties, trawl_h5p_default()), "cannot create dataset \(name)")
+    try writeInt64Attribute(dataset, "shape", shape.map(Int64.init))
+    H5Dclose(dataset)
+}
+
+/// Writes `row` (one first-axis slice, `rowCount` elements) at first-axis index `index`.
+func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: UnsafeBufferPointer<Float>) throws {
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    let fileSpace = try check(id: H5Dget_space(dataset), "H5Dget_space")
+    defer { H5Sclose(fileSpace) }
+    let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
+    var extents = [hsize_t](repeating: 0, count: rank)
+    try check(H5Sget_simple_extent_dims(fileSpace, &extents, nil), "H5Sget_simple_extent_dims")
+    var start = [hsize_t(index)] + [hsize_t](repeating: 0, count: rank - 1)
+    var count = [1] + extents.dropFirst()
+    try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil), "H5Sselect_hyperslab")
+    let memorySpace = try check(id: H5Screate_simple(Int32(rank), &count, nil), "H5Screate_simple")
+    defer { H5Sclose(memorySpace) }
+    try check(H5Dwrite(dataset, trawl_h5t_native_float(), memorySpace, fileSpace, trawl_h5p_default(), row.baseAddress),
+              "cannot write row \(index) of \(name)")
+}
+
+/// Reads a whole float dataset of `count` elements.
+func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float] {
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    var values = [Float](repeating: 0, count: count)
+    guard count > 0 else { return values }
+    try check(H5Dread(dataset, trawl_h5t_native_float(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &values),
+              "cannot read dataset \(name)")
+    return values
+}
+
+func createGroup(_ location: hid_t, _ name: String) throws {
+    let group = try check(id: H5Gcreate2(location, name, trawl_h5p_default(), trawl_h5p_default(), trawl_h5p_default()),
+                          "cannot create group \(name)")
+    H5Gclose(group)
+}
+
+/// Names of the links in group `name`, sorted.
+func memberNames(_ location: hid_t, _ name: String) throws -> [String] {
+    let group = try check(id: H5Gopen2(location, name, trawl_h5p_default()), "cannot open group \(name)")
+    defer { H5Gclose(group) }
+    var info = H5G_info_t()
+    try check(H5Gget_info(group, &info), "H5Gget_info")
+    return try (0..<info.nlinks).map { index in
+        let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, trawl_h5p_default())
+        guard length >= 0 else { throw HDF5Failure(description: "cannot read member \(index) of \(name): \(hdf5ErrorMessage())") }
+        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+        _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, trawl_h5p_default())
+        return String(cString: buffer)
+    }.sorted()
+}

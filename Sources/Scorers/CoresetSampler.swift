@@ -1,0 +1,276 @@
+import Dispatch
+import Tensors
+
+/// Greedy k-center coreset selection (PatchCore's memory-bank subsampling).
+///
+/// Follows the reference `ApproximateGreedyCoresetSampler`
+/// (amazon-science/patchcore-inspection, `sampler.py`):
+/// 1. features of dimension `D > projectionDimension` are mapped to
+///    `projectionDimension` (128) dims by a seeded random Gaussian matrix
+///    (entries `N(0, 1/128)`; the reference uses an untrained
+///    `torch.nn.Linear`, i.e. uniform entries, and projects whenever `D ≠ 128`);
+/// 2. the running distance of every point starts either as its mean
+///    euclidean distance to `n` seeded random start points that are *not*
+///    themselves selected (``Start/referenceMean(points:)``, the reference's
+///    behaviour with `n = 10`) or as its distance to one seeded random point
+///    that is selected first (``Start/randomPoint``);
+/// 3. each step selects the point with the largest running distance (ties:
+///    lowest index, as `torch.argmax`) and lowers every running distance to
+///    its distance from the new centre.
+///
+/// The selection is exactly that greedy sequence, computed lazily: points
+/// live in blocks of 1024 rows that remember an upper bound of their largest
+/// running distance; a step brings only the blocks whose bound can still beat
+/// the best exact value up to date, each with one GEMM against all centres
+/// it has not yet seen. Memory is `O(N · 128)` (the projected points) plus
+/// the centres; no `N × k` matrix exists.
+public struct CoresetSampler: Sendable {
+    /// How many points to keep.
+    public enum Size: Sendable, Equatable {
+        /// `floor(N · fraction)` points (at least 1), `0 < fraction ≤ 1`.
+        case fraction(Double)
+        /// Exactly this many points, `1 ≤ count ≤ N`.
+        case count(Int)
+    }
+
+    /// How the running distances start.
+    public enum Start: Sendable, Equatable {
+        /// Mean euclidean distance to `points` seeded random points, none of
+        /// them selected (the reference, with 10 points).
+        case referenceMean(points: Int)
+        /// Distance to one seeded random point, which is the first selection.
+        case randomPoint
+    }
+
+    public var size: Size
+    public var start: Start
+    /// Dimension of the random projection; features with `D` at most this are used as they are.
+    public var projectionDimension: Int
+    public var seed: UInt64
+    /// Draw a progress bar (steps, %, ETA) on stderr.
+    public var showsProgress: Bool
+
+    public init(size: Size, start: Start = .referenceMean(points: 10), projectionDimension: Int = 128,
+                seed: UInt64 = 0, showsProgress: Bool = true) {
+        self.size = size
+        self.start = start
+        self.projectionDimension = projectionDimension
+        self.seed = seed
+        self.showsProgress = showsProgress
+    }
+
+    /// Indices of the selected rows of `features` (`[N, D]`), in selection order.
+    public func select(from features: Tensor) throws -> [Int] {
+        try validateMatrix(features, "coreset features")
+        let target = try targetCount(features.shape[0])
+        let prepared = prepare(features)
+        return greedySelection(prepared, count: target)
+    }
+
+    /// The selected rows, `[k, D]`, in selection order.
+    public func sample(_ features: Tensor) throws -> Tensor {
+        let indices = try select(from: features)
+        return gatherRows(features, indices)
+    }
+
+    func targetCount(_ n: Int) throws -> Int {
+        switch size {
+        case .fraction(let f):
+            guard f > 0 && f <= 1 else {
+                throw ScorerError.invalidParameter(name: "coreset fraction", value: "\(f)", reason: "must be in (0, 1]")
+            }
+            return max(1, Int(Double(n) * f))
+        case .count(let c):
+            guard c >= 1 && c <= n else {
+                throw ScorerError.invalidParameter(name: "coreset count", value: "\(c)",
+                                                   reason: "must be in 1...\(n) (the number of features)")
+            }
+            return c
+        }
+    }
+
+    /// Projected, column-centred points and the start indices drawn from the seed.
+    struct Prepared {
+        var points: Tensor
+        var starts: [Int]
+    }
+
+    func prepare(_ features: Tensor) -> Prepared {
+        var random = SeededRandom(seed: seed)
+        let n = features.shape[0], d = features.shape[1]
+        var points = features
+        if d > projectionDimension {
+            let scale = 1 / Double(projectionDimension).squareRoot()
+            let projection = Tensor(shape: [d, projectionDimension],
+                                    data: (0..<d * projectionDimension).map { _ in Float(random.nextGaussian() * scale) })
+            points = matmul(features, projection)
+        }
+        // Centring changes no distance but removes cancellation in ‖p‖² + ‖c‖² − 2p·c.
+        let width = points.shape[1]
+        var mean = [Double](repeating: 0, count: width)
+        for r in 0..<n { for j in 0..<width { mean[j] += Double(points.data[r * width + j]) } }
+        for r in 0..<n { for j in 0..<width { points.data[r * width + j] -= Float(mean[j] / Double(n)) } }
+        let starts: [Int]
+        switch start {
+        case .referenceMean(let count): starts = random.distinctIndices(min(max(count, 1), n), from: n)
+        case .randomPoint: starts = random.distinctIndices(1, from: n)
+        }
+        return Prepared(points: points, starts: starts)
+    }
+
+    static let blockRows = 1024
+    static let centreChunk = 256
+
+    func greedySelection(_ prepared: Prepared, count target: Int) -> [Int] {
+        let points = prepared.points
+        let n = points.shape[0], d = points.shape[1]
+        let blockRows = Self.blockRows
+        let blockCount = (n + blockRows - 1) / blockRows
+        let norms = points.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: n, dim: d) }
+
+        // Running squared distances; selected points hold −1 and are never chosen again.
+        var running = [Float](repeating: .infinity, count: n)
+        var centres = [Float](repeating: 0, count: target * d)
+        var centreNorms = [Float](repeating: 0, count: target)
+        var selected = [Int]()
+        selected.reserveCapacity(target)
+
+        if case .referenceMean = start {
+            running = meanStartDistances(points, norms: norms, starts: prepared.starts)
+        }
+        var blockMax = [Float](repeating: .infinity, count: blockCount)
+        var blockArgmax = (0..<blockCount).map { $0 * blockRows }
+        var blockSeen = [Int](repeating: 0, count: blockCount)   // centres applied to the block
+        if case .referenceMean = start {
+            running.withUnsafeMutableBufferPointer { values in
+                for b in 0..<blockCount {
+                    (blockMax[b], blockArgmax[b]) = Self.maximum(values.baseAddress!, b * blockRows, min(n, (b + 1) * blockRows))
+                }
+            }
+        }
+
+        var progress = showsProgress ? ProgressBar(label: "coreset", total: target) : nil
+        var refreshed = [Bool](repeating: false, count: blockCount)
+        let scratchSize = blockRows * Self.centreChunk
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * scratchSize)
+        defer { scratch.deallocate() }
+
+        func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
+            let slot = selected.count
+            for j in 0..<d { centres[slot * d + j] = points.data[index * d + j] }
+            centreNorms[slot] = norms[index]
+            running[index] = -1
+            selected.append(index)
+        }
+
+        points.data.withUnsafeBufferPointer { pointBuffer in
+        running.withUnsafeMutableBufferPointer { runningBuffer in
+            let pointBase = pointBuffer.baseAddress!, runningBase = runningBuffer.baseAddress!
+            if case .randomPoint = start { addCentre(prepared.starts[0], runningBase) }
+            while selected.count < target {
+                let seenNow = selected.count
+                for b in 0..<blockCount { refreshed[b] = false }
+                var best: Float = -.infinity, bestIndex = -1
+                while true {
+                    // The (up to) two unrefreshed blocks with the largest bounds that can still win.
+                    var candidates = [Int]()
+                    for _ in 0..<2 {
+                        var top = -1
+                        for b in 0..<blockCount where !refreshed[b] && !candidates.contains(b) {
+                            if top < 0 || blockMax[b] > blockMax[top] { top = b }
+                        }
+                        guard top >= 0 else { break }
+                        let bound = blockMax[top]
+                        let canWin = bound > best || (bound == best && top * blockRows < bestIndex)
+                        if canWin { candidates.append(top) }
+                        if !canWin { break }
+                    }
+                    if candidates.isEmpty { break }
+                    let refresh = { (slot: Int) in
+                        let b = candidates[slot]
+                        let r0 = b * blockRows, r1 = min(n, r0 + blockRows)
+                        centres.withUnsafeBufferPointer { c in
+                            Self.applyCentres(points: pointBase + r0 * d, norms: norms, rows: r0..<r1, dim: d,
+                                              centres: c.baseAddress!, centreNorms: centreNorms,
+                                              centreRange: blockSeen[b]..<seenNow,
+                                              running: runningBase, scratch: scratch + slot * scratchSize)
+                        }
+                    }
+                    if candidates.count == 2 {
+                        withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: 2) { refresh($0) } }
+                    } else {
+                        refresh(0)
+                    }
+                    for b in candidates {
+                        blockSeen[b] = seenNow
+                        refreshed[b] = true
+                        let r0 = b * blockRows
+                        (blockMax[b], blockArgmax[b]) = Self.maximum(runningBase, r0, min(n, r0 + blockRows))
+                        if blockMax[b] > best || (blockMax[b] == best && blockArgmax[b] < bestIndex) {
+                            (best, bestIndex) = (blockMax[b], blockArgmax[b])
+                        }
+                    }
+                }
+                addCentre(bestIndex, runningBase)
+                progress?.advance(to: selected.count)
+            }
+        }
+        }
+        progress?.finish()
+        return selected
+    }
+
+    /// Lowers `running[r]` for `r` in `rows` to the squared distance from each
+    /// centre in `centreRange`, one GEMM per chunk of centres.
+    private static func applyCentres(points: UnsafePointer<Float>, norms: [Float], rows: Range<Int>, dim: Int,
+                                     centres: UnsafePointer<Float>, centreNorms: [Float], centreRange: Range<Int>,
+                                     running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let rowCount = rows.count
+        for c0 in stride(from: centreRange.lowerBound, to: centreRange.upperBound, by: centreChunk) {
+            let cn = min(centreChunk, centreRange.upperBound - c0)
+            // scratch[i, j] = −2 p_i · c_j
+            sgemm(m: rowCount, n: cn, k: dim, alpha: -2,
+                  a: points, lda: dim, b: centres + c0 * dim, ldb: dim, transposeB: true,
+                  c: scratch, ldc: cn)
+            for i in 0..<rowCount {
+                let r = rows.lowerBound + i
+                var current = running[r]
+                let pn = norms[r], row = scratch + i * cn
+                for j in 0..<cn {
+                    let dist = max(0, row[j] + pn + centreNorms[c0 + j])
+                    current = min(current, dist)
+                }
+                running[r] = current
+            }
+        }
+    }
+
+    /// Largest value in `values[lower..<upper]` and its first index.
+    private static func maximum(_ values: UnsafeMutablePointer<Float>, _ lower: Int, _ upper: Int) -> (Float, Int) {
+        var best = values[lower], index = lower
+        for i in lower + 1 ..< upper where values[i] > best { (best, index) = (values[i], i) }
+        return (best, index)
+    }
+
+    /// Squared mean euclidean distance of every point to the start points.
+    private func meanStartDistances(_ points: Tensor, norms: [Float], starts: [Int]) -> [Float] {
+        let n = points.shape[0], s = starts.count
+        let startRows = gatherRows(points, starts)
+        let dots = matmul(points, startRows, transposeB: true)   // [n, s]
+        return (0..<n).map { i in
+            var sum: Float = 0
+            for j in 0..<s { sum += max(0, norms[i] + norms[starts[j]] - 2 * dots.data[i * s + j]).squareRoot() }
+            let mean = sum / Float(s)
+            return mean * mean
+        }
+    }
+}
+
+/// Rows `indices` of `x` (`[N, D]`), in that order: `[indices.count, D]`.
+func gatherRows(_ x: Tensor, _ indices: [Int]) -> Tensor {
+    let d = x.shape[1]
+    var data = [Float]()
+    data.reserveCapacity(indices.count * d)
+    for i in indices { data.append(contentsOf: x.data[i * d ..< (i + 1) * d]) }
+    return Tensor(shape: [indices.count, d], data: data)
+}

@@ -1,0 +1,144 @@
+import Tensors
+
+/// Scores of a batch of images from a patch-level scorer.
+public struct AnomalyScores: Equatable, Sendable {
+    /// One score per image, `[N]`; larger is more anomalous.
+    public var imageScores: [Float]
+    /// Per-cell scores on the feature grid, `[N, h, w]`.
+    public var patchScores: Tensor
+    /// `patchScores` resized bilinearly to the image size and blurred: `[N, H, W]`.
+    public var anomalyMaps: Tensor
+}
+
+/// Resizes `[N, h, w]` scores bilinearly (`align_corners = False`) to
+/// `[N, height, width]`, then applies a Gaussian blur of `sigma` pixels
+/// (`scipy.ndimage.gaussian_filter`, mode `reflect`, truncate 4): the
+/// reference `RescaleSegmentor` with σ = 4. `sigma = 0` skips the blur.
+public func anomalyMaps(_ patchScores: Tensor, height: Int, width: Int, sigma: Float = 4) -> Tensor {
+    let resized = resizeBilinear(patchScores, height: height, width: width)
+    return sigma > 0 ? gaussianBlur(resized, sigma: sigma) : resized
+}
+
+/// PatchCore (Roth et al., CVPR 2022): a memory bank of normal patch features,
+/// optionally a greedy coreset of it; a test patch scores its distance to the
+/// nearest bank entry (mean over `neighbours` entries when more than 1); an
+/// image scores its largest patch score, optionally re-weighted (paper Eq. 7).
+///
+/// Distances: ``DistanceMetric/euclidean`` by default, as in anomalib.
+/// The reference implementation searches with faiss `IndexFlatL2`, whose
+/// distances are *squared*; choose ``DistanceMetric/squaredEuclidean`` to
+/// reproduce its scores (rankings with `neighbours = 1` are the same).
+public struct PatchCoreScorer: Sendable {
+    /// How training taps become patch features.
+    public var aggregator: PatchFeatureAggregator
+    /// Memory-bank subsampling; nil keeps every training patch.
+    public var coreset: CoresetSampler?
+    /// Nearest bank entries averaged per patch score (the reference's `anomaly_score_num_nn`).
+    public var neighbours: Int
+    public var metric: DistanceMetric
+    /// `b` of paper Eq. 7; nil scores an image by its largest patch score alone.
+    /// anomalib uses 9. Capped at the bank size.
+    public var reweightingNeighbours: Int?
+    /// Gaussian σ (pixels) of the anomaly-map blur; 0 for none.
+    public var blurSigma: Float
+
+    /// The fitted memory bank's index; nil before ``fit(taps:)``.
+    public private(set) var index: NearestNeighbourIndex?
+
+    public init(aggregator: PatchFeatureAggregator = PatchFeatureAggregator(),
+                coreset: CoresetSampler? = CoresetSampler(size: .fraction(0.1)),
+                neighbours: Int = 1, metric: DistanceMetric = .euclidean,
+                reweightingNeighbours: Int? = nil, blurSigma: Float = 4) {
+        self.aggregator = aggregator
+        self.coreset = coreset
+        self.neighbours = neighbours
+        self.metric = metric
+        self.reweightingNeighbours = reweightingNeighbours
+        self.blurSigma = blurSigma
+    }
+
+    /// Builds the memory bank from training taps (each `[N, Cᵢ, Hᵢ, Wᵢ]`).
+    public mutating func fit(taps: [Tensor]) throws {
+        try fit(bank: aggregator(taps).features)
+    }
+
+    /// Builds the memory bank from patch features `[M, D]` (subsampled by ``coreset``).
+    public mutating func fit(bank: Tensor) throws {
+        try validateMatrix(bank, "PatchCore training features")
+        let kept = try coreset.map { try $0.sample(bank) } ?? bank
+        try checkNeighbours(bankSize: kept.shape[0])
+        index = try NearestNeighbourIndex(bank: kept, metric: metric)
+    }
+
+    /// Scores test taps; anomaly maps come out at `imageHeight × imageWidth`.
+    public func score(taps: [Tensor], imageHeight: Int, imageWidth: Int) throws -> AnomalyScores {
+        try score(patches: aggregator(taps), imageHeight: imageHeight, imageWidth: imageWidth)
+    }
+
+    /// Scores patch features (from the same ``aggregator`` as the bank).
+    public func score(patches: PatchFeatures, imageHeight: Int, imageWidth: Int) throws -> AnomalyScores {
+        guard let index else { throw ScorerError.notFitted(scorer: "PatchCoreScorer") }
+        guard imageHeight > 0 && imageWidth > 0 else {
+            throw ScorerError.invalidParameter(name: "image size", value: "\(imageHeight)x\(imageWidth)",
+                                               reason: "must be positive")
+        }
+        try checkNeighbours(bankSize: index.count)
+        try validateMatrix(patches.features, "PatchCore test features")
+        guard patches.dimension == index.dimension,
+              patches.features.shape[0] == patches.images * patches.height * patches.width else {
+            throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
+                                       expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
+        }
+        let found = try index.search(patches.features, k: neighbours)
+        let perImage = patches.height * patches.width
+        let cellScores = found.meanDistances
+        var imageScores = [Float]()
+        for image in 0..<patches.images {
+            let cells = image * perImage ..< (image + 1) * perImage
+            var worst = cells.lowerBound
+            for cell in cells where cellScores[cell] > cellScores[worst] { worst = cell }
+            var score = cellScores[worst]
+            if let b = reweightingNeighbours {
+                score *= try reweighting(patch: gatherRows(patches.features, [worst]),
+                                         nearest: found.indices[worst * neighbours], b: b, index: index)
+            }
+            imageScores.append(score)
+        }
+        let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
+        return AnomalyScores(imageScores: imageScores, patchScores: grid,
+                             anomalyMaps: anomalyMaps(grid, height: imageHeight, width: imageWidth, sigma: blurSigma))
+    }
+
+    /// Paper Eq. 7 as anomalib implements it: with `m*` the bank entry nearest
+    /// to the image's worst patch and `N_b(m*)` the `b` bank entries nearest to
+    /// `m*` (itself first), the weight is `1 − softmax(d(patch, N_b(m*)))₀`.
+    private func reweighting(patch: Tensor, nearest: Int, b: Int, index: NearestNeighbourIndex) throws -> Float {
+        guard b >= 1 else {
+            throw ScorerError.invalidParameter(name: "reweightingNeighbours", value: "\(b)", reason: "must be at least 1")
+        }
+        let support = try index.search(gatherRows(index.bank, [nearest]), k: min(b, index.count)).indices
+        let distances = try NearestNeighbourIndex(bank: gatherRows(index.bank, support), metric: metric)
+            .search(patch, k: support.count)
+        // Distances to the support in support order.
+        var bySupport = [Float](repeating: 0, count: support.count)
+        for (rank, row) in distances.indices.enumerated() { bySupport[row] = distances.distances[rank] }
+        let largest = bySupport.max()!
+        let exponentials = bySupport.map { Double(exp($0 - largest)) }
+        return Float(1 - exponentials[0] / exponentials.reduce(0, +))
+    }
+
+    private func checkNeighbours(bankSize: Int) throws {
+        guard neighbours >= 1 else {
+            throw ScorerError.invalidParameter(name: "neighbours", value: "\(neighbours)", reason: "must be at least 1")
+        }
+        guard neighbours <= bankSize else {
+            throw ScorerError.notEnoughNeighbours(requested: neighbours, available: bankSize)
+        }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

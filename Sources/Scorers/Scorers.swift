@@ -1,1 +1,0 @@
-// Scorers — to be written (see README for the layering).

@@ -1,0 +1,91 @@
+@testable import Scorers
+import Tensors
+import XCTest
+
+final class CoresetTests: XCTestCase {
+    /// Textbook greedy k-center in Double on the sampler's own projected points and starts.
+    private func bruteForceGreedy(_ prepared: CoresetSampler.Prepared, count: Int, referenceStart: Bool) -> [Int] {
+        let p = prepared.points
+        let (n, d) = (p.shape[0], p.shape[1])
+        func distance(_ a: Int, _ b: Int) -> Double {
+            var s: Double = 0
+            for j in 0..<d { let v = Double(p.data[a * d + j]) - Double(p.data[b * d + j]); s += v * v }
+            return s.squareRoot()
+        }
+        var running: [Double]
+        var selected = [Int]()
+        if referenceStart {
+            running = (0..<n).map { i in prepared.starts.reduce(0) { $0 + distance(i, $1) } / Double(prepared.starts.count) }
+        } else {
+            selected = [prepared.starts[0]]
+            running = (0..<n).map { distance($0, prepared.starts[0]) }
+            running[prepared.starts[0]] = -1
+        }
+        while selected.count < count {
+            var best = 0
+            for i in 1..<n where running[i] > running[best] { best = i }
+            selected.append(best)
+            for i in 0..<n where running[i] >= 0 { running[i] = min(running[i], distance(i, best)) }
+            running[best] = -1
+        }
+        return selected
+    }
+
+    func testLazySelectionEqualsBruteForceGreedy() throws {
+        // 3000 points span three 1024-row blocks; 200 dims exercise the projection.
+        for (dimension, start) in [(16, CoresetSampler.Start.randomPoint), (16, .referenceMean(points: 10)),
+                                   (200, .referenceMean(points: 10))] {
+            let features = gaussianMatrix(3000, dimension, seed: 21)
+            let sampler = CoresetSampler(size: .count(150), start: start, seed: 5, showsProgress: false)
+            let prepared = sampler.prepare(features)
+            XCTAssertEqual(prepared.points.shape, [3000, min(dimension, 128)])
+            let expected = bruteForceGreedy(prepared, count: 150, referenceStart: start != .randomPoint)
+            XCTAssertEqual(try sampler.select(from: features), expected, "D = \(dimension), \(start)")
+        }
+    }
+
+    func testHandWorkedLine() throws {
+        // Points 0…10 on a line, started from the seeded point s: the next centre is
+        // the far end (10 when s < 5, else 0; at s = 5 the tie goes to the lower index).
+        let xs: [Float] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+        let features = Tensor(shape: [11, 1], data: xs)
+        let sampler = CoresetSampler(size: .count(3), start: .randomPoint, seed: 3, showsProgress: false)
+        let first = sampler.prepare(features).starts[0]
+        let selection = try sampler.select(from: features)
+        XCTAssertEqual(selection[0], first)
+        // After the start, the farthest point is an end of the line.
+        XCTAssertEqual(selection[1], first < 5 ? 10 : 0)
+    }
+
+    func testDeterministicAndSizes() throws {
+        let features = gaussianMatrix(2500, 140, seed: 8)
+        let sampler = CoresetSampler(size: .fraction(0.1), seed: 9, showsProgress: false)
+        let a = try sampler.select(from: features), b = try sampler.select(from: features)
+        XCTAssertEqual(a, b)
+        XCTAssertEqual(a.count, 250)
+        XCTAssertEqual(Set(a).count, 250, "indices are distinct")
+        XCTAssertEqual(try sampler.sample(features), try sampler.sample(features))
+        let other = try CoresetSampler(size: .fraction(0.1), seed: 10, showsProgress: false).select(from: features)
+        XCTAssertNotEqual(a, other, "another seed draws another projection and start")
+    }
+
+    func testSelectsEveryPointWhenAskedForAll() throws {
+        let features = Tensor(shape: [4, 2], data: [0, 0, 0, 0, 1, 1, 1, 1])   // duplicates
+        let selection = try CoresetSampler(size: .count(4), start: .randomPoint, showsProgress: false).select(from: features)
+        XCTAssertEqual(selection.sorted(), [0, 1, 2, 3])
+    }
+
+    func testRejectsBadInput() {
+        let features = gaussianMatrix(10, 3, seed: 1)
+        assertThrows(.invalidParameter(name: "coreset fraction", value: "0.0", reason: "must be in (0, 1]"),
+                     try CoresetSampler(size: .fraction(0), showsProgress: false).select(from: features))
+        assertThrows(.invalidParameter(name: "coreset count", value: "11", reason: "must be in 1...10 (the number of features)"),
+                     try CoresetSampler(size: .count(11), showsProgress: false).select(from: features))
+        assertThrows(.empty(argument: "coreset features"),
+                     try CoresetSampler(size: .count(1), showsProgress: false).select(from: Tensor(shape: [0, 3])))
+        var poisoned = features
+        poisoned.data[7] = .infinity
+        assertThrows(.nonFinite(argument: "coreset features", index: 7),
+                     try CoresetSampler(size: .count(2), showsProgress: false).select(from: poisoned))
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class ScorersPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
