@@ -78,16 +78,19 @@ public struct Backbone: Sendable {
     public let taps: [FeatureTap]
     /// How images become this network's input.
     public let preprocessing: Preprocessing
+    /// The weights file the network was built from (its path), for provenance.
+    public let weightsSource: String
     let stages: [Stage]
     /// Pooled-feature-to-logits head applied after the last stage, or nil.
     let classifier: (@Sendable (Tensor) -> Tensor)?
 
-    init(name: String, taps: [FeatureTap], preprocessing: Preprocessing, stages: [Stage],
+    init(name: String, taps: [FeatureTap], preprocessing: Preprocessing, weightsSource: String, stages: [Stage],
          classifier: (@Sendable (Tensor) -> Tensor)?) {
         precondition(taps.allSatisfy { tap in stages.contains { $0.name == tap.name } }, "tap without a stage")
         self.name = name
         self.taps = taps
         self.preprocessing = preprocessing
+        self.weightsSource = weightsSource
         self.stages = stages
         self.classifier = classifier
     }

@@ -77,6 +77,6 @@ public enum EfficientNetLite {
         }
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: inputSize), normalization: .centered),
-                        stages: stages, classifier: classifier)
+                        weightsSource: dict.source, stages: stages, classifier: classifier)
     }
 }

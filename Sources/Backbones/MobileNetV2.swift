@@ -88,6 +88,6 @@ public enum MobileNetV2 {
         ]
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: 224), normalization: .imageNet),
-                        stages: stages, classifier: nil)
+                        weightsSource: dict.source, stages: stages, classifier: nil)
     }
 }

@@ -101,7 +101,7 @@ public enum ResNet {
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
                                                      normalization: .imageNet),
-                        stages: stages, classifier: classifier)
+                        weightsSource: dict.source, stages: stages, classifier: classifier)
     }
 
     /// A state dict with `architecture`'s torchvision key names and shapes

@@ -19,6 +19,7 @@ final class BackboneTests: XCTestCase {
             }
             let backbone = try descriptor.load()
             XCTAssertEqual(backbone.taps, descriptor.taps, descriptor.name)
+            XCTAssertEqual(backbone.weightsSource, descriptor.weightsFile?.path, descriptor.name)
             let size = 64
             let input = Tensor(shape: [1, 3, size, size], data: (0..<(3 * size * size)).map { Float($0 % 17) / 17 - 0.5 })
             let features = try backbone.features(input, taps: backbone.taps.map(\.alias))
