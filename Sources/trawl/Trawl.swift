@@ -7,7 +7,8 @@ struct Trawl: ParsableCommand {
         commandName: "trawl",
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
-        subcommands: [Run.self, Validate.self, List.self, Version.self, Tables.self]
+        subcommands: [Run.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self,
+                      Tables.self]
     )
 }
 
