@@ -1,0 +1,119 @@
+import ArgumentParser
+import Experiments
+import Foundation
+
+/// `trawl regress NAME…`: re-runs experiments into a scratch folder and compares every
+/// metric of every grid row with the committed `Results/NAME/metrics.csv`.
+struct Regress: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-run experiments and compare their metrics with the committed baselines.",
+        discussion: """
+            Each experiment runs into SCRATCH/NAME/ (the committed Results/ are not touched); \
+            every metric the spec lists is compared, grid row by grid row, with \
+            Results/NAME/metrics.csv under the spec's "tolerances" (0.005 where it names none), \
+            in both directions. Any drift, missing or new row, missing metric or missing baseline \
+            fails with a table of experiment, row, metric, old, new, delta and tolerance. \
+            To accept new figures deliberately: `make baseline NAME=...`, then commit Results/NAME/.
+            """)
+
+    @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
+    var names: [String]
+
+    @OptionGroup var locations: ExperimentLocations
+
+    @Option(help: "Folder the fresh results are written into.")
+    var scratch: String = ".build/regress"
+
+    func run() throws {
+        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: locations.experiments))
+        let baseline = Baseline(resultsDirectory: URL(fileURLWithPath: locations.results))
+        var options = locations.runOptions()
+        options.resultsDirectory = URL(fileURLWithPath: scratch)
+        var differences = [MetricDifference]()
+        var problems = [String]()
+        let start = Date()
+        for name in names {
+            do {
+                let spec = try catalog.spec(named: name)
+                _ = try baseline.metrics(of: spec)
+                var runner = ExperimentRunner(spec: spec, specFile: try catalog.file(named: name), options: options)
+                runner.log = { _ in }
+                let summary = try runner.run()
+                let comparison = try baseline.compare(
+                    spec, freshMetrics: options.resultsDirectory.appendingPathComponent(name).appendingPathComponent("metrics.csv"))
+                differences += comparison.differences
+                let verdict = comparison.passed
+                    ? "ok" : "\(comparison.differences.count) difference\(comparison.differences.count == 1 ? "" : "s")"
+                print("regress: \(name): \(spec.grid.count) row\(spec.grid.count == 1 ? "" : "s"), \(verdict) "
+                      + "(\(String(format: "%.1f", summary.wallSeconds)) s)")
+            } catch {
+                problems.append("\(error)")
+                print("regress: \(name): FAILED: \(error)")
+            }
+        }
+        let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
+        guard differences.isEmpty && problems.isEmpty else {
+            if !differences.isEmpty {
+                print("\nregress: metrics differ from the committed baselines beyond tolerance:\n")
+                print(differences.report)
+            }
+            for problem in problems { print("regress: \(problem)") }
+            print("""
+                regress: FAILED after \(seconds) s. If the change is intended, update the baseline with \
+                `make baseline NAME=<experiment>`, review the diff of Results/<experiment>/, and commit it.
+                """)
+            throw ExitCode.failure
+        }
+        print("regress: \(names.count) experiments match their baselines (\(seconds) s).")
+    }
+}
+
+/// `trawl baseline NAME…`: runs experiments into the committed `Results/NAME/`.
+struct UpdateBaseline: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baseline",
+        abstract: "Re-run experiments and overwrite their committed results (Results/NAME/).",
+        discussion: "The deliberate way to change a baseline: review `git diff Results/NAME/`, then commit it.")
+
+    @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
+    var names: [String]
+
+    @OptionGroup var locations: ExperimentLocations
+
+    @Flag(help: "No progress bars on stderr.")
+    var quiet = false
+
+    func run() throws {
+        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: locations.experiments))
+        var options = locations.runOptions()
+        options.showsProgress = !quiet
+        for name in names {
+            let spec = try catalog.spec(named: name)
+            _ = try ExperimentRunner(spec: spec, specFile: try catalog.file(named: name), options: options).run()
+        }
+        print("baseline: wrote \(names.map { "Results/\($0)/" }.joined(separator: ", ")); review and commit.")
+    }
+}
+
+/// Where experiments, results, cache and assets live (relative to the current directory).
+struct ExperimentLocations: ParsableArguments {
+    @Option(help: "Folder holding the experiment specs (searched with its subfolders).")
+    var experiments: String = "Experiments"
+
+    @Option(help: "Folder holding the committed results folders.")
+    var results: String = "Results"
+
+    @Option(help: "Embedding cache folder.")
+    var cache: String = ".cache/embeddings"
+
+    @Option(help: "Registry assets folder (default backbone weights).")
+    var assets: String = ".assets"
+
+    func runOptions() -> RunOptions {
+        var options = RunOptions(toolVersion: TrawlVersion.string, showsProgress: false)
+        options.resultsDirectory = URL(fileURLWithPath: results)
+        options.cacheDirectory = URL(fileURLWithPath: cache)
+        options.assetsDirectory = URL(fileURLWithPath: assets)
+        return options
+    }
+}
