@@ -53,7 +53,7 @@ final class ExperimentCatalogTests: XCTestCase {
     func testPaperSpecsFollowThePublishedConfiguration() throws {
         let spec = try paperSpec("paper-patchcore-wrn50-carpet", environment: userEnvironment)
         XCTAssertEqual(spec.dataset, .mvtec(MVTecConfiguration(root: userEnvironment["MVTEC_AD"]! + "/carpet")))
-        XCTAssertEqual(spec.backbone.name, "wide-resnet50-2")
+        XCTAssertEqual(spec.backbone.name, "wide_resnet50_2")
         XCTAssertEqual(spec.backbone.weights, userEnvironment["TORCH_HOME"]! + "/hub/checkpoints/wide_resnet50_2-95faca4d.pth")
         XCTAssertEqual(spec.backbone.taps, ["stride8", "stride16"])
         XCTAssertEqual([spec.backbone.resize, spec.backbone.inputSize], [256, 224])
@@ -101,6 +101,26 @@ final class ExperimentCatalogTests: XCTestCase {
         XCTAssertThrowsError(try fathomnet.dataset.load()) {
             XCTAssertTrue("\($0)".contains(self.userEnvironment["FATHOMNET_MANIFEST"]!), "\($0)")
         }
+    }
+
+    /// With the data present but no torchvision checkpoint, the run stops at the backbone,
+    /// naming the weights file it looked for.
+    func testPaperSpecRunNamesTheMissingWeightsFile() throws {
+        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent") }
+        var environment = userEnvironment
+        environment["MVTEC_AD"] = shared.appendingPathComponent("datasets/mvtec").path
+        let url = experiments.appendingPathComponent("paper/paper-patchcore-wrn50-grid.json")
+        let spec = try ExperimentSpec(contentsOf: url, environment: environment)
+        var options = RunOptions(root: scratch, toolVersion: "test", showsProgress: false)
+        options.assetsDirectory = assetsDirectory
+        var runner = ExperimentRunner(spec: spec, specFile: url, options: options)
+        runner.log = { _ in }
+        XCTAssertThrowsError(try runner.run()) {
+            XCTAssertTrue("\($0)".contains("No file at \(environment["TORCH_HOME"]!)/hub/checkpoints/wide_resnet50_2-95faca4d.pth"),
+                          "\($0)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("Results").path),
+                       "a failed run publishes nothing")
     }
 
     func testPlaceholdersDescribeSpecsWhoseVariablesAreUnset() throws {

@@ -99,15 +99,38 @@ final class RegressionTests: XCTestCase {
         let current = """
             coreset_ratio,k,auroc,ap,seconds
             0.01,1,0.9,0.8,12.5
-            0.25,1,0.97,0.9,30
 
             """
         let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
                                             current: try table(current), keyColumns: ["coreset_ratio", "k"],
                                             tolerances: tolerances)
-        XCTAssertEqual(comparison.differences.map(\.kind), [.missingRow, .newRow])
-        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.1 k=1", "coreset_ratio=0.25 k=1"])
+        XCTAssertEqual(comparison.differences.map(\.kind), [.missingRow])
+        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.1 k=1"])
         XCTAssertTrue(comparison.differences.report.contains("missing row"))
+
+        let grown = try table(baselineCSV + "0.25,1,0.97,0.9,30\n")
+        let reverse = BaselineComparison(experiment: "e", baseline: try table(baselineCSV), current: grown,
+                                         keyColumns: ["coreset_ratio", "k"], tolerances: tolerances)
+        XCTAssertEqual(reverse.differences.map(\.kind), [.newRow])
+        XCTAssertEqual(reverse.differences.map(\.row), ["coreset_ratio=0.25 k=1"])
+    }
+
+    /// A changed parameter (k = 1 → 3) pairs the unmatched rows and compares their metrics.
+    func testChangedParameterPairsRowsAndShowsTheDrift() throws {
+        let current = """
+            coreset_ratio,k,auroc,ap,seconds
+            0.01,3,0.9,0.8,12.5
+            0.1,3,0.8,0.85,20.1
+
+            """
+        let comparison = BaselineComparison(experiment: "e", baseline: try table(baselineCSV),
+                                            current: try table(current), keyColumns: ["coreset_ratio", "k"],
+                                            tolerances: tolerances)
+        XCTAssertEqual(comparison.differences.map(\.kind), [.changedParameters, .changedParameters, .drift])
+        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.01 k=1 → coreset_ratio=0.01 k=3",
+                                                           "coreset_ratio=0.1 k=1 → coreset_ratio=0.1 k=3",
+                                                           "coreset_ratio=0.1 k=1 → coreset_ratio=0.1 k=3"])
+        XCTAssertEqual(comparison.differences[2].delta ?? 0, -0.15, accuracy: 1e-12)
     }
 
     func testMissingMetricColumnFails() throws {

@@ -13,6 +13,9 @@ public struct MetricDifference: Equatable, Sendable {
         case missingMetric = "missing metric"
         /// A metric cell is not a number (nor `nan`).
         case unreadable
+        /// A baseline row and a fresh row without a match were paired by position: the
+        /// spec's parameters changed (e.g. `k=1 → k=3`).
+        case changedParameters = "parameters changed"
     }
 
     public var kind: Kind
@@ -36,12 +39,16 @@ public struct MetricDifference: Equatable, Sendable {
 ///
 /// Rows are matched by the values of `keyColumns` (the grid's parameters) present in both
 /// tables; when the tables share none, or a key repeats, rows are matched by position.
+/// Rows left without a match are paired in order when both sides have the same number
+/// of them (a changed parameter: `k=1 → k=3`, compared metric by metric), and otherwise
+/// reported as missing or new.
 /// Every metric in `tolerances` must be a column of both tables; a metric passes when
 /// `|new − old| ≤ tolerance` (both `nan` counts as equal). Other columns (timings,
 /// thresholds) are not compared.
 public struct BaselineComparison: Sendable {
     public var experiment: String
-    /// Every difference found, in baseline row order, then new rows.
+    /// Every difference found: missing metric columns, unmatched rows, then metric
+    /// differences row by row.
     public private(set) var differences: [MetricDifference] = []
 
     public var passed: Bool { differences.isEmpty }
@@ -70,26 +77,40 @@ public struct BaselineComparison: Sendable {
         }
 
         let currentRows = Dictionary(uniqueKeysWithValues: zip(currentKeys, current.rows))
+        let known = Set(baselineKeys)
+        var pairs = [(row: String, old: [String], new: [String])]()
+        var unmatchedOld = [(key: String, row: [String])]()
         for (key, oldRow) in zip(baselineKeys, baseline.rows) {
-            guard let newRow = currentRows[key] else {
-                differences.append(MetricDifference(kind: .missingRow, experiment: experiment, row: key, metric: "",
-                                                    old: "present", new: "—", delta: nil, tolerance: nil))
-                continue
+            if let newRow = currentRows[key] { pairs.append((key, oldRow, newRow)) } else { unmatchedOld.append((key, oldRow)) }
+        }
+        let unmatchedNew = zip(currentKeys, current.rows).filter { !known.contains($0.0) }
+        if !unmatchedOld.isEmpty, unmatchedOld.count == unmatchedNew.count {
+            for (old, new) in zip(unmatchedOld, unmatchedNew) {
+                let row = "\(old.key) → \(new.0)"
+                differences.append(MetricDifference(kind: .changedParameters, experiment: experiment, row: row,
+                                                    metric: "", old: old.key, new: new.0, delta: nil, tolerance: nil))
+                pairs.append((row, old.row, new.1))
             }
+        } else {
+            for old in unmatchedOld {
+                differences.append(MetricDifference(kind: .missingRow, experiment: experiment, row: old.key, metric: "",
+                                                    old: "present", new: "—", delta: nil, tolerance: nil))
+            }
+            for new in unmatchedNew {
+                differences.append(MetricDifference(kind: .newRow, experiment: experiment, row: new.0, metric: "",
+                                                    old: "—", new: "present", delta: nil, tolerance: nil))
+            }
+        }
+        for (row, oldRow, newRow) in pairs {
             for (metric, tolerance) in tolerances where !missingColumns.contains(metric) {
                 let oldText = oldRow[baseline.header.firstIndex(of: metric)!]
                 let newText = newRow[current.header.firstIndex(of: metric)!]
                 if let difference = Self.compare(oldText, newText, tolerance: tolerance) {
-                    differences.append(MetricDifference(kind: difference.kind, experiment: experiment, row: key,
+                    differences.append(MetricDifference(kind: difference.kind, experiment: experiment, row: row,
                                                         metric: metric, old: oldText, new: newText,
                                                         delta: difference.delta, tolerance: tolerance))
                 }
             }
-        }
-        let known = Set(baselineKeys)
-        for key in currentKeys where !known.contains(key) {
-            differences.append(MetricDifference(kind: .newRow, experiment: experiment, row: key, metric: "",
-                                                old: "—", new: "present", delta: nil, tolerance: nil))
         }
     }
 
