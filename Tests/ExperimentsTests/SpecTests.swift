@@ -180,6 +180,14 @@ final class SpecTests: XCTestCase {
         }
     }
 
+    func testPixelMetricsNeedPatchCore() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn"]
+        object["metrics"] = ["auroc", "aupro"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: metrics[1]: \"aupro\" needs anomaly maps, which only the patchcore scorer makes")
+    }
+
     func testToleranceForAnUnlistedMetricIsRejected() throws {
         var object = baseSpec()
         object["metrics"] = ["auroc"]

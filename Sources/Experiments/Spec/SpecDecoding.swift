@@ -60,6 +60,9 @@ extension ExperimentSpec {
             for item in try list.array(nonEmpty: true) {
                 let metric = MetricName(rawValue: try item.choice(MetricName.allCases.map(\.rawValue)))!
                 guard !metrics.contains(metric) else { throw item.error("\"\(metric.rawValue)\" is listed twice") }
+                if metric == .pixelAUROC || metric == .aupro, scorer.kind != "patchcore" {
+                    throw item.error("\"\(metric.rawValue)\" needs anomaly maps, which only the patchcore scorer makes")
+                }
                 metrics.append(metric)
             }
         }
