@@ -221,6 +221,15 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(Set(grid).count, 12)
     }
 
+    func testImageLevelScorersHaveNoPatchFeatureParameters() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "gmm", "components": [2, 4], "covariance": ["full", "diagonal"]]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.value) },
+                       [["2", "full"], ["2", "diagonal"], ["4", "full"], ["4", "diagonal"]])
+        object["features"] = ["pooling": 3]
+        XCTAssertEqual(specError(object)?.path.description, "features")
+    }
+
     func testSweepRejectsDuplicatesAndEmptyLists() {
         var object = baseSpec()
         object["scorer"] = ["kind": "gmm", "components": [2, 4, 2]]

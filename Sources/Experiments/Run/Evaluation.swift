@@ -63,7 +63,9 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     let scoringClock = Date()
     let needsMaps = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
     var maps = [[Float]]()
-    let progress = showsProgress ? Progress("scoring point \(point.index)", total: features.testRows.count) : nil
+    // Only PatchCore's scoring is long enough to need a progress bar.
+    let progress = showsProgress && point.scorer.kind == "patchcore"
+        ? Progress("scoring point \(point.index)", total: features.testRows.count) : nil
     let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps,
                                progress: progress) { maps += $0 }
     progress?.finish()
