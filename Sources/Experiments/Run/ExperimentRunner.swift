@@ -184,14 +184,9 @@ public struct ExperimentRunner {
             throw RunError("\(specFile.path): the test split needs normal and anomalous images "
                            + "(normal \(report.count(.test, .normal)), anomalous \(report.count(.test, .anomalous)))")
         }
-        let pixelMetrics = spec.metrics.filter { $0 == .pixelAUROC || $0 == .aupro }
-        if !pixelMetrics.isEmpty {
-            guard case .patchcore = spec.scorer else {
-                throw RunError("\(specFile.path): \(pixelMetrics[0].rawValue) needs anomaly maps; only the patchcore scorer makes them")
-            }
-            guard dataset.test.contains(where: { $0.maskURL != nil }) else {
-                throw RunError("\(specFile.path): \(pixelMetrics[0].rawValue) needs ground-truth masks; the dataset has none")
-            }
+        if let pixelMetric = spec.metrics.first(where: { $0 == .pixelAUROC || $0 == .aupro }),
+           !dataset.test.contains(where: { $0.maskURL != nil }) {
+            throw RunError("\(specFile.path): \(pixelMetric.rawValue) needs ground-truth masks; the dataset has none")
         }
     }
 }

@@ -44,7 +44,8 @@ public struct BackboneSpec: Hashable, Sendable {
     public var inputSize: Int
 }
 
-/// How backbone feature maps become patch features.
+/// How backbone feature maps become patch features (PatchCore; the image-level scorers
+/// use the taps' global averages).
 public struct FeatureSpec: Hashable, Sendable {
     /// Side of the local neighbourhood each patch feature averages (odd; 1 = none),
     /// PatchCore's patch size `p`.

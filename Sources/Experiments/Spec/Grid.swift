@@ -13,10 +13,13 @@ extension ExperimentSpec {
     /// The cartesian product of every swept parameter, the last parameter varying fastest.
     /// A spec without sweeps has one point.
     public var grid: [GridPoint] {
+        // Patch-feature parameters matter to PatchCore only (the others pool globally).
         var features = GridExpansion(self.features)
-        features.sweep(\.pooling, "pooling") { String($0) }
-        features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
-        features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
+        if case .patchcore = scorer {
+            features.sweep(\.pooling, "pooling") { String($0) }
+            features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
+            features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
+        }
 
         let scorers: [(ScorerSpec, [Parameter])]
         switch scorer {

@@ -51,8 +51,12 @@ extension ExperimentSpec {
         seed = try top["seed"].map { UInt64(try $0.int(in: 0...(1 << 53))) } ?? 0
         dataset = try decodeDataset(try top.required("dataset"), seed: seed, context: context)
         backbone = try decodeBackbone(try top.required("backbone"), context: context)
-        features = try decodeFeatures(top["features"])
         scorer = try decodeScorer(try top.required("scorer"))
+        if let given = top["features"], scorer.kind != "patchcore" {
+            throw given.error("patch features apply to the patchcore scorer; \"\(scorer.kind)\" uses "
+                              + "global-average-pooled taps (remove \"features\")")
+        }
+        features = try decodeFeatures(top["features"])
 
         metrics = [.auroc, .ap, .f1Max]
         if let list = top["metrics"] {
@@ -60,6 +64,9 @@ extension ExperimentSpec {
             for item in try list.array(nonEmpty: true) {
                 let metric = MetricName(rawValue: try item.choice(MetricName.allCases.map(\.rawValue)))!
                 guard !metrics.contains(metric) else { throw item.error("\"\(metric.rawValue)\" is listed twice") }
+                if metric == .pixelAUROC || metric == .aupro, scorer.kind != "patchcore" {
+                    throw item.error("\"\(metric.rawValue)\" needs anomaly maps, which only the patchcore scorer makes")
+                }
                 metrics.append(metric)
             }
         }
