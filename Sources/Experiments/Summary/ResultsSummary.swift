@@ -70,7 +70,7 @@ public struct ResultsSummary {
                     experiment.metrics.header.firstIndex(of: name).map { "\(name)=\(row[$0])" }
                 }
                 table.append([experiment.spec.name, describe(experiment.spec.dataset),
-                              describe(experiment.spec.backbone, experiment.spec.features),
+                              describeBackbone(experiment.spec),
                               describe(experiment.spec.scorer), values.joined(separator: ", ")]
                              + Self.metricColumns.map { metric, _ in
                                  experiment.metrics.header.firstIndex(of: metric.rawValue).map { Self.rounded(row[$0]) } ?? ""
@@ -81,7 +81,7 @@ public struct ResultsSummary {
         for group in fashion {
             let first = group[0].spec
             table.append(["fashion-mnist-\(first.scorer.kind)-class0…9", "Fashion-MNIST one-vs-rest, mean of \(group.count) classes",
-                          describe(first.backbone, first.features), describe(first.scorer), ""]
+                          describeBackbone(first), describe(first.scorer), ""]
                          + Self.metricColumns.map { metric, _ in
                              Self.mean(group.map { Self.value($0, metric) }).map { String(format: "%.3f", $0) } ?? ""
                          }
@@ -108,7 +108,7 @@ public struct ResultsSummary {
                 single.append(experiment)
                 continue
             }
-            let key = describe(experiment.spec.backbone, experiment.spec.features) + "|" + describe(experiment.spec.scorer)
+            let key = describeBackbone(experiment.spec) + "|" + describe(experiment.spec.scorer)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(experiment)
         }
@@ -173,11 +173,13 @@ public struct ResultsSummary {
         }
     }
 
-    /// Network, taps, input geometry and (when not swept) the patch neighbourhood.
-    private func describe(_ backbone: BackboneSpec, _ features: FeatureSpec) -> String {
+    /// Network, taps, input geometry and, for PatchCore, the patch features (when not swept).
+    private func describeBackbone(_ spec: ExperimentSpec) -> String {
+        let backbone = spec.backbone, features = spec.features
         let input = backbone.resize == backbone.inputSize
             ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)"
         var text = "\(backbone.name) \(backbone.taps.joined(separator: "+")), \(input)"
+        guard case .patchcore = spec.scorer else { return text }
         if features.pooling.values.count == 1, features.pooling.values[0] > 1 {
             text += ", \(features.pooling.values[0])×\(features.pooling.values[0]) pool"
         }
