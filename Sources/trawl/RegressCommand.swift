@@ -50,6 +50,7 @@ struct Regress: ParsableCommand {
                 problems.append("\(error)")
                 print("regress: \(name): FAILED: \(error)")
             }
+            fflush(stdout)  // one line per experiment as it finishes, also in CI logs
         }
         let seconds = String(format: "%.1f", Date().timeIntervalSince(start))
         guard differences.isEmpty && problems.isEmpty else {
