@@ -78,7 +78,7 @@ public struct ExperimentRunner {
 
         // Dataset.
         let dataset = try stage("dataset") { try spec.dataset.load() }
-        log("\(spec.name): \(spec.description.isEmpty ? "" : spec.description)")
+        log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
         log(dataset.report.description)
         try checkUsable(dataset)
         let samples = dataset.samples
@@ -149,20 +149,18 @@ public struct ExperimentRunner {
             headline: RunRecord.Headline(metric: headlineMetric.rawValue, value: best.metrics[headlineMetric]!,
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
-        try stage("results") {
-            try ResultsPublisher(destination: destination).publish { staging in
-                try report.writeTables(to: staging)
-                if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                    try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
-                                      splits: splits, to: staging)
-                }
-                // run.json last, with every stage but its own write.
-                record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(start)
-                    - stages.reduce(0) { $0 + $1.seconds })]
-                record.wallSeconds = Date().timeIntervalSince(start)
-                record.peakMemoryBytes = Provenance.peakMemoryBytes
-                try staging.write(try record.json(), to: "run.json")
+        let resultsClock = Date()
+        try ResultsPublisher(destination: destination).publish { staging in
+            try report.writeTables(to: staging)
+            if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
+                try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
+                                  splits: splits, to: staging)
             }
+            // run.json last: its "results" stage covers everything written before it.
+            record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
+            record.wallSeconds = Date().timeIntervalSince(start)
+            record.peakMemoryBytes = Provenance.peakMemoryBytes
+            try staging.write(try record.json(), to: "run.json")
         }
 
         log("")
