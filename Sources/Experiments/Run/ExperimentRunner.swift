@@ -93,7 +93,7 @@ public struct ExperimentRunner {
             for tap in spec.backbone.taps { _ = try backbone.tap(named: tap) }
             return (backbone, weights ?? descriptor.weightsFile!)
         }
-        let weightsSHA256 = try stage("weights checksum") { try sha256(ofFile: weightsFile) }
+        let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
         // Features.
@@ -187,17 +187,4 @@ public struct ExperimentRunner {
             throw RunError("\(specFile.path): \(pixelMetric.rawValue) needs ground-truth masks; the dataset has none")
         }
     }
-}
-
-/// Lowercase hex SHA-256 of a file, read in 1 MiB chunks.
-func sha256(ofFile url: URL) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: url.path) else {
-        throw RunError("\(url.path): cannot open for its checksum")
-    }
-    defer { try? handle.close() }
-    var hasher = SHA256()
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-        hasher.update(chunk)
-    }
-    return hasher.finalize().hex
 }
