@@ -150,7 +150,10 @@ public struct Conv2D: Sendable {
         let rows = groupIn * kernelHeight * kernelWidth
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1
             && padding == .uniform(0)
-        var columns = [Float](repeating: 0, count: isPointwise ? 0 : rows * plane)
+        // im2col writes every element, so the buffer starts uninitialised.
+        var columns = [Float](unsafeUninitializedCapacity: isPointwise ? 0 : rows * plane) { _, count in
+            count = isPointwise ? 0 : rows * plane
+        }
         weight.data.withUnsafeBufferPointer { w in
             columns.withUnsafeMutableBufferPointer { cols in
                 for g in 0..<groups {
@@ -191,23 +194,25 @@ public struct Conv2D: Sendable {
             for ki in 0..<kernelHeight {
                 for kj in 0..<kernelWidth {
                     let dst = columns + row * outH * outW
+                    // Output columns whose input column lies inside the image: lo..<hi.
+                    let offset = kj * dilation - padding.left
+                    let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+                    let hi = width - 1 - offset < 0 ? 0 : min(outW, (width - 1 - offset) / stride + 1)
                     for oh in 0..<outH {
                         let ih = oh * stride - padding.top + ki * dilation
                         let line = dst + oh * outW
-                        if ih < 0 || ih >= height {
-                            for ow in 0..<outW { line[ow] = 0 }
+                        if ih < 0 || ih >= height || lo >= hi {
+                            line.update(repeating: 0, count: outW)
                             continue
                         }
-                        let src = plane + ih * width
-                        let offset = kj * dilation - padding.left
-                        if stride == 1 && offset >= 0 && offset + outW <= width {
-                            for ow in 0..<outW { line[ow] = src[ow + offset] }
+                        let src = plane + ih * width + offset
+                        line.update(repeating: 0, count: lo)
+                        if stride == 1 {
+                            (line + lo).update(from: src + lo, count: hi - lo)
                         } else {
-                            for ow in 0..<outW {
-                                let iw = ow * stride + offset
-                                line[ow] = (iw >= 0 && iw < width) ? src[iw] : 0
-                            }
+                            for ow in lo..<hi { line[ow] = src[ow * stride] }
                         }
+                        (line + hi).update(repeating: 0, count: outW - hi)
                     }
                     row += 1
                 }
