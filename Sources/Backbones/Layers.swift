@@ -34,6 +34,9 @@ struct FoldedConv: Sendable {
     }
 }
 
+/// Builders take the weights they use out of the state dict (see
+/// ``StateDict/take(_:shape:)``), so a network and its state dict never hold
+/// two copies of the weights.
 extension StateDict {
     /// The convolution `convKey` + `.weight` (no bias) followed by the
     /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`),
@@ -42,11 +45,11 @@ extension StateDict {
     /// The weight must be `[O, inputChannels, k, k]` (depthwise:
     /// `[inputChannels, 1, k, k]`), with `O` = `outputChannels` and `k` =
     /// `kernel` where given, else as stored.
-    func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
+    mutating func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
                     kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
                     epsilon: Float) throws -> FoldedConv {
         let key = convKey + ".weight"
-        let weight = try tensor(key)
+        let weight = try take(key)
         let found = weight.shape
         let stored = found.count == 4 ? (outputs: found[0], kernel: found[2]) : (outputs: 0, kernel: 0)
         let outputs = depthwise ? inputChannels : (outputChannels ?? stored.outputs)
@@ -63,22 +66,22 @@ extension StateDict {
     }
 
     /// Inference BatchNorm parameters under `prefix`, each `[channels]`.
-    func batchNorm(_ prefix: String, channels: Int, epsilon: Float) throws -> BatchNorm {
-        BatchNorm(scale: try tensor(prefix + ".weight", shape: [channels]).data,
-                  shift: try tensor(prefix + ".bias", shape: [channels]).data,
-                  mean: try tensor(prefix + ".running_mean", shape: [channels]).data,
-                  variance: try tensor(prefix + ".running_var", shape: [channels]).data,
+    mutating func batchNorm(_ prefix: String, channels: Int, epsilon: Float) throws -> BatchNorm {
+        BatchNorm(scale: try take(prefix + ".weight", shape: [channels]).data,
+                  shift: try take(prefix + ".bias", shape: [channels]).data,
+                  mean: try take(prefix + ".running_mean", shape: [channels]).data,
+                  variance: try take(prefix + ".running_var", shape: [channels]).data,
                   epsilon: epsilon)
     }
 
     /// The fully connected layer `prefix` (`.weight` `[classes, features]`, `.bias`).
-    func linear(_ prefix: String, inputFeatures: Int) throws -> Linear {
-        let weight = try tensor(prefix + ".weight")
+    mutating func linear(_ prefix: String, inputFeatures: Int) throws -> Linear {
+        let weight = try take(prefix + ".weight")
         guard weight.rank == 2, weight.shape[1] == inputFeatures else {
             throw WeightsError.shapeMismatch(file: source, key: prefix + ".weight",
                                              expected: [weight.shape.first ?? 0, inputFeatures], found: weight.shape)
         }
-        return Linear(weight: weight, bias: try tensor(prefix + ".bias", shape: [weight.shape[0]]).data)
+        return Linear(weight: weight, bias: try take(prefix + ".bias", shape: [weight.shape[0]]).data)
     }
 
     /// The largest `n` with `"\(prefix)\(n - 1)\(suffix)"` present, counting from 0.

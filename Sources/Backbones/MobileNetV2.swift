@@ -14,7 +14,7 @@ import Weights
 public enum MobileNetV2 {
     static let epsilon: Float = 1e-5
 
-    public static func backbone(_ dict: StateDict, name: String) throws -> Backbone {
+    public static func backbone(_ dict: consuming StateDict, name: String) throws -> Backbone {
         let stem = try dict.foldedConv("features.0.0", bn: "features.0.1", inputChannels: 3, kernel: 3, stride: 2,
                                        padding: .symmetric(1), epsilon: epsilon)
         var blocks: [Int] = []

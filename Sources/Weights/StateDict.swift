@@ -26,8 +26,8 @@ public struct StateDict: Sendable {
     public let source: String
     public let format: Format
     /// All entry names, in file order.
-    public let keys: [String]
-    private let entries: [String: Entry]
+    public private(set) var keys: [String]
+    private var entries: [String: Entry]
 
     /// Reads a checkpoint, detecting the format from its first bytes.
     public init(contentsOf url: URL) throws {
@@ -105,6 +105,16 @@ public struct StateDict: Sendable {
     /// The shape of the floating-point tensor `key`.
     public func shape(of key: String) throws -> [Int] {
         try tensor(key).shape
+    }
+
+    /// Removes the tensor `key`, which must have exactly `shape`, and returns
+    /// it: a model built by taking its weights holds their only copy, so
+    /// folding or converting them does not double the memory.
+    public mutating func take(_ key: String, shape: [Int]? = nil) throws -> Tensor {
+        let tensor = try shape.map { try self.tensor(key, shape: $0) } ?? self.tensor(key)
+        entries[key] = nil
+        keys.removeAll { $0 == key }
+        return tensor
     }
 
     /// The int64 tensor `key` (e.g. `bn1.num_batches_tracked`), flattened in row-major order.
