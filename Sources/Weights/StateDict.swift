@@ -53,11 +53,14 @@ public struct StateDict: Sendable {
         try self.init(items, source: file, format: format)
     }
 
-    /// A state dict of in-memory tensors (tests, random weights); `source`
-    /// names it in errors.
+    /// A state dict of in-memory tensors (tests, placeholder weights);
+    /// `source` names it in errors. The keys must be distinct.
     public init(tensors: [(String, Tensor)], source: String) {
-        // Keys of an in-memory dict are the caller's; a duplicate is a programming error.
-        try! self.init(tensors.map { ($0.0, .float($0.1)) }, source: source, format: .inMemory)
+        precondition(Set(tensors.map(\.0)).count == tensors.count, "duplicate keys in an in-memory state dict")
+        self.source = source
+        self.format = .inMemory
+        self.keys = tensors.map(\.0)
+        self.entries = Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, Entry.float($0.1)) })
     }
 
     private init(_ items: [(String, Entry)], source: String, format: Format) throws {
