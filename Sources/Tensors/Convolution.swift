@@ -226,6 +226,14 @@ public struct Conv2D: Sendable {
         let (outH, outW) = (out.shape[2], out.shape[3])
         let (kh, kw) = (kernelHeight, kernelWidth)
         let (s, d, top, left) = (stride, dilation, padding.top, padding.left)
+        // Per kernel column kj: the output columns lo..<hi whose input column lies inside the image.
+        let columnRanges = (0..<kw).map { kj -> Range<Int> in
+            let offset = kj * d - left
+            let lo = max(0, (-offset + s - 1) / s)
+            let last = width - 1 - offset
+            let hi = last < 0 ? 0 : min(outW, last / s + 1)
+            return lo < hi ? lo..<hi : 0..<0
+        }
         x.data.withUnsafeBufferPointer { input in
             weight.data.withUnsafeBufferPointer { w in
                 out.data.withUnsafeMutableBufferPointer { output in
@@ -245,16 +253,10 @@ public struct Conv2D: Sendable {
                                 for kj in 0..<kw {
                                     let k = wBase[(c * kh + ki) * kw + kj]
                                     let offset = kj * d - left
-                                    // Output columns whose input column lies inside the image.
-                                    let lo = max(0, (-offset + s - 1) / s)
-                                    let last = width - 1 - offset
-                                    if last < 0 { continue }
-                                    let hi = min(outW, last / s + 1)
-                                    if lo >= hi { continue }
                                     if s == 1 {
-                                        for ow in lo..<hi { line[ow] += k * row[ow + offset] }
+                                        for ow in columnRanges[kj] { line[ow] += k * row[ow + offset] }
                                     } else {
-                                        for ow in lo..<hi { line[ow] += k * row[ow * s + offset] }
+                                        for ow in columnRanges[kj] { line[ow] += k * row[ow * s + offset] }
                                     }
                                 }
                             }
