@@ -38,7 +38,7 @@ struct FoldedConv: Sendable {
 /// ``StateDict/take(_:shape:)``), so a network and its state dict never hold
 /// two copies of the weights.
 extension StateDict {
-    /// The convolution `convKey` + `.weight` (no bias) followed by the
+    /// The convolution `convKey` (`.weight`, and `.bias` if stored) followed by the
     /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`),
     /// folded into one convolution.
     ///
@@ -46,8 +46,8 @@ extension StateDict {
     /// `[inputChannels, 1, k, k]`), with `O` = `outputChannels` and `k` =
     /// `kernel` where given, else as stored.
     mutating func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
-                    kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
-                    epsilon: Float) throws -> FoldedConv {
+                             kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
+                             epsilon: Float) throws -> FoldedConv {
         let key = convKey + ".weight"
         let weight = try take(key)
         let found = weight.shape
@@ -58,10 +58,12 @@ extension StateDict {
         guard found == expected, k > 0 else {
             throw WeightsError.shapeMismatch(file: source, key: key, expected: expected, found: found)
         }
+        let bias = contains(convKey + ".bias") ? try take(convKey + ".bias", shape: [outputs]).data : nil
         let bn = try batchNorm(bnKey, channels: outputs, epsilon: epsilon)
         let symmetric: Padding2D
         if case let .symmetric(p) = padding { symmetric = .uniform(p) } else { symmetric = .uniform(0) }
-        let conv = Conv2D(weight: weight, stride: stride, padding: symmetric, groups: depthwise ? inputChannels : 1)
+        let conv = Conv2D(weight: weight, bias: bias, stride: stride, padding: symmetric,
+                          groups: depthwise ? inputChannels : 1)
         return FoldedConv(conv: conv.foldingBatchNorm(bn), rule: padding)
     }
 
