@@ -75,6 +75,7 @@ public enum EfficientNetLite {
         let taps = [(1, 4), (2, 8), (4, 16), (6, 32)].map { stage, stride in
             FeatureTap(name: "_blocks.\(ends[stage])", channels: outputs[ends[stage]], stride: stride)
         }
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: inputSize), normalization: .centered),
                         weightsSource: dict.source, stages: stages, classifier: classifier)

@@ -86,6 +86,20 @@ extension StateDict {
         return Linear(weight: weight, bias: try take(prefix + ".bias", shape: [weight.shape[0]]).data)
     }
 
+    /// Throws unless every floating-point entry was taken: weights the
+    /// network does not use mean the checkpoint is another architecture
+    /// (e.g. an EfficientNet with squeeze-excitation). int64 entries
+    /// (`num_batches_tracked`) are ignored.
+    func requireAllTaken(backbone: String) throws {
+        let unused = keys.filter { (try? integers($0)) == nil }
+        guard unused.isEmpty else {
+            throw BackboneError.architectureMismatch(
+                backbone: backbone, file: source,
+                detail: "entries the network does not use (\(unused.count)): \(unused.prefix(5).joined(separator: ", "))"
+                    + (unused.count > 5 ? ", …" : ""))
+        }
+    }
+
     /// The largest `n` with `"\(prefix)\(n - 1)\(suffix)"` present, counting from 0.
     func count(prefix: String, suffix: String) -> Int {
         var n = 0

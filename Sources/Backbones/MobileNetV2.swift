@@ -86,6 +86,7 @@ public enum MobileNetV2 {
             FeatureTap(name: "features.\(ends[4])", channels: outputs[ends[4] - 1], stride: 16),
             FeatureTap(name: headName, channels: head.outputChannels, stride: 32),
         ]
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: 224), normalization: .imageNet),
                         weightsSource: dict.source, stages: stages, classifier: nil)

@@ -98,6 +98,7 @@ public enum ResNet {
         } else {
             classifier = nil
         }
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
                                                      normalization: .imageNet),
