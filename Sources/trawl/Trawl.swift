@@ -7,7 +7,7 @@ struct Trawl: ParsableCommand {
         commandName: "trawl",
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
-        subcommands: [Run.self, Validate.self, List.self, Version.self]
+        subcommands: [Run.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self]
     )
 }
 

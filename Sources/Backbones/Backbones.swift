@@ -1,1 +1,0 @@
-// Backbones — to be written (see README for the layering).

@@ -1,0 +1,178 @@
+import Tensors
+import Weights
+
+/// How a convolution pads its input.
+enum PaddingRule: Sendable {
+    /// PyTorch's `padding=p` on every side.
+    case symmetric(Int)
+    /// TensorFlow "SAME": total `max((⌈n / s⌉ − 1) · s + k − n, 0)` per axis,
+    /// the smaller half before (lukemelas `Conv2dStaticSamePadding`).
+    case same
+}
+
+/// A convolution with its BatchNorm folded in, padding resolved per input size.
+struct FoldedConv: Sendable {
+    let conv: Conv2D
+    let rule: PaddingRule
+
+    var outputChannels: Int { conv.outputChannels }
+
+    /// `[N, C, H, W]` → `[N, O, H', W']`.
+    func callAsFunction(_ x: Tensor) -> Tensor {
+        guard case .same = rule else { return conv(x) }
+        func split(_ n: Int, _ k: Int) -> (Int, Int) {
+            let s = conv.stride
+            let total = max(((n + s - 1) / s - 1) * s + k - n, 0)
+            return (total / 2, total - total / 2)
+        }
+        let (top, bottom) = split(x.shape[2], conv.kernelHeight)
+        let (left, right) = split(x.shape[3], conv.kernelWidth)
+        let padded = Conv2D(weight: conv.weight, bias: conv.bias, stride: conv.stride,
+                            padding: Padding2D(top: top, left: left, bottom: bottom, right: right),
+                            groups: conv.groups)
+        return padded(x)
+    }
+}
+
+/// Builders take the weights they use out of the state dict (see
+/// ``StateDict/take(_:shape:)``), so a network and its state dict never hold
+/// two copies of the weights.
+extension StateDict {
+    /// The convolution `convKey` (`.weight`, and `.bias` if stored) followed by the
+    /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`),
+    /// folded into one convolution.
+    ///
+    /// The weight must be `[O, inputChannels, k, k]` (depthwise:
+    /// `[inputChannels, 1, k, k]`), with `O` = `outputChannels` and `k` =
+    /// `kernel` where given, else as stored.
+    mutating func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
+                             kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
+                             epsilon: Float) throws -> FoldedConv {
+        let key = convKey + ".weight"
+        let weight = try take(key)
+        let found = weight.shape
+        let stored = found.count == 4 ? (outputs: found[0], kernel: found[2]) : (outputs: 0, kernel: 0)
+        let outputs = depthwise ? inputChannels : (outputChannels ?? stored.outputs)
+        let k = kernel ?? stored.kernel
+        let expected = [outputs, depthwise ? 1 : inputChannels, k, k]
+        guard found == expected, k > 0 else {
+            throw WeightsError.shapeMismatch(file: source, key: key, expected: expected, found: found)
+        }
+        let bias = contains(convKey + ".bias") ? try take(convKey + ".bias", shape: [outputs]).data : nil
+        let bn = try batchNorm(bnKey, channels: outputs, epsilon: epsilon)
+        let symmetric: Padding2D
+        if case let .symmetric(p) = padding { symmetric = .uniform(p) } else { symmetric = .uniform(0) }
+        let conv = Conv2D(weight: weight, bias: bias, stride: stride, padding: symmetric,
+                          groups: depthwise ? inputChannels : 1)
+        return FoldedConv(conv: conv.foldingBatchNorm(bn), rule: padding)
+    }
+
+    /// Inference BatchNorm parameters under `prefix`, each `[channels]`.
+    mutating func batchNorm(_ prefix: String, channels: Int, epsilon: Float) throws -> BatchNorm {
+        BatchNorm(scale: try take(prefix + ".weight", shape: [channels]).data,
+                  shift: try take(prefix + ".bias", shape: [channels]).data,
+                  mean: try take(prefix + ".running_mean", shape: [channels]).data,
+                  variance: try take(prefix + ".running_var", shape: [channels]).data,
+                  epsilon: epsilon)
+    }
+
+    /// The fully connected layer `prefix` (`.weight` `[classes, features]`, `.bias`).
+    mutating func linear(_ prefix: String, inputFeatures: Int) throws -> Linear {
+        let weight = try take(prefix + ".weight")
+        guard weight.rank == 2, weight.shape[1] == inputFeatures else {
+            throw WeightsError.shapeMismatch(file: source, key: prefix + ".weight",
+                                             expected: [weight.shape.first ?? 0, inputFeatures], found: weight.shape)
+        }
+        return Linear(weight: weight, bias: try take(prefix + ".bias", shape: [weight.shape[0]]).data)
+    }
+
+    /// Throws unless every floating-point entry was taken: weights the
+    /// network does not use mean the checkpoint is another architecture
+    /// (e.g. an EfficientNet with squeeze-excitation). int64 entries
+    /// (`num_batches_tracked`) are ignored.
+    func requireAllTaken(backbone: String) throws {
+        let unused = keys.filter { (try? integers($0)) == nil }
+        guard unused.isEmpty else {
+            throw BackboneError.architectureMismatch(
+                backbone: backbone, file: source,
+                detail: "entries the network does not use (\(unused.count)): \(unused.prefix(5).joined(separator: ", "))"
+                    + (unused.count > 5 ? ", …" : ""))
+        }
+    }
+
+    /// The largest `n` with `"\(prefix)\(n - 1)\(suffix)"` present, counting from 0.
+    func count(prefix: String, suffix: String) -> Int {
+        var n = 0
+        while contains("\(prefix)\(n)\(suffix)") { n += 1 }
+        return n
+    }
+}
+
+/// min(max(x, 0), 6) in place.
+func clampReLU6(_ x: inout Tensor) {
+    x.data.withUnsafeMutableBufferPointer { p in
+        for i in p.indices { p[i] = min(max(p[i], 0), 6) }
+    }
+}
+
+/// max(x, 0) in place.
+func clampReLU(_ x: inout Tensor) {
+    x.data.withUnsafeMutableBufferPointer { p in
+        for i in p.indices { p[i] = max(p[i], 0) }
+    }
+}
+
+/// x += y in place; equal shapes.
+func addInPlace(_ x: inout Tensor, _ y: Tensor) {
+    precondition(x.shape == y.shape, "residual of \(x.shape) and \(y.shape)")
+    x.data.withUnsafeMutableBufferPointer { p in
+        y.data.withUnsafeBufferPointer { q in
+            for i in p.indices { p[i] += q[i] }
+        }
+    }
+}
+
+/// Global average pooling `[N, C, H, W]` → `[N, C]`.
+func globalAveragePool(_ x: Tensor) -> Tensor {
+    let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
+    var out = Tensor(shape: [n, c])
+    x.data.withUnsafeBufferPointer { p in
+        for i in 0..<(n * c) {
+            var sum: Float = 0
+            for j in 0..<plane { sum += p[i * plane + j] }
+            out.data[i] = sum / Float(plane)
+        }
+    }
+    return out
+}
+
+/// Depthwise-stride of each inverted-residual block of an EfficientNet-B0 /
+/// MobileNetV2 layout, from the blocks' output channels.
+///
+/// Both networks have seven stages with strides 1, 2, 2, 2, 1, 2, 1; only
+/// a stage's first block strides, and a stage starts where a block changes
+/// the channel count (`inputChannels` is the stem's). Returns nil unless
+/// there are exactly seven stages.
+func invertedResidualStrides(outputChannels: [Int], inputChannels: Int) -> [Int]? {
+    let stageStrides = [1, 2, 2, 2, 1, 2, 1]
+    var stage = -1
+    var channels = inputChannels
+    var strides: [Int] = []
+    for out in outputChannels {
+        if stage < 0 || out != channels {
+            stage += 1
+            guard stage < stageStrides.count else { return nil }
+            strides.append(stageStrides[stage])
+        } else {
+            strides.append(1)
+        }
+        channels = out
+    }
+    return stage == stageStrides.count - 1 ? strides : nil
+}
+
+/// Indices of the last block of each stage, from the same channel rule as
+/// ``invertedResidualStrides(outputChannels:inputChannels:)``.
+func stageEnds(outputChannels: [Int]) -> [Int] {
+    outputChannels.indices.filter { $0 == outputChannels.count - 1 || outputChannels[$0 + 1] != outputChannels[$0] }
+}

@@ -1,0 +1,128 @@
+import Backbones
+import CBLAS
+import Foundation
+import Tensors
+import Weights
+
+/// Backbone throughput at batch 16, share of sgemm peak, and peak memory.
+///
+/// The machine's cores are shared with other work, so besides wall-clock
+/// images/s each figure is also given in CPU time per image (all threads),
+/// which load does not inflate, and as the rate that CPU time allows on two
+/// idle cores.
+func runBackboneBenchmarks() {
+    print("\n## Backbones (batch 16, 224x224; cores shared with other work: wall figures are lower bounds)")
+    let peak = sgemmSingleThreadGFLOPS()
+    print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
+    let batch = 16
+    resetPeakMemory()
+    print(String(format: "resident memory at the start of this section (earlier benchmarks' leftovers): %.0f MiB",
+                 residentMemoryMiB()))
+    let assets = URL(fileURLWithPath: ".assets")
+    if let lite0 = try? BackboneRegistry.load("efficientnet-lite0", assets: assets) {
+        let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 7))
+        let (wall, cpu) = measure { _ = try! lite0.features(input, taps: ["_blocks.10"]) }
+        report("efficientnet-lite0 to _blocks.10", batch: batch, wall: wall, cpu: cpu, target: 40)
+        _ = try! lite0.logits(input)
+        print(String(format: "peak memory (VmHWM, process incl. weights) after lite0 batch-%d forwards (incl. logits): %.0f MiB (limit 1024)",
+                     batch, peakMemoryMiB()))
+    } else {
+        print("efficientnet-lite0: weights absent under .assets (run make setup); skipped")
+    }
+
+    let resnetFile = URL(fileURLWithPath: "../shared/reference/resnet/resnet18-random.pth")
+    guard let dict = try? StateDict(contentsOf: resnetFile), let resnet = try? ResNet.backbone(dict, name: "resnet18") else {
+        print("resnet18: \(resnetFile.path) absent; skipped")
+        return
+    }
+    let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 8))
+    let (wall, cpu) = measure { _ = try! resnet.features(input, taps: ["layer3"]) }
+    report("resnet18 to layer3", batch: batch, wall: wall, cpu: cpu, target: 45)
+    let gflop = resNetGFLOP(dict, upToLayer: 3, inputSize: 224)
+    let perCore = gflop * Double(batch) / cpu
+    print(String(format: "resnet18 to layer3: %.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak",
+                 gflop, perCore, 100 * perCore / peak))
+    print(String(format: "peak memory (VmHWM, process incl. both networks) after resnet18 batch-%d forwards: %.0f MiB (limit 1024)",
+                 batch, peakMemoryMiB()))
+
+    // PatchCore's usual backbone, with placeholder weights of the right shapes.
+    resetPeakMemory()
+    let wide = try! ResNet.backbone(.wideResNet50_2, weights: ResNet.placeholderWeights(.wideResNet50_2))
+    let (wideWall, wideCPU) = measure(repeats: 1) { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
+    print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
+                 + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
+                 Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, peakMemoryMiB()))
+}
+
+/// Current resident memory of this process (`VmRSS`), in MiB.
+private func residentMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kib / 1024
+}
+
+/// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the
+/// figures below are this section's peaks, not earlier benchmarks'.
+private func resetPeakMemory() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}
+
+private func report(_ label: String, batch: Int, wall: Double, cpu: Double, target: Double) {
+    let cpuPerImage = cpu / Double(batch)
+    print(String(format: "%@: %.1f images/s wall; %.1f ms CPU per image -> %.1f images/s on 2 idle cores (target >= %.0f)",
+                 label, Double(batch) / wall, cpuPerImage * 1e3, 2 / cpuPerImage, target))
+}
+
+/// CPU seconds of the whole process (all threads).
+private func processCPUTime() -> Double {
+    var time = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
+}
+
+/// Best wall time and best process CPU time of `repeats` runs after a warm-up.
+private func measure(repeats: Int = 3, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+    body()
+    var (wall, cpu) = (Double.infinity, Double.infinity)
+    for _ in 0..<repeats {
+        let (start, startCPU) = (Date(), processCPUTime())
+        body()
+        cpu = min(cpu, processCPUTime() - startCPU)
+        wall = min(wall, Date().timeIntervalSince(start))
+    }
+    return (wall, cpu)
+}
+
+/// sgemm 1024³ GFLOP per CPU second with OpenBLAS on one thread.
+private func sgemmSingleThreadGFLOPS() -> Double {
+    withSingleThreadedBLAS {
+        let n = 1024
+        let a = benchmarkFloats(n * n, seed: 1), b = benchmarkFloats(n * n, seed: 2)
+        var c = [Float](repeating: 0, count: n * n)
+        let (_, cpu) = measure {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
+                        1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
+        }
+        return 2 * Double(n * n * n) / cpu / 1e9
+    }
+}
+
+/// Multiply-add FLOPs (2 per MAC) of a torchvision ResNet's convolutions
+/// through `layer<upToLayer>`: conv1 at input/2, `layerL` at input/2^(L+1).
+private func resNetGFLOP(_ dict: StateDict, upToLayer: Int, inputSize: Int) -> Double {
+    var flops = 0.0
+    for key in dict.keys where key.hasSuffix(".weight") {
+        guard let shape = try? dict.shape(of: key), shape.count == 4 else { continue }
+        let side: Int
+        if key == "conv1.weight" {
+            side = inputSize / 2
+        } else if key.hasPrefix("layer"), let layer = Int(String(key.dropFirst(5).prefix(1))), layer <= upToLayer {
+            side = inputSize / (2 << layer)
+        } else {
+            continue
+        }
+        flops += 2 * Double(shape.reduce(1, *)) * Double(side * side)
+    }
+    return flops / 1e9
+}

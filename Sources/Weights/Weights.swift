@@ -1,1 +1,0 @@
-// Weights — to be written (see README for the layering).

@@ -1,5 +1,0 @@
-import XCTest
-
-final class BackbonesPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}

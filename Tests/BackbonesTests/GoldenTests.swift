@@ -1,0 +1,168 @@
+import Backbones
+import Images
+import Foundation
+import Tensors
+import TestSupport
+import Weights
+import XCTest
+
+/// Outputs against the golden files in `../shared/reference` (computed with
+/// PyTorch in eval mode by an independent reference).
+final class GoldenTests: XCTestCase {
+    func testEfficientNetLite0Taps() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let input = try golden(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let features = try backbone.features(input, taps: ["_blocks.4", "stride16"])
+        assertMatchesGolden(features[0].reshaped([40, 28, 28]),
+                            try golden(reference.appendingPathComponent("coffee_blocks4_chw.npy")), "lite0 _blocks.4")
+        assertMatchesGolden(features[1].reshaped([112, 14, 14]),
+                            try golden(reference.appendingPathComponent("coffee_blocks10_chw.npy")), "lite0 _blocks.10")
+        let logits = try backbone.logits(input)
+        assertMatchesGolden(logits.reshaped([1000]),
+                            try golden(reference.appendingPathComponent("coffee_logits.npy")), "lite0 logits")
+    }
+
+    func testResNet18() throws {
+        try checkResNet("resnet18-random")
+    }
+
+    func testTinyBottleneckResNet() throws {
+        try checkResNet("resnet-bottleneck-tiny-random")
+    }
+
+    private func checkResNet(_ model: String) throws {
+        let reference = try referenceDirectory("resnet")
+        let dict = try StateDict(contentsOf: reference.appendingPathComponent("\(model).pth"))
+        let backbone = try ResNet.backbone(dict, name: model)
+        let input = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let features = try backbone.features(input, taps: ["layer2", "layer3"])
+        for (tap, output) in zip(["layer2", "layer3"], features) {
+            let expected = try golden(reference.appendingPathComponent("\(model)_coffee_\(tap)_chw.npy"))
+            assertMatchesGolden(output.reshaped(expected.shape), expected, "\(model) \(tap)")
+        }
+        let expected = try golden(reference.appendingPathComponent("\(model)_coffee_logits.npy"))
+        assertMatchesGolden(try backbone.logits(input).reshaped([1000]), expected, "\(model) logits")
+    }
+
+    /// Each image of a batch gets, bit for bit, the result it gets alone.
+    func testBatchOfTwoMatchesSingleImages() throws {
+        let reference = try referenceDirectory("resnet")
+        let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
+        let flipped = Tensor(shape: coffee.shape, data: coffee.data.reversed())
+        var networks = [(try ResNet.backbone(StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth")),
+                                             name: "resnet18"), "layer2")]
+        let lite0 = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        if lite0.weightsFile != nil { networks.append((try lite0.load(), "_blocks.10")) }
+        for (backbone, tap) in networks {
+            let single = try [coffee, flipped].map { try backbone.features($0.reshaped([1, 3, 224, 224]), taps: [tap])[0] }
+            let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: [tap])[0]
+            XCTAssertEqual(batch.shape, [2] + single[0].shape.dropFirst())
+            for i in 0..<2 {
+                XCTAssertEqual(batch.slice(i), single[i].slice(0), "\(backbone.name) image \(i): batch and single results differ")
+            }
+        }
+    }
+}
+
+extension GoldenTests {
+    /// The golden input classifies as the reference's top-5 (967 espresso, p ≈ 0.899).
+    func testEfficientNetLite0TopFiveFromGoldenInput() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let input = try golden(reference.appendingPathComponent("coffee_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let top = topClasses(try descriptor.load().logits(input), k: 5)[0]
+        let expected = try expectedTopFive(reference)
+        XCTAssertEqual(top.map(\.index), expected.map(\.index))
+        for (score, reference) in zip(top, expected) {
+            XCTAssertEqual(score.probability, reference.probability, accuracy: 1e-3, "class \(score.index)")
+        }
+    }
+}
+
+/// `expected.json`'s coffee top-5 as class scores.
+func expectedTopFive(_ reference: URL) throws -> [ClassScore] {
+    let json = try JSONSerialization.jsonObject(with: Data(contentsOf: reference.appendingPathComponent("expected.json")))
+    let rows = ((json as! [String: Any])["coffee"] as! [String: Any])["top5"] as! [[Double]]
+    return rows.map { ClassScore(index: Int($0[0]), probability: Float($0[1])) }
+}
+
+extension GoldenTests {
+    /// `coffee.png` through the Images decoder and PIL-compatible resize
+    /// classifies as espresso (967) within 0.03 of the reference probability.
+    func testCoffeePNGEndToEnd() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let descriptor = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let image = try Image(contentsOf: reference.appendingPathComponent("coffee.png"))
+        let input = backbone.preprocessing.input(for: image)
+        let golden = try NPYArray(contentsOf: reference.appendingPathComponent("coffee_input_chw.npy")).tensor
+        print(String(format: "coffee.png preprocessing vs golden input: max abs difference %.2e",
+                     zip(input.data, golden.data).map { abs($0 - $1) }.max() ?? 0))
+        let top = topClasses(try backbone.logits(input.reshaped([1, 3, 224, 224])), k: 5)[0]
+        let expected = try expectedTopFive(reference)
+        print("coffee.png top-5: \(top.map { "\($0.index) \($0.probability)" })")
+        XCTAssertEqual(top[0].index, 967)
+        XCTAssertEqual(top[0].probability, expected[0].probability, accuracy: 0.03)
+    }
+}
+
+extension GoldenTests {
+    /// MobileNetV2 taps against a float64 numpy forward with unfolded
+    /// BatchNorm (`Tests/Fixtures/backbones/make_mobilenet_reference.py`):
+    /// per-channel means and 64 sampled values per tap.
+    func testMobileNetV2AgainstNumpyReference() throws {
+        let reference = try referenceDirectory("resnet")
+        let descriptor = try BackboneRegistry.descriptor(named: "mobilenet_v2", assets: assetsDirectory)
+        try XCTSkipIf(descriptor.weightsFile == nil, "mobilenet_v2 weights absent (run make setup)")
+        let backbone = try descriptor.load()
+        let input = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy")).reshaped([1, 3, 224, 224])
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: fixturesDirectory
+            .appendingPathComponent("backbones/mobilenet_v2_coffee.json"))) as! [String: [String: Any]]
+        let names = backbone.taps.map(\.name)
+        for (name, output) in zip(names, try backbone.features(input, taps: names)) {
+            let facts = expected[name]!
+            let shape = facts["shape"] as! [Int]
+            XCTAssertEqual(output.shape, [1] + shape, name)
+            let scale = Float(facts["max_magnitude"] as! Double)
+            let plane = shape[1] * shape[2]
+            var worst: Float = 0
+            for (c, mean) in (facts["channel_means"] as! [Double]).enumerated() {
+                let sum = output.data[c * plane ..< (c + 1) * plane].reduce(0, +)
+                worst = max(worst, abs(sum / Float(plane) - Float(mean)))
+            }
+            for sample in facts["samples"] as! [[Double]] {
+                let (c, h, w) = (Int(sample[0]), Int(sample[1]), Int(sample[2]))
+                worst = max(worst, abs(output.data[(c * shape[1] + h) * shape[2] + w] - Float(sample[3])))
+            }
+            print(String(format: "mobilenet_v2 %@: max abs error / max magnitude = %.2e", name, worst / scale))
+            XCTAssertLessThanOrEqual(worst / scale, 1e-3, name)
+        }
+    }
+
+    /// Lite1 and Lite2, whose layouts are derived from their state dicts, agree
+    /// with Lite0 on the coffee photograph (a wrong stride, kernel or skip
+    /// would not).
+    func testEfficientNetLite1And2ClassifyCoffee() throws {
+        let reference = try referenceDirectory("efficientnet-lite0")
+        let image = try Image(contentsOf: reference.appendingPathComponent("coffee.png"))
+        for (name, size) in [("efficientnet-lite1", 240), ("efficientnet-lite2", 260)] {
+            let descriptor = try BackboneRegistry.descriptor(named: name, assets: assetsDirectory)
+            guard descriptor.weightsFile != nil else {
+                print("skipping \(name): weights absent")
+                continue
+            }
+            let backbone = try descriptor.load()
+            XCTAssertEqual(backbone.preprocessing.inputSize, size)
+            let input = backbone.preprocessing.input(for: image)
+            let top = topClasses(try backbone.logits(input.reshaped([1] + input.shape)), k: 1)[0][0]
+            print("\(name) coffee.png: class \(top.index), p = \(top.probability)")
+            XCTAssertEqual(top.index, 967, name)
+            XCTAssertGreaterThan(top.probability, 0.5, name)
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import XCTest
-
-final class WeightsPlaceholderTests: XCTestCase {
-    func testPlaceholder() {}
-}
