@@ -17,7 +17,7 @@ public enum EfficientNetLite {
 
     /// Builds the network from `dict`; `inputSize` is the training
     /// resolution (224, 240, 260 for Lite0, 1, 2), used for preprocessing.
-    public static func backbone(_ dict: StateDict, name: String, inputSize: Int) throws -> Backbone {
+    public static func backbone(_ dict: consuming StateDict, name: String, inputSize: Int) throws -> Backbone {
         let stem = try dict.foldedConv("_conv_stem", bn: "_bn0", inputChannels: 3, kernel: 3, stride: 2,
                                        padding: .same, epsilon: epsilon)
         let blockCount = dict.count(prefix: "_blocks.", suffix: "._project_conv.weight")
@@ -75,6 +75,7 @@ public enum EfficientNetLite {
         let taps = [(1, 4), (2, 8), (4, 16), (6, 32)].map { stage, stride in
             FeatureTap(name: "_blocks.\(ends[stage])", channels: outputs[ends[stage]], stride: stride)
         }
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: inputSize), normalization: .centered),
                         weightsSource: dict.source, stages: stages, classifier: classifier)

@@ -34,19 +34,22 @@ struct FoldedConv: Sendable {
     }
 }
 
+/// Builders take the weights they use out of the state dict (see
+/// ``StateDict/take(_:shape:)``), so a network and its state dict never hold
+/// two copies of the weights.
 extension StateDict {
-    /// The convolution `convKey` + `.weight` (no bias) followed by the
+    /// The convolution `convKey` (`.weight`, and `.bias` if stored) followed by the
     /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`),
     /// folded into one convolution.
     ///
     /// The weight must be `[O, inputChannels, k, k]` (depthwise:
     /// `[inputChannels, 1, k, k]`), with `O` = `outputChannels` and `k` =
     /// `kernel` where given, else as stored.
-    func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
-                    kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
-                    epsilon: Float) throws -> FoldedConv {
+    mutating func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
+                             kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
+                             epsilon: Float) throws -> FoldedConv {
         let key = convKey + ".weight"
-        let weight = try tensor(key)
+        let weight = try take(key)
         let found = weight.shape
         let stored = found.count == 4 ? (outputs: found[0], kernel: found[2]) : (outputs: 0, kernel: 0)
         let outputs = depthwise ? inputChannels : (outputChannels ?? stored.outputs)
@@ -55,30 +58,46 @@ extension StateDict {
         guard found == expected, k > 0 else {
             throw WeightsError.shapeMismatch(file: source, key: key, expected: expected, found: found)
         }
+        let bias = contains(convKey + ".bias") ? try take(convKey + ".bias", shape: [outputs]).data : nil
         let bn = try batchNorm(bnKey, channels: outputs, epsilon: epsilon)
         let symmetric: Padding2D
         if case let .symmetric(p) = padding { symmetric = .uniform(p) } else { symmetric = .uniform(0) }
-        let conv = Conv2D(weight: weight, stride: stride, padding: symmetric, groups: depthwise ? inputChannels : 1)
+        let conv = Conv2D(weight: weight, bias: bias, stride: stride, padding: symmetric,
+                          groups: depthwise ? inputChannels : 1)
         return FoldedConv(conv: conv.foldingBatchNorm(bn), rule: padding)
     }
 
     /// Inference BatchNorm parameters under `prefix`, each `[channels]`.
-    func batchNorm(_ prefix: String, channels: Int, epsilon: Float) throws -> BatchNorm {
-        BatchNorm(scale: try tensor(prefix + ".weight", shape: [channels]).data,
-                  shift: try tensor(prefix + ".bias", shape: [channels]).data,
-                  mean: try tensor(prefix + ".running_mean", shape: [channels]).data,
-                  variance: try tensor(prefix + ".running_var", shape: [channels]).data,
+    mutating func batchNorm(_ prefix: String, channels: Int, epsilon: Float) throws -> BatchNorm {
+        BatchNorm(scale: try take(prefix + ".weight", shape: [channels]).data,
+                  shift: try take(prefix + ".bias", shape: [channels]).data,
+                  mean: try take(prefix + ".running_mean", shape: [channels]).data,
+                  variance: try take(prefix + ".running_var", shape: [channels]).data,
                   epsilon: epsilon)
     }
 
     /// The fully connected layer `prefix` (`.weight` `[classes, features]`, `.bias`).
-    func linear(_ prefix: String, inputFeatures: Int) throws -> Linear {
-        let weight = try tensor(prefix + ".weight")
+    mutating func linear(_ prefix: String, inputFeatures: Int) throws -> Linear {
+        let weight = try take(prefix + ".weight")
         guard weight.rank == 2, weight.shape[1] == inputFeatures else {
             throw WeightsError.shapeMismatch(file: source, key: prefix + ".weight",
                                              expected: [weight.shape.first ?? 0, inputFeatures], found: weight.shape)
         }
-        return Linear(weight: weight, bias: try tensor(prefix + ".bias", shape: [weight.shape[0]]).data)
+        return Linear(weight: weight, bias: try take(prefix + ".bias", shape: [weight.shape[0]]).data)
+    }
+
+    /// Throws unless every floating-point entry was taken: weights the
+    /// network does not use mean the checkpoint is another architecture
+    /// (e.g. an EfficientNet with squeeze-excitation). int64 entries
+    /// (`num_batches_tracked`) are ignored.
+    func requireAllTaken(backbone: String) throws {
+        let unused = keys.filter { (try? integers($0)) == nil }
+        guard unused.isEmpty else {
+            throw BackboneError.architectureMismatch(
+                backbone: backbone, file: source,
+                detail: "entries the network does not use (\(unused.count)): \(unused.prefix(5).joined(separator: ", "))"
+                    + (unused.count > 5 ? ", …" : ""))
+        }
     }
 
     /// The largest `n` with `"\(prefix)\(n - 1)\(suffix)"` present, counting from 0.

@@ -14,7 +14,7 @@ import Weights
 public enum MobileNetV2 {
     static let epsilon: Float = 1e-5
 
-    public static func backbone(_ dict: StateDict, name: String) throws -> Backbone {
+    public static func backbone(_ dict: consuming StateDict, name: String) throws -> Backbone {
         let stem = try dict.foldedConv("features.0.0", bn: "features.0.1", inputChannels: 3, kernel: 3, stride: 2,
                                        padding: .symmetric(1), epsilon: epsilon)
         var blocks: [Int] = []
@@ -86,6 +86,7 @@ public enum MobileNetV2 {
             FeatureTap(name: "features.\(ends[4])", channels: outputs[ends[4] - 1], stride: 16),
             FeatureTap(name: headName, channels: head.outputChannels, stride: 32),
         ]
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .stretch(size: 224), normalization: .imageNet),
                         weightsSource: dict.source, stages: stages, classifier: nil)

@@ -56,7 +56,7 @@ public enum ResNet {
     }
 
     /// The network of `architecture` with `weights`, whose layout must be that architecture's.
-    public static func backbone(_ architecture: Architecture, weights dict: StateDict) throws -> Backbone {
+    public static func backbone(_ architecture: Architecture, weights dict: consuming StateDict) throws -> Backbone {
         let layout = try Layout(dict, name: architecture.rawValue)
         let expected = Layout(blockCounts: architecture.blockCounts, usesBottleneck: architecture.usesBottleneck,
                               layer1Width: architecture.layer1Width)
@@ -69,7 +69,7 @@ public enum ResNet {
     }
 
     /// Builds whatever torchvision ResNet layout `dict` holds.
-    public static func backbone(_ dict: StateDict, name: String) throws -> Backbone {
+    public static func backbone(_ dict: consuming StateDict, name: String) throws -> Backbone {
         let layout = try Layout(dict, name: name)
         let stem = try dict.foldedConv("conv1", bn: "bn1", inputChannels: 3, kernel: 7, stride: 2,
                                        padding: .symmetric(3), epsilon: epsilon)
@@ -82,7 +82,7 @@ public enum ResNet {
         var taps: [FeatureTap] = []
         for (l, count) in layout.blockCounts.enumerated() {
             let blocks = try (0..<count).map { b -> (Tensor) -> Tensor in
-                let block = try residualBlock(dict, prefix: "layer\(l + 1).\(b)", inputChannels: channels,
+                let block = try residualBlock(&dict, prefix: "layer\(l + 1).\(b)", inputChannels: channels,
                                               stride: l > 0 && b == 0 ? 2 : 1, bottleneck: layout.usesBottleneck,
                                               name: name)
                 channels = block.outputChannels
@@ -98,6 +98,7 @@ public enum ResNet {
         } else {
             classifier = nil
         }
+        try dict.requireAllTaken(backbone: name)
         return Backbone(name: name, taps: taps,
                         preprocessing: Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
                                                      normalization: .imageNet),
@@ -145,7 +146,7 @@ public enum ResNet {
     }
 
     /// One BasicBlock or Bottleneck with its optional `downsample` shortcut.
-    private static func residualBlock(_ dict: StateDict, prefix p: String, inputChannels: Int, stride: Int,
+    private static func residualBlock(_ dict: inout StateDict, prefix p: String, inputChannels: Int, stride: Int,
                                       bottleneck: Bool, name: String)
         throws -> (outputChannels: Int, run: @Sendable (Tensor) -> Tensor) {
         var convs: [FoldedConv]
@@ -206,7 +207,7 @@ public enum ResNet {
             self.layer1Width = layer1Width
         }
 
-        init(_ dict: StateDict, name: String) throws {
+        init(_ dict: borrowing StateDict, name: String) throws {
             blockCounts = (1...4).map { dict.count(prefix: "layer\($0).", suffix: ".conv1.weight") }
             guard blockCounts.allSatisfy({ $0 > 0 }), dict.contains("conv1.weight") else {
                 throw BackboneError.architectureMismatch(

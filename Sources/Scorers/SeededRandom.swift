@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Tensors
 
 /// A seeded pseudo-random generator (xoshiro256**, state filled by SplitMix64).
 ///
@@ -14,15 +15,8 @@ public struct SeededRandom: RandomNumberGenerator {
 
     /// A generator whose whole stream is determined by `seed`.
     public init(seed: UInt64) {
-        var mix = seed
-        func splitMix() -> UInt64 {
-            mix &+= 0x9E37_79B9_7F4A_7C15
-            var z = mix
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        state = (splitMix(), splitMix(), splitMix(), splitMix())
+        var mix = SplitMix64(seed: seed)
+        state = (mix.next(), mix.next(), mix.next(), mix.next())
     }
 
     public mutating func next() -> UInt64 {

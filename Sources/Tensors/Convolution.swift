@@ -150,7 +150,10 @@ public struct Conv2D: Sendable {
         let rows = groupIn * kernelHeight * kernelWidth
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1
             && padding == .uniform(0)
-        var columns = [Float](repeating: 0, count: isPointwise ? 0 : rows * plane)
+        // im2col writes every element, so the buffer starts uninitialised.
+        var columns = [Float](unsafeUninitializedCapacity: isPointwise ? 0 : rows * plane) { _, count in
+            count = isPointwise ? 0 : rows * plane
+        }
         weight.data.withUnsafeBufferPointer { w in
             columns.withUnsafeMutableBufferPointer { cols in
                 for g in 0..<groups {
@@ -191,23 +194,25 @@ public struct Conv2D: Sendable {
             for ki in 0..<kernelHeight {
                 for kj in 0..<kernelWidth {
                     let dst = columns + row * outH * outW
+                    // Output columns whose input column lies inside the image: lo..<hi.
+                    let offset = kj * dilation - padding.left
+                    let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+                    let hi = width - 1 - offset < 0 ? 0 : min(outW, (width - 1 - offset) / stride + 1)
                     for oh in 0..<outH {
                         let ih = oh * stride - padding.top + ki * dilation
                         let line = dst + oh * outW
-                        if ih < 0 || ih >= height {
-                            for ow in 0..<outW { line[ow] = 0 }
+                        if ih < 0 || ih >= height || lo >= hi {
+                            line.update(repeating: 0, count: outW)
                             continue
                         }
-                        let src = plane + ih * width
-                        let offset = kj * dilation - padding.left
-                        if stride == 1 && offset >= 0 && offset + outW <= width {
-                            for ow in 0..<outW { line[ow] = src[ow + offset] }
+                        let src = plane + ih * width + offset
+                        line.update(repeating: 0, count: lo)
+                        if stride == 1 {
+                            (line + lo).update(from: src + lo, count: hi - lo)
                         } else {
-                            for ow in 0..<outW {
-                                let iw = ow * stride + offset
-                                line[ow] = (iw >= 0 && iw < width) ? src[iw] : 0
-                            }
+                            for ow in lo..<hi { line[ow] = src[ow * stride] }
                         }
+                        (line + hi).update(repeating: 0, count: outW - hi)
                     }
                     row += 1
                 }
@@ -221,6 +226,14 @@ public struct Conv2D: Sendable {
         let (outH, outW) = (out.shape[2], out.shape[3])
         let (kh, kw) = (kernelHeight, kernelWidth)
         let (s, d, top, left) = (stride, dilation, padding.top, padding.left)
+        // Per kernel column kj: the output columns lo..<hi whose input column lies inside the image.
+        let columnRanges = (0..<kw).map { kj -> Range<Int> in
+            let offset = kj * d - left
+            let lo = max(0, (-offset + s - 1) / s)
+            let last = width - 1 - offset
+            let hi = last < 0 ? 0 : min(outW, last / s + 1)
+            return lo < hi ? lo..<hi : 0..<0
+        }
         x.data.withUnsafeBufferPointer { input in
             weight.data.withUnsafeBufferPointer { w in
                 out.data.withUnsafeMutableBufferPointer { output in
@@ -240,16 +253,10 @@ public struct Conv2D: Sendable {
                                 for kj in 0..<kw {
                                     let k = wBase[(c * kh + ki) * kw + kj]
                                     let offset = kj * d - left
-                                    // Output columns whose input column lies inside the image.
-                                    let lo = max(0, (-offset + s - 1) / s)
-                                    let last = width - 1 - offset
-                                    if last < 0 { continue }
-                                    let hi = min(outW, last / s + 1)
-                                    if lo >= hi { continue }
                                     if s == 1 {
-                                        for ow in lo..<hi { line[ow] += k * row[ow + offset] }
+                                        for ow in columnRanges[kj] { line[ow] += k * row[ow + offset] }
                                     } else {
-                                        for ow in lo..<hi { line[ow] += k * row[ow * s + offset] }
+                                        for ow in columnRanges[kj] { line[ow] += k * row[ow * s + offset] }
                                     }
                                 }
                             }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 
 /// Bilinear resize of the last two axes (`[…, H, W]` → `[…, height, width]`)
@@ -67,41 +68,66 @@ public func resizeNearest(_ x: Tensor, height: Int, width: Int) -> Tensor {
 /// Gaussian blur of the last two axes with `scipy.ndimage.gaussian_filter`
 /// semantics (other axes untouched): a separable kernel of radius
 /// `Int(truncate · sigma + 0.5)`, weights `exp(−x² / 2σ²)` normalised to sum 1,
-/// boundary mode `reflect` (`d c b a | a b c d | d c b a`). Sums in Double.
+/// boundary mode `reflect` (`d c b a | a b c d | d c b a`). Like scipy, each
+/// pass sums in Double, pairing the taps symmetric about the centre, and
+/// stores Float; axis −2 is filtered first.
 public func gaussianBlur(_ x: Tensor, sigma: Float, truncate: Float = 4) -> Tensor {
     precondition(x.rank >= 2, "blur expects [..., H, W], got \(x.shape)")
     precondition(sigma > 0, "blur sigma must be positive")
     let radius = Int(truncate * sigma + 0.5)
     let sigma2 = Double(sigma) * Double(sigma)
-    var kernel = (-radius...radius).map { exp(-0.5 * Double($0 * $0) / sigma2) }
-    let total = kernel.reduce(0, +)
+    var kernel = (0...radius).map { exp(-0.5 * Double($0 * $0) / sigma2) }
+    let total = kernel[0] + 2 * kernel.dropFirst().reduce(0, +)
     kernel = kernel.map { $0 / total }
     let (h, w) = (x.shape[x.rank - 2], x.shape[x.rank - 1])
     let planes = x.count / max(1, h * w)
     let rowIndex = reflectedIndices(count: h, radius: radius)
     let colIndex = reflectedIndices(count: w, radius: radius)
     var out = x
-    var line = [Double](repeating: 0, count: max(h, w))
-    for p in 0..<planes {
-        let base = p * h * w
-        for j in 0..<w {          // axis −2 first, as scipy
-            for i in 0..<h {
-                var sum = 0.0
-                for t in 0...(2 * radius) { sum += kernel[t] * Double(out.data[base + rowIndex[i + t] * w + j]) }
-                line[i] = sum
-            }
-            for i in 0..<h { out.data[base + i * w + j] = Float(line[i]) }
-        }
-        for i in 0..<h {          // then axis −1
-            for j in 0..<w {
-                var sum = 0.0
-                for t in 0...(2 * radius) { sum += kernel[t] * Double(out.data[base + i * w + colIndex[j + t]]) }
-                line[j] = sum
-            }
-            for j in 0..<w { out.data[base + i * w + j] = Float(line[j]) }
+    out.data.withUnsafeMutableBufferPointer { data in
+        let base = data.baseAddress!
+        DispatchQueue.concurrentPerform(iterations: planes) { p in
+            blurPlane(base + p * h * w, height: h, width: w, kernel: kernel,
+                      rowIndex: rowIndex, colIndex: colIndex)
         }
     }
     return out
+}
+
+/// Filters one `[height, width]` plane in place; `kernel[t]` weighs offset ±t.
+private func blurPlane(_ plane: UnsafeMutablePointer<Float>, height h: Int, width w: Int,
+                       kernel: [Double], rowIndex: [Int], colIndex: [Int]) {
+    let radius = kernel.count - 1
+    let source = [Float](UnsafeBufferPointer(start: plane, count: h * w))
+    var acc = [Double](repeating: 0, count: w)
+    var line = [Double](repeating: 0, count: w + 2 * radius)
+    // Axis −2: each output row is a weighted sum of whole input rows.
+    source.withUnsafeBufferPointer { src in
+        for i in 0..<h {
+            let centre = src.baseAddress! + i * w
+            for j in 0..<w { acc[j] = kernel[0] * Double(centre[j]) }
+            for t in stride(from: 1, through: radius, by: 1) {
+                let above = src.baseAddress! + rowIndex[radius + i - t] * w
+                let below = src.baseAddress! + rowIndex[radius + i + t] * w
+                let k = kernel[t]
+                for j in 0..<w { acc[j] += k * (Double(above[j]) + Double(below[j])) }
+            }
+            for j in 0..<w { plane[i * w + j] = Float(acc[j]) }
+        }
+    }
+    // Axis −1: along each row, through a reflected copy of it.
+    for i in 0..<h {
+        let r = plane + i * w
+        for j in 0..<(w + 2 * radius) { line[j] = Double(r[colIndex[j]]) }
+        for j in 0..<w {
+            let c = j + radius
+            var sum = kernel[0] * line[c]
+            for t in stride(from: 1, through: radius, by: 1) {
+                sum += kernel[t] * (line[c - t] + line[c + t])
+            }
+            r[j] = Float(sum)
+        }
+    }
 }
 
 /// Input index for each padded position `-radius ..< count + radius`, in

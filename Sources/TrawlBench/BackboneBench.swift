@@ -16,6 +16,8 @@ func runBackboneBenchmarks() {
     print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
     let batch = 16
     resetPeakMemory()
+    print(String(format: "resident memory at the start of this section (earlier benchmarks' leftovers): %.0f MiB",
+                 residentMemoryMiB()))
     let assets = URL(fileURLWithPath: ".assets")
     if let lite0 = try? BackboneRegistry.load("efficientnet-lite0", assets: assets) {
         let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 7))
@@ -50,6 +52,14 @@ func runBackboneBenchmarks() {
     print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
                  + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
                  Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, peakMemoryMiB()))
+}
+
+/// Current resident memory of this process (`VmRSS`), in MiB.
+private func residentMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kib / 1024
 }
 
 /// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the

@@ -52,10 +52,10 @@ enum ElementType: Equatable {
         case "F16": self = .float16
         case "BF16": self = .bfloat16
         case "I64": self = .int64
-        case "F64", "I32", "U32", "C64": self = .other(name: name, size: 4 * (name == "F64" || name == "C64" ? 2 : 1))
+        case "F64", "C64", "U64": self = .other(name: name, size: 8)
+        case "I32", "U32": self = .other(name: name, size: 4)
         case "I16", "U16": self = .other(name: name, size: 2)
         case "I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2": self = .other(name: name, size: 1)
-        case "U64": self = .other(name: name, size: 8)
         default: return nil
         }
     }

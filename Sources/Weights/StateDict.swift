@@ -26,8 +26,8 @@ public struct StateDict: Sendable {
     public let source: String
     public let format: Format
     /// All entry names, in file order.
-    public let keys: [String]
-    private let entries: [String: Entry]
+    public private(set) var keys: [String]
+    private var entries: [String: Entry]
 
     /// Reads a checkpoint, detecting the format from its first bytes.
     public init(contentsOf url: URL) throws {
@@ -53,11 +53,14 @@ public struct StateDict: Sendable {
         try self.init(items, source: file, format: format)
     }
 
-    /// A state dict of in-memory tensors (tests, random weights); `source`
-    /// names it in errors.
+    /// A state dict of in-memory tensors (tests, placeholder weights);
+    /// `source` names it in errors. The keys must be distinct.
     public init(tensors: [(String, Tensor)], source: String) {
-        // Keys of an in-memory dict are the caller's; a duplicate is a programming error.
-        try! self.init(tensors.map { ($0.0, .float($0.1)) }, source: source, format: .inMemory)
+        precondition(Set(tensors.map(\.0)).count == tensors.count, "duplicate keys in an in-memory state dict")
+        self.source = source
+        self.format = .inMemory
+        self.keys = tensors.map(\.0)
+        self.entries = Dictionary(uniqueKeysWithValues: tensors.map { ($0.0, Entry.float($0.1)) })
     }
 
     private init(_ items: [(String, Entry)], source: String, format: Format) throws {
@@ -105,6 +108,16 @@ public struct StateDict: Sendable {
     /// The shape of the floating-point tensor `key`.
     public func shape(of key: String) throws -> [Int] {
         try tensor(key).shape
+    }
+
+    /// Removes the tensor `key`, which must have exactly `shape`, and returns
+    /// it: a model built by taking its weights holds their only copy, so
+    /// folding or converting them does not double the memory.
+    public mutating func take(_ key: String, shape: [Int]? = nil) throws -> Tensor {
+        let tensor = try shape.map { try self.tensor(key, shape: $0) } ?? self.tensor(key)
+        entries[key] = nil
+        keys.removeAll { $0 == key }
+        return tensor
     }
 
     /// The int64 tensor `key` (e.g. `bn1.num_batches_tracked`), flattened in row-major order.

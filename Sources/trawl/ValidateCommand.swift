@@ -6,7 +6,10 @@ import Foundation
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check experiment specs: keys, types, ranges, paths' variables.",
-        discussion: "Prints one line per file; exits non-zero when any spec is invalid.")
+        discussion: """
+            Prints one line per file; exits non-zero when any spec is invalid. A file named \
+            schema.json (the specs' JSON Schema) is skipped, so `trawl validate Experiments/*.json` works.
+            """)
 
     @Argument(help: "Spec files.")
     var specs: [String]
@@ -14,6 +17,10 @@ struct Validate: ParsableCommand {
     func run() throws {
         var failures = 0
         for file in specs {
+            if URL(fileURLWithPath: file).lastPathComponent == "schema.json" {
+                print("\(file): skipped (the JSON Schema of specs)")
+                continue
+            }
             do {
                 let spec = try ExperimentSpec(contentsOf: URL(fileURLWithPath: file), file: file)
                 let points = spec.grid.count

@@ -90,6 +90,19 @@ final class BackboneTests: XCTestCase {
         }
     }
 
+    /// Weights the network would not use (squeeze-excitation of a full
+    /// EfficientNet, here a stray extra tensor) make the load fail.
+    func testUnusedWeightsAreAnError() throws {
+        let reference = try referenceDirectory("resnet")
+        let dict = try StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth"))
+        var tensors = dict.keys.compactMap { key in (try? dict.tensor(key)).map { (key, $0) } }
+        tensors.append(("layer1.0.se.fc1.weight", Tensor(shape: [4, 64, 1, 1])))
+        XCTAssertThrowsError(try ResNet.backbone(StateDict(tensors: tensors, source: "extra.pth"), name: "resnet18")) { error in
+            XCTAssertEqual(error as? BackboneError, .architectureMismatch(
+                backbone: "resnet18", file: "extra.pth", detail: "entries the network does not use (1): layer1.0.se.fc1.weight"))
+        }
+    }
+
     func testMobileNetV2HasNoClassifier() throws {
         let descriptor = try BackboneRegistry.descriptor(named: "mobilenet_v2", assets: assetsDirectory)
         try XCTSkipIf(descriptor.weightsFile == nil, "mobilenet_v2 weights absent")

@@ -85,7 +85,7 @@ final class DatasetsTests: XCTestCase {
     }
 
     func testSharedMVTecCategories() throws {
-        let shared = try XCTUnwrap(sharedDirectory, "../shared is absent")
+        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent: MVTec counts are not checked") }
         let bottle = try decode(#"{"kind": "mvtec", "root": "datasets/mvtec/bottle"}"#)
             .resolvingPaths(relativeTo: shared).load()
         XCTAssertEqual(bottle.report.count(.train), 209)

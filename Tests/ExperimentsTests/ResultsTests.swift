@@ -89,4 +89,27 @@ final class ResultsTests: XCTestCase {
         let float: Float = 0.1 + 0.2
         XCTAssertEqual(Float(cell(float)), float)
     }
+
+    func testProgressWithoutATerminalPrintsPlainLinesEveryTenPercent() {
+        var output = ""
+        let progress = ProgressReporter("features", total: 100, isTerminal: false) { output += $0 }
+        for _ in 0..<100 { progress.advance() }
+        progress.finish()
+        let lines = output.split(separator: "\n")
+        XCTAssertFalse(output.contains("\r") || output.contains("\u{1B}"), output)
+        XCTAssertEqual(lines.count, 11, output)  // at 1, 10, 20, … 90 %, then the summary
+        XCTAssertTrue(lines[1].hasPrefix("features: 10/100 images, "), output)
+        XCTAssertTrue(lines[1].contains("images/s, ETA "), output)
+        XCTAssertTrue(lines[10].hasPrefix("features: 100 images in "), output)
+    }
+
+    func testProgressOnATerminalRedrawsOneLine() {
+        var output = ""
+        let progress = ProgressReporter("features", total: 2, isTerminal: true) { output += $0 }
+        progress.advance(by: 2)
+        progress.finish()
+        XCTAssertTrue(output.hasPrefix("\rfeatures: [########################] 2/2 images"), output)
+        XCTAssertTrue(output.hasSuffix("\n"))
+        XCTAssertEqual(output.filter { $0 == "\n" }.count, 1)
+    }
 }

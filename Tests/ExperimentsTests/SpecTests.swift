@@ -228,6 +228,11 @@ final class SpecTests: XCTestCase {
                        [["2", "full"], ["2", "diagonal"], ["4", "full"], ["4", "diagonal"]])
         object["features"] = ["pooling": 3]
         XCTAssertEqual(specError(object)?.path.description, "features")
+        object["features"] = nil
+        object["scorer"] = ["kind": "mahalanobis"]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.name) }, [["estimator"]])
+        object["scorer"] = ["kind": "mahalanobis", "estimator": "sample", "ridge": [0.01, 0.1]]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.value) }, [["sample", "0.01"], ["sample", "0.1"]])
     }
 
     func testSweepRejectsDuplicatesAndEmptyLists() {

@@ -49,6 +49,18 @@ final class StateDictTests: XCTestCase {
         }
     }
 
+    func testTakeRemovesTheEntry() throws {
+        var dict = try StateDict(contentsOf: fixtures.appendingPathComponent("tiny_zip.pth"))
+        XCTAssertThrowsError(try dict.take("a", shape: [6]))
+        XCTAssertTrue(dict.contains("a"), "a failed take leaves the entry")
+        XCTAssertEqual(try dict.take("a", shape: [2, 3]).data, [-1, -0.5, 0, 0.5, 1, 1.5])
+        XCTAssertFalse(dict.contains("a"))
+        XCTAssertEqual(dict.keys, ["b", "c", "n", "d", "note"])
+        XCTAssertThrowsError(try dict.take("a")) { error in
+            XCTAssertEqual(error as? WeightsError, .missingKey(file: dict.source, key: "a"))
+        }
+    }
+
     func testSafetensors() throws {
         let dict = try StateDict(contentsOf: fixtures.appendingPathComponent("tiny.safetensors"))
         XCTAssertEqual(dict.format, .safetensors)

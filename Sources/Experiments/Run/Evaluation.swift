@@ -65,7 +65,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     var maps = [[Float]]()
     // Only PatchCore's scoring is long enough to need a progress bar.
     let progress = showsProgress && point.scorer.kind == "patchcore"
-        ? Progress("scoring point \(point.index)", total: features.testRows.count) : nil
+        ? ProgressReporter("scoring point \(point.index)", total: features.testRows.count) : nil
     let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps,
                                progress: progress) { maps += $0 }
     progress?.finish()
@@ -164,7 +164,7 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
 /// Scores of `rows` in order; PatchCore works in batches (advancing `progress`) and hands
 /// each batch's anomaly maps (`[size²]` per image) to `maps` when `keepMaps` is set.
 private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
-                   progress: Progress?, maps: ([[Float]]) -> Void) throws -> [Double] {
+                   progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
     func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
     switch scorer {
     case .patchcore(let patchcore):

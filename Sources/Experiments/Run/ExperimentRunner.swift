@@ -78,7 +78,7 @@ public struct ExperimentRunner {
 
         // Dataset.
         let dataset = try stage("dataset") { try spec.dataset.load() }
-        log("\(spec.name): \(spec.description.isEmpty ? "" : spec.description)")
+        log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
         log(dataset.report.description)
         try checkUsable(dataset)
         let samples = dataset.samples
@@ -93,7 +93,7 @@ public struct ExperimentRunner {
             for tap in spec.backbone.taps { _ = try backbone.tap(named: tap) }
             return (backbone, weights ?? descriptor.weightsFile!)
         }
-        let weightsSHA256 = try stage("weights checksum") { try sha256(ofFile: weightsFile) }
+        let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
         // Features.
@@ -149,20 +149,18 @@ public struct ExperimentRunner {
             headline: RunRecord.Headline(metric: headlineMetric.rawValue, value: best.metrics[headlineMetric]!,
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
-        try stage("results") {
-            try ResultsPublisher(destination: destination).publish { staging in
-                try report.writeTables(to: staging)
-                if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                    try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
-                                      splits: splits, to: staging)
-                }
-                // run.json last, with every stage but its own write.
-                record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(start)
-                    - stages.reduce(0) { $0 + $1.seconds })]
-                record.wallSeconds = Date().timeIntervalSince(start)
-                record.peakMemoryBytes = Provenance.peakMemoryBytes
-                try staging.write(try record.json(), to: "run.json")
+        let resultsClock = Date()
+        try ResultsPublisher(destination: destination).publish { staging in
+            try report.writeTables(to: staging)
+            if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
+                try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
+                                  splits: splits, to: staging)
             }
+            // run.json last: its "results" stage covers everything written before it.
+            record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
+            record.wallSeconds = Date().timeIntervalSince(start)
+            record.peakMemoryBytes = Provenance.peakMemoryBytes
+            try staging.write(try record.json(), to: "run.json")
         }
 
         log("")
@@ -189,17 +187,4 @@ public struct ExperimentRunner {
             throw RunError("\(specFile.path): \(pixelMetric.rawValue) needs ground-truth masks; the dataset has none")
         }
     }
-}
-
-/// Lowercase hex SHA-256 of a file, read in 1 MiB chunks.
-func sha256(ofFile url: URL) throws -> String {
-    guard let handle = FileHandle(forReadingAtPath: url.path) else {
-        throw RunError("\(url.path): cannot open for its checksum")
-    }
-    defer { try? handle.close() }
-    var hasher = SHA256()
-    while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-        hasher.update(chunk)
-    }
-    return hasher.finalize().hex
 }

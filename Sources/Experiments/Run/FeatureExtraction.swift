@@ -32,7 +32,7 @@ func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: Bac
     // How many images the cache lacks, for the progress bar (the entry is closed again
     // before `features` reopens it).
     let missing = try cache.entry(for: key, imageIDs: ids, specHash: specHash).missingIDs.count
-    let progress = showsProgress && missing > 0 ? Progress("features (\(backbone.name))", total: missing) : nil
+    let progress = showsProgress && missing > 0 ? ProgressReporter("features (\(backbone.name))", total: missing) : nil
     let batchSize = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
     let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize) { batch in
         let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)

@@ -1,5 +1,4 @@
 import Backbones
-import Checksums
 import Datasets
 import EmbeddingCache
 import Foundation
@@ -72,12 +71,7 @@ struct InputPipeline: Sendable {
 /// The content digest of a sample's pixels: the file's bytes, or the in-memory values.
 func contentSHA256(_ sample: Sample) throws -> String {
     switch sample.image {
-    case .file(let url):
-        return try ImageSetFingerprint.contentSHA256(ofFile: url)
-    case .pixels(let image):
-        var hasher = SHA256()
-        hasher.update(Array("\(image.pixels.shape)".utf8))
-        image.pixels.data.withUnsafeBytes { hasher.update($0) }
-        return hasher.finalize().hex
+    case .file(let url): return try ImageSetFingerprint.contentSHA256(ofFile: url)
+    case .pixels(let image): return ImageSetFingerprint.contentSHA256(ofPixels: image.pixels)
     }
 }

@@ -38,7 +38,7 @@ extension ExperimentSpec {
         case .mahalanobis(let spec):
             var grid = GridExpansion(spec)
             grid.sweep(\.estimator, "estimator") { $0.rawValue }
-            grid.sweep(\.ridge, "ridge", formatNumber)
+            if spec.estimator.values.contains(.sample) { grid.sweep(\.ridge, "ridge", formatNumber) }
             scorers = grid.points.map { (.mahalanobis($0.root), $0.parameters) }
         case .gmm(let spec):
             var grid = GridExpansion(spec)

@@ -1,0 +1,81 @@
+import Tensors
+import XCTest
+
+/// Conv2D against a direct loop over many small geometries: strides 1–3,
+/// asymmetric padding wider than the kernel reach, dilation, grouped and
+/// depthwise weights, images narrower than the kernel's span. Exercises
+/// every branch of im2col's row copy (all-padding rows, left and right zero
+/// runs, strided gathers).
+final class ConvolutionEdgeTests: XCTestCase {
+    func testMatchesDirectLoopOverGeometries() {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        func next() -> Float {  // SplitMix64 → [-1, 1)
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 23) - 1
+        }
+        var checked = 0
+        for (channels, groups) in [(2, 1), (4, 2), (3, 3)] {
+            for kernel in [1, 3, 5] {
+                for stride in 1...3 {
+                    for dilation in 1...2 {
+                        for (top, left, bottom, right) in [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 1, 0), (3, 4, 2, 5)] {
+                            for (height, width) in [(5, 4), (7, 9), (3, 11)] {
+                                let padding = Padding2D(top: top, left: left, bottom: bottom, right: right)
+                                let outputs = groups == channels ? channels : 4
+                                let weight = Tensor(shape: [outputs, channels / groups, kernel, kernel],
+                                                    data: (0..<(outputs * channels / groups * kernel * kernel)).map { _ in next() })
+                                let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, stride: stride,
+                                                  padding: padding, dilation: dilation, groups: groups)
+                                let (outH, outW) = conv.outputSize(height: height, width: width)
+                                guard outH > 0 && outW > 0 else { continue }
+                                let x = Tensor(shape: [2, channels, height, width],
+                                               data: (0..<(2 * channels * height * width)).map { _ in next() })
+                                let y = conv(x)
+                                let expected = directConvolution(x, conv)
+                                let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+                                XCTAssertLessThanOrEqual(worst, 1e-5, "c\(channels) g\(groups) k\(kernel) s\(stride) d\(dilation) p\(padding) \(height)x\(width)")
+                                checked += 1
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 500)
+    }
+
+    /// The textbook definition, in Double.
+    private func directConvolution(_ x: Tensor, _ conv: Conv2D) -> Tensor {
+        let (n, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (outH, outW) = conv.outputSize(height: height, width: width)
+        let outputs = conv.outputChannels, groupIn = channels / conv.groups, groupOut = outputs / conv.groups
+        var y = Tensor(shape: [n, outputs, outH, outW])
+        for i in 0..<n {
+            for o in 0..<outputs {
+                let g = o / groupOut
+                for oh in 0..<outH {
+                    for ow in 0..<outW {
+                        var sum = Double(conv.bias?[o] ?? 0)
+                        for ci in 0..<groupIn {
+                            let c = g * groupIn + ci
+                            for ki in 0..<conv.kernelHeight {
+                                for kj in 0..<conv.kernelWidth {
+                                    let ih = oh * conv.stride - conv.padding.top + ki * conv.dilation
+                                    let iw = ow * conv.stride - conv.padding.left + kj * conv.dilation
+                                    guard ih >= 0 && ih < height && iw >= 0 && iw < width else { continue }
+                                    let w = conv.weight.data[((o * groupIn + ci) * conv.kernelHeight + ki) * conv.kernelWidth + kj]
+                                    sum += Double(w) * Double(x.data[((i * channels + c) * height + ih) * width + iw])
+                                }
+                            }
+                        }
+                        y.data[((i * outputs + o) * outH + oh) * outW + ow] = Float(sum)
+                    }
+                }
+            }
+        }
+        return y
+    }
+}
