@@ -75,13 +75,13 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(comparison.differences.count, 1)
         let drift = try XCTUnwrap(comparison.differences.first)
         XCTAssertEqual(drift.kind, .drift)
-        XCTAssertEqual(drift.row, "coreset_ratio=0.1 k=1")
+        XCTAssertEqual(drift.row, "coreset_ratio=0.1", "only the varying parameter names the row")
         XCTAssertEqual(drift.metric, "auroc")
         XCTAssertEqual(drift.delta ?? 0, -0.02, accuracy: 1e-12)
         XCTAssertEqual(comparison.differences.report, """
-            experiment    row                    metric  old     new     delta    tolerance  problem
-            ------------  ---------------------  ------  ------  ------  -------  ---------  ----------------------
-            mvtec-bottle  coreset_ratio=0.1 k=1  auroc   0.9500  0.9300  -0.0200  0.0050     drift beyond tolerance
+            experiment    row                metric  old     new     delta    tolerance  problem
+            ------------  -----------------  ------  ------  ------  -------  ---------  ----------------------
+            mvtec-bottle  coreset_ratio=0.1  auroc   0.9500  0.9300  -0.0200  0.0050     drift beyond tolerance
 
             """)
     }
@@ -105,14 +105,14 @@ final class RegressionTests: XCTestCase {
                                             current: try table(current), keyColumns: ["coreset_ratio", "k"],
                                             tolerances: tolerances)
         XCTAssertEqual(comparison.differences.map(\.kind), [.missingRow])
-        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.1 k=1"])
+        XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.1"])
         XCTAssertTrue(comparison.differences.report.contains("missing row"))
 
         let grown = try table(baselineCSV + "0.25,1,0.97,0.9,30\n")
         let reverse = BaselineComparison(experiment: "e", baseline: try table(baselineCSV), current: grown,
                                          keyColumns: ["coreset_ratio", "k"], tolerances: tolerances)
         XCTAssertEqual(reverse.differences.map(\.kind), [.newRow])
-        XCTAssertEqual(reverse.differences.map(\.row), ["coreset_ratio=0.25 k=1"])
+        XCTAssertEqual(reverse.differences.map(\.row), ["coreset_ratio=0.25"])
     }
 
     /// A changed parameter (k = 1 → 3) pairs the unmatched rows and compares their metrics.
@@ -130,6 +130,8 @@ final class RegressionTests: XCTestCase {
         XCTAssertEqual(comparison.differences.map(\.row), ["coreset_ratio=0.01 k=1 → coreset_ratio=0.01 k=3",
                                                            "coreset_ratio=0.1 k=1 → coreset_ratio=0.1 k=3",
                                                            "coreset_ratio=0.1 k=1 → coreset_ratio=0.1 k=3"])
+        XCTAssertEqual(comparison.differences[0].old, "coreset_ratio=0.01 k=1")
+        XCTAssertEqual(comparison.differences[0].new, "coreset_ratio=0.01 k=3")
         XCTAssertEqual(comparison.differences[2].delta ?? 0, -0.15, accuracy: 1e-12)
     }
 

@@ -58,13 +58,8 @@ public struct BaselineComparison: Sendable {
     public init(experiment: String, baseline: Table, current: Table, keyColumns: [String],
                 tolerances: [(metric: String, tolerance: Double)]) {
         self.experiment = experiment
-        let keys = keyColumns.filter { baseline.header.contains($0) && current.header.contains($0) }
-        var baselineKeys = Self.rowKeys(baseline, keys)
-        var currentKeys = Self.rowKeys(current, keys)
-        if Set(baselineKeys).count < baselineKeys.count || Set(currentKeys).count < currentKeys.count {
-            baselineKeys = Self.rowKeys(baseline, [])
-            currentKeys = Self.rowKeys(current, [])
-        }
+        let identity = RowIdentity(baseline: baseline, current: current, keyColumns: keyColumns)
+        let baselineKeys = identity.baselineLabels, currentKeys = identity.currentLabels
 
         var missingColumns = Set<String>()
         for (metric, _) in tolerances {
@@ -114,13 +109,6 @@ public struct BaselineComparison: Sendable {
         }
     }
 
-    /// `key=value` pairs of each row, or `row N` (from 1) without key columns.
-    private static func rowKeys(_ table: Table, _ keys: [String]) -> [String] {
-        guard !keys.isEmpty else { return table.rows.indices.map { "row \($0 + 1)" } }
-        let indices = keys.map { table.header.firstIndex(of: $0)! }
-        return table.rows.map { row in zip(keys, indices).map { "\($0)=\(row[$1])" }.joined(separator: " ") }
-    }
-
     private static func compare(_ old: String, _ new: String, tolerance: Double)
         -> (kind: MetricDifference.Kind, delta: Double?)? {
         guard let a = Double(old), let b = Double(new) else { return (.unreadable, nil) }
@@ -128,6 +116,34 @@ public struct BaselineComparison: Sendable {
         let delta = b - a
         // The cells are shortest round-trip decimals; allow for the tolerance's own rounding.
         return abs(delta) <= tolerance * (1 + 1e-9) ? nil : (.drift, delta)
+    }
+}
+
+/// How rows are told apart: by the key columns both tables have (by position when they
+/// have none or a key repeats), labelled with the key columns whose values vary (`k=10`),
+/// so that a label names what distinguishes the row and nothing else.
+private struct RowIdentity {
+    var baselineLabels: [String]
+    var currentLabels: [String]
+
+    init(baseline: Table, current: Table, keyColumns: [String]) {
+        let keys = keyColumns.filter { baseline.header.contains($0) && current.header.contains($0) }
+        func values(_ table: Table) -> [[String]] {
+            let indices = keys.map { table.header.firstIndex(of: $0)! }
+            return table.rows.map { row in indices.map { row[$0] } }
+        }
+        let old = values(baseline), new = values(current)
+        guard !keys.isEmpty, Set(old).count == old.count, Set(new).count == new.count else {
+            baselineLabels = baseline.rows.indices.map { "row \($0 + 1)" }
+            currentLabels = current.rows.indices.map { "row \($0 + 1)" }
+            return
+        }
+        let varying = keys.indices.filter { i in Set((old + new).map { $0[i] }).count > 1 }
+        func label(_ row: [String]) -> String {
+            varying.isEmpty ? "(the only row)" : varying.map { "\(keys[$0])=\(row[$0])" }.joined(separator: " ")
+        }
+        baselineLabels = old.map(label)
+        currentLabels = new.map(label)
     }
 }
 
