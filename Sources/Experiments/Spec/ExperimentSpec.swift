@@ -22,7 +22,8 @@ public struct ExperimentSpec: Sendable {
     /// coreset selection, GMM initialisation.
     public var seed: UInt64
     public var outputs: OutputSpec
-    /// Largest allowed drop of each metric before `make regress` fails (default 0.005 each).
+    /// Largest allowed change of each metric, either direction, before `make regress` fails
+    /// (default 0.005 each).
     public var tolerances: [MetricName: Double]
 }
 
