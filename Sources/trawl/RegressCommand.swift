@@ -48,7 +48,7 @@ struct Regress: ParsableCommand {
                       + "(\(String(format: "%.1f", summary.wallSeconds)) s)")
             } catch {
                 problems.append("\(error)")
-                print("regress: \(name): FAILED: \(error)")
+                print("regress: \(name): FAILED (below)")
             }
             fflush(stdout)  // one line per experiment as it finishes, also in CI logs
         }
@@ -56,13 +56,17 @@ struct Regress: ParsableCommand {
         guard differences.isEmpty && problems.isEmpty else {
             if !differences.isEmpty {
                 print("\nregress: metrics differ from the committed baselines beyond tolerance:\n")
-                print(differences.report)
+                print(differences.report, terminator: "")
             }
+            if !problems.isEmpty { print("") }
             for problem in problems { print("regress: \(problem)") }
-            print("""
-                regress: FAILED after \(seconds) s. If the change is intended, update the baseline with \
-                `make baseline NAME=<experiment>`, review the diff of Results/<experiment>/, and commit it.
-                """)
+            print("\nregress: FAILED after \(seconds) s.")
+            if !differences.isEmpty {
+                print("""
+                    If the change is intended, update the baseline with `make baseline NAME=<experiment>`, \
+                    review `git diff Results/<experiment>/`, and commit it.
+                    """)
+            }
             throw ExitCode.failure
         }
         print("regress: \(names.count) experiments match their baselines (\(seconds) s).")
