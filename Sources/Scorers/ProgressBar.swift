@@ -6,12 +6,14 @@ import Darwin
 import Dispatch
 
 /// A one-line progress bar on stderr: `label  [#####.....]  steps/total  pct%  ETA m:ss`,
-/// redrawn at most every 0.25 s.
+/// redrawn at most every 0.25 s while stderr is a terminal; elsewhere (logs, CI) only
+/// the closing line is written.
 struct ProgressBar {
     let label: String
     let total: Int
     private let startTime = DispatchTime.now().uptimeNanoseconds
     private var lastDraw: UInt64 = 0
+    private let isTerminal = isatty(STDERR_FILENO) != 0
 
     init(label: String, total: Int) {
         self.label = label
@@ -20,7 +22,7 @@ struct ProgressBar {
 
     mutating func advance(to done: Int) {
         let now = DispatchTime.now().uptimeNanoseconds
-        guard done == total || now - lastDraw > 250_000_000 else { return }
+        guard isTerminal, done == total || now - lastDraw > 250_000_000 else { return }
         lastDraw = now
         let elapsed = Double(now - startTime) / 1e9
         let fraction = total == 0 ? 1 : Double(done) / Double(total)
@@ -33,7 +35,7 @@ struct ProgressBar {
 
     func finish() {
         let elapsed = Double(DispatchTime.now().uptimeNanoseconds - startTime) / 1e9
-        fputs("\r\(label)  \(total)/\(total) done in \(Self.clock(elapsed))" + String(repeating: " ", count: 40) + "\n", stderr)
+        fputs("\(isTerminal ? "\r" : "")\(label)  \(total)/\(total) done in \(Self.clock(elapsed))" + String(repeating: " ", count: 40) + "\n", stderr)
     }
 
     private static func clock(_ seconds: Double) -> String {
