@@ -53,6 +53,7 @@ let package = Package(
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
             "Datasets", "EmbeddingCache",
+            "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
         // Command line.
