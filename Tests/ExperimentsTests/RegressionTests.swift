@@ -181,6 +181,26 @@ final class RegressionTests: XCTestCase {
         }
     }
 
+    /// The committed baseline of a real spec against a fresh metrics.csv: rows keyed by the
+    /// spec's grid parameters, the spec's metrics compared, timings ignored.
+    func testBaselineComparesAFreshRunOfACommittedSpec() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-regress-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let spec = try ExperimentSpec(contentsOf: repositoryRoot.appendingPathComponent("Experiments/elpv-knn.json"))
+        let header = "point,k,metric,auroc,ap,f1_max,threshold,bank_size,fit_seconds,score_seconds\n"
+        let committed = folder.appendingPathComponent("Results/elpv-knn")
+        try FileManager.default.createDirectory(at: committed, withIntermediateDirectories: true)
+        try Data((header + "0,1,cosine,0.80,0.92,0.86,0.007,200,0.05,0.3\n1,10,cosine,0.75,0.89,0.85,0.015,200,0.02,0.3\n").utf8)
+            .write(to: committed.appendingPathComponent("metrics.csv"))
+        let fresh = folder.appendingPathComponent("fresh.csv")
+        try Data((header + "0,1,cosine,0.80,0.92,0.86,0.9,200,9,9\n1,10,cosine,0.75,0.87,0.85,0.015,200,0.02,0.3\n").utf8)
+            .write(to: fresh)
+        let comparison = try Baseline(resultsDirectory: folder.appendingPathComponent("Results")).compare(spec, freshMetrics: fresh)
+        XCTAssertEqual(comparison.differences.map(\.row), ["k=10"])
+        XCTAssertEqual(comparison.differences.map(\.metric), ["ap"])
+        XCTAssertEqual(comparison.differences.first?.tolerance, 0.005)
+    }
+
     func testSpecTolerancesDefaultTo0005AndFollowTheSpec() throws {
         let spec = try ExperimentSpec(data: Data("""
             {"name": "t", "dataset": {"kind": "mvtec", "root": "/x"}, "backbone": {"name": "efficientnet-lite0"},
