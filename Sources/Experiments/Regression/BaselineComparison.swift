@@ -21,7 +21,9 @@ public struct MetricDifference: Equatable, Sendable {
     public var kind: Kind
     /// The spec's name.
     public var experiment: String
-    /// The grid row, as `key=value` pairs of its parameters (`coreset_ratio=0.1 k=1`).
+    /// The grid row: `key=value` pairs of the parameters that vary between rows
+    /// (`coreset_ratio=0.1`), `row N` when matched by position, `old → new` for a changed
+    /// parameter (`k=1 → k=3`).
     public var row: String
     /// The metric column (`auroc`), empty for a whole missing or new row.
     public var metric: String
