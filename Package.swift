@@ -58,7 +58,7 @@ let package = Package(
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Images",
+            "Experiments", "Backbones", "Datasets", "Images",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
