@@ -1,0 +1,142 @@
+@testable import Experiments
+import Foundation
+import Images
+import Scorers
+import Tensors
+import TestSupport
+import XCTest
+
+/// The saved coreset selections under `<embedding cache>/coresets/`.
+final class CoresetCacheTests: XCTestCase {
+    private var folder: URL!
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-coresets-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws {
+        if let folder { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    /// 300 seeded points in 160 dimensions (more than the 128 of the projection).
+    private let bank: Tensor = {
+        var random = SplitMix64(seed: 11)
+        return Tensor(shape: [300, 160], data: (0..<300 * 160).map { _ in Float(random.next() >> 40) / Float(1 << 24) })
+    }()
+
+    private let queries: Tensor = {
+        var random = SplitMix64(seed: 12)
+        return Tensor(shape: [20, 160], data: (0..<20 * 160).map { _ in Float(random.next() >> 40) / Float(1 << 24) })
+    }()
+
+    private func scorer(ratio: Double = 0.1, seed: UInt64 = 0) -> PatchCoreScorer {
+        PatchCoreScorer(coreset: CoresetSampler(size: .fraction(ratio), seed: seed, showsProgress: false))
+    }
+
+    private func key(ratio: Double = 0.1, seed: UInt64 = 0, features: String = "features",
+                     trainIDs: [String] = ["a", "b", "c"]) -> CoresetCache.Key {
+        CoresetCache.Key(featureKeySHA256: features, trainImageIDs: trainIDs, taps: ["stride8", "stride16"],
+                         aggregator: PatchFeatureAggregator(), sampler: scorer(ratio: ratio, seed: seed).coreset!)
+    }
+
+    private var cache: CoresetCache { CoresetCache(directory: folder.appendingPathComponent("coresets")) }
+
+    /// The bank and the nearest-neighbour distances of the queries: equal means equal scores.
+    private func fingerprint(_ scorer: PatchCoreScorer) throws -> (Tensor, Neighbours) {
+        let index = try XCTUnwrap(scorer.index)
+        return (index.bank, try index.search(queries, k: 1))
+    }
+
+    func testHitRebuildsTheBankOfAFreshSelectionExactly() throws {
+        var uncached = scorer()
+        let selected = try XCTUnwrap(try uncached.fit(bank: bank))
+        XCTAssertEqual(selected.count, 30)
+
+        var first = scorer()
+        let miss = try cache.fit(&first, bank: bank, key: key())
+        XCTAssertFalse(miss.hit)
+        XCTAssertEqual(miss.warnings, [])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: miss.file.path))
+        XCTAssertEqual(miss.file.lastPathComponent, key().sha256 + ".json")
+
+        var second = scorer()
+        let hit = try cache.fit(&second, bank: bank, key: key())
+        XCTAssertTrue(hit.hit)
+        XCTAssertEqual(hit.warnings, [])
+        for fitted in [first, second] {
+            let (fittedBank, fittedNeighbours) = try fingerprint(fitted)
+            let (expectedBank, expectedNeighbours) = try fingerprint(uncached)
+            XCTAssertEqual(fittedBank, expectedBank)
+            XCTAssertEqual(fittedNeighbours, expectedNeighbours)
+        }
+        // The file holds the selection order, the bank size and the key; no temporary file is left.
+        let entry = try JSONDecoder().decode(CoresetCache.Entry.self, from: Data(contentsOf: hit.file))
+        XCTAssertEqual(entry.selectedRows, selected)
+        XCTAssertEqual(entry.bankRows, 300)
+        XCTAssertEqual(entry.key, key())
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.directory.path), [hit.file.lastPathComponent])
+    }
+
+    func testKeyChangesWithEveryInputOfTheSelection() {
+        let base = key().sha256
+        let variants = [
+            key(ratio: 0.2), key(ratio: 0.1000001), key(seed: 1), key(features: "other features"),
+            key(trainIDs: ["a", "c", "b"]), key(trainIDs: ["a", "b"]),
+        ]
+        for variant in variants { XCTAssertNotEqual(variant.sha256, base, "\(variant)") }
+        XCTAssertEqual(Set(variants.map(\.sha256)).count, variants.count)
+        var projection = key()
+        projection.projectionDimension = 64
+        var pooling = key()
+        pooling.pooling = 5
+        var version = key()
+        version.formatVersion += 1
+        for variant in [projection, pooling, version] { XCTAssertNotEqual(variant.sha256, base) }
+        XCTAssertEqual(key().sha256, base, "the key is a function of its inputs")
+    }
+
+    /// Each kind of bad file is reported, replaced by a fresh selection, and gives the same bank.
+    func testCorruptOrMismatchedFileIsRebuilt() throws {
+        var reference = scorer()
+        try reference.fit(bank: bank)
+        var primer = scorer()
+        let file = try cache.fit(&primer, bank: bank, key: key()).file
+        let good = try JSONDecoder().decode(CoresetCache.Entry.self, from: Data(contentsOf: file))
+
+        func encoded(_ change: (inout CoresetCache.Entry) -> Void) throws -> Data {
+            var entry = good
+            change(&entry)
+            return try JSONEncoder().encode(entry)
+        }
+        let bad: [(String, Data)] = [
+            ("not JSON", Data("{\"key\": tru".utf8)),
+            ("empty", Data()),
+            ("another key", try encoded { $0.key = key(seed: 5) }),
+            ("another bank size", try encoded { $0.bankRows = 299 }),
+            ("row out of range", try encoded { $0.selectedRows[3] = 300 }),
+            ("negative row", try encoded { $0.selectedRows[0] = -1 }),
+            ("repeated row", try encoded { $0.selectedRows[2] = $0.selectedRows[1] }),
+            ("too few rows", try encoded { $0.selectedRows.removeLast() }),
+        ]
+        for (name, data) in bad {
+            try data.write(to: file)
+            var rebuilt = scorer()
+            let outcome = try cache.fit(&rebuilt, bank: bank, key: key())
+            XCTAssertFalse(outcome.hit, name)
+            XCTAssertEqual(outcome.warnings.count, 1, name)
+            XCTAssertTrue(outcome.warnings.first?.contains(file.path) ?? false, "\(name): \(outcome.warnings)")
+            XCTAssertEqual(try fingerprint(rebuilt).0, try fingerprint(reference).0, name)
+            let rewritten = try JSONDecoder().decode(CoresetCache.Entry.self, from: Data(contentsOf: file))
+            XCTAssertEqual(rewritten.selectedRows, good.selectedRows, name)
+        }
+    }
+
+    func testSelectedRowsMustMatchTheCoreset() throws {
+        var patchcore = scorer()
+        XCTAssertThrowsError(try patchcore.fit(bank: bank, selectedRows: Array(0..<29)), "the coreset keeps 30")
+        XCTAssertThrowsError(try patchcore.fit(bank: bank, selectedRows: Array(271...300)), "row 300 of 300")
+        XCTAssertNil(patchcore.index)
+        try patchcore.fit(bank: bank, selectedRows: Array((1...30).reversed()))
+        XCTAssertEqual(try XCTUnwrap(patchcore.index).bank, gatherRows(of: bank, Array((1...30).reversed())))
+    }
+}
