@@ -61,8 +61,8 @@ struct FeatureSplits {
 private let scoringBatch = 32
 
 /// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
-/// saved in `coresets` when there is one), scores the test rows, computes metrics.
-func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache?,
+/// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.
+func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
               showsProgress: Bool) throws -> PointResult {
     let clock = Date()
     let (scorer, coresetOutcome) = try fit(point, spec: spec, features: features, coresets: coresets,
@@ -131,7 +131,7 @@ private func distance(_ name: DistanceName) -> DistanceMetric {
     }
 }
 
-private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache?,
+private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
                  showsProgress: Bool) throws -> (FittedScorer, CoresetCache.Outcome?) {
     let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
     switch point.scorer {
@@ -144,7 +144,7 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
-        guard let coresets, let sampler = scorer.coreset else {
+        guard let sampler = scorer.coreset else {
             try scorer.fit(taps: trainTaps)
             return (.patchcore(scorer), nil)
         }
