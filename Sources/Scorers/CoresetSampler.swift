@@ -73,7 +73,8 @@ public struct CoresetSampler: Sendable {
         return gatherRows(features, indices)
     }
 
-    func targetCount(_ n: Int) throws -> Int {
+    /// How many of `n` points ``size`` keeps.
+    public func targetCount(_ n: Int) throws -> Int {
         switch size {
         case .fraction(let f):
             guard f > 0 && f <= 1 else {

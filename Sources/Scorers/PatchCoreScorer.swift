@@ -63,9 +63,43 @@ public struct PatchCoreScorer: Sendable {
     }
 
     /// Builds the memory bank from patch features `[M, D]` (subsampled by ``coreset``).
-    public mutating func fit(bank: Tensor) throws {
+    ///
+    /// - Returns: the rows of `bank` the coreset selected, in selection order
+    ///   (nil without a coreset); ``fit(bank:selectedRows:)`` rebuilds the same bank from them.
+    @discardableResult
+    public mutating func fit(bank: Tensor) throws -> [Int]? {
         try validateMatrix(bank, "PatchCore training features")
-        let kept = try coreset.map { try $0.sample(bank) } ?? bank
+        let selected = try coreset.map { try $0.select(from: bank) }
+        try install(selected.map { gatherRows(bank, $0) } ?? bank)
+        return selected
+    }
+
+    /// Builds the memory bank from rows `selectedRows` of patch features `[M, D]`, in that
+    /// order, without running ``coreset``: a selection saved from an earlier ``fit(bank:)``
+    /// on the same features and coreset settings gives a bit-identical scorer.
+    ///
+    /// Throws when a row is out of `0..<M` or repeated, or when there are not as many
+    /// rows as ``coreset`` keeps of `M` (every row when ``coreset`` is nil).
+    public mutating func fit(bank: Tensor, selectedRows: [Int]) throws {
+        try validateMatrix(bank, "PatchCore training features")
+        let rows = bank.shape[0]
+        let expected = try coreset?.targetCount(rows) ?? rows
+        guard selectedRows.count == expected else {
+            throw ScorerError.invalidParameter(name: "selected rows", value: "\(selectedRows.count) rows",
+                                               reason: "the coreset keeps \(expected) of \(rows)")
+        }
+        var seen = [Bool](repeating: false, count: rows)
+        for row in selectedRows {
+            guard row >= 0 && row < rows && !seen[row] else {
+                throw ScorerError.invalidParameter(name: "selected rows", value: "\(row)",
+                                                   reason: "must be distinct rows in 0..<\(rows)")
+            }
+            seen[row] = true
+        }
+        try install(gatherRows(bank, selectedRows))
+    }
+
+    private mutating func install(_ kept: Tensor) throws {
         try checkNeighbours(bankSize: kept.shape[0])
         index = try NearestNeighbourIndex(bank: kept, metric: metric)
     }

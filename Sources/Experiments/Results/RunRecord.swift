@@ -34,6 +34,8 @@ struct RunRecord: Encodable {
         }
     }
     struct Cache: Encodable { var file: String; var hits: Int; var misses: Int; var warnings: [String] }
+    /// Grid points whose PatchCore coreset came from a saved selection (hits) or was selected now (misses).
+    struct Coresets: Encodable { var files: [String]; var hits: Int; var misses: Int; var warnings: [String] }
     struct Headline: Encodable { var metric: String; var value: Double; var point: Int }
     struct Stage: Encodable { var name: String; var seconds: Double }
 
@@ -50,6 +52,7 @@ struct RunRecord: Encodable {
     var libraries: [String: String]
     var dataset: Dataset
     var cache: Cache
+    var coresetCache: Coresets
     var gridPoints: Int
     var headline: Headline
     /// Wall time per stage, in run order, seconds.
@@ -66,5 +69,14 @@ struct RunRecord: Encodable {
         var data = try encoder.encode(self)
         data.append(0x0A)
         return data
+    }
+}
+
+extension RunRecord.Coresets {
+    init(_ outcomes: [CoresetCache.Outcome]) {
+        files = outcomes.map(\.file.path)
+        hits = outcomes.filter(\.hit).count
+        misses = outcomes.count - hits
+        warnings = outcomes.flatMap(\.warnings)
     }
 }

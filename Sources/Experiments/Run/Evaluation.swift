@@ -35,6 +35,8 @@ struct PointResult {
     var precisionRecall: PrecisionRecallCurve
     var fitSeconds: Double
     var scoreSeconds: Double
+    /// How the coreset was found (PatchCore with a coreset and a coreset cache only).
+    var coresetCache: CoresetCache.Outcome?
 }
 
 /// The features of the training and test samples, as rows of the extracted tap tensors.
@@ -43,6 +45,10 @@ struct FeatureSplits {
     var taps: [Tensor]
     var trainRows: [Int]
     var testRows: [Int]
+    /// SHA-256 of the embedding cache key of `taps`, and the ids of the training rows in
+    /// order: what identifies the training features in coreset cache keys.
+    var featureKeySHA256: String
+    var trainIDs: [String]
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
     /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
@@ -54,10 +60,13 @@ struct FeatureSplits {
 /// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
 private let scoringBatch = 32
 
-/// Fits the scorer of `point` on the training rows, scores the test rows, computes metrics.
-func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, showsProgress: Bool) throws -> PointResult {
+/// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
+/// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.
+func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
+              showsProgress: Bool) throws -> PointResult {
     let clock = Date()
-    let scorer = try fit(point, spec: spec, features: features, showsProgress: showsProgress)
+    let (scorer, coresetOutcome) = try fit(point, spec: spec, features: features, coresets: coresets,
+                                           showsProgress: showsProgress)
     let fitSeconds = Date().timeIntervalSince(clock)
 
     let scoringClock = Date()
@@ -108,7 +117,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         threshold: threshold, confusion: try ConfusionMatrix(scores: testScores, labels: labels, threshold: threshold),
         roc: try rocCurve(scores: testScores, labels: labels),
         precisionRecall: try precisionRecallCurve(scores: testScores, labels: labels),
-        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds)
+        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, coresetCache: coresetOutcome)
 }
 
 /// Reference settings the spec does not expose: anomalib's re-weighting support `b`.
@@ -122,7 +131,8 @@ private func distance(_ name: DistanceName) -> DistanceMetric {
     }
 }
 
-private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, showsProgress: Bool) throws -> FittedScorer {
+private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
+                 showsProgress: Bool) throws -> (FittedScorer, CoresetCache.Outcome?) {
     let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
     switch point.scorer {
     case .patchcore(let parameters):
@@ -134,25 +144,31 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
-        try scorer.fit(taps: trainTaps)
-        return .patchcore(scorer)
+        guard let sampler = scorer.coreset else {
+            try scorer.fit(taps: trainTaps)
+            return (.patchcore(scorer), nil)
+        }
+        let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: features.trainIDs,
+                                   taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler)
+        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(trainTaps).features, key: key)
+        return (.patchcore(scorer), outcome)
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
         try scorer.fit(try globalAveragePool(trainTaps))
-        return .knn(scorer)
+        return (.knn(scorer), nil)
     case .mahalanobis(let parameters):
         let estimator: CovarianceEstimator = parameters.estimator.value == .ledoitWolf
             ? .ledoitWolf : .sampleWithRidge(parameters.ridge.value)
         var scorer = MahalanobisScorer(estimator: estimator)
         try scorer.fit(try globalAveragePool(trainTaps))
-        return .mahalanobis(scorer)
+        return (.mahalanobis(scorer), nil)
     case .gmm(let parameters):
         var scorer = GMMScorer(
             components: parameters.components.value,
             covarianceType: parameters.covariance.value == .full ? .full : .diagonal,
             regCovar: parameters.regularization, maxIterations: parameters.iterations, seed: spec.seed)
         try scorer.fit(try globalAveragePool(trainTaps))
-        return .gmm(scorer)
+        return (.gmm(scorer), nil)
     }
 }
 

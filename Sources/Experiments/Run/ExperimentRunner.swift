@@ -45,6 +45,9 @@ public struct RunSummary: Sendable {
     public var headline: (metric: MetricName, value: Double, point: Int)
     public var cacheHits: Int
     public var cacheMisses: Int
+    /// Grid points whose PatchCore coreset selection was reused / computed (and saved).
+    public var coresetCacheHits: Int
+    public var coresetCacheMisses: Int
     public var wallSeconds: Double
 }
 
@@ -110,15 +113,21 @@ public struct ExperimentRunner {
         let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
         let splits = FeatureSplits(
             taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
+            featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
             testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
             inputSize: spec.backbone.inputSize)
 
         // Scorers, one grid point after another.
         let grid = spec.grid
+        let coresets = CoresetCache(directory: options.cacheDirectory.appendingPathComponent("coresets"))
         var results = [PointResult]()
         for point in grid {
             let result = try stage("grid point \(point.index)") {
-                try evaluate(point, spec: spec, features: splits, showsProgress: options.showsProgress)
+                try evaluate(point, spec: spec, features: splits, coresets: coresets, showsProgress: options.showsProgress)
+            }
+            if let outcome = result.coresetCache {
+                outcome.warnings.forEach { log("warning: \($0)") }
+                log("coreset: " + (outcome.hit ? "reused" : "selected and saved") + " (\(outcome.file.path))")
             }
             let metrics = spec.metrics.map { "\($0.rawValue) \(String(format: "%.4f", result.metrics[$0]!))" }
             let swept = grid.count > 1 ? " [" + point.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "]" : ""
@@ -145,6 +154,7 @@ public struct ExperimentRunner {
             dataset: RunRecord.Dataset(dataset.report),
             cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,
                                    warnings: extracted.warnings),
+            coresetCache: RunRecord.Coresets(results.compactMap(\.coresetCache)),
             gridPoints: grid.count,
             headline: RunRecord.Headline(metric: headlineMetric.rawValue, value: best.metrics[headlineMetric]!,
                                          point: best.point.index),
@@ -170,6 +180,7 @@ public struct ExperimentRunner {
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),
                           cacheHits: extracted.hits, cacheMisses: extracted.misses,
+                          coresetCacheHits: record.coresetCache.hits, coresetCacheMisses: record.coresetCache.misses,
                           wallSeconds: Date().timeIntervalSince(start))
     }
 

@@ -15,6 +15,8 @@ struct ExtractedFeatures {
     var misses: Int
     /// The cache file.
     var file: URL
+    /// The cache key of the features (coreset cache keys build on it).
+    var key: FeatureKey
     /// Problems with earlier cache files (each names the file).
     var warnings: [String]
 }
@@ -42,7 +44,7 @@ func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: Bac
     }
     progress?.finish()
     return ExtractedFeatures(taps: cached.features, hits: samples.count - cached.computedCount,
-                             misses: cached.computedCount, file: cache.url(for: key), warnings: cached.warnings)
+                             misses: cached.computedCount, file: cache.url(for: key), key: key, warnings: cached.warnings)
 }
 
 /// Network inputs of `samples`, decoded and preprocessed on every core (no BLAS involved).
