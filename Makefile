@@ -92,7 +92,7 @@ bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \
 	  echo "bench: faiss-cpu not installed; the faiss comparison is skipped"
-	.build/release/TrawlBench
+	.build/release/TrawlBench $(SECTIONS)
 
 clean:
 	rm -rf .build

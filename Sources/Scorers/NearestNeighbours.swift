@@ -116,14 +116,24 @@ public struct NearestNeighbourIndex: Sendable {
                                   a: qp + q0 * d, lda: d,
                                   b: bp + b0 * d, ldb: d, transposeB: true,
                                   c: s, ldc: bn)
-                            for i in 0..<qn {
-                                let row = s + i * bn, qNorm = queryNorms[q0 + i]
-                                let skip = excludeSelf ? q0 + i - b0 : -1
-                                bestPerQuery[i].withUpdates { top in
-                                    bankNorms.withUnsafeBufferPointer { norms in
-                                        for j in 0..<bn where j != skip {
-                                            let dist = max(0, row[j] + qNorm + norms[b0 + j])
-                                            if dist < top.worst { top.insert(dist, b0 + j) }
+                            bankNorms.withUnsafeBufferPointer { norms in
+                                let blockNorms = norms.baseAddress! + b0
+                                for i in 0..<qn {
+                                    let row = s + i * bn, qNorm = queryNorms[q0 + i]
+                                    let skip = excludeSelf ? q0 + i - b0 : -1
+                                    bestPerQuery[i].withUpdates { top in
+                                        // The clamp at 0 keeps order, so the scan compares
+                                        // unclamped values and clamps only what it keeps.
+                                        var worst = top.worst
+                                        for j in 0..<bn {
+                                            let value = row[j] + qNorm + blockNorms[j]
+                                            if value < worst && j != skip {
+                                                let dist = max(0, value)
+                                                if dist < worst {
+                                                    top.insert(dist, b0 + j)
+                                                    worst = top.worst
+                                                }
+                                            }
                                         }
                                     }
                                 }

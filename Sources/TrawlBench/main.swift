@@ -1,10 +1,23 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
+// `TrawlBench SECTION…` runs only the named sections (`make bench SECTIONS="scorers"`).
+import Foundation
+
+let sections: [(name: String, run: () -> Void)] = [
+    ("tensors", runTensorBenchmarks),
+    ("metrics", runMetricsBenchmarks),
+    ("images", runImagesBenchmarks),
+    ("scorers", runScorerBenchmarks),
+    ("data", runDataBenchmarks),
+    ("backbones", runBackboneBenchmarks),
+    ("experiments", runExperimentsBenchmarks),
+    ("end-to-end", runEndToEndBenchmarks),
+]
+let chosen = Set(CommandLine.arguments.dropFirst())
+if let unknown = chosen.subtracting(sections.map(\.name)).first {
+    print("TrawlBench: unknown section \(unknown); sections: \(sections.map(\.name).joined(separator: ", "))")
+    exit(2)
+}
 print("# Trawl benchmarks")
-runTensorBenchmarks()
-runMetricsBenchmarks()
-runImagesBenchmarks()
-runScorerBenchmarks()
-runDataBenchmarks()
-runBackboneBenchmarks()
-runExperimentsBenchmarks()
-runEndToEndBenchmarks()
+for section in sections where chosen.isEmpty || chosen.contains(section.name) {
+    section.run()
+}
