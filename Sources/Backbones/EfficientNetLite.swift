@@ -28,11 +28,7 @@ public enum EfficientNetLite {
                 detail: "\(blockCount) blocks with output channels \(outputs) do not form the 7 EfficientNet stages")
         }
 
-        var stages = [Backbone.Stage(name: "_conv_stem") { x in
-            var y = stem(x)
-            clampReLU6(&y)
-            return y
-        }]
+        var stages = [convReLU6Stage(name: "_conv_stem", stem)]
         var channels = stem.outputChannels
         for (i, stride) in strides.enumerated() {
             let p = "_blocks.\(i)"
@@ -46,18 +42,8 @@ public enum EfficientNetLite {
             let project = try dict.foldedConv(p + "._project_conv", bn: p + "._bn2", inputChannels: hidden,
                                               kernel: 1, padding: .same, epsilon: epsilon)
             let residual = stride == 1 && project.outputChannels == channels
-            stages.append(Backbone.Stage(name: p) { x in
-                var h = x
-                if let expand {
-                    h = expand(h)
-                    clampReLU6(&h)
-                }
-                h = depthwise(h)
-                clampReLU6(&h)
-                h = project(h)
-                if residual { addInPlace(&h, x) }
-                return h
-            })
+            stages.append(invertedResidualStage(name: p, expand: expand, depthwise: depthwise,
+                                                project: project, residual: residual))
             channels = project.outputChannels
         }
 
@@ -66,7 +52,7 @@ public enum EfficientNetLite {
         let fc = try dict.linear("_fc", inputFeatures: head.outputChannels)
         let classifier: @Sendable (Tensor) -> Tensor = { x in
             var h = head(x)
-            clampReLU6(&h)
+            relu6(&h)
             return fc(globalAveragePool(h))
         }
 

@@ -108,30 +108,6 @@ extension StateDict {
     }
 }
 
-/// min(max(x, 0), 6) in place.
-func clampReLU6(_ x: inout Tensor) {
-    x.data.withUnsafeMutableBufferPointer { p in
-        for i in p.indices { p[i] = min(max(p[i], 0), 6) }
-    }
-}
-
-/// max(x, 0) in place.
-func clampReLU(_ x: inout Tensor) {
-    x.data.withUnsafeMutableBufferPointer { p in
-        for i in p.indices { p[i] = max(p[i], 0) }
-    }
-}
-
-/// x += y in place; equal shapes.
-func addInPlace(_ x: inout Tensor, _ y: Tensor) {
-    precondition(x.shape == y.shape, "residual of \(x.shape) and \(y.shape)")
-    x.data.withUnsafeMutableBufferPointer { p in
-        y.data.withUnsafeBufferPointer { q in
-            for i in p.indices { p[i] += q[i] }
-        }
-    }
-}
-
 /// Global average pooling `[N, C, H, W]` → `[N, C]`.
 func globalAveragePool(_ x: Tensor) -> Tensor {
     let (n, c, plane) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
@@ -144,6 +120,34 @@ func globalAveragePool(_ x: Tensor) -> Tensor {
         }
     }
     return out
+}
+
+/// A convolution followed by ReLU6: EfficientNet-Lite's and MobileNetV2's stem and head.
+func convReLU6Stage(name: String, _ conv: FoldedConv) -> Backbone.Stage {
+    Backbone.Stage(name: name) { x in
+        var y = conv(x)
+        relu6(&y)
+        return y
+    }
+}
+
+/// An inverted-residual block (MobileNetV2, EfficientNet-Lite without squeeze-excitation):
+/// optional 1×1 expansion + ReLU6, depthwise + ReLU6, linear 1×1 projection, and the
+/// identity added back when `residual` (stride 1, equal channels).
+func invertedResidualStage(name: String, expand: FoldedConv?, depthwise: FoldedConv,
+                           project: FoldedConv, residual: Bool) -> Backbone.Stage {
+    Backbone.Stage(name: name) { x in
+        var h = x
+        if let expand {
+            h = expand(h)
+            relu6(&h)
+        }
+        h = depthwise(h)
+        relu6(&h)
+        h = project(h)
+        if residual { add(&h, x) }
+        return h
+    }
 }
 
 /// Depthwise-stride of each inverted-residual block of an EfficientNet-B0 /

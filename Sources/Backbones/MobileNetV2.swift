@@ -34,11 +34,7 @@ public enum MobileNetV2 {
                 detail: "blocks with output channels \(outputs) do not form the 7 MobileNetV2 stages")
         }
 
-        var stages = [Backbone.Stage(name: "features.0") { x in
-            var y = stem(x)
-            clampReLU6(&y)
-            return y
-        }]
+        var stages = [convReLU6Stage(name: "features.0", stem)]
         var channels = stem.outputChannels
         for (i, block) in blocks.enumerated() {
             let p = "features.\(block).conv."
@@ -57,27 +53,13 @@ public enum MobileNetV2 {
                                               outputChannels: outputs[i], kernel: 1, padding: .symmetric(0),
                                               epsilon: epsilon)
             let residual = strides[i] == 1 && outputs[i] == channels
-            stages.append(Backbone.Stage(name: "features.\(block)") { [expand] x in
-                var h = x
-                if let expand {
-                    h = expand(h)
-                    clampReLU6(&h)
-                }
-                h = depthwise(h)
-                clampReLU6(&h)
-                h = project(h)
-                if residual { addInPlace(&h, x) }
-                return h
-            })
+            stages.append(invertedResidualStage(name: "features.\(block)", expand: expand, depthwise: depthwise,
+                                                project: project, residual: residual))
             channels = outputs[i]
         }
         let head = try dict.foldedConv(headName + ".0", bn: headName + ".1", inputChannels: channels, kernel: 1,
                                        padding: .symmetric(0), epsilon: epsilon)
-        stages.append(Backbone.Stage(name: headName) { x in
-            var y = head(x)
-            clampReLU6(&y)
-            return y
-        })
+        stages.append(convReLU6Stage(name: headName, head))
 
         let ends = stageEnds(outputChannels: outputs).map { blocks[$0] }
         let taps = [

@@ -75,7 +75,7 @@ public enum ResNet {
                                        padding: .symmetric(3), epsilon: epsilon)
         var stages = [Backbone.Stage(name: "conv1") { x in
             var y = stem(x)
-            clampReLU(&y)
+            relu(&y)
             return maxPool2d(y, kernel: 3, stride: 2, padding: 1)
         }]
         var channels = stem.outputChannels
@@ -187,10 +187,10 @@ public enum ResNet {
             var h = x
             for (i, conv) in path.enumerated() {
                 h = conv(h)
-                if i < path.count - 1 { clampReLU(&h) }
+                if i < path.count - 1 { relu(&h) }
             }
-            addInPlace(&h, shortcut.map { $0(x) } ?? x)
-            clampReLU(&h)
+            add(&h, shortcut.map { $0(x) } ?? x)
+            relu(&h)
             return h
         })
     }

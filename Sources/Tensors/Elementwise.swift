@@ -1,23 +1,25 @@
-/// max(x, 0), elementwise.
-public func relu(_ x: Tensor) -> Tensor {
-    var y = x
-    for i in 0..<y.count where y.data[i] < 0 { y.data[i] = 0 }
-    return y
+/// max(x, 0), elementwise, in place.
+public func relu(_ x: inout Tensor) {
+    x.data.withUnsafeMutableBufferPointer { p in
+        for i in p.indices { p[i] = max(p[i], 0) }
+    }
 }
 
-/// min(max(x, 0), 6), elementwise.
-public func relu6(_ x: Tensor) -> Tensor {
-    var y = x
-    for i in 0..<y.count { y.data[i] = min(max(y.data[i], 0), 6) }
-    return y
+/// min(max(x, 0), 6), elementwise, in place.
+public func relu6(_ x: inout Tensor) {
+    x.data.withUnsafeMutableBufferPointer { p in
+        for i in p.indices { p[i] = min(max(p[i], 0), 6) }
+    }
 }
 
-/// a + b, elementwise; the shapes must be equal.
-public func add(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape == b.shape, "add of shapes \(a.shape) and \(b.shape)")
-    var y = a
-    for i in 0..<y.count { y.data[i] += b.data[i] }
-    return y
+/// x += y, elementwise, in place; the shapes must be equal (residual connections).
+public func add(_ x: inout Tensor, _ y: Tensor) {
+    precondition(x.shape == y.shape, "add of shapes \(x.shape) and \(y.shape)")
+    x.data.withUnsafeMutableBufferPointer { p in
+        y.data.withUnsafeBufferPointer { q in
+            for i in p.indices { p[i] += q[i] }
+        }
+    }
 }
 
 /// Concatenation along the channel axis: `[N, Ci, H, W]` → `[N, ΣCi, H, W]`.

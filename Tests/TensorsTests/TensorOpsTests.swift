@@ -118,9 +118,15 @@ final class TensorOpsTests: XCTestCase {
 
     func testActivationsAndConcatenation() {
         let x = Tensor(shape: [4], data: [-1, 0.5, 3, 7])
-        XCTAssertEqual(relu(x).data, [0, 0.5, 3, 7])
-        XCTAssertEqual(relu6(x).data, [0, 0.5, 3, 6])
-        XCTAssertEqual(add(x, x).data, [-2, 1, 6, 14])
+        var r = x
+        relu(&r)
+        XCTAssertEqual(r.data, [0, 0.5, 3, 7])
+        var r6 = x
+        relu6(&r6)
+        XCTAssertEqual(r6.data, [0, 0.5, 3, 6])
+        var sum = x
+        add(&sum, x)
+        XCTAssertEqual(sum.data, [-2, 1, 6, 14])
         let a = Tensor(shape: [2, 1, 1, 2], data: [1, 2, 3, 4])
         let b = Tensor(shape: [2, 2, 1, 2], data: [5, 6, 7, 8, 9, 10, 11, 12])
         XCTAssertEqual(concatChannels([a, b]).data, [1, 2, 5, 6, 7, 8, 3, 4, 9, 10, 11, 12])
