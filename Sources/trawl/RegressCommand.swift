@@ -20,15 +20,18 @@ struct Regress: ParsableCommand {
     @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
     var names: [String]
 
-    @OptionGroup var locations: ExperimentLocations
+    @Option(help: "Folder holding the experiment specs (searched with its subfolders).")
+    var experiments: String = "Experiments"
+
+    @OptionGroup var locations: RunLocations
 
     @Option(help: "Folder the fresh results are written into.")
     var scratch: String = ".build/regress"
 
     func run() throws {
-        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: locations.experiments))
+        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: experiments))
         let baseline = Baseline(resultsDirectory: URL(fileURLWithPath: locations.results))
-        var options = locations.runOptions()
+        var options = locations.runOptions(showsProgress: false)
         options.resultsDirectory = URL(fileURLWithPath: scratch)
         var differences = [MetricDifference]()
         var problems = [String]()
@@ -92,42 +95,21 @@ struct UpdateBaseline: ParsableCommand {
     @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
     var names: [String]
 
-    @OptionGroup var locations: ExperimentLocations
+    @Option(help: "Folder holding the experiment specs (searched with its subfolders).")
+    var experiments: String = "Experiments"
+
+    @OptionGroup var locations: RunLocations
 
     @Flag(help: "No progress bars on stderr.")
     var quiet = false
 
     func run() throws {
-        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: locations.experiments))
-        var options = locations.runOptions()
-        options.showsProgress = !quiet
+        let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: experiments))
+        let options = locations.runOptions(showsProgress: !quiet)
         for name in names {
             let spec = try catalog.spec(named: name)
             _ = try ExperimentRunner(spec: spec, specFile: try catalog.file(named: name), options: options).run()
         }
         print("baseline: wrote \(names.map { "Results/\($0)/" }.joined(separator: ", ")); review and commit.")
-    }
-}
-
-/// Where experiments, results, cache and assets live (relative to the current directory).
-struct ExperimentLocations: ParsableArguments {
-    @Option(help: "Folder holding the experiment specs (searched with its subfolders).")
-    var experiments: String = "Experiments"
-
-    @Option(help: "Folder holding the committed results folders.")
-    var results: String = "Results"
-
-    @Option(help: "Embedding cache folder.")
-    var cache: String = ".cache/embeddings"
-
-    @Option(help: "Registry assets folder (default backbone weights).")
-    var assets: String = ".assets"
-
-    func runOptions() -> RunOptions {
-        var options = RunOptions(toolVersion: TrawlVersion.string, showsProgress: false)
-        options.resultsDirectory = URL(fileURLWithPath: results)
-        options.cacheDirectory = URL(fileURLWithPath: cache)
-        options.assetsDirectory = URL(fileURLWithPath: assets)
-        return options
     }
 }

@@ -16,14 +16,7 @@ struct Run: ParsableCommand {
     @Argument(help: "The experiment spec, e.g. Experiments/elpv-patchcore-default.json.")
     var spec: String
 
-    @Option(help: "Folder the results folder is written into.")
-    var results: String = "Results"
-
-    @Option(help: "Embedding cache folder.")
-    var cache: String = ".cache/embeddings"
-
-    @Option(help: "Registry assets folder (default backbone weights).")
-    var assets: String = ".assets"
+    @OptionGroup var locations: RunLocations
 
     @Flag(help: "No progress bars on stderr.")
     var quiet = false
@@ -31,10 +24,7 @@ struct Run: ParsableCommand {
     func run() throws {
         let url = URL(fileURLWithPath: spec)
         let experiment = try ExperimentSpec(contentsOf: url, file: spec)
-        var options = RunOptions(toolVersion: TrawlVersion.string, showsProgress: !quiet)
-        options.resultsDirectory = URL(fileURLWithPath: results)
-        options.cacheDirectory = URL(fileURLWithPath: cache)
-        options.assetsDirectory = URL(fileURLWithPath: assets)
+        let options = locations.runOptions(showsProgress: !quiet)
         _ = try ExperimentRunner(spec: experiment, specFile: url, options: options).run()
     }
 }
