@@ -6,7 +6,8 @@
 //   → core (Tensors, Images, Checksums)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers and metrics (Scorers, Metrics)
-//   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
+//   → datasets, saved models, specs, runner and reports (Datasets, HDF5, EmbeddingCache,
+//     SavedModels, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
 
@@ -49,10 +50,13 @@ let package = Package(
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
-        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "HDF5", "Tensors", "Checksums"]),
+        .target(name: "SavedModels", dependencies: ["CHDF5", "HDF5", "Tensors", "Scorers"]),
+        .target(name: "Reports"),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "SavedModels", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
@@ -74,7 +78,7 @@ let package = Package(
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "HDF5", "SavedModels", "Images", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -126,6 +126,19 @@ public indirect enum Predicate: Codable, Equatable, Sendable {
     }
 }
 
+extension Predicate: CustomStringConvertible {
+    /// The predicate as one line: `sharpness > 50`, `site in [A, B]`, `(p and q)`, `(p or q)`.
+    public var description: String {
+        switch self {
+        case .compare(let column, let op, let operands):
+            let value = op == .isIn ? "[" + operands.map(\.description).joined(separator: ", ") + "]" : operands[0].description
+            return "\(column) \(op.rawValue) \(value)"
+        case .all(let predicates): return "(" + predicates.map(\.description).joined(separator: " and ") + ")"
+        case .any(let predicates): return "(" + predicates.map(\.description).joined(separator: " or ") + ")"
+        }
+    }
+}
+
 extension MetadataValue: Codable {
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()

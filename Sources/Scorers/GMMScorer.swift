@@ -73,6 +73,49 @@ public struct GMMScorer: Sendable {
         }
     }
 
+    /// What scoring needs of a fitted mixture; ``restore(_:)`` installs it again.
+    public struct Parameters: Equatable, Sendable {
+        /// `[K]`.
+        public var weights: [Double]
+        /// `[K][D]`.
+        public var means: [[Double]]
+        /// Per component: `L⁻¹` row-major `[D·D]` (full) or `1/σ` `[D]` (diagonal).
+        public var whitenings: [[Float]]
+        /// `log |Σₖ|`, `[K]`.
+        public var logDeterminants: [Double]
+
+        public init(weights: [Double], means: [[Double]], whitenings: [[Float]], logDeterminants: [Double]) {
+            self.weights = weights
+            self.means = means
+            self.whitenings = whitenings
+            self.logDeterminants = logDeterminants
+        }
+    }
+
+    /// The fitted mixture; nil before ``fit(_:)``.
+    public var parameters: Parameters? {
+        weights.isEmpty ? nil : Parameters(weights: weights, means: means, whitenings: whitenings,
+                                           logDeterminants: logDeterminants)
+    }
+
+    /// Installs a saved mixture (``parameters`` of a scorer with the same ``covarianceType``).
+    public mutating func restore(_ parameters: Parameters) throws {
+        let k = parameters.weights.count
+        let d = parameters.means.first?.count ?? 0
+        let whiteningLength = covarianceType == .full ? d * d : d
+        guard k >= 1, d >= 1, parameters.means.count == k, parameters.means.allSatisfy({ $0.count == d }),
+              parameters.whitenings.count == k, parameters.whitenings.allSatisfy({ $0.count == whiteningLength }),
+              parameters.logDeterminants.count == k else {
+            throw ScorerError.invalidParameter(name: "GMM parameters", value: "\(k) components of dimension \(d)",
+                                               reason: "weights, means, whitenings (\(covarianceType.rawValue)) and log-determinants must agree")
+        }
+        components = k
+        weights = parameters.weights
+        means = parameters.means
+        whitenings = parameters.whitenings
+        logDeterminants = parameters.logDeterminants
+    }
+
     /// Negative log-likelihood of each row of `[N, D]`.
     public func score(_ x: Tensor) throws -> [Float] {
         guard !weights.isEmpty else { throw ScorerError.notFitted(scorer: "GMMScorer") }

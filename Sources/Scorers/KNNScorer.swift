@@ -47,6 +47,19 @@ public struct KNNScorer: Sendable {
         threshold = scaled(percentile(trainingScores, thresholdPercentile))
     }
 
+    /// Installs saved training embeddings `[N, D]` and their leave-one-out scores `[N]`
+    /// (from a fitted scorer's ``index`` and ``trainingScores``) without searching again.
+    public mutating func restore(bank: Tensor, trainingScores: [Float]) throws {
+        let index = try NearestNeighbourIndex(bank: bank, metric: metric)
+        guard trainingScores.count == index.count, k <= index.count else {
+            throw ScorerError.invalidParameter(name: "training scores", value: "\(trainingScores.count) scores",
+                                               reason: "need one per training embedding (\(index.count)) and k ≤ \(index.count)")
+        }
+        self.trainingScores = trainingScores
+        self.index = index
+        threshold = scaled(percentile(trainingScores, thresholdPercentile))
+    }
+
     /// Scores `[N, D]` test embeddings: mean distance to the `k` nearest training embeddings.
     public func score(_ embeddings: Tensor) throws -> [Float] {
         guard let index else { throw ScorerError.notFitted(scorer: "KNNScorer") }

@@ -58,6 +58,10 @@ enum LinearAlgebra {
     }
 
     /// Squared norms of `W · (xᵣ − μ)` for each row of `x` (`[rows, d]`), `W` being `[d, d]`.
+    ///
+    /// One product per row, always of the same shape: OpenBLAS picks its kernel by matrix
+    /// size, so a batched product could give a row other last bits depending on how many
+    /// rows share its batch; this way a row's value never depends on the others.
     static func whitenedSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, d: Int,
                                      mean: [Double], whitening: [Float]) -> [Double] {
         var centred = [Float](repeating: 0, count: rows * d)
@@ -66,8 +70,10 @@ enum LinearAlgebra {
         centred.withUnsafeBufferPointer { c in
             whitening.withUnsafeBufferPointer { w in
                 z.withUnsafeMutableBufferPointer { out in
-                    sgemm(m: rows, n: d, k: d, a: c.baseAddress!, lda: d,
-                          b: w.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress!, ldc: d)
+                    for r in 0..<rows {
+                        sgemm(m: 1, n: d, k: d, a: c.baseAddress! + r * d, lda: d,
+                              b: w.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress! + r * d, ldc: d)
+                    }
                 }
             }
         }

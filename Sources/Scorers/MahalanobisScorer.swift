@@ -17,7 +17,18 @@ public struct GaussianFit: Sendable {
     /// Shrinkage intensity chosen by Ledoit–Wolf (0 for ``CovarianceEstimator/sampleWithRidge(_:)``).
     public let shrinkage: Double
     /// `L⁻¹` for the Cholesky factor `Σ = L Lᵀ`, row-major `[D, D]` float.
-    let whitening: [Float]
+    public let whitening: [Float]
+
+    /// A saved fit: mean `[D]`, whitening `[D·D]` (row-major `L⁻¹`), shrinkage.
+    public init(mean: [Double], whitening: [Float], shrinkage: Double) throws {
+        guard !mean.isEmpty, whitening.count == mean.count * mean.count else {
+            throw ScorerError.invalidParameter(name: "whitening", value: "\(whitening.count) values",
+                                               reason: "must be D·D for a mean of D = \(mean.count)")
+        }
+        self.mean = mean
+        self.whitening = whitening
+        self.shrinkage = shrinkage
+    }
 
     /// Fits `samples` (`[N, D]`, rows are samples).
     init(_ samples: Tensor, estimator: CovarianceEstimator, context: String) throws {
@@ -121,6 +132,11 @@ public struct MahalanobisScorer: Sendable {
     public mutating func fit(_ embeddings: Tensor) throws {
         try validateMatrix(embeddings, "Mahalanobis training embeddings")
         model = .global(try GaussianFit(embeddings, estimator: estimator, context: "Mahalanobis fit"))
+    }
+
+    /// Installs a saved image-level fit (``gaussian`` of a fitted scorer).
+    public mutating func restore(_ fit: GaussianFit) {
+        model = .global(fit)
     }
 
     /// Distances of embeddings `[N, D]` to the fitted Gaussian.

@@ -99,6 +99,13 @@ public struct PatchCoreScorer: Sendable {
         try install(gatherRows(bank, selectedRows))
     }
 
+    /// Installs a saved memory bank `[M, D]` as it is (no coreset): the scorer then scores
+    /// bit-identically to the one whose ``index`` bank was saved.
+    public mutating func restore(bank: Tensor) throws {
+        try validateMatrix(bank, "PatchCore memory bank")
+        try install(bank)
+    }
+
     private mutating func install(_ kept: Tensor) throws {
         try checkNeighbours(bankSize: kept.shape[0])
         index = try NearestNeighbourIndex(bank: kept, metric: metric)

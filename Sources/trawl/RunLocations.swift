@@ -8,6 +8,18 @@ struct RunLocations: ParsableArguments {
     @Option(help: "Folder holding the results folders (Results/NAME/).")
     var results: String = "Results"
 
+    @OptionGroup var features: FeatureLocations
+
+    func runOptions(showsProgress: Bool) -> RunOptions {
+        var options = features.runOptions(showsProgress: showsProgress)
+        options.resultsDirectory = URL(fileURLWithPath: results)
+        return options
+    }
+}
+
+/// Where backbone features come from: the embedding cache and the registry assets (default
+/// backbone weights). `trawl score` and `trawl model` use these alone.
+struct FeatureLocations: ParsableArguments {
     @Option(help: "Embedding cache folder.")
     var cache: String = ".cache/embeddings"
 
@@ -16,7 +28,6 @@ struct RunLocations: ParsableArguments {
 
     func runOptions(showsProgress: Bool) -> RunOptions {
         var options = RunOptions(toolVersion: TrawlVersion.string, showsProgress: showsProgress)
-        options.resultsDirectory = URL(fileURLWithPath: results)
         options.cacheDirectory = URL(fileURLWithPath: cache)
         options.assetsDirectory = URL(fileURLWithPath: assets)
         return options

@@ -158,6 +158,45 @@ final class DatasetsTests: XCTestCase {
                        #"{"any":[{"column":"a","op":"in","value":[1,"x"]},{"all":[{"column":"b","op":"!=","value":false}]}]}"#)
     }
 
+    func testPredicatesParseFromTheCommandLineForm() throws {
+        XCTAssertEqual(try Predicate(parsing: "depth_m < 800"), .compare("depth_m", .less, .number(800)))
+        XCTAssertEqual(try Predicate(parsing: "sharpness>=50.5"), .compare("sharpness", .greaterOrEqual, .number(50.5)))
+        XCTAssertEqual(try Predicate(parsing: "site in [A, 'B C', 7]"),
+                       .compare(column: "site", op: .isIn, operands: [.string("A"), .string("B C"), .number(7)]))
+        XCTAssertEqual(try Predicate(parsing: #"label != "800""#), .compare("label", .notEqual, .string("800")))
+        XCTAssertEqual(try Predicate(parsing: "flagged == true"), .compare("flagged", .equal, .bool(true)))
+        for bad in ["depth_m", "< 800", "depth_m <", "site in A"] {
+            XCTAssertThrowsError(try Predicate(parsing: bad), bad)
+        }
+        XCTAssertEqual(Predicate.all([.compare("a", .less, .number(1)), .any([.compare("b", .equal, .string("x"))])]).description,
+                       "(a < 1 and (b == x))")
+    }
+
+    func testUnlabeledImagesFromFoldersAndFilters() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-unlabeled-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let nested = root.appendingPathComponent("dive/b")
+        try FileManager.default.createDirectory(at: nested, withIntermediateDirectories: true)
+        let bright = Image(pixels: Tensor(shape: [1, 2, 2], data: [200, 210, 220, 230]))
+        try bright.writePNG(to: root.appendingPathComponent("dive/a.png"))
+        try Image(pixels: Tensor(shape: [1, 2, 2], data: [0, 0, 0, 10])).writePNG(to: nested.appendingPathComponent("c.png"))
+        try Data("x".utf8).write(to: nested.appendingPathComponent("notes.txt"))
+        let images = try UnlabeledImages.files([root.appendingPathComponent("dive")])
+        XCTAssertEqual(images.samples.map(\.id), ["a.png", "b/c.png"])
+        XCTAssertEqual(images.exclusions, [Exclusion(reason: "not a PNG/JPEG file", count: 1)])
+        let measured = try images.addingImageQuality()
+        XCTAssertEqual(measured.samples[0].metadata["brightness"], .number(215))
+        let kept = try measured.filtered(by: try Predicate(parsing: "brightness > 100"), reason: "not selected by --where")
+        XCTAssertEqual(kept.samples.map(\.id), ["a.png"])
+        XCTAssertEqual(kept.exclusions.map(\.description), ["not a PNG/JPEG file: 1 excluded",
+                                                            "not selected by --where (brightness > 100): 1 excluded"])
+        let missing = try measured.filtered(by: try Predicate(parsing: "depth_m < 800"), reason: "not selected")
+        XCTAssertEqual(missing.samples, [])
+        XCTAssertTrue(missing.exclusions.contains(Exclusion(reason: "missing depth_m", count: 2)))
+        XCTAssertThrowsError(try UnlabeledImages.files([root.appendingPathComponent("dive/a.png"),
+                                                        root.appendingPathComponent("dive/a.png")]))
+    }
+
     func testSnakeCaseSpecKeysDecodeWithConvertFromSnakeCase() throws {
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase

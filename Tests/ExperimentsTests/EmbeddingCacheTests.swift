@@ -1,5 +1,6 @@
 import CHDF5
 import Checksums
+import HDF5
 import Foundation
 import Tensors
 import XCTest

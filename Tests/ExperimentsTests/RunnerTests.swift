@@ -17,36 +17,11 @@ final class RunnerTests: XCTestCase {
         try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
                           "\(weights.path) is absent; run `make setup` for the runner's end-to-end tests")
         root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-runner-\(UUID().uuidString)")
-        try writeDataset(at: root.appendingPathComponent("data"))
+        try writeTinyFoldersDataset(at: root.appendingPathComponent("data"))
     }
 
     override func tearDownWithError() throws {
         if let root { try? FileManager.default.removeItem(at: root) }
-    }
-
-    /// 8 PASS images (smooth stripes with seeded noise) and 4 FAIL images (the same with a
-    /// bright blob), 64×64 gray.
-    private func writeDataset(at folder: URL) throws {
-        var state: UInt64 = 42
-        func noise() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(state >> 40) / Float(1 << 24) * 20
-        }
-        for (verdict, count) in [("PASS", 8), ("FAIL", 4)] {
-            let directory = folder.appendingPathComponent(verdict)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            for index in 0..<count {
-                var pixels = [Float](repeating: 0, count: 64 * 64)
-                for y in 0..<64 {
-                    for x in 0..<64 {
-                        pixels[y * 64 + x] = 100 + 60 * sin(Float(y) / 4) + noise()
-                        if verdict == "FAIL", abs(x - 20 - 6 * index) < 6, abs(y - 30) < 6 { pixels[y * 64 + x] = 255 }
-                    }
-                }
-                try Image(pixels: Tensor(shape: [1, 64, 64], data: pixels))
-                    .writePNG(to: directory.appendingPathComponent(String(format: "%02d.png", index)))
-            }
-        }
     }
 
     /// Writes `Experiments/tiny.json` under the test folder and returns its URL.
@@ -111,7 +86,8 @@ final class RunnerTests: XCTestCase {
         }
 
         let scores = try csv("scores.csv")
-        XCTAssertEqual(scores[0], ["point", "id", "split", "label", "label_detail", "score", "predicted"])
+        XCTAssertEqual(scores[0], ["point", "id", "split", "label", "label_detail", "score", "predicted",
+                                   "sharpness", "brightness", "contrast"])
         XCTAssertEqual(scores.count, 1 + 2 * 8, "2 grid points × (4 PASS + 4 FAIL) test images")
         XCTAssertEqual(Set(scores.dropFirst().map { $0[2] }), ["test"])
         XCTAssertEqual(scores.dropFirst().filter { $0[3] == "anomalous" }.map { $0[4] }, Array(repeating: "FAIL", count: 8))
@@ -189,6 +165,31 @@ final class RunnerTests: XCTestCase {
             XCTAssertTrue("\(error)".contains("the test split needs normal and anomalous images (normal 4, anomalous 0)"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
+    }
+}
+
+/// The runner tests' tiny `folders` dataset: 8 PASS images (smooth stripes with seeded noise)
+/// and 4 FAIL images (the same with a bright blob), 64×64 gray, `PASS/00.png` ….
+func writeTinyFoldersDataset(at folder: URL) throws {
+    var state: UInt64 = 42
+    func noise() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) / Float(1 << 24) * 20
+    }
+    for (verdict, count) in [("PASS", 8), ("FAIL", 4)] {
+        let directory = folder.appendingPathComponent(verdict)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for index in 0..<count {
+            var pixels = [Float](repeating: 0, count: 64 * 64)
+            for y in 0..<64 {
+                for x in 0..<64 {
+                    pixels[y * 64 + x] = 100 + 60 * sin(Float(y) / 4) + noise()
+                    if verdict == "FAIL", abs(x - 20 - 6 * index) < 6, abs(y - 30) < 6 { pixels[y * 64 + x] = 255 }
+                }
+            }
+            try Image(pixels: Tensor(shape: [1, 64, 64], data: pixels))
+                .writePNG(to: directory.appendingPathComponent(String(format: "%02d.png", index)))
+        }
     }
 }
 

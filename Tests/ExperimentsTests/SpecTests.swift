@@ -48,9 +48,43 @@ final class SpecTests: XCTestCase {
                                                              reweighting: Sweep(false), projectionDim: 128, blurSigma: 4)))
         XCTAssertEqual(spec.metrics, [.auroc, .ap, .f1Max])
         XCTAssertEqual(spec.threshold, .f1Max)
-        XCTAssertEqual(spec.outputs, OutputSpec(heatmaps: 10, overlays: true))
+        XCTAssertEqual(spec.outputs, OutputSpec(heatmaps: 10, overlays: true, model: .best))
         XCTAssertEqual(spec.tolerances, [.auroc: 0.005, .ap: 0.005, .f1Max: 0.005])
         XCTAssertEqual(spec.grid.count, 1)
+    }
+
+    func testQualityFilterAndModelOutputs() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "mvtec", "root": "d",
+                             "quality": ["all": [["column": "sharpness", "op": ">", "value": 50],
+                                                 ["column": "brightness", "op": "in", "value": [1, 2]]]]]
+        object["outputs"] = ["model": "all"]
+        let spec = try decode(object)
+        XCTAssertEqual(spec.qualityFilter, .all([.compare("sharpness", .greater, .number(50)),
+                                                 .compare(column: "brightness", op: .isIn, operands: [.number(1), .number(2)])]))
+        XCTAssertEqual(spec.dataset, .mvtec(MVTecConfiguration(root: "/specs/here/d")))
+        XCTAssertEqual(spec.outputs.model, .all)
+        XCTAssertNil(try decode(baseSpec()).qualityFilter)
+
+        object["dataset"] = ["kind": "folders", "root": "d", "quality": ["column": "sharpnes", "op": ">", "value": 50]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: dataset.quality.column: \"sharpnes\" is not allowed; did you mean \"sharpness\"? "
+                       + "allowed: \"sharpness\", \"brightness\", \"contrast\"")
+        object["dataset"] = ["kind": "folders", "root": "d", "quality": ["column": "contrast", "op": ">", "value": "5"]]
+        XCTAssertEqual(specError(object)?.description.hasPrefix("Experiments/t.json: dataset.quality.value: expected a number"), true)
+        object["dataset"] = ["kind": "folders", "root": "d"]
+        object["outputs"] = ["model": "every"]
+        XCTAssertEqual(specError(object)?.description.hasPrefix("Experiments/t.json: outputs.model: \"every\" is not allowed"), true)
+    }
+
+    func testBackboneSpecRoundTripsThroughItsJSON() throws {
+        let backbone = BackboneSpec(name: "resnet18", weights: "/w/r.pth", taps: ["stride8"], resize: 256, inputSize: 224)
+        XCTAssertEqual(backbone.specJSON,
+                       #"{"input_size":224,"name":"resnet18","resize":256,"taps":["stride8"],"weights":"/w/r.pth"}"#)
+        XCTAssertEqual(try BackboneSpec(specJSON: backbone.specJSON, file: "m.h5"), backbone)
+        XCTAssertThrowsError(try BackboneSpec(specJSON: #"{"name": "resnet18", "input_size": 8}"#, file: "m.h5")) { error in
+            XCTAssertTrue("\(error)".hasPrefix("m.h5: backbone.input_size: "), "\(error)")
+        }
     }
 
     func testMisspeltKeySuggestsTheNearestKey() {

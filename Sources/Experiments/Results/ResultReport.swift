@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Images
 
 /// The tables of a run, one row per grid point (metrics, confusion) or per sample and
 /// point (scores) or per curve point (ROC, PR).
@@ -44,11 +45,11 @@ struct ResultReport {
         return "# \(spec.name)\n\n\(spec.description)\n\n" + table.markdown
     }
 
-    /// Metadata column names over all samples, sorted; a name that clashes with a fixed
-    /// column is prefixed `metadata_`.
+    /// Metadata column names over all samples, the image-quality columns first, then the
+    /// rest sorted; a name that clashes with a fixed column is prefixed `metadata_`.
     private var metadataColumns: [(key: String, column: String)] {
         let fixed: Set<String> = ["point", "id", "split", "label", "label_detail", "score", "predicted"]
-        let keys = Set(samples.flatMap(\.metadata.keys)).sorted()
+        let keys = Set(samples.flatMap(\.metadata.keys)).sorted(by: metadataColumnOrder)
         return keys.map { ($0, fixed.contains($0) ? "metadata_\($0)" : $0) }
     }
 
@@ -110,4 +111,11 @@ struct ResultReport {
         }
         return table
     }
+}
+
+/// Metadata columns in table order: the image-quality columns (in ``ImageQuality/columns``
+/// order), then the rest by name.
+func metadataColumnOrder(_ a: String, _ b: String) -> Bool {
+    let (i, j) = (ImageQuality.columns.firstIndex(of: a) ?? Int.max, ImageQuality.columns.firstIndex(of: b) ?? Int.max)
+    return i != j ? i < j : a < b
 }

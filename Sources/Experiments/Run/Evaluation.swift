@@ -1,24 +1,8 @@
 import Foundation
 import Metrics
+import SavedModels
 import Scorers
 import Tensors
-
-/// A scorer fitted on the training features of one grid point.
-enum FittedScorer {
-    case patchcore(PatchCoreScorer)
-    case knn(KNNScorer)
-    case mahalanobis(MahalanobisScorer)
-    case gmm(GMMScorer)
-
-    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers.
-    var bankSize: Int? {
-        switch self {
-        case .patchcore(let scorer): return scorer.index?.count
-        case .knn(let scorer): return scorer.index?.count
-        case .mahalanobis, .gmm: return nil
-        }
-    }
-}
 
 /// What one grid point produced.
 struct PointResult {
@@ -75,17 +59,12 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     // Only PatchCore's scoring is long enough to need a progress bar.
     let progress = showsProgress && point.scorer.kind == "patchcore"
         ? ProgressReporter("scoring point \(point.index)", total: features.testRows.count) : nil
-    let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps,
-                               progress: progress) { maps += $0 }
+    let testScores = try scoreImages(features.testRows, with: scorer, taps: features.taps, inputSize: features.inputSize,
+                                     keepMaps: needsMaps, progress: progress) { maps += $0 }
     progress?.finish()
     var trainScores: [Double]?
     if case .trainPercentile = spec.threshold {
-        switch scorer {
-        case .knn(let knn): trainScores = knn.trainingScores.map(Double.init)  // leave-one-out
-        default:
-            trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false,
-                                    progress: nil) { _ in }
-        }
+        trainScores = try trainingScores(of: scorer, features: features)
     }
     let scoreSeconds = Date().timeIntervalSince(scoringClock)
 
@@ -172,24 +151,32 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
     }
 }
 
+/// Scores of the training rows (kNN: its leave-one-out scores), in training order.
+func trainingScores(of scorer: FittedScorer, features: FeatureSplits) throws -> [Double] {
+    if case .knn(let knn) = scorer { return knn.trainingScores.map(Double.init) }
+    return try scoreImages(features.trainRows, with: scorer, taps: features.taps, inputSize: features.inputSize,
+                           keepMaps: false, progress: nil) { _ in }
+}
+
 func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
     PatchFeatureAggregator(patchSize: features.pooling.value, pretrainDimension: features.pretrainDim.value,
                            targetDimension: features.targetDim.value)
 }
 
-/// Scores of `rows` in order; PatchCore works in batches (advancing `progress`) and hands
-/// each batch's anomaly maps (`[size²]` per image) to `maps` when `keepMaps` is set.
-private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
-                   progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
-    func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
+/// Scores of `rows` (of the tap tensors `[N, C, H, W]`) in order: what a run scores its
+/// test images with and what `trawl score` scores new images with. PatchCore works in
+/// batches (advancing `progress`) and hands each batch's anomaly maps (`[inputSize²]` per
+/// image) to `maps` when `keepMaps` is set.
+func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor], inputSize: Int, keepMaps: Bool,
+                 progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
+    func taps(_ rows: some Collection<Int>) -> [Tensor] { allTaps.map { gatherRows(of: $0, rows) } }
     switch scorer {
     case .patchcore(let patchcore):
         var scores = [Double]()
         scores.reserveCapacity(rows.count)
         for start in stride(from: 0, to: rows.count, by: scoringBatch) {
             let batch = rows[start..<min(start + scoringBatch, rows.count)]
-            let result = try patchcore.score(taps: taps(batch), imageHeight: features.inputSize,
-                                             imageWidth: features.inputSize)
+            let result = try patchcore.score(taps: taps(batch), imageHeight: inputSize, imageWidth: inputSize)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
             progress?.advance(by: batch.count)

@@ -3,6 +3,7 @@ import Checksums
 import Datasets
 import EmbeddingCache
 import Foundation
+import SavedModels
 import Tensors
 
 /// Where a run reads and writes.
@@ -79,8 +80,11 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
-        // Dataset.
-        let dataset = try stage("dataset") { try spec.dataset.load() }
+        // Dataset, with the image-quality columns; the quality filter excludes images.
+        let dataset = try stage("dataset") { () throws -> Dataset in
+            let loaded = try spec.dataset.load().addingImageQuality()
+            return try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") } ?? loaded
+        }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
         log(dataset.report.description)
         try checkUsable(dataset)
@@ -162,6 +166,15 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try ResultsPublisher(destination: destination).publish { staging in
             try report.writeTables(to: staging)
+            let models = spec.outputs.model == .all ? results : [best]
+            for result in models {
+                let model = try savedModel(result, splits: splits, weightsFile: weightsFile, weightsSHA256: weightsSHA256,
+                                           backboneName: backbone.name)
+                if result.point.index == best.point.index { try model.write(to: staging.url(for: "model.h5")) }
+                if spec.outputs.model == .all {
+                    try model.write(to: staging.url(for: "models/point-\(result.point.index).h5"))
+                }
+            }
             if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
                 try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
                                   splits: splits, to: staging)
@@ -182,6 +195,26 @@ public struct ExperimentRunner {
                           cacheHits: extracted.hits, cacheMisses: extracted.misses,
                           coresetCacheHits: record.coresetCache.hits, coresetCacheMisses: record.coresetCache.misses,
                           wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// The model of one grid point: its fitted scorer, the backbone and preprocessing, the
+    /// threshold and the training images' scores.
+    private func savedModel(_ result: PointResult, splits: FeatureSplits, weightsFile: URL, weightsSHA256: String,
+                            backboneName: String) throws -> SavedModel {
+        let threshold: SavedModel.Threshold
+        switch spec.threshold {
+        case .f1Max: threshold = SavedModel.Threshold(rule: "f1_max", value: result.threshold)
+        case .trainPercentile(let percentile):
+            threshold = SavedModel.Threshold(rule: "train_percentile", percentile: percentile, value: result.threshold)
+        case .fixed: threshold = SavedModel.Threshold(rule: "fixed", value: result.threshold)
+        }
+        return SavedModel(
+            trawlVersion: options.toolVersion, experiment: spec.name, gridPoint: result.point.index,
+            gridParameters: Dictionary(uniqueKeysWithValues: result.point.parameters.map { ($0.name, $0.value) }),
+            backbone: SavedModel.Backbone(name: backboneName, weightsSHA256: weightsSHA256, weightsPath: weightsFile.path,
+                                          specJSON: spec.backbone.specJSON),
+            aggregator: aggregator(result.point.features), scorer: result.scorer, threshold: threshold,
+            trainingScores: try result.trainScores ?? trainingScores(of: result.scorer, features: splits))
     }
 
     /// The dataset has training images and both classes in its test split; pixel metrics

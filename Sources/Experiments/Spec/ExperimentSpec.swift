@@ -13,6 +13,9 @@ public struct ExperimentSpec: Sendable {
     public var description: String
     /// Paths resolved: environment variables expanded, relative paths anchored at the spec's folder.
     public var dataset: DatasetConfiguration
+    /// `dataset.quality`: images whose quality columns (``ImageQuality``) fail it are excluded
+    /// before anything is fitted or scored, and counted; nil keeps every image.
+    public var qualityFilter: Datasets.Predicate?
     public var backbone: BackboneSpec
     public var features: FeatureSpec
     public var scorer: ScorerSpec
@@ -28,7 +31,9 @@ public struct ExperimentSpec: Sendable {
 }
 
 /// The pretrained network whose feature maps describe the images.
-public struct BackboneSpec: Hashable, Sendable {
+///
+/// Codable with snake_case keys (`input_size`): a saved model stores it as the spec writes it.
+public struct BackboneSpec: Hashable, Codable, Sendable {
     /// Backbones the spec accepts: the Backbones registry's.
     public static let names = BackboneRegistry.all(assets: URL(fileURLWithPath: ".assets")).map(\.name)
 
@@ -171,4 +176,11 @@ public struct OutputSpec: Hashable, Sendable {
     public var heatmaps: Int
     /// Draw heatmaps over the image (true) or alone (false).
     public var overlays: Bool
+    /// Which grid points save a model: `model.h5` for the best point only, or also
+    /// `models/point-N.h5` for every point.
+    public var model: ModelOutput = .best
+
+    public enum ModelOutput: String, CaseIterable, Hashable, Sendable {
+        case best, all
+    }
 }

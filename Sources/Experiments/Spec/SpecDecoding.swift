@@ -1,12 +1,13 @@
 import Backbones
 import Datasets
 import Foundation
+import Images
 
 extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
     /// `Experiments/schema.json` (the top level is `experiment`).
     public static let shapes: [ObjectShape] = [
-        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.outputs, Shapes.tolerances,
+        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.outputs, Shapes.tolerances, Shapes.qualityComparison,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
@@ -50,6 +51,10 @@ extension ExperimentSpec {
         description = try top["description"]?.string() ?? ""
         seed = try top["seed"].map { UInt64(try $0.int(in: 0...(1 << 53))) } ?? 0
         dataset = try decodeDataset(try top.required("dataset"), seed: seed, context: context)
+        qualityFilter = try (try top.required("dataset").objectFields()["quality"]).map {
+            try decodeQualityPredicate(ValueReader(value: $0, path: JSONPath.root.appending("dataset").appending("quality"),
+                                                   file: file))
+        }
         backbone = try decodeBackbone(try top.required("backbone"), context: context)
         scorer = try decodeScorer(try top.required("scorer"))
         if let given = top["features"], scorer.kind != "patchcore" {
@@ -110,15 +115,15 @@ enum Shapes {
         "experiment", required: ["name", "dataset", "backbone", "scorer"],
         optional: ["$schema", "description", "features", "metrics", "threshold", "seed", "outputs", "tolerances"])
 
-    static let split = ["train_fraction", "max_train_images", "seed"]
+    static let split = ["train_fraction", "max_train_images", "seed", "quality"]
     static let datasets: [String: ObjectShape] = [
-        "mvtec": ObjectShape("mvtecDataset", required: ["kind", "root"]),
+        "mvtec": ObjectShape("mvtecDataset", required: ["kind", "root"], optional: ["quality"]),
         "folders": ObjectShape("foldersDataset", required: ["kind", "root"],
                                optional: ["normal_folders", "anomalous_folders"] + split),
         "elpv": ObjectShape("elpvDataset", required: ["kind", "root"],
                             optional: ["fail_probability", "cell_type"] + split),
         "fashion-mnist": ObjectShape("fashionMnistDataset", required: ["kind", "root", "normal_classes"],
-                                     optional: ["max_train_images", "max_test_images_per_class", "seed"]),
+                                     optional: ["max_train_images", "max_test_images_per_class", "seed", "quality"]),
         "manifest": ObjectShape("manifestDataset", required: ["kind", "path", "label"],
                                 optional: ["format", "image_column", "mask_column", "train", "test"] + split),
     ]
@@ -141,7 +146,8 @@ enum Shapes {
         "train_percentile": ObjectShape("trainPercentileThreshold", required: ["rule", "percentile"]),
         "fixed": ObjectShape("fixedThreshold", required: ["rule", "value"]),
     ]
-    static let outputs = ObjectShape("outputs", required: [], optional: ["heatmaps", "overlays"])
+    static let outputs = ObjectShape("outputs", required: [], optional: ["heatmaps", "overlays", "model"])
+    static let qualityComparison = ObjectShape("qualityComparison", required: ["column", "op", "value"])
     static let tolerances = ObjectShape("tolerances", required: [], optional: MetricName.allCases.map(\.rawValue))
 }
 
@@ -162,6 +168,7 @@ private func decodeDataset(_ reader: ValueReader, seed: UInt64, context: Decodin
     // Check the common fields here (range, type), resolve paths, then hand the object to
     // the Datasets configuration decoders (camelCase keys) for the kind-specific rest.
     var fields = try reader.objectFields()
+    fields["quality"] = nil  // decoded by decodeQualityPredicate
     for key in ["root", "path"] where object[key] != nil {
         fields[key] = .string(try context.path(object[key]!))
     }
@@ -316,7 +323,54 @@ private func decodeOutputs(_ reader: ValueReader?, scorer: ScorerSpec) throws ->
     if let heatmapsReader, heatmaps > 0, scorer.kind != "patchcore" {
         throw heatmapsReader.error("heatmaps need a patch-level scorer; \"\(scorer.kind)\" scores whole images (use 0)")
     }
-    return OutputSpec(heatmaps: heatmaps, overlays: try object?["overlays"]?.bool() ?? true)
+    return OutputSpec(heatmaps: heatmaps, overlays: try object?["overlays"]?.bool() ?? true,
+                      model: try object?["model"].map {
+                          OutputSpec.ModelOutput(rawValue: try $0.choice(OutputSpec.ModelOutput.allCases.map(\.rawValue)))!
+                      } ?? .best)
+}
+
+/// `dataset.quality`: `{"column": "sharpness", "op": ">", "value": 50}` over the image-quality
+/// columns (`in` takes a list of numbers), or `{"all": […]}` / `{"any": […]}` of such.
+private func decodeQualityPredicate(_ reader: ValueReader) throws -> Datasets.Predicate {
+    let fields = try reader.objectFields()
+    for combinator in ["all", "any"] where fields[combinator] != nil {
+        guard fields.count == 1 else {
+            throw reader.error("a quality predicate is {\"\(combinator)\": […]} alone or {\"column\", \"op\", \"value\"}")
+        }
+        let items = try ValueReader(value: fields[combinator]!, path: reader.path.appending(combinator), file: reader.file)
+            .array(nonEmpty: true).map { try decodeQualityPredicate($0) }
+        return combinator == "all" ? .all(items) : .any(items)
+    }
+    let object = try reader.object(Shapes.qualityComparison)
+    let column = try object.required("column").choice(ImageQuality.columns)
+    let comparisons = Datasets.Predicate.Comparison.allCases.map(\.rawValue)
+    let op = Datasets.Predicate.Comparison(rawValue: try object.required("op").choice(comparisons))!
+    let value = try object.required("value")
+    let operands = op == .isIn ? try value.array(nonEmpty: true).map { try $0.double(in: NumberRange()) }
+        : [try value.double(in: NumberRange())]
+    return .compare(column: column, op: op, operands: operands.map { .number($0) })
+}
+
+extension BackboneSpec {
+    /// The spec's `backbone` object as JSON (snake_case keys, paths resolved): what a saved
+    /// model stores, read back by ``init(specJSON:file:)``.
+    public var specJSON: String {
+        let encoder = JSONEncoder()
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Reads a backbone object with the checks a spec's `backbone` gets; `file` names the
+    /// model file in errors.
+    public init(specJSON: String, file: String) throws {
+        let value: JSONValue
+        do { value = try JSONValue(parsing: Data(specJSON.utf8)) } catch {
+            throw SpecError(file: file, path: JSONPath.root.appending("backbone"), reason: "not valid JSON (\(jsonErrorSummary(error)))")
+        }
+        self = try decodeBackbone(ValueReader(value: value, path: JSONPath.root.appending("backbone"), file: file),
+                                  context: DecodingContext(directory: URL(fileURLWithPath: "/"), environment: [:]))
+    }
 }
 
 /// A JSONValue as the Foundation objects JSONSerialization writes.

@@ -6,8 +6,10 @@ import Foundation
 // The serial HDF5 library is not thread-safe; every use holds `hdf5Lock`.
 
 /// A failed HDF5 call: what was attempted and HDF5's own reason.
-struct HDF5Failure: Error, CustomStringConvertible {
-    var description: String
+public struct HDF5Failure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) { self.description = description }
 }
 
 private let hdf5Lock = NSRecursiveLock()
@@ -19,7 +21,7 @@ private let silenceHDF5: Void = {
 }()
 
 /// Runs `body` holding the HDF5 lock.
-func withHDF5<R>(_ body: () throws -> R) rethrows -> R {
+public func withHDF5<R>(_ body: () throws -> R) rethrows -> R {
     hdf5Lock.lock()
     defer { hdf5Lock.unlock() }
     _ = silenceHDF5
@@ -42,31 +44,31 @@ private func hdf5ErrorMessage() -> String {
 }
 
 @discardableResult
-func check(_ result: herr_t, _ what: @autoclosure () -> String) throws -> herr_t {
+public func check(_ result: herr_t, _ what: @autoclosure () -> String) throws -> herr_t {
     guard result >= 0 else { throw HDF5Failure(description: "\(what()): \(hdf5ErrorMessage())") }
     return result
 }
 
-func check(id: hid_t, _ what: @autoclosure () -> String) throws -> hid_t {
+public func check(id: hid_t, _ what: @autoclosure () -> String) throws -> hid_t {
     guard id >= 0 else { throw HDF5Failure(description: "\(what()): \(hdf5ErrorMessage())") }
     return id
 }
 
 /// Whether `path` starts with HDF5's signature.
-func isHDF5(_ path: String) -> Bool {
+public func isHDF5(_ path: String) -> Bool {
     H5Fis_hdf5(path) > 0
 }
 
-func createFile(_ path: String) throws -> hid_t {
+public func createFile(_ path: String) throws -> hid_t {
     try check(id: H5Fcreate(path, trawl_h5f_acc_trunc(), trawl_h5p_default(), trawl_h5p_default()), "cannot create \(path)")
 }
 
-func openFile(_ path: String, writable: Bool) throws -> hid_t {
+public func openFile(_ path: String, writable: Bool) throws -> hid_t {
     try check(id: H5Fopen(path, writable ? trawl_h5f_acc_rdwr() : trawl_h5f_acc_rdonly(), trawl_h5p_default()),
               "cannot open as HDF5")
 }
 
-func exists(_ location: hid_t, _ name: String) -> Bool {
+public func exists(_ location: hid_t, _ name: String) -> Bool {
     H5Lexists(location, name, trawl_h5p_default()) > 0
 }
 
@@ -87,7 +89,7 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>
 
 // MARK: Attributes
 
-func writeStringAttribute(_ location: hid_t, _ name: String, _ value: String) throws {
+public func writeStringAttribute(_ location: hid_t, _ name: String, _ value: String) throws {
     let type = try stringType()
     defer { H5Tclose(type) }
     let space = try check(id: H5Screate(H5S_SCALAR), "H5Screate")
@@ -100,7 +102,7 @@ func writeStringAttribute(_ location: hid_t, _ name: String, _ value: String) th
     }
 }
 
-func readStringAttribute(_ location: hid_t, _ name: String) throws -> String {
+public func readStringAttribute(_ location: hid_t, _ name: String) throws -> String {
     guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
     let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
     defer { H5Aclose(attribute) }
@@ -117,7 +119,7 @@ func readStringAttribute(_ location: hid_t, _ name: String) throws -> String {
     return pointer.map { String(cString: $0) } ?? ""
 }
 
-func writeInt64Attribute(_ location: hid_t, _ name: String, _ values: [Int64]) throws {
+public func writeInt64Attribute(_ location: hid_t, _ name: String, _ values: [Int64]) throws {
     var extent = hsize_t(values.count)
     let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
     defer { H5Sclose(space) }
@@ -127,7 +129,7 @@ func writeInt64Attribute(_ location: hid_t, _ name: String, _ values: [Int64]) t
     try check(H5Awrite(attribute, trawl_h5t_native_int64(), values), "cannot write attribute \(name)")
 }
 
-func readInt64Attribute(_ location: hid_t, _ name: String) throws -> [Int64] {
+public func readInt64Attribute(_ location: hid_t, _ name: String) throws -> [Int64] {
     guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
     let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
     defer { H5Aclose(attribute) }
@@ -143,7 +145,7 @@ func readInt64Attribute(_ location: hid_t, _ name: String) throws -> [Int64] {
 // MARK: Datasets
 
 /// Extents of dataset `name` and its element class and size.
-func datasetInfo(_ location: hid_t, _ name: String) throws -> (shape: [Int], typeClass: H5T_class_t, typeSize: Int) {
+public func datasetInfo(_ location: hid_t, _ name: String) throws -> (shape: [Int], typeClass: H5T_class_t, typeSize: Int) {
     let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
     defer { H5Dclose(dataset) }
     let space = try check(id: H5Dget_space(dataset), "H5Dget_space")
@@ -158,7 +160,7 @@ func datasetInfo(_ location: hid_t, _ name: String) throws -> (shape: [Int], typ
 }
 
 /// Writes a one-dimensional variable-length string dataset.
-func writeStrings(_ location: hid_t, _ name: String, _ strings: [String]) throws {
+public func writeStrings(_ location: hid_t, _ name: String, _ strings: [String]) throws {
     let type = try stringType()
     defer { H5Tclose(type) }
     var extent = hsize_t(strings.count)
@@ -174,7 +176,7 @@ func writeStrings(_ location: hid_t, _ name: String, _ strings: [String]) throws
     }
 }
 
-func readStrings(_ location: hid_t, _ name: String) throws -> [String] {
+public func readStrings(_ location: hid_t, _ name: String) throws -> [String] {
     let info = try datasetInfo(location, name)
     guard info.shape.count == 1, info.typeClass == H5T_STRING else {
         throw HDF5Failure(description: "dataset \(name) is not a list of strings")
@@ -192,7 +194,7 @@ func readStrings(_ location: hid_t, _ name: String) throws -> [String] {
 }
 
 /// Writes a one-dimensional uint8 dataset, creating it when absent.
-func writeBytes(_ location: hid_t, _ name: String, _ bytes: [UInt8]) throws {
+public func writeBytes(_ location: hid_t, _ name: String, _ bytes: [UInt8]) throws {
     let dataset: hid_t
     if exists(location, name) {
         dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
@@ -209,7 +211,7 @@ func writeBytes(_ location: hid_t, _ name: String, _ bytes: [UInt8]) throws {
               "cannot write dataset \(name)")
 }
 
-func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
+public func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
     let info = try datasetInfo(location, name)
     guard info.shape.count == 1, info.typeClass == H5T_INTEGER, info.typeSize == 1 else {
         throw HDF5Failure(description: "dataset \(name) is not a list of bytes")
@@ -225,7 +227,7 @@ func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
 
 /// Creates a float32 dataset of `shape`, chunked one row (first-axis slice) per chunk,
 /// byte-shuffled, deflated (level 1) and Fletcher-32 checksummed.
-func createFloatDataset(_ location: hid_t, _ name: String, shape: [Int]) throws {
+public func createFloatDataset(_ location: hid_t, _ name: String, shape: [Int]) throws {
     var extents = shape.map { hsize_t($0) }
     var chunk = [1] + extents.dropFirst()
     let space = try check(id: H5Screate_simple(Int32(shape.count), &extents, nil), "H5Screate_simple")
@@ -243,7 +245,7 @@ func createFloatDataset(_ location: hid_t, _ name: String, shape: [Int]) throws 
 }
 
 /// Writes `row` (one first-axis slice, `rowCount` elements) at first-axis index `index`.
-func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: UnsafeBufferPointer<Float>) throws {
+public func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: UnsafeBufferPointer<Float>) throws {
     let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
     defer { H5Dclose(dataset) }
     let fileSpace = try check(id: H5Dget_space(dataset), "H5Dget_space")
@@ -261,7 +263,7 @@ func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: UnsafeBuf
 }
 
 /// Reads a whole float dataset of `count` elements.
-func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float] {
+public func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float] {
     let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
     defer { H5Dclose(dataset) }
     var values = [Float](repeating: 0, count: count)
@@ -271,14 +273,14 @@ func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float]
     return values
 }
 
-func createGroup(_ location: hid_t, _ name: String) throws {
+public func createGroup(_ location: hid_t, _ name: String) throws {
     let group = try check(id: H5Gcreate2(location, name, trawl_h5p_default(), trawl_h5p_default(), trawl_h5p_default()),
                           "cannot create group \(name)")
     H5Gclose(group)
 }
 
 /// Names of the links in group `name`, sorted.
-func memberNames(_ location: hid_t, _ name: String) throws -> [String] {
+public func memberNames(_ location: hid_t, _ name: String) throws -> [String] {
     let group = try check(id: H5Gopen2(location, name, trawl_h5p_default()), "cannot open group \(name)")
     defer { H5Gclose(group) }
     var info = H5G_info_t()
@@ -290,4 +292,89 @@ func memberNames(_ location: hid_t, _ name: String) throws -> [String] {
         _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, trawl_h5p_default())
         return String(cString: buffer)
     }.sorted()
+}
+
+/// Writes `values` as a float32 dataset of `shape` (row-major; chunked, shuffled, deflated
+/// and checksummed as ``createFloatDataset(_:_:shape:)``).
+public func writeFloats(_ location: hid_t, _ name: String, shape: [Int], _ values: [Float]) throws {
+    precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+    try createFloatDataset(location, name, shape: shape)
+    guard !values.isEmpty else { return }
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    try check(H5Dwrite(dataset, trawl_h5t_native_float(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), values),
+              "cannot write dataset \(name)")
+}
+
+/// Writes `values` as a contiguous float64 dataset of `shape` (row-major).
+public func writeDoubles(_ location: hid_t, _ name: String, shape: [Int], _ values: [Double]) throws {
+    precondition(shape.reduce(1, *) == values.count, "\(name): \(values.count) values for shape \(shape)")
+    var extents = shape.map { hsize_t($0) }
+    let space = try check(id: H5Screate_simple(Int32(shape.count), &extents, nil), "H5Screate_simple")
+    defer { H5Sclose(space) }
+    let dataset = try check(id: H5Dcreate2(location, name, trawl_h5t_native_double(), space, trawl_h5p_default(),
+                                           trawl_h5p_default(), trawl_h5p_default()), "cannot create dataset \(name)")
+    defer { H5Dclose(dataset) }
+    guard !values.isEmpty else { return }
+    try check(H5Dwrite(dataset, trawl_h5t_native_double(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), values),
+              "cannot write dataset \(name)")
+}
+
+/// Reads a whole floating-point dataset (any stored float width) as float64, with its extents.
+public func readDoubles(_ location: hid_t, _ name: String) throws -> (shape: [Int], values: [Double]) {
+    guard exists(location, name) else { throw HDF5Failure(description: "dataset \(name) is missing") }
+    let info = try datasetInfo(location, name)
+    guard info.typeClass == H5T_FLOAT else { throw HDF5Failure(description: "dataset \(name) is not floating-point") }
+    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
+    defer { H5Dclose(dataset) }
+    var values = [Double](repeating: 0, count: info.shape.reduce(1, *))
+    if !values.isEmpty {
+        try check(H5Dread(dataset, trawl_h5t_native_double(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(),
+                          &values), "cannot read dataset \(name)")
+    }
+    return (info.shape, values)
+}
+
+/// Reads a whole float32 dataset with its extents.
+public func readFloatDataset(_ location: hid_t, _ name: String) throws -> (shape: [Int], values: [Float]) {
+    guard exists(location, name) else { throw HDF5Failure(description: "dataset \(name) is missing") }
+    let info = try datasetInfo(location, name)
+    guard info.typeClass == H5T_FLOAT, info.typeSize == 4 else {
+        throw HDF5Failure(description: "dataset \(name) is not float32")
+    }
+    return (info.shape, try readFloats(location, name, count: info.shape.reduce(1, *)))
+}
+
+public func writeDoubleAttribute(_ location: hid_t, _ name: String, _ value: Double) throws {
+    let space = try check(id: H5Screate(H5S_SCALAR), "H5Screate")
+    defer { H5Sclose(space) }
+    let attribute = try check(id: H5Acreate2(location, name, trawl_h5t_native_double(), space, trawl_h5p_default(),
+                                             trawl_h5p_default()), "cannot create attribute \(name)")
+    defer { H5Aclose(attribute) }
+    var copy = value
+    try check(H5Awrite(attribute, trawl_h5t_native_double(), &copy), "cannot write attribute \(name)")
+}
+
+public func readDoubleAttribute(_ location: hid_t, _ name: String) throws -> Double {
+    guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
+    let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
+    defer { H5Aclose(attribute) }
+    let space = try check(id: H5Aget_space(attribute), "H5Aget_space")
+    defer { H5Sclose(space) }
+    guard H5Sget_simple_extent_npoints(space) == 1 else { throw HDF5Failure(description: "attribute \(name) is not a scalar") }
+    var value = 0.0
+    try check(H5Aread(attribute, trawl_h5t_native_double(), &value), "cannot read attribute \(name)")
+    return value
+}
+
+/// Opens group `name` of `location`; the caller closes it with `H5Gclose`.
+public func openGroup(_ location: hid_t, _ name: String) throws -> hid_t {
+    guard exists(location, name) else { throw HDF5Failure(description: "group \(name) is missing") }
+    return try check(id: H5Gopen2(location, name, trawl_h5p_default()), "cannot open group \(name)")
+}
+
+/// Creates group `name` of `location` and returns it open; the caller closes it with `H5Gclose`.
+public func createOpenGroup(_ location: hid_t, _ name: String) throws -> hid_t {
+    try check(id: H5Gcreate2(location, name, trawl_h5p_default(), trawl_h5p_default(), trawl_h5p_default()),
+              "cannot create group \(name)")
 }
