@@ -3,7 +3,7 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums)
+//   → core (Tensors, Images, Checksums, FileErrors)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers and metrics (Scorers, Metrics)
 //   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
@@ -37,10 +37,11 @@ let package = Package(
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
-        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors"]),
+        .target(name: "FileErrors"),
+        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
-        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
         // Scorers and metrics.
@@ -48,17 +49,17 @@ let package = Package(
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
-        .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
+        .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "FileErrors",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Datasets", "Images",
+            "Experiments", "Backbones", "Datasets", "Images", "FileErrors",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [

@@ -106,7 +106,7 @@ extension GoldenTests {
         try XCTSkipIf(descriptor.weightsFile == nil, "efficientnet-lite0 weights absent (run make setup)")
         let backbone = try descriptor.load()
         let image = try Image(contentsOf: reference.appendingPathComponent("coffee.png"))
-        let input = backbone.preprocessing.input(for: image)
+        let input = try backbone.preprocessing.input(for: image, source: "coffee.png")
         let golden = try NPYArray(contentsOf: reference.appendingPathComponent("coffee_input_chw.npy")).tensor
         print(String(format: "coffee.png preprocessing vs golden input: max abs difference %.2e",
                      zip(input.data, golden.data).map { abs($0 - $1) }.max() ?? 0))
@@ -165,7 +165,7 @@ extension GoldenTests {
             }
             let backbone = try descriptor.load()
             XCTAssertEqual(backbone.preprocessing.inputSize, size)
-            let input = backbone.preprocessing.input(for: image)
+            let input = try backbone.preprocessing.input(for: image, source: "coffee.png")
             let top = topClasses(try backbone.logits(input.reshaped([1] + input.shape)), k: 1)[0][0]
             print("\(name) coffee.png: class \(top.index), p = \(top.probability)")
             XCTAssertEqual(top.index, 967, name)
