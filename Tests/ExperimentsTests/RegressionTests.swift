@@ -1,5 +1,6 @@
 @testable import Experiments
 import Foundation
+import Tables
 import TestSupport
 import XCTest
 

@@ -1,4 +1,5 @@
 import Foundation
+import Tables
 
 /// The committed results of an experiment, `Results/NAME/baseline.csv`, that `make regress`
 /// compares fresh runs with and `make tables` summarises.

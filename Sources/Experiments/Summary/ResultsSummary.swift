@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tables
 
 /// One experiment's committed results as `make tables` reads them: the spec and its
 /// `baseline.csv`.

@@ -1,7 +1,7 @@
 import Foundation
 
-/// Why committed results or a fresh run's results could not be read or compared.
-public struct RegressionError: Error, Equatable, CustomStringConvertible {
+/// Why a CSV file could not be read as a table: names the file and line.
+public struct CSVError: Error, Equatable, CustomStringConvertible {
     public var message: String
 
     public init(_ message: String) {
@@ -60,21 +60,21 @@ extension Table {
                 quoted = true
             default:
                 if afterQuote {
-                    throw RegressionError("\(file): line \(line): text after a closing quote")
+                    throw CSVError("\(file): line \(line): text after a closing quote")
                 }
                 cell.append(c)
             }
         }
-        if quoted { throw RegressionError("\(file): line \(line): unclosed quote") }
+        if quoted { throw CSVError("\(file): line \(line): unclosed quote") }
         if !cell.isEmpty || !record.isEmpty || afterQuote { endRecord() }
 
         guard let header = records.first, !(header.count == 1 && header[0].isEmpty) else {
-            throw RegressionError("\(file): empty file (expected a header line)")
+            throw CSVError("\(file): empty file (expected a header line)")
         }
         self.init(header: header)
         for (index, row) in records.dropFirst().enumerated() {
             guard row.count == header.count else {
-                throw RegressionError("\(file): line \(index + 2): \(row.count) cells for \(header.count) columns")
+                throw CSVError("\(file): line \(index + 2): \(row.count) cells for \(header.count) columns")
             }
             append(row)
         }
@@ -84,7 +84,7 @@ extension Table {
     public init(contentsOf url: URL, file: String? = nil) throws {
         let file = file ?? url.path
         guard let data = FileManager.default.contents(atPath: url.path) else {
-            throw RegressionError("\(file): cannot read the file")
+            throw CSVError("\(file): cannot read the file")
         }
         try self.init(csv: String(decoding: data, as: UTF8.self), file: file)
     }

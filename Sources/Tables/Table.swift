@@ -1,3 +1,5 @@
+import Foundation
+
 /// A tidy table of text cells, rendered as CSV (RFC 4180) or as a Markdown table.
 public struct Table: Equatable, Sendable {
     /// Column names, snake_case.
@@ -33,10 +35,10 @@ public struct Table: Equatable, Sendable {
 
 /// A score or metric as a table cell: Swift's shortest round-trip form, so the text reads
 /// back to the same bits (`0.1`, `3.5e-05`); `nan` for NaN.
-func cell(_ value: Double) -> String {
+public func cell(_ value: Double) -> String {
     value.isNaN ? "nan" : "\(value)"
 }
 
-func cell(_ value: Float) -> String {
+public func cell(_ value: Float) -> String {
     value.isNaN ? "nan" : "\(value)"
 }
