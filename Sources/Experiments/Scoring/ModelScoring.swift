@@ -3,6 +3,7 @@ import Foundation
 import Images
 import Reports
 import SavedModels
+import Tables
 import Tensors
 
 /// What `trawl score` reports.
@@ -81,34 +82,33 @@ public struct ModelScoring {
                 try rows.enumerated().map { index, row in
                     let sample = samples[row]
                     let path = "gallery/\(prefix)_\(paddedRank(index, of: rows.count))_\(fileSafe(sample.id)).png"
-                    try staging.write(try loaded.pipeline.geometry(try loaded.pipeline.decode(sample)).pngData(), to: path)
-                    let rank = ranked.firstIndex(of: row)! + 1
+                    let view = try loaded.pipeline.geometry(try loaded.pipeline.decode(sample),
+                                                            source: loaded.pipeline.source(sample))
+                    try staging.write(try view.pngData(), to: path)
+                    let anomalous = scores[row] >= model.threshold.value
                     return Gallery.Card(
-                        title: "#\(rank) \(sample.id)", image: path, overlay: overlays[row],
-                        score: String(format: "score %.4f · normalised %.3f · ", scores[row],
-                                      model.normalisedScore(scores[row]))
-                            + (scores[row] >= model.threshold.value ? "anomalous" : "normal"),
-                        metadata: sample.metadata.keys.sorted(by: metadataColumnOrder).map {
-                            (name: $0, value: formatted(sample.metadata[$0]!))
-                        })
+                        image: path, overlay: overlays[row], title: "#\(ranked.firstIndex(of: row)! + 1) \(sample.id)",
+                        label: "predicted " + (anomalous ? "anomalous" : "normal"), isAnomalous: anomalous,
+                        score: scores[row],
+                        metadata: [(name: "normalised score", value: String(format: "%.3f", model.normalisedScore(scores[row])))]
+                            + sample.metadata.keys.sorted(by: metadataColumnOrder).map {
+                                (name: $0, value: formatted(sample.metadata[$0]!))
+                            })
                 }
             }
-            let gallery = Gallery(
-                title: "trawl score: \(samples.count) images",
-                summary: [
-                    "Model \(modelFile.lastPathComponent): \(model.scorer.kind) from \(model.experiment) "
-                        + "(grid point \(model.gridPoint)), backbone \(loaded.backboneSpec.name), threshold "
-                        + String(format: "%.4f", model.threshold.value) + " (\(model.threshold.rule)).",
-                    "Images: network view (left)" + (overlays.isEmpty ? "" : ", anomaly map on one colour scale, blue low to red high (right)")
-                        + ". Normalised score = share of the model's training images scoring at or below it.",
-                ] + dataset.exclusions.map { "Excluded: \($0)" },
-                sections: [
-                    Gallery.Section(heading: "Most anomalous (\(highest.count))", note: "Highest scores first.",
-                                    cards: try cards(highest, prefix: "highest")),
-                    Gallery.Section(heading: "Least anomalous (\(lowest.count))", note: "Lowest scores first, for contrast.",
-                                    cards: try cards(lowest, prefix: "lowest")),
-                ])
-            try staging.write(gallery.html, to: "gallery.html")
+            let intro = "Model \(modelFile.lastPathComponent): \(model.scorer.kind) from \(model.experiment) "
+                + "(grid point \(model.gridPoint)), backbone \(loaded.backboneSpec.name), threshold "
+                + String(format: "%.4f", model.threshold.value) + " (\(model.threshold.rule)). Each card: the network's view"
+                + (overlays.isEmpty ? "" : " and its anomaly map (one colour scale for all, blue low, red high)")
+                + ". Normalised score: share of the model's training images scoring at or below the image."
+                + dataset.exclusions.map { " Excluded: \($0)." }.joined()
+            let gallery = try Gallery.page(title: "trawl score: \(samples.count) images", intro: intro, sections: [
+                Gallery.Section(title: "Most anomalous (\(highest.count))", note: "Highest scores first.",
+                                cards: try cards(highest, prefix: "highest")),
+                Gallery.Section(title: "Least anomalous (\(lowest.count))", note: "Lowest scores first, for contrast.",
+                                cards: try cards(lowest, prefix: "lowest")),
+            ])
+            try staging.write(gallery, to: "gallery.html")
         }
         log("scored \(samples.count) images; results: \(directory.path)/ (scores.csv, gallery.html)")
         return ScoringSummary(directory: directory, scored: samples.count, exclusions: dataset.exclusions,
