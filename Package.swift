@@ -5,7 +5,7 @@
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
 //   → core (Tensors, Images, Checksums)
 //   → backbones and feature extraction (Weights, Backbones)
-//   → scorers and metrics (Scorers, Metrics)
+//   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
@@ -43,15 +43,16 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
-        // Scorers and metrics.
+        // Scorers, projections (PCA, UMAP) and metrics.
         .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
         .target(name: "Experiments", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
             "Datasets", "EmbeddingCache",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
@@ -62,7 +63,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
+            "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
@@ -72,6 +74,7 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
             "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
