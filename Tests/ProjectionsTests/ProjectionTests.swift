@@ -33,6 +33,12 @@ private func blobs() -> (points: Tensor, labels: [Int]) {
     return (Tensor(shape: [150, 10], data: data), labels)
 }
 
+/// `[rows, columns]` of seeded standard-normal floats.
+private func gaussianPoints(_ rows: Int, _ columns: Int) -> Tensor {
+    var random = SeededRandom(seed: 9)
+    return Tensor(shape: [rows, columns], data: (0..<rows * columns).map { _ in Float(random.nextGaussian()) })
+}
+
 final class PCATests: XCTestCase {
     /// Against numpy (eigh of the covariance, sklearn's sign convention).
     func testMatchesNumpy() throws {
@@ -110,6 +116,16 @@ final class UMAPTests: XCTestCase {
         for i in 0..<150 {
             for j in 0..<5 { XCTAssertEqual(labels[neighbours.indices[i * 5 + j]], labels[i], "point \(i)") }
         }
+    }
+
+    /// The layout does not depend on OpenBLAS's thread count (kNN graph and PCA initialisation).
+    func testLayoutIsIndependentOfBLASThreads() throws {
+        let points = gaussianPoints(600, 40)
+        let umap = UMAP(epochs: 20, seed: 1)
+        let threaded = try umap.embed(points)
+        XCTAssertEqual(try withSingleThreadedBLAS { try umap.embed(points) }, threaded)
+        let pca = try PCA(fitting: points, components: 2).transform(points)
+        XCTAssertEqual(try withSingleThreadedBLAS { try PCA(fitting: points, components: 2).transform(points) }, pca)
     }
 
     func testFewPointsUseEveryOtherPointAsNeighbour() throws {
