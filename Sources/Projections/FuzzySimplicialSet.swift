@@ -11,9 +11,9 @@ public struct FuzzySimplicialSet: Equatable, Sendable {
     /// Number of points (vertices).
     public let count: Int
     /// Edge `e` joins `heads[e]` to `tails[e]` with membership strength `weights[e]`.
-    public var heads: [Int]
-    public var tails: [Int]
-    public var weights: [Double]
+    public let heads: [Int]
+    public let tails: [Int]
+    public let weights: [Double]
 
     /// The graph of `points` (`[N, D]`, euclidean) from the exact `neighbours`-nearest
     /// neighbours of each point, the point itself counting as the first (umap-learn's
