@@ -19,11 +19,11 @@ struct EmbeddingMap {
 
     /// Maps the sample `rows` (all of them, or `maximumPoints` drawn with `seed`) from the
     /// tap tensors (`[N, C, H, W]` per tap, indexed by sample row); UMAP is seeded by `seed`.
-    init(rows: [Int], taps: [Tensor], seed: UInt64) throws {
+    init(rows: [Int], taps: [Tensor], seed: UInt64, maximumPoints: Int = Self.maximumPoints) throws {
         var chosen = rows.sorted()
-        if chosen.count > Self.maximumPoints {
+        if chosen.count > maximumPoints {
             var rng = SeededRandom(seed: seed)
-            chosen = rng.distinctIndices(Self.maximumPoints, from: chosen.count).sorted().map { chosen[$0] }
+            chosen = rng.distinctIndices(maximumPoints, from: chosen.count).sorted().map { chosen[$0] }
         }
         let embeddings = try globalAveragePool(taps.map { gatherRows(of: $0, chosen) })
         self.rows = chosen
