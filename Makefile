@@ -88,12 +88,17 @@ tables: build
 	$(TRAWL) tables
 
 ## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
-## faiss-cpu from PyPI is the reference for the kNN figure (bench only, never the main path).
+## faiss-cpu from PyPI is the reference for the kNN figure, umap-learn for the UMAP figure
+## (bench and reference tests only, never the main path).
 PYBENCH := $(ASSETS)/pybench
+UMAP_REFERENCE := umap-learn==0.5.12 scikit-learn==1.9.1
 bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \
 	  echo "bench: faiss-cpu not installed; the faiss comparison is skipped"
+	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import umap" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q --target $(PYBENCH) $(UMAP_REFERENCE) || \
+	  echo "bench: umap-learn not installed; the umap-learn comparison is skipped"
 	.build/release/TrawlBench $(SECTIONS)
 
 clean:

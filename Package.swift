@@ -5,7 +5,7 @@
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
 //   → core (Tensors, Images, Checksums, FileErrors)
 //   → backbones and feature extraction (Weights, Backbones)
-//   → scorers and metrics (Scorers, Metrics)
+//   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, tables, reports, specs and runner (Datasets, EmbeddingCache, Tables, Reports, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
@@ -45,8 +45,9 @@ let package = Package(
         .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
-        // Scorers and metrics.
+        // Scorers, projections (PCA, UMAP) and metrics.
         .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
@@ -57,7 +58,7 @@ let package = Package(
         // report.html, SVG figures and HTML image galleries, from a results folder's files.
         .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
             "Datasets", "EmbeddingCache", "FileErrors", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
@@ -68,7 +69,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
+            "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
@@ -78,6 +80,7 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [

@@ -131,6 +131,13 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(roc[1], ["0", "inf", "0.0", "0.0"])
         XCTAssertEqual(try csv("pr.csv")[0], ["point", "threshold", "precision", "recall"])
 
+        let embedding = try csv("embedding.csv")
+        XCTAssertEqual(embedding[0], ["id", "split", "label", "label_detail", "pca_x", "pca_y", "umap_x", "umap_y"])
+        XCTAssertEqual(embedding.count, 1 + 12, "4 training + 8 test images")
+        XCTAssertEqual(embedding.dropFirst().map { $0[1] }, Array(repeating: "train", count: 4) + Array(repeating: "test", count: 8))
+        XCTAssertEqual(embedding.dropFirst().filter { $0[2] == "anomalous" }.map { $0[3] }, Array(repeating: "FAIL", count: 4))
+        for row in embedding.dropFirst() { XCTAssertEqual(row[4...].compactMap(Double.init).count, 4, "\(row)") }
+
         let markdown = try String(contentsOf: results.appendingPathComponent("metrics.md"), encoding: .utf8)
         XCTAssertTrue(markdown.hasPrefix("# tiny\n\nend-to-end test\n\n| point | pooling |"), markdown)
 
@@ -156,10 +163,12 @@ final class RunnerTests: XCTestCase {
 
         // A second run reads every feature from the cache and reproduces the scores exactly.
         let firstScores = try Data(contentsOf: results.appendingPathComponent("scores.csv"))
+        let firstEmbedding = try Data(contentsOf: results.appendingPathComponent("embedding.csv"))
         let second = try run(spec)
         XCTAssertEqual(second.cacheHits, 12)
         XCTAssertEqual(second.cacheMisses, 0)
         XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("scores.csv")), firstScores)
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("embedding.csv")), firstEmbedding)
         // Nothing but the results folder is left beside it.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path), ["tiny"])
     }

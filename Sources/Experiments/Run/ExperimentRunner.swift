@@ -136,6 +136,10 @@ public struct ExperimentRunner {
             results.append(result)
         }
 
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: trainRows + testRows, taps: splits.taps, seed: spec.seed)
+        }
+
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
@@ -162,6 +166,7 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try ResultsPublisher(destination: destination).publish { staging in
             try report.writeTables(to: staging)
+            try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
             if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
                 try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
                                   splits: splits, to: staging)
