@@ -3,7 +3,7 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums)
+//   → core (Tensors, Images, Checksums, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers and metrics (Scorers, Metrics)
 //   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
@@ -37,6 +37,7 @@ let package = Package(
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
+        .target(name: "FileLocks"),
         .target(name: "Images", dependencies: ["CImageCodecs", "Tensors"]),
 
         // Backbones and feature extraction.
@@ -49,10 +50,10 @@ let package = Package(
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
-        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums", "FileLocks"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "FileLocks",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
@@ -74,7 +75,7 @@ let package = Package(
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "Images", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]
