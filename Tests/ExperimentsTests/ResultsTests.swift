@@ -59,6 +59,18 @@ final class ResultsTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["exp"])
     }
 
+    /// A kept file (the committed baseline.csv) survives every publish byte for byte; a run
+    /// that never had one gets none.
+    func testKeptFilesAreCarriedOverUnchanged() throws {
+        let destination = folder.appendingPathComponent("exp")
+        let publisher = ResultsPublisher(destination: destination, keeping: ["baseline.csv"])
+        try publisher.publish { try $0.write("run 1\n", to: "metrics.csv") }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "run 1\n"])
+        try Data("point,auroc\n0,0.9\n".utf8).write(to: destination.appendingPathComponent("baseline.csv"))
+        try publisher.publish { try $0.write("run 2\n", to: "metrics.csv") }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "run 2\n", "baseline.csv": "point,auroc\n0,0.9\n"])
+    }
+
     /// Staging folders of runs killed mid-write (their PID gone) are removed by the next
     /// publish of that name; those of a live process and of other names are left alone.
     func testStagingFoldersOfKilledRunsAreRemoved() throws {

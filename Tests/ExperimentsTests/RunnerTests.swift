@@ -126,9 +126,13 @@ final class RunnerTests: XCTestCase {
         let picture = try Image(contentsOf: results.appendingPathComponent("heatmaps/\(heatmaps[0])"))
         XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64, 64])
 
-        // A second run reads every feature from the cache and reproduces the scores exactly.
+        // A second run reads every feature from the cache and reproduces the scores exactly;
+        // it replaces every file but the committed baseline.csv, which it carries over.
         let firstScores = try Data(contentsOf: results.appendingPathComponent("scores.csv"))
+        let baseline = Data("point,auroc\n0,0.5\n".utf8)
+        try baseline.write(to: results.appendingPathComponent("baseline.csv"))
         let second = try run(spec)
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("baseline.csv")), baseline)
         XCTAssertEqual(second.cacheHits, 12)
         XCTAssertEqual(second.cacheMisses, 0)
         XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("scores.csv")), firstScores)

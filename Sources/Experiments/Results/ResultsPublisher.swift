@@ -14,13 +14,17 @@ public struct ResultsError: Error, Equatable, CustomStringConvertible {
 /// replace the destination. A run that fails part-way removes its staging folder and
 /// leaves the previous results untouched, with no temporary files behind; the staging
 /// folders of a run that was killed (its PID gone) are removed by the next publish.
-/// Runs of one name take turns through `lock`.
+/// Runs of one name take turns through `lock`. Files named in `keeping` (the committed
+/// `baseline.csv`) are not the run's: they are carried over into the new folder unchanged.
 public struct ResultsPublisher {
     /// The results folder, e.g. `Results/elpv-patchcore-default`.
     public let destination: URL
+    /// Names of files in the destination that a run does not write and keeps as they are.
+    public let keeping: [String]
 
-    public init(destination: URL) {
+    public init(destination: URL, keeping: [String] = []) {
         self.destination = destination.standardizedFileURL
+        self.keeping = keeping
     }
 
     /// The lock file of the destination's name, `.NAME.lock` beside it.
@@ -69,6 +73,15 @@ public struct ResultsPublisher {
         }
         do {
             try write(ResultsStaging(directory: staging))
+            for name in keeping where fileManager.fileExists(atPath: destination.appendingPathComponent(name).path) {
+                let kept = staging.appendingPathComponent(name)
+                try? fileManager.removeItem(at: kept)
+                do {
+                    try fileManager.copyItem(at: destination.appendingPathComponent(name), to: kept)
+                } catch {
+                    throw ResultsError(path: kept.path, reason: "cannot carry \(name) over (\(error.localizedDescription))")
+                }
+            }
         } catch {
             try? fileManager.removeItem(at: staging)
             throw error

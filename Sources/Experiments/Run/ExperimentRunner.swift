@@ -81,7 +81,7 @@ public struct ExperimentRunner {
 
         // Results: writable, and this run alone writes them (before any computation).
         let destination = options.resultsDirectory.appendingPathComponent(spec.name)
-        let publisher = ResultsPublisher(destination: destination)
+        let publisher = ResultsPublisher(destination: destination, keeping: [Baseline.fileName])
         let resultsLock = try publisher.lock(waiting: log)
         defer { resultsLock.release() }
 
