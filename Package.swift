@@ -3,7 +3,7 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums, FileErrors)
+//   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, tables, reports, specs and runner (Datasets, EmbeddingCache, Tables, Reports, Experiments)
@@ -39,6 +39,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
         .target(name: "FileErrors"),
+        .target(name: "FileLocks"),
         .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
@@ -52,14 +53,14 @@ let package = Package(
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
-        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums", "FileLocks"]),
         // Tidy tables: CSV and Markdown writing, CSV reading.
         .target(name: "Tables"),
         // report.html, SVG figures and HTML image galleries, from a results folder's files.
         .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
-            "Datasets", "EmbeddingCache", "FileErrors", "Tables", "Reports",
+            "Datasets", "EmbeddingCache", "FileErrors", "FileLocks", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
@@ -84,7 +85,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "Reports", "Tables", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "Images", "Reports", "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

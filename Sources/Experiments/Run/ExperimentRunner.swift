@@ -79,6 +79,12 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
+        // Results: writable, and this run alone writes them (before any computation).
+        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        let publisher = ResultsPublisher(destination: destination, keeping: [Baseline.fileName])
+        let resultsLock = try publisher.lock(waiting: log)
+        defer { resultsLock.release() }
+
         // Dataset.
         let dataset = try stage("dataset") { try spec.dataset.load() }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
@@ -104,7 +110,7 @@ public struct ExperimentRunner {
             try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
                                 weightsSHA256: weightsSHA256, pipeline: pipeline,
                                 cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+                                toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
         }
         extracted.warnings.forEach { log("warning: \($0)") }
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
@@ -143,7 +149,6 @@ public struct ExperimentRunner {
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
         let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
         var record = RunRecord(
             name: spec.name, toolVersion: options.toolVersion,
@@ -164,7 +169,7 @@ public struct ExperimentRunner {
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
         let resultsClock = Date()
-        try ResultsPublisher(destination: destination).publish { staging in
+        try publisher.publish { staging in
             try report.writeTables(to: staging)
             try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
             if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
