@@ -3,9 +3,9 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums, FileErrors)
+//   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
-//   → scorers and metrics (Scorers, Metrics)
+//   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, tables, reports, saved models, specs and runner (Datasets, HDF5, EmbeddingCache,
 //     Tables, Reports, SavedModels, Experiments)
 //   → the `trawl` CLI.
@@ -40,21 +40,23 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
         .target(name: "FileErrors"),
+        .target(name: "FileLocks"),
         .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
         .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
-        // Scorers and metrics.
+        // Scorers, projections (PCA, UMAP) and metrics.
         .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
         // The thin HDF5 layer the embedding cache and saved models share.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
-        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "HDF5", "Tensors", "Checksums"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "HDF5", "Tensors", "Checksums", "FileLocks"]),
         // Fitted scorers with their backbone, threshold and training scores: model.h5.
         .target(name: "SavedModels", dependencies: ["CHDF5", "HDF5", "Tensors", "Scorers"]),
         // Tidy tables: CSV and Markdown writing, CSV reading.
@@ -62,8 +64,8 @@ let package = Package(
         // report.html, SVG figures and HTML image galleries, from a results folder's files.
         .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache", "SavedModels", "FileErrors", "Tables", "Reports",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
+            "Datasets", "EmbeddingCache", "SavedModels", "FileErrors", "FileLocks", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
@@ -73,7 +75,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
+            "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
@@ -83,11 +86,12 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "HDF5", "SavedModels", "Images", "Reports", "Tables",
-            "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images", "Reports",
+            "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

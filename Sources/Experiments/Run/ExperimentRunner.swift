@@ -80,6 +80,12 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
+        // Results: writable, and this run alone writes them (before any computation).
+        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        let publisher = ResultsPublisher(destination: destination, keeping: [Baseline.fileName])
+        let resultsLock = try publisher.lock(waiting: log)
+        defer { resultsLock.release() }
+
         // Dataset, with the image-quality columns; the quality filter excludes images.
         let dataset = try stage("dataset") { () throws -> Dataset in
             let loaded = try spec.dataset.load().addingImageQuality()
@@ -108,7 +114,7 @@ public struct ExperimentRunner {
             try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
                                 weightsSHA256: weightsSHA256, pipeline: pipeline,
                                 cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+                                toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
         }
         extracted.warnings.forEach { log("warning: \($0)") }
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
@@ -140,10 +146,13 @@ public struct ExperimentRunner {
             results.append(result)
         }
 
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: trainRows + testRows, taps: splits.taps, seed: spec.seed)
+        }
+
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
         let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
         var record = RunRecord(
             name: spec.name, toolVersion: options.toolVersion,
@@ -164,8 +173,9 @@ public struct ExperimentRunner {
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
         let resultsClock = Date()
-        try ResultsPublisher(destination: destination).publish { staging in
+        try publisher.publish { staging in
             try report.writeTables(to: staging)
+            try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
             let models = spec.outputs.model == .all ? results : [best]
             for result in models {
                 let model = try savedModel(result, splits: splits, weightsFile: weightsFile, weightsSHA256: weightsSHA256,
