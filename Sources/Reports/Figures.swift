@@ -23,7 +23,7 @@ extension ResultsFolder {
         guard let precisionRecall else { return nil }
         var plot = Plot(title: "Precision–recall — \(name)", xLabel: "recall", yLabel: "precision",
                         series: curves(precisionRecall, x: "recall", y: "precision", metric: "ap"),
-                        xRange: 0...1, yRange: 0...1.02, legendCorner: .bottomLeft)
+                        xRange: 0...1, yRange: 0...1, legendCorner: .bottomLeft)
         let test = bestScores.filter { $0.split == "test" }
         if !test.isEmpty {
             let share = Double(test.filter(\.anomalous).count) / Double(test.count)
@@ -102,7 +102,10 @@ extension ResultsFolder {
         ].filter { !$0.2.isEmpty }
         var all = scored.map(\.score)
         if let threshold, threshold.value.isFinite { all.append(threshold.value) }
-        let edges = Histogram.edges(lower: all.min()!, upper: all.max()!, bins: 30)
+        // 2·√n bins for the largest group, 10 to 30: small test sets get wider bins.
+        let largest = groups.map(\.2.count).max() ?? 0
+        let bins = min(30, max(10, Int((2 * Double(largest).squareRoot()).rounded())))
+        let edges = Histogram.edges(lower: all.min()!, upper: all.max()!, bins: bins)
         let series = groups.map { name, colour, values in
             let counts = Histogram(values: values, edges: edges).counts
             return Plot.Series.histogram(name: "\(name) (\(values.count))", colour: colour, edges: edges,

@@ -232,7 +232,10 @@ struct ReportPage {
                 let rows = picks.filter { $0["section"] == key }.sorted { (Int($0["rank"] ?? "") ?? 0) < (Int($1["rank"] ?? "") ?? 0) }
                 let cards = rows.map { row -> Gallery.Card in
                     let image = scored[row["id"] ?? ""]
-                    var metadata = image?.metadata ?? []
+                    // Long decimals (0.6666666666666666) shortened to 4 significant digits.
+                    var metadata = (image?.metadata ?? []).map { name, value in
+                        (name: name, value: value.count > 8 && Double(value) != nil ? formatNumber(Double(value)!) : value)
+                    }
                     if scales.count > 1, let low = row["scale_min"].flatMap(Double.init), let high = row["scale_max"].flatMap(Double.init) {
                         metadata.append(("map scale", "\(formatNumber(low)) – \(formatNumber(high))"))
                     }

@@ -56,7 +56,9 @@ public struct ResultsSummary {
             do not edit by hand. Each experiment is `Experiments/…/NAME.json`; its full tables, \
             scores, curves and provenance are in `Results/NAME/`. Metrics are rounded to 3 decimals \
             (metrics.csv keeps every digit); wall time is the whole run (all grid rows, cold or warm \
-            embedding cache as it happened) on the machine that wrote run.json.
+            embedding cache as it happened) on the machine that wrote run.json. Experiment names and \
+            Fashion-MNIST AUROCs link to each run's `report.html` (figures and galleries), which \
+            `make experiment NAME=…` or `trawl report Results/NAME` writes; reports are not committed.
 
 
             """
@@ -70,7 +72,7 @@ public struct ResultsSummary {
                 let values = swept.compactMap { name -> String? in
                     experiment.metrics.header.firstIndex(of: name).map { "\(name)=\(row[$0])" }
                 }
-                table.append([experiment.spec.name, describe(experiment.spec.dataset),
+                table.append([Self.reportLink(experiment.spec.name), describe(experiment.spec.dataset),
                               describeBackbone(experiment.spec),
                               describe(experiment.spec.scorer), values.joined(separator: ", ")]
                              + Self.metricColumns.map { metric, _ in
@@ -120,8 +122,9 @@ public struct ResultsSummary {
         var table = Table(header: ["normal class"] + groups.map { describe($0[0].spec.scorer) })
         for index in 0..<10 {
             let cells = groups.map { group in
-                group.first { Self.normalClass($0) == index }.flatMap { Self.value($0, .auroc) }
-                    .map { String(format: "%.3f", $0) } ?? ""
+                group.first { Self.normalClass($0) == index }.flatMap { experiment in
+                    Self.value(experiment, .auroc).map { Self.reportLink(experiment.spec.name, text: String(format: "%.3f", $0)) }
+                } ?? ""
             }
             guard cells.contains(where: { !$0.isEmpty }) else { continue }
             table.append(["\(index) \(FashionMNISTConfiguration.classNames[index])"] + cells)
@@ -130,6 +133,11 @@ public struct ResultsSummary {
             Self.mean(group.map { Self.value($0, .auroc) }).map { "**" + String(format: "%.3f", $0) + "**" } ?? ""
         })
         return table
+    }
+
+    /// A Markdown link to `Results/NAME/report.html` (relative to Results/README.md).
+    private static func reportLink(_ name: String, text: String? = nil) -> String {
+        "[\(text ?? name)](\(name)/report.html)"
     }
 
     private static func normalClass(_ experiment: ExperimentResults) -> Int {
