@@ -114,7 +114,9 @@ extension ResultsFolder {
         let rules = threshold.map { [Plot.Rule(x: $0.value, name: "threshold \(formatNumber($0.value)): \($0.rule)")] } ?? []
         let point = bestPoint.map { (metricsRow($0) == nil || (metrics?.rows.count ?? 0) < 2) ? "" : ", \(describe(point: $0))" } ?? ""
         return Plot(title: "Anomaly scores\(point)", xLabel: "anomaly score", yLabel: "fraction of the group's images",
-                    series: series, rules: rules, yRange: 0...((series.flatMap { $0.points.map(\.y) }.max() ?? 1) * 1.15))
+                    series: series, rules: rules,
+                    // Headroom above the tallest bar for the legend.
+                    yRange: 0...((series.flatMap { $0.points.map(\.y) }.max() ?? 1) * 1.4))
     }
 
     /// One plot per swept parameter: every metric against the parameter's values (with other
@@ -140,9 +142,10 @@ extension ResultsFolder {
                                    colour: Plot.palette[index % Plot.palette.count], points: points, mark: .lineAndPoints)
             }
             let ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
+            // The lowest value a third of the way up, leaving the bottom of the plot to the legend.
             let lower = min(ys.min() ?? 0, 1)
             return (parameter: parameter, plot: Plot(title: "Metrics against \(parameter)", xLabel: parameter, yLabel: "metric value",
-                                    series: series, yRange: (lower - (1 - lower) * 0.1 - 0.01)...1.01,
+                                    series: series, yRange: max(0, lower - (1.01 - lower) * 0.5 - 0.01)...1.01,
                                     xCategories: numeric ? nil : values, legendCorner: .bottomRight))
         }
     }
