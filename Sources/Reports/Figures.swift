@@ -159,6 +159,11 @@ extension ResultsFolder {
             let group = "\(row["split"] ?? "") \(row["label"] ?? "")"
             if !groups.contains(group) { groups.append(group) }
         }
+        // Training points first, under the test points; then test normal, test anomalous, the rest.
+        let layers = ["train normal", "test normal", "test anomalous"]
+        groups = groups.enumerated().sorted {
+            (layers.firstIndex(of: $0.element) ?? layers.count, $0.offset) < (layers.firstIndex(of: $1.element) ?? layers.count, $1.offset)
+        }.map(\.element)
         let known = ["train normal": "#7f7f7f", "test normal": Plot.palette[0], "test anomalous": Plot.palette[3]]
         var spare = [1, 2, 4, 5, 6, 8, 9].map { Plot.palette[$0] }.makeIterator()
         let colours = groups.map { known[$0] ?? spare.next() ?? "#000000" }
