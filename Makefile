@@ -66,15 +66,16 @@ build: setup
 ## (offline), it says so and the checks that need them skip with a printed reason.
 PYTEST_DEPS := $(ASSETS)/pytest-deps
 PYTEST_REQUIREMENTS := h5py==3.16.0 numpy==2.4.6 scikit-learn==1.9.1
-test-deps: $(PYTEST_DEPS)/.done
-
-$(PYTEST_DEPS)/.done: Makefile
-	@echo "test-deps: installing $(PYTEST_REQUIREMENTS) into $(PYTEST_DEPS)"
-	@rm -rf $(PYTEST_DEPS).partial && \
+test-deps:
+	@if [ "$$(cat $(PYTEST_DEPS)/.done 2>/dev/null)" != "$(PYTEST_REQUIREMENTS)" ]; then \
+	  echo "test-deps: installing $(PYTEST_REQUIREMENTS) into $(PYTEST_DEPS)"; \
+	  rm -rf $(PYTEST_DEPS).partial && \
 	  $(PYTHON) -m pip install -q --retries 1 --timeout 20 --target $(PYTEST_DEPS).partial $(PYTEST_REQUIREMENTS) && \
-	  rm -rf $(PYTEST_DEPS) && mv $(PYTEST_DEPS).partial $(PYTEST_DEPS) && touch $@ \
+	  echo "$(PYTEST_REQUIREMENTS)" > $(PYTEST_DEPS).partial/.done && \
+	  rm -rf $(PYTEST_DEPS) && mv $(PYTEST_DEPS).partial $(PYTEST_DEPS) \
 	  || { rm -rf $(PYTEST_DEPS).partial; \
-	       echo "test-deps: pip install failed; the tests' Python reference checks will skip" >&2; }
+	       echo "test-deps: pip install failed; the tests' Python reference checks will skip" >&2; }; \
+	fi
 
 ## test: the fast test tier (unit and golden tests, release build).
 test: setup test-deps
