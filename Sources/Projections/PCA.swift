@@ -38,11 +38,10 @@ public struct PCA: Sendable {
 
         // Covariance, upper triangle (row-major) = lower triangle (column-major, for LAPACK).
         var covariance = [Double](repeating: 0, count: d * d)
-        let (eigenvalues, vectors) = try withSingleThreadedBLAS { () throws -> ([Double], [Double]) in
-            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(n - 1),
-                        centred, Int32(d), 0, &covariance, Int32(d))
-            return try largestEigenpairs(ofLowerColumnMajor: &covariance, n: d, count: components)
-        }
+        BLASThreads.pinToOne()
+        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(n), 1 / Double(n - 1),
+                    centred, Int32(d), 0, &covariance, Int32(d))
+        let (eigenvalues, vectors) = try largestEigenpairs(ofLowerColumnMajor: &covariance, n: d, count: components)
         var axes = vectors
         for c in 0..<components {
             let row = c * d

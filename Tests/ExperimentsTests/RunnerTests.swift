@@ -2,6 +2,7 @@ import Datasets
 @testable import Experiments
 import Foundation
 import Images
+import Reports
 import Tensors
 import TestSupport
 import XCTest
@@ -130,7 +131,22 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(heatmaps.count, 3)
         XCTAssertTrue(heatmaps.allSatisfy { $0.hasSuffix(".png") })
         let picture = try Image(contentsOf: results.appendingPathComponent("heatmaps/\(heatmaps[0])"))
-        XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64, 64])
+        // The network's 64 × 64 view with a 25-pixel colour bar under it.
+        XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64 + 25, 64])
+        XCTAssertEqual(Heatmap.colourBarHeight(forWidth: 64), 25)
+
+        // The report and its figures are written with the tables, and every image it links to decodes.
+        for file in ["report.html", "roc.svg", "pr.svg", "scores.svg", "sweep_coreset_ratio.svg", "gallery.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: results.appendingPathComponent(file).path), file)
+        }
+        XCTAssertEqual(try Report.problems(in: results), [])
+        let gallery = try csv("gallery.csv")
+        XCTAssertEqual(gallery[0], ["section", "rank", "id", "file", "scale_min", "scale_max"])
+        // 8 test images: each of the most and least anomalous sections shows all of them.
+        XCTAssertEqual(gallery.dropFirst().filter { $0[0] == "most_anomalous" }.count, 8)
+        XCTAssertEqual(gallery.dropFirst().filter { $0[0] == "least_anomalous" }.map(\.[2]),
+                       gallery.dropFirst().filter { $0[0] == "most_anomalous" }.map(\.[2]).reversed())
+        XCTAssertEqual(Set(gallery.dropFirst().map { $0[4] + " " + $0[5] }).count, 1, "one colour scale for every map")
 
         // A second run reads every feature from the cache and reproduces the scores exactly;
         // it replaces every file but the committed baseline.csv, which it carries over.

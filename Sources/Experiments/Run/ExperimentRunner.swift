@@ -3,6 +3,7 @@ import Checksums
 import Datasets
 import EmbeddingCache
 import Foundation
+import Reports
 import SavedModels
 import Tensors
 
@@ -155,7 +156,8 @@ public struct ExperimentRunner {
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
         let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
         var record = RunRecord(
-            name: spec.name, toolVersion: options.toolVersion,
+            name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
+            toolVersion: options.toolVersion,
             startedAt: ISO8601DateFormatter().string(from: start),
             git: Provenance.git(in: specFile.deletingLastPathComponent()).map { RunRecord.Git(sha: $0.sha, dirty: $0.dirty) },
             spec: RunRecord.Spec(path: specFile.path, sha256: specHash),
@@ -185,20 +187,20 @@ public struct ExperimentRunner {
                     try model.write(to: staging.url(for: "models/point-\(result.point.index).h5"))
                 }
             }
-            if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
-                                  splits: splits, to: staging)
-            }
-            // run.json last: its "results" stage covers everything written before it.
+            try writeGallery(result: best, report: report, pipeline: pipeline, splits: splits, to: staging)
+            // run.json after the tables, model and images: its "results" stage covers them.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
             record.wallSeconds = Date().timeIntervalSince(start)
             record.peakMemoryBytes = Provenance.peakMemoryBytes
             try staging.write(try record.json(), to: "run.json")
+            // The report last: it is made from the folder's files alone.
+            try Report.write(in: staging.directory)
         }
 
         log("")
         log(String(report.metricsTable.markdown.dropLast()))
         log("results: \(destination.path)/")
+        log("report: \(destination.appendingPathComponent("report.html").path)")
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),

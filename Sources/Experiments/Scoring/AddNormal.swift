@@ -43,7 +43,7 @@ public struct AddNormal {
         guard !samples.isEmpty else { throw RunError("no images to add") }
         log("adding \(samples.count) normal images to \(modelFile.path)"
             + images.exclusions.map { "\n  excluded: \($0)" }.joined())
-        let (taps, line, warnings) = try loaded.features(of: samples, options: options)
+        let (taps, line, warnings) = try loaded.features(of: samples, options: options, log: log)
         warnings.forEach { log("warning: \($0)") }
         log(line)
 

@@ -41,13 +41,15 @@ struct LoadedModel {
     }
 
     /// Backbone taps `[N, C, H, W]` of `samples` (in the model's tap order), through the
-    /// embedding cache, and a line saying how many came from it.
-    func features(of samples: [Sample], options: RunOptions) throws -> (taps: [Tensor], line: String, warnings: [String]) {
+    /// embedding cache (waits on its lock are reported to `log`), and a line saying how many
+    /// came from it.
+    func features(of samples: [Sample], options: RunOptions,
+                  log: (String) -> Void) throws -> (taps: [Tensor], line: String, warnings: [String]) {
         let extracted = try extractFeatures(
             of: samples, backbone: backbone, backboneSpec: backboneSpec, weightsSHA256: model.backbone.weightsSHA256,
             pipeline: pipeline, cache: EmbeddingCache(directory: options.cacheDirectory),
             specHash: try SHA256.hexDigest(ofFileAt: file), toolVersion: options.toolVersion,
-            showsProgress: options.showsProgress)
+            showsProgress: options.showsProgress, log: log)
         return (backboneSpec.taps.map { extracted.taps[$0]! },
                 "features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))",
                 extracted.warnings)

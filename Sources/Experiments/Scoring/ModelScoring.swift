@@ -51,7 +51,7 @@ public struct ModelScoring {
         log("images: \(samples.count) to score" + dataset.exclusions.map { "\n  excluded: \($0)" }.joined())
         guard !samples.isEmpty else { throw RunError("no images to score (\(dataset.report.excludedCount) excluded)") }
 
-        let (taps, line, warnings) = try loaded.features(of: samples, options: options)
+        let (taps, line, warnings) = try loaded.features(of: samples, options: options, log: log)
         warnings.forEach { log("warning: \($0)") }
         log(line)
         let progress = options.showsProgress && model.scorer.kind == "patchcore"
