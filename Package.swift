@@ -74,7 +74,7 @@ let package = Package(
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
+            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "Images", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -8,7 +8,7 @@ struct Trawl: ParsableCommand {
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
         subcommands: [Run.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self,
-                      Tables.self, Regress.self, UpdateBaseline.self]
+                      Tables.self, Regress.self, UpdateBaseline.self, ELPVModulesCommand.self]
     )
 }
 

@@ -15,7 +15,7 @@ func writeHeatmaps(scorer: PatchCoreScorer, result: PointResult, report: ResultR
     }.prefix(count)
     let rows = ranked.map { report.testRows[$0] }
     let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, rows) },
-                                  imageHeight: splits.inputSize, imageWidth: splits.inputSize)
+                                  imageHeight: splits.mapHeight, imageWidth: splits.mapWidth)
     let maps = scored.anomalyMaps
     let range = (maps.data.min() ?? 0)...(maps.data.max() ?? 0)
     let digits = String(count).count
