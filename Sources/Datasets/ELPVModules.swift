@@ -74,7 +74,7 @@ public struct ELPVModuleGenerator: Sendable {
             }
         }
         if let failure = failures.compactMap({ $0 }).first { throw failure }
-        fileManager.createFile(atPath: partial.appendingPathComponent(".done").path, contents: Data())
+        try Data().write(to: partial.appendingPathComponent(".done"))
         try? fileManager.removeItem(at: destination)
         try fileManager.moveItem(at: partial, to: destination)
     }

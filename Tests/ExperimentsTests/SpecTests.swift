@@ -75,7 +75,7 @@ final class SpecTests: XCTestCase {
         object["colour"] = "red"
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: colour: unknown key; allowed keys here: name, dataset, backbone, scorer, "
-                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances")
+                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances, max_grid_points")
     }
 
     func testWrongTypeNamesPathGivenAndAllowed() {

@@ -31,11 +31,19 @@ struct InputPipeline: Sendable {
 
     /// `image` resized and cropped to `[C, inputSize, inputSize]`, or scaled by the tiling:
     /// what the network sees, the anomaly map's grid and what heatmaps are drawn over.
-    func geometry(_ image: Image, filter: Image.ResizeFilter = .bilinear) -> Image {
-        if let tiling { return tiling.scaled(image, filter: filter) }
+    /// `source` names the image in errors (a result over the image limits).
+    func geometry(_ image: Image, source: String, filter: Image.ResizeFilter = .bilinear) throws -> Image {
+        let limits = try ImageLimits.fromEnvironment()
+        if let tiling {
+            let scaled = tiling.scaledSize(width: image.width, height: image.height)
+            try limits.checkResize(width: image.width, height: image.height,
+                                   shorterSide: min(scaled.width, scaled.height), source: source)
+            return tiling.scaled(image, filter: filter)
+        }
         guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
             preconditionFailure("the pipeline always resizes the shorter side, then crops")
         }
+        try limits.checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
         return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
     }
 
@@ -43,8 +51,14 @@ struct InputPipeline: Sendable {
     /// scaled image `[3, H, W]` (to be cut by `Backbone.features(tiled:tiling:taps:)`).
     func input(_ sample: Sample) throws -> Tensor {
         let image = try decode(sample)
-        guard tiling != nil else { return preprocessing.input(for: image) }
-        return preprocessing.normalized(geometry(image))
+        guard tiling != nil else { return try preprocessing.input(for: image, source: source(sample)) }
+        return preprocessing.normalized(try geometry(image, source: source(sample)))
+    }
+
+    /// How errors name `sample`: its file's path, or its id for in-memory pixels.
+    func source(_ sample: Sample) -> String {
+        if case .file(let url) = sample.image { return url.path }
+        return sample.id
     }
 
     /// `[height, width]` of the anomaly maps of `sample`, pixels: the crop side, or with
@@ -65,7 +79,7 @@ struct InputPipeline: Sendable {
     /// when the sample has none.
     func mask(_ sample: Sample, height: Int, width: Int) throws -> [Bool] {
         guard let url = sample.maskURL else { return [Bool](repeating: false, count: height * width) }
-        let mask = geometry(try Image(contentsOf: url, colorMode: .gray), filter: .nearest)
+        let mask = try geometry(try Image(contentsOf: url, colorMode: .gray), source: url.path, filter: .nearest)
         guard (mask.height, mask.width) == (height, width) else {
             throw RunError("\(url.path): the mask is \(mask.width)×\(mask.height) px after the image geometry, the anomaly map \(width)×\(height)")
         }
