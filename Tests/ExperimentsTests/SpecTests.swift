@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 @testable import Experiments
 import Foundation
@@ -290,6 +291,25 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.path.description, "backbone.taps[0]")
         object["backbone"] = ["name": "resnet18", "taps": ["layer2", "layer3"]]
         XCTAssertEqual(try decode(object).backbone.taps, ["stride8", "stride16"])
+    }
+
+    func testTilingTakesDefaultsAndIsChecked() throws {
+        var object = baseSpec()
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": [String: Any]()]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 224, stride: 192, scale: 1))
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 256, "stride": 256, "scale": 0.5]]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 256, stride: 256, scale: 0.5))
+        XCTAssertNil(try decode(baseSpec()).backbone.tiling)
+
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 224, "stride": 300]]
+        XCTAssertEqual(specError(object)?.description, "Experiments/t.json: backbone.tiling.stride: 300 is larger than "
+                       + "tile 224 (tiles would leave gaps); allowed: an integer in [1, 224]")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["scale": 0]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.tiling.scale")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tiel": 224]]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("unknown key; did you mean \"tile\"?") ?? false)
+        object["backbone"] = ["name": "efficientnet-lite0", "input_size": 224, "tiling": ["tile": 224]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.input_size")
     }
 
     func testEditDistanceCountsTranspositionsOnce() {

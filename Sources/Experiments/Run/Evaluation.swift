@@ -51,10 +51,11 @@ struct FeatureSplits {
     var trainIDs: [String]
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
-    /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
+    /// Ground-truth masks of the test samples on the anomaly-map grid, when pixel metrics are asked for.
     var testMasks: [[Bool]]?
-    /// Side of the network input (anomaly maps are this size).
-    var inputSize: Int
+    /// Anomaly-map size, pixels: the network input (crop), or the scaled image when tiled.
+    var mapHeight: Int
+    var mapWidth: Int
 }
 
 /// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
@@ -104,9 +105,8 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
         case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
         case .pixelAUROC, .aupro:
-            let size = features.inputSize
             let samples = zip(maps, features.testMasks!).map {
-                SegmentationSample(anomalyMap: $0, mask: $1, height: size, width: size)
+                SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
             }
             metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
         }
@@ -184,7 +184,7 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
 }
 
 /// Scores of `rows` in order; PatchCore works in batches (advancing `progress`) and hands
-/// each batch's anomaly maps (`[size²]` per image) to `maps` when `keepMaps` is set.
+/// each batch's anomaly maps (`[mapHeight · mapWidth]` per image) to `maps` when `keepMaps` is set.
 private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
                    progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
     func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
@@ -194,8 +194,8 @@ private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSp
         scores.reserveCapacity(rows.count)
         for start in stride(from: 0, to: rows.count, by: scoringBatch) {
             let batch = rows[start..<min(start + scoringBatch, rows.count)]
-            let result = try patchcore.score(taps: taps(batch), imageHeight: features.inputSize,
-                                             imageWidth: features.inputSize)
+            let result = try patchcore.score(taps: taps(batch), imageHeight: features.mapHeight,
+                                             imageWidth: features.mapWidth)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
             progress?.advance(by: batch.count)

@@ -7,7 +7,7 @@ extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
     /// `Experiments/schema.json` (the top level is `experiment`).
     public static let shapes: [ObjectShape] = [
-        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.outputs, Shapes.tolerances,
+        Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.outputs, Shapes.tolerances,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
@@ -153,7 +153,8 @@ enum Shapes {
     ]
 
     static let backbone = ObjectShape("backbone", required: ["name"],
-                                      optional: ["weights", "taps", "resize", "input_size"])
+                                      optional: ["weights", "taps", "resize", "input_size", "tiling"])
+    static let tiling = ObjectShape("tiling", required: [], optional: ["tile", "stride", "scale"])
     static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim"])
 
     static let scorers: [String: ObjectShape] = [
@@ -262,13 +263,29 @@ private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) thr
             taps.append(tap)
         }
     }
+    let tiling = try object["tiling"].map(decodeTiling)
+    if tiling != nil, let fixedSize = object["resize"] ?? object["input_size"] {
+        throw fixedSize.error("does not apply with tiling (tiles see the image at its own size times tiling.scale)")
+    }
     let inputSize = try object["input_size"]?.int(in: 32...4096) ?? 224
     let resizeReader = object["resize"]
     let resize = try resizeReader?.int(in: 32...4096) ?? inputSize
     if let resizeReader, resize < inputSize {
         throw resizeReader.error("\(resize) is smaller than input_size \(inputSize); allowed: an integer ≥ \(inputSize)")
     }
-    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize)
+    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize, tiling: tiling)
+}
+
+private func decodeTiling(_ reader: ValueReader) throws -> Tiling {
+    let object = try reader.object(Shapes.tiling)
+    let defaults = Tiling()
+    let tile = try object["tile"]?.int(in: 32...4096) ?? defaults.tile
+    let stride = try object["stride"]?.int(in: 1...4096) ?? defaults.stride
+    if stride > tile {
+        throw (object["stride"] ?? reader).error("\(stride) is larger than tile \(tile) (tiles would leave gaps); allowed: an integer in [1, \(tile)]")
+    }
+    let scale = try object["scale"]?.double(in: .openClosed(0, 4)) ?? defaults.scale
+    return Tiling(tile: tile, stride: stride, scale: scale)
 }
 
 private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
