@@ -90,8 +90,8 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images", "Reports",
-            "Tables", "TestSupport",
+            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images",
+            "Reports", "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -10,7 +10,8 @@ struct Trawl: ParsableCommand {
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
         subcommands: [Run.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self,
-                      Tables.self, ReportCommand.self, Regress.self, UpdateBaseline.self, Score.self, ModelCommand.self]
+                      Tables.self, ReportCommand.self, Regress.self, UpdateBaseline.self, ELPVModulesCommand.self,
+                      Score.self, ModelCommand.self]
     )
 
     /// Runs the command; a Foundation file error that reaches here is reported as

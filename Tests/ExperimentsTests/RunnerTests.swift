@@ -22,12 +22,14 @@ final class RunnerTests: XCTestCase {
 
     /// Writes `Experiments/tiny.json` under the test folder and returns its URL.
     private func writeSpec(_ scorer: [String: Any], threshold: [String: Any] = ["rule": "f1_max"],
-                           heatmaps: Int = 3) throws -> URL {
+                           heatmaps: Int = 3,
+                           backbone: [String: Any] = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
+                                                      "input_size": 64]) throws -> URL {
         let spec: [String: Any] = [
             "name": "tiny",
             "description": "end-to-end test",
             "dataset": ["kind": "folders", "root": "../data", "train_fraction": 0.5],
-            "backbone": ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "input_size": 64],
+            "backbone": backbone,
             "scorer": scorer,
             "metrics": ["auroc", "ap", "sauc", "f1_max"],
             "threshold": threshold,
@@ -163,6 +165,34 @@ final class RunnerTests: XCTestCase {
         // Nothing but the results folder and its lock file is left beside it.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path).sorted(),
                        [".tiny.lock", "tiny"])
+    }
+
+    /// Tiled extraction end to end: the 64×64 images scaled by 2 and cut into 3×3 tiles of 64
+    /// px every 48 px; anomaly maps at the scaled size; the cache key carries the tiling (the
+    /// untiled run of the same images misses), and a repeat reads the cache to the same scores.
+    func testTiledRunMapsAtTheScaledSizeAndCachesUnderItsOwnKey() throws {
+        let tiled = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
+                     "tiling": ["tile": 64, "stride": 48, "scale": 2]] as [String: Any]
+        let url = try writeSpec(["kind": "patchcore", "coreset_ratio": 0.5], heatmaps: 2, backbone: tiled)
+        let first = try run(url)
+        XCTAssertEqual(first.cacheMisses, 12)
+        XCTAssertEqual(first.headline.value, 1, "the bright blob is found")
+        let scores = try csv("scores.csv")
+        let heatmap = try FileManager.default.contentsOfDirectory(
+            atPath: root.appendingPathComponent("Results/tiny/heatmaps").path).sorted()[0]
+        let picture = try Image(contentsOf: root.appendingPathComponent("Results/tiny/heatmaps/\(heatmap)"))
+        // The 128×128 map with the colour bar under it.
+        XCTAssertEqual([picture.width, picture.height], [128, 128 + Heatmap.colourBarHeight(forWidth: 128)])
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: root.appendingPathComponent("Results/tiny/run.json"))) as? [String: Any])
+        let backbone = try XCTUnwrap(record["backbone"] as? [String: Any])
+        XCTAssertEqual(backbone["tiling"] as? [String: Double], ["tile": 64, "stride": 48, "scale": 2])
+
+        let again = try run(url)
+        XCTAssertEqual([again.cacheHits, again.cacheMisses], [12, 0])
+        XCTAssertEqual(try csv("scores.csv"), scores)
+        XCTAssertEqual(try run(try writeSpec(["kind": "patchcore", "coreset_ratio": 0.5])).cacheMisses, 12,
+                       "the untiled run has its own cache entry")
     }
 
     func testKNNWithTrainPercentileThresholdScoresTrainingImages() throws {

@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 @testable import Experiments
 import Foundation
@@ -82,6 +83,12 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(backbone.specJSON,
                        #"{"input_size":224,"name":"resnet18","resize":256,"taps":["stride8"],"weights":"/w/r.pth"}"#)
         XCTAssertEqual(try BackboneSpec(specJSON: backbone.specJSON, file: "m.h5"), backbone)
+        var object = baseSpec()
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 256, "stride": 200, "scale": 0.5]]
+        let tiled = try decode(object).backbone
+        XCTAssertEqual(tiled.tiling, Tiling(tile: 256, stride: 200, scale: 0.5))
+        XCTAssertFalse(tiled.specJSON.contains("input_size"), tiled.specJSON)
+        XCTAssertEqual(try BackboneSpec(specJSON: tiled.specJSON, file: "m.h5"), tiled)
         XCTAssertThrowsError(try BackboneSpec(specJSON: #"{"name": "resnet18", "input_size": 8}"#, file: "m.h5")) { error in
             XCTAssertTrue("\(error)".hasPrefix("m.h5: backbone.input_size: "), "\(error)")
         }
@@ -324,6 +331,25 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.path.description, "backbone.taps[0]")
         object["backbone"] = ["name": "resnet18", "taps": ["layer2", "layer3"]]
         XCTAssertEqual(try decode(object).backbone.taps, ["stride8", "stride16"])
+    }
+
+    func testTilingTakesDefaultsAndIsChecked() throws {
+        var object = baseSpec()
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": [String: Any]()]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 224, stride: 192, scale: 1))
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 256, "stride": 256, "scale": 0.5]]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 256, stride: 256, scale: 0.5))
+        XCTAssertNil(try decode(baseSpec()).backbone.tiling)
+
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 224, "stride": 300]]
+        XCTAssertEqual(specError(object)?.description, "Experiments/t.json: backbone.tiling.stride: 300 is larger than "
+                       + "tile 224 (tiles would leave gaps); allowed: an integer in [1, 224]")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["scale": 0]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.tiling.scale")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tiel": 224]]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("unknown key; did you mean \"tile\"?") ?? false)
+        object["backbone"] = ["name": "efficientnet-lite0", "input_size": 224, "tiling": ["tile": 224]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.input_size")
     }
 
     func testEditDistanceCountsTranspositionsOnce() {

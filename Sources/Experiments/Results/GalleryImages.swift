@@ -46,7 +46,7 @@ func writeGallery(result: PointResult, report: ResultReport, pipeline: InputPipe
             let batch = Array(shown[start..<min(start + scoringBatch, shown.count)])
             let rows = batch.map { report.testRows[$0] }
             let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, rows) },
-                                          imageHeight: splits.inputSize, imageWidth: splits.inputSize)
+                                          imageHeight: splits.mapHeight, imageWidth: splits.mapWidth)
             for (index, position) in batch.enumerated() { maps[position] = scored.anomalyMaps.slice(index) }
         }
     }

@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 import Foundation
 import Reports
@@ -13,6 +14,8 @@ struct RunRecord: Encodable {
         var taps: [String]
         var resize: Int
         var inputSize: Int
+        /// Present for tiled extraction only.
+        var tiling: Tiling?
     }
     struct Dataset: Encodable {
         struct Exclusion: Encodable { var reason: String; var count: Int }

@@ -35,10 +35,11 @@ struct FeatureSplits {
     var trainIDs: [String]
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
-    /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
+    /// Ground-truth masks of the test samples on the anomaly-map grid, when pixel metrics are asked for.
     var testMasks: [[Bool]]?
-    /// Side of the network input (anomaly maps are this size).
-    var inputSize: Int
+    /// Anomaly-map size, pixels: the network input (crop), or the scaled image when tiled.
+    var mapHeight: Int
+    var mapWidth: Int
 }
 
 /// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
@@ -59,7 +60,8 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     // Only PatchCore's scoring is long enough to need a progress bar.
     let progress = showsProgress && point.scorer.kind == "patchcore"
         ? ProgressReporter("scoring point \(point.index)", total: features.testRows.count) : nil
-    let testScores = try scoreImages(features.testRows, with: scorer, taps: features.taps, inputSize: features.inputSize,
+    let testScores = try scoreImages(features.testRows, with: scorer, taps: features.taps,
+                                     mapHeight: features.mapHeight, mapWidth: features.mapWidth,
                                      keepMaps: needsMaps, progress: progress) { maps += $0 }
     progress?.finish()
     if let first = testScores.first, testScores.allSatisfy({ $0 == first }) {
@@ -83,9 +85,8 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
         case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
         case .pixelAUROC, .aupro:
-            let size = features.inputSize
             let samples = zip(maps, features.testMasks!).map {
-                SegmentationSample(anomalyMap: $0, mask: $1, height: size, width: size)
+                SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
             }
             metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
         }
@@ -160,7 +161,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
 /// Scores of the training rows (kNN: its leave-one-out scores), in training order.
 func trainingScores(of scorer: FittedScorer, features: FeatureSplits) throws -> [Double] {
     if case .knn(let knn) = scorer { return knn.trainingScores.map(Double.init) }
-    return try scoreImages(features.trainRows, with: scorer, taps: features.taps, inputSize: features.inputSize,
+    return try scoreImages(features.trainRows, with: scorer, taps: features.taps,
+                           mapHeight: features.mapHeight, mapWidth: features.mapWidth,
                            keepMaps: false, progress: nil) { _ in }
 }
 
@@ -171,10 +173,10 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
 
 /// Scores of `rows` (of the tap tensors `[N, C, H, W]`) in order: what a run scores its
 /// test images with and what `trawl score` scores new images with. PatchCore works in
-/// batches (advancing `progress`) and hands each batch's anomaly maps (`[inputSize²]` per
-/// image) to `maps` when `keepMaps` is set.
-func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor], inputSize: Int, keepMaps: Bool,
-                 progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
+/// batches (advancing `progress`) and hands each batch's anomaly maps (`[mapHeight · mapWidth]`
+/// per image) to `maps` when `keepMaps` is set.
+func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor], mapHeight: Int, mapWidth: Int,
+                 keepMaps: Bool, progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
     func taps(_ rows: some Collection<Int>) -> [Tensor] { allTaps.map { gatherRows(of: $0, rows) } }
     switch scorer {
     case .patchcore(let patchcore):
@@ -182,7 +184,7 @@ func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor
         scores.reserveCapacity(rows.count)
         for start in stride(from: 0, to: rows.count, by: scoringBatch) {
             let batch = rows[start..<min(start + scoringBatch, rows.count)]
-            let result = try patchcore.score(taps: taps(batch), imageHeight: inputSize, imageWidth: inputSize)
+            let result = try patchcore.score(taps: taps(batch), imageHeight: mapHeight, imageWidth: mapWidth)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
             progress?.advance(by: batch.count)

@@ -111,9 +111,10 @@ public struct ExperimentRunner {
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
         // Features.
+        let mapSize = try pipeline.mapSize(samples[0])
         let extracted = try stage("features") {
             try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
-                                weightsSHA256: weightsSHA256, pipeline: pipeline,
+                                weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: mapSize,
                                 cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
                                 toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
         }
@@ -121,12 +122,14 @@ public struct ExperimentRunner {
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
+        let masks = try needsMasks ? stage("masks") {
+            try testRows.map { try pipeline.mask(samples[$0], height: mapSize.height, width: mapSize.width) }
+        } : nil
         let splits = FeatureSplits(
             taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
             featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
             testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
-            inputSize: spec.backbone.inputSize)
+            mapHeight: mapSize.height, mapWidth: mapSize.width)
 
         // Scorers, one grid point after another.
         let grid = spec.grid
@@ -164,7 +167,7 @@ public struct ExperimentRunner {
             seed: spec.seed,
             backbone: RunRecord.Backbone(name: backbone.name, weights: weightsFile.path, weightsSha256: weightsSHA256,
                                          taps: spec.backbone.taps, resize: spec.backbone.resize,
-                                         inputSize: spec.backbone.inputSize),
+                                         inputSize: spec.backbone.inputSize, tiling: spec.backbone.tiling),
             swiftVersion: Provenance.swiftVersion, os: Provenance.operatingSystem, libraries: Provenance.libraries,
             dataset: RunRecord.Dataset(dataset.report),
             cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,

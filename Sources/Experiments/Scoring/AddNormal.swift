@@ -43,7 +43,7 @@ public struct AddNormal {
         guard !samples.isEmpty else { throw RunError("no images to add") }
         log("adding \(samples.count) normal images to \(modelFile.path)"
             + images.exclusions.map { "\n  excluded: \($0)" }.joined())
-        let (taps, line, warnings) = try loaded.features(of: samples, options: options, log: log)
+        let (taps, mapSize, line, warnings) = try loaded.features(of: samples, options: options, log: log)
         warnings.forEach { log("warning: \($0)") }
         log(line)
 
@@ -64,7 +64,7 @@ public struct AddNormal {
             model.trainingScores = scorer.trainingScores.map(Double.init)
         } else {
             model.trainingScores += try scoreImages(Array(samples.indices), with: model.scorer, taps: taps,
-                                                    inputSize: loaded.pipeline.inputSize, keepMaps: false,
+                                                    mapHeight: mapSize.height, mapWidth: mapSize.width, keepMaps: false,
                                                     progress: nil) { _ in }
         }
         try model.write(to: modelFile)

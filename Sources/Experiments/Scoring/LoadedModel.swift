@@ -40,17 +40,20 @@ struct LoadedModel {
         pipeline = InputPipeline(backboneSpec, backbone: backbone)
     }
 
-    /// Backbone taps `[N, C, H, W]` of `samples` (in the model's tap order), through the
+    /// Backbone taps `[N, C, H, W]` of `samples` (in the model's tap order) and the anomaly
+    /// maps' size (the input, or with tiling the image's scaled size), through the
     /// embedding cache (waits on its lock are reported to `log`), and a line saying how many
     /// came from it.
     func features(of samples: [Sample], options: RunOptions,
-                  log: (String) -> Void) throws -> (taps: [Tensor], line: String, warnings: [String]) {
+                  log: (String) -> Void) throws -> (taps: [Tensor], mapSize: (height: Int, width: Int), line: String,
+                                                    warnings: [String]) {
+        let mapSize = try pipeline.mapSize(samples[0])
         let extracted = try extractFeatures(
             of: samples, backbone: backbone, backboneSpec: backboneSpec, weightsSHA256: model.backbone.weightsSHA256,
-            pipeline: pipeline, cache: EmbeddingCache(directory: options.cacheDirectory),
+            pipeline: pipeline, mapSize: mapSize, cache: EmbeddingCache(directory: options.cacheDirectory),
             specHash: try SHA256.hexDigest(ofFileAt: file), toolVersion: options.toolVersion,
             showsProgress: options.showsProgress, log: log)
-        return (backboneSpec.taps.map { extracted.taps[$0]! },
+        return (backboneSpec.taps.map { extracted.taps[$0]! }, mapSize,
                 "features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))",
                 extracted.warnings)
     }

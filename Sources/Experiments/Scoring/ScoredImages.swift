@@ -9,14 +9,14 @@ func rankedByScore(_ scores: [Double]) -> [Int] {
     scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
 }
 
-/// PatchCore anomaly maps of `rows` (of `samples` and the tap tensors `[N, C, H, W]`) over
+/// PatchCore anomaly maps (`mapSize`) of `rows` (of `samples` and the tap tensors `[N, C, H, W]`) over
 /// the network's view of each image (`opacity` 0.4), or alone when `overlays` is false,
 /// on one colour scale, the min–max of these maps, shown by a colour bar under each.
 func heatmapOverlays(scorer: PatchCoreScorer, rows: [Int], samples: [Sample], taps: [Tensor], pipeline: InputPipeline,
-                     overlays: Bool) throws -> [Image] {
+                     mapSize: (height: Int, width: Int), overlays: Bool) throws -> [Image] {
     guard !rows.isEmpty else { return [] }
     let maps = try scorer.score(taps: taps.map { gatherRows(of: $0, rows) },
-                                imageHeight: pipeline.inputSize, imageWidth: pipeline.inputSize).anomalyMaps
+                                imageHeight: mapSize.height, imageWidth: mapSize.width).anomalyMaps
     let range = (maps.data.min() ?? 0)...(maps.data.max() ?? 0)
     return try rows.enumerated().map { rank, row in
         let image = try pipeline.geometry(try pipeline.decode(samples[row]), source: pipeline.source(samples[row]))

@@ -48,6 +48,9 @@ public struct BackboneSpec: Hashable, Codable, Sendable {
     public var resize: Int
     /// Side of the centre crop the network sees, in pixels (≤ `resize`).
     public var inputSize: Int
+    /// Full-resolution tiled extraction instead of resize + crop (then `resize` and
+    /// `inputSize` do not apply); nil = resize + crop.
+    public var tiling: Tiling? = nil
 }
 
 /// How backbone feature maps become patch features (PatchCore; the image-level scorers

@@ -8,7 +8,8 @@ extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
     /// `Experiments/schema.json` (the top level is `experiment`).
     public static let shapes: [ObjectShape] = [
-        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.outputs, Shapes.tolerances, Shapes.qualityComparison,
+        Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.outputs, Shapes.tolerances,
+        Shapes.qualityComparison,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
@@ -158,7 +159,8 @@ enum Shapes {
     ]
 
     static let backbone = ObjectShape("backbone", required: ["name"],
-                                      optional: ["weights", "taps", "resize", "input_size"])
+                                      optional: ["weights", "taps", "resize", "input_size", "tiling"])
+    static let tiling = ObjectShape("tiling", required: [], optional: ["tile", "stride", "scale"])
     static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim"])
 
     static let scorers: [String: ObjectShape] = [
@@ -269,13 +271,29 @@ private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) thr
             taps.append(tap)
         }
     }
+    let tiling = try object["tiling"].map(decodeTiling)
+    if tiling != nil, let fixedSize = object["resize"] ?? object["input_size"] {
+        throw fixedSize.error("does not apply with tiling (tiles see the image at its own size times tiling.scale)")
+    }
     let inputSize = try object["input_size"]?.int(in: 32...4096) ?? 224
     let resizeReader = object["resize"]
     let resize = try resizeReader?.int(in: 32...4096) ?? inputSize
     if let resizeReader, resize < inputSize {
         throw resizeReader.error("\(resize) is smaller than input_size \(inputSize); allowed: an integer ≥ \(inputSize)")
     }
-    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize)
+    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize, tiling: tiling)
+}
+
+private func decodeTiling(_ reader: ValueReader) throws -> Tiling {
+    let object = try reader.object(Shapes.tiling)
+    let defaults = Tiling()
+    let tile = try object["tile"]?.int(in: 32...4096) ?? defaults.tile
+    let stride = try object["stride"]?.int(in: 1...4096) ?? defaults.stride
+    if stride > tile {
+        throw (object["stride"] ?? reader).error("\(stride) is larger than tile \(tile) (tiles would leave gaps); allowed: an integer in [1, \(tile)]")
+    }
+    let scale = try object["scale"]?.double(in: .openClosed(0, 4)) ?? defaults.scale
+    return Tiling(tile: tile, stride: stride, scale: scale)
 }
 
 private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
@@ -382,12 +400,19 @@ private func decodeQualityPredicate(_ reader: ValueReader) throws -> Datasets.Pr
 
 extension BackboneSpec {
     /// The spec's `backbone` object as JSON (snake_case keys, paths resolved): what a saved
-    /// model stores, read back by ``init(specJSON:file:)``.
+    /// model stores, read back by ``init(specJSON:file:)``. With tiling, `resize` and
+    /// `input_size` are left out, as a spec leaves them out.
     public var specJSON: String {
         let encoder = JSONEncoder()
         encoder.keyEncodingStrategy = .convertToSnakeCase
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try! encoder.encode(self), as: UTF8.self)
+        var copy = self
+        if tiling != nil { (copy.resize, copy.inputSize) = (0, 0) }
+        var text = String(decoding: try! encoder.encode(copy), as: UTF8.self)
+        if tiling != nil {
+            for key in ["\"input_size\":0,", "\"resize\":0,"] { text = text.replacingOccurrences(of: key, with: "") }
+        }
+        return text
     }
 
     /// Reads a backbone object with the checks a spec's `backbone` gets; `file` names the

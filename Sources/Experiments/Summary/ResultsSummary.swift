@@ -170,8 +170,9 @@ public struct ResultsSummary {
     /// Network, taps, input geometry and, for PatchCore, the patch features (when not swept).
     private func describeBackbone(_ spec: ExperimentSpec) -> String {
         let backbone = spec.backbone, features = spec.features
-        let input = backbone.resize == backbone.inputSize
-            ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)"
+        let input = backbone.tiling.map { "tiles \($0.tile)/\($0.stride) px at scale \($0.scale)" }
+            ?? (backbone.resize == backbone.inputSize
+                ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)")
         var text = "\(backbone.name) \(backbone.taps.joined(separator: "+")), \(input)"
         guard case .patchcore = spec.scorer else { return text }
         if features.pooling.values.count == 1, features.pooling.values[0] > 1 {
