@@ -36,12 +36,14 @@ final class SavedModelTests: XCTestCase {
     /// run's test scores by id at the grid point of its model.h5.
     @discardableResult
     private func run(_ scorer: [String: Any], dataset extra: [String: Any] = [:],
-                     threshold: [String: Any] = ["rule": "f1_max"], outputs: [String: Any] = [:]) throws -> [String: String] {
+                     threshold: [String: Any] = ["rule": "f1_max"], outputs: [String: Any] = [:],
+                     tiling: [String: Any]? = nil) throws -> [String: String] {
         var dataset: [String: Any] = ["kind": "folders", "root": "../data", "train_fraction": 0.5]
         dataset.merge(extra) { $1 }
         let spec: [String: Any] = [
             "name": "tiny", "dataset": dataset, "scorer": scorer, "threshold": threshold, "seed": 3,
-            "backbone": ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "input_size": 64],
+            "backbone": tiling.map { ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "tiling": $0] as [String: Any] }
+                ?? ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "input_size": 64],
             "outputs": outputs,
         ]
         let folder = root.appendingPathComponent("Experiments")
@@ -85,6 +87,13 @@ final class SavedModelTests: XCTestCase {
             XCTAssertEqual(scored.summary.scored, 12)
             for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, "\(scorer) \(id)") }
         }
+    }
+
+    func testATiledModelReproducesTheRunsScoresBitForBit() throws {
+        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.5], tiling: ["tile": 64, "stride": 48, "scale": 2])
+        XCTAssertNotNil(try SavedModel(contentsOf: modelFile).backbone.specJSON.range(of: #""tiling":{"#))
+        let scored = try score([root.appendingPathComponent("data")])
+        for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, id) }
     }
 
     func testScoresCSVGalleryAndHeatmaps() throws {
