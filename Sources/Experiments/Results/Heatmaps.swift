@@ -6,24 +6,23 @@ import Tensors
 /// PNG anomaly maps of the most anomalous test images of `result`, drawn over the network's
 /// view of each image (or alone when `outputs.overlays` is false), one colour scale for
 /// all: `heatmaps/01_<id>.png`, most anomalous first.
-func writeHeatmaps(scorer: PatchCoreScorer, result: PointResult, report: ResultReport, pipeline: InputPipeline,
-                   splits: FeatureSplits, to staging: ResultsStaging) throws {
-    let count = min(report.spec.outputs.heatmaps, report.testRows.count)
+func writeHeatmaps(scorer: PatchCoreScorer, result: PointResult, dataset: LoadedDatasetPoint, outputs: OutputSpec,
+                   pipeline: InputPipeline, splits: FeatureSplits, to staging: ResultsStaging) throws {
+    let count = min(outputs.heatmaps, dataset.test.count)
     // Most anomalous first; equal scores in test order.
-    let ranked = report.testRows.indices.sorted {
+    let ranked = Array(dataset.test.indices.sorted {
         result.testScores[$0] > result.testScores[$1] || (result.testScores[$0] == result.testScores[$1] && $0 < $1)
-    }.prefix(count)
-    let rows = ranked.map { report.testRows[$0] }
-    let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, rows) },
+    }.prefix(count))
+    let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, ranked.map { splits.testRows[$0] }) },
                                   imageHeight: splits.inputSize, imageWidth: splits.inputSize)
     let maps = scored.anomalyMaps
     let range = (maps.data.min() ?? 0)...(maps.data.max() ?? 0)
     let digits = String(count).count
-    for (rank, row) in rows.enumerated() {
-        let sample = report.samples[row]
+    for (rank, testIndex) in ranked.enumerated() {
+        let sample = dataset.test[testIndex]
         let image = pipeline.geometry(try pipeline.decode(sample))
         let map = maps.slice(rank)
-        let picture = Heatmap.overlay(map, range: range, on: image, opacity: report.spec.outputs.overlays ? 0.4 : 1)
+        let picture = Heatmap.overlay(map, range: range, on: image, opacity: outputs.overlays ? 0.4 : 1)
         let number = String(repeating: "0", count: digits - String(rank + 1).count) + String(rank + 1)
         try staging.write(try picture.pngData(), to: "heatmaps/\(number)_\(fileSafe(sample.id)).png")
     }

@@ -79,14 +79,18 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
-        // Dataset.
-        let dataset = try stage("dataset") { try spec.dataset.load() }
+        // Datasets.
+        let datasets = try stage("dataset") { try spec.datasets.map { ($0, try $0.configuration.load()) } }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
-        log(dataset.report.description)
-        try checkUsable(dataset)
-        let samples = dataset.samples
-        let trainRows = samples.indices.filter { samples[$0].split == .train }
-        let testRows = samples.indices.filter { samples[$0].split == .test }
+        for (point, dataset) in datasets {
+            if datasets.count > 1 {
+                log("dataset point \(point.index) [" + point.parameters.map { "\($0.name)=\($0.value)" }
+                    .joined(separator: " ") + "]:")
+            }
+            log(dataset.report.description)
+            try checkUsable(dataset)
+        }
+        let (samples, loaded) = unionOfSamples(datasets)
 
         // Backbone.
         let (backbone, weightsFile) = try stage("backbone") { () throws -> (Backbone, URL) in
@@ -110,12 +114,15 @@ public struct ExperimentRunner {
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
-        let splits = FeatureSplits(
-            taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
-            featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
-            testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
-            inputSize: spec.backbone.inputSize)
+        let taps = spec.backbone.taps.map { extracted.taps[$0]! }
+        let splits = try loaded.map { point in
+            FeatureSplits(
+                taps: taps, trainRows: point.trainRows, testRows: point.testRows,
+                featureKeySHA256: extracted.key.sha256, trainIDs: point.train.map(\.id),
+                testLabels: point.test.map(\.label.isAnomalous),
+                testMasks: try needsMasks ? stage("masks") { try point.test.map { try pipeline.mask($0) } } : nil,
+                inputSize: spec.backbone.inputSize)
+        }
 
         // Scorers, one grid point after another.
         let grid = spec.grid
@@ -123,7 +130,8 @@ public struct ExperimentRunner {
         var results = [PointResult]()
         for point in grid {
             let result = try stage("grid point \(point.index)") {
-                try evaluate(point, spec: spec, features: splits, coresets: coresets, showsProgress: options.showsProgress)
+                try evaluate(point, spec: spec, features: splits[point.dataset], coresets: coresets,
+                             showsProgress: options.showsProgress)
             }
             if let outcome = result.coresetCache {
                 outcome.warnings.forEach { log("warning: \($0)") }
@@ -140,7 +148,7 @@ public struct ExperimentRunner {
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
         let destination = options.resultsDirectory.appendingPathComponent(spec.name)
-        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
+        let report = ResultReport(spec: spec, datasets: loaded, results: results)
         var record = RunRecord(
             name: spec.name, toolVersion: options.toolVersion,
             startedAt: ISO8601DateFormatter().string(from: start),
@@ -151,7 +159,7 @@ public struct ExperimentRunner {
                                          taps: spec.backbone.taps, resize: spec.backbone.resize,
                                          inputSize: spec.backbone.inputSize),
             swiftVersion: Provenance.swiftVersion, os: Provenance.operatingSystem, libraries: Provenance.libraries,
-            dataset: RunRecord.Dataset(dataset.report),
+            datasets: loaded.map { RunRecord.Dataset($0.dataset.report, parameters: $0.point.parameters) },
             cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,
                                    warnings: extracted.warnings),
             coresetCache: RunRecord.Coresets(results.compactMap(\.coresetCache)),
@@ -163,8 +171,8 @@ public struct ExperimentRunner {
         try ResultsPublisher(destination: destination).publish { staging in
             try report.writeTables(to: staging)
             if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
-                                  splits: splits, to: staging)
+                try writeHeatmaps(scorer: scorer, result: best, dataset: loaded[best.point.dataset], outputs: spec.outputs,
+                                  pipeline: pipeline, splits: splits[best.point.dataset], to: staging)
             }
             // run.json last: its "results" stage covers everything written before it.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]

@@ -1,17 +1,20 @@
-/// One combination of a spec's swept parameters: every `Sweep` in `features` and `scorer`
-/// holds exactly one value.
+/// One combination of a spec's swept parameters: a dataset point, and every `Sweep` in
+/// `features` and `scorer` holding exactly one value.
 public struct GridPoint: Hashable, Sendable {
     /// Position in the grid, from 0, in expansion order.
     public var index: Int
+    /// Index of the point's dataset in `ExperimentSpec.datasets`.
+    public var dataset: Int
     public var features: FeatureSpec
     public var scorer: ScorerSpec
-    /// Every sweepable parameter of the point (swept or not), in spec order.
+    /// The swept dataset fields, then every sweepable feature and scorer parameter of the
+    /// point (swept or not), in spec order.
     public var parameters: [Parameter]
 }
 
 extension ExperimentSpec {
-    /// The cartesian product of every swept parameter, the last parameter varying fastest.
-    /// A spec without sweeps has one point.
+    /// Dataset points × the cartesian product of every swept feature and scorer parameter,
+    /// the last parameter varying fastest. A spec without sweeps has one point.
     public var grid: [GridPoint] {
         // Patch-feature parameters matter to PatchCore only (the others pool globally).
         var features = GridExpansion(self.features)
@@ -34,6 +37,7 @@ extension ExperimentSpec {
             var grid = GridExpansion(spec)
             grid.sweep(\.k, "k") { String($0) }
             grid.sweep(\.metric, "metric") { $0.rawValue }
+            grid.sweep(\.aggregate, "aggregate") { $0.rawValue }
             scorers = grid.points.map { (.knn($0.root), $0.parameters) }
         case .mahalanobis(let spec):
             var grid = GridExpansion(spec)
@@ -48,10 +52,12 @@ extension ExperimentSpec {
         }
 
         var points = [GridPoint]()
-        for feature in features.points {
-            for (scorer, parameters) in scorers {
-                points.append(GridPoint(index: points.count, features: feature.root, scorer: scorer,
-                                        parameters: feature.parameters + parameters))
+        for dataset in datasets {
+            for feature in features.points {
+                for (scorer, parameters) in scorers {
+                    points.append(GridPoint(index: points.count, dataset: dataset.index, features: feature.root,
+                                            scorer: scorer, parameters: dataset.parameters + feature.parameters + parameters))
+                }
             }
         }
         return points
