@@ -74,7 +74,7 @@ final class SpecTests: XCTestCase {
         object["colour"] = "red"
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: colour: unknown key; allowed keys here: name, dataset, backbone, scorer, "
-                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances")
+                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances, max_grid_points")
     }
 
     func testWrongTypeNamesPathGivenAndAllowed() {
@@ -302,6 +302,16 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.path.description, "dataset.normal_classes[1][0]")
         object["dataset"] = ["kind": "folders", "root": "x", "max_train_images": []]
         XCTAssertEqual(specError(object)?.path.description, "dataset.max_train_images")
+    }
+
+    func testDatasetPointsCountTowardsTheGridLimitBeforeExpanding() {
+        var object = baseSpec()
+        // 200 × 100 dataset points (× 2 scorer points) are refused before any is built.
+        object["dataset"] = ["kind": "folders", "root": "data", "max_train_images": Array(1...200), "seed": Array(0..<100)]
+        object["scorer"] = ["kind": "knn", "k": [1, 2]]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("the sweeps make 20000 grid points, more than the limit of 10000") ?? false)
+        object["dataset"] = ["kind": "folders", "root": "data", "max_train_images": Array(1...100), "seed": Array(0..<60)]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("the sweeps make 12000 grid points") ?? false)
     }
 
     func testKNNAggregateAndScale() throws {

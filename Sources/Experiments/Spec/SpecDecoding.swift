@@ -1,5 +1,6 @@
 import Backbones
 import Datasets
+import FileErrors
 import Foundation
 
 extension ExperimentSpec {
@@ -10,6 +11,14 @@ extension ExperimentSpec {
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
+    /// The largest spec file accepted, in bytes.
+    public static let maximumFileSize = 1 << 20
+
+    /// Grid points a spec may expand to unless it sets `max_grid_points`.
+    public static let defaultMaxGridPoints = 10_000
+    /// The highest `max_grid_points` a spec may set.
+    public static let gridPointsCeiling = 1_000_000
+
     /// Reads and checks the spec at `url`. `file` names it in errors (default: the path as
     /// given); `environment` expands `$VAR` in paths.
     public init(contentsOf url: URL, file: String? = nil,
@@ -19,7 +28,7 @@ extension ExperimentSpec {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw SpecError(file: file, path: .root, reason: "cannot read the file (\(error.localizedDescription))")
+            throw SpecError(file: file, path: .root, reason: "cannot read the file (\(FileErrorDescription.reason(error)))")
         }
         try self.init(data: data, file: file, directory: url.deletingLastPathComponent(),
                       expectedName: url.deletingPathExtension().lastPathComponent, environment: environment)
@@ -29,11 +38,18 @@ extension ExperimentSpec {
     /// `expectedName`, when given, must equal the spec's `name`.
     public init(data: Data, file: String, directory: URL, expectedName: String? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard data.count <= Self.maximumFileSize else {
+            throw SpecError(file: file, path: .root, reason: "\(data.count) bytes is too large for a spec; "
+                            + "allowed: at most \(Self.maximumFileSize) bytes (1 MiB)")
+        }
         let document: JSONValue
         do {
             document = try JSONValue(parsing: data)
+        } catch where error.isDuplicateKey {
+            throw SpecError(file: file, path: error.path,
+                            reason: "duplicate key (line \(error.line)); each key may appear once per object")
         } catch {
-            throw SpecError(file: file, path: .root, reason: "not valid JSON (\(jsonErrorSummary(error)))")
+            throw SpecError(file: file, path: .root, reason: "not valid JSON (\(error))")
         }
         let context = DecodingContext(directory: directory, environment: environment)
         let top = try ValueReader(value: document, path: .root, file: file).object(Shapes.experiment)
@@ -49,7 +65,18 @@ extension ExperimentSpec {
         }
         description = try top["description"]?.string() ?? ""
         seed = try top["seed"].map { UInt64(try $0.int(in: 0...(1 << 53))) } ?? 0
-        datasets = try decodeDatasets(try top.required("dataset"), seed: seed, context: context)
+        // Count the grid before anything expands it: a sweep of two 65,536-value lists
+        // would otherwise build 4.3 billion points. Dataset points are counted first, as they
+        // are expanded while decoding.
+        let maxGridPoints = try top["max_grid_points"]?.int(in: 1...Self.gridPointsCeiling) ?? Self.defaultMaxGridPoints
+        func tooManyPoints(_ size: Int) -> SpecError {
+            let count = size == Int.max ? "more than \(Int.max)" : "\(size)"
+            return SpecError(file: file, path: top["max_grid_points"]?.path ?? .root,
+                             reason: "the sweeps make \(count) grid points, more than the limit of \(maxGridPoints); "
+                             + "sweep fewer values, or raise \"max_grid_points\" (at most \(Self.gridPointsCeiling))")
+        }
+        datasets = try decodeDatasets(try top.required("dataset"), seed: seed, context: context,
+                                      maxPoints: maxGridPoints, tooManyPoints: tooManyPoints)
         backbone = try decodeBackbone(try top.required("backbone"), context: context)
         scorer = try decodeScorer(try top.required("scorer"))
         if let given = top["features"], scorer.kind != "patchcore" {
@@ -83,8 +110,12 @@ extension ExperimentSpec {
                 tolerances[metric] = try reader.double(in: .closed(0, 1))
             }
         }
+        if gridSize > maxGridPoints { throw tooManyPoints(gridSize) }
     }
 }
+
+/// The most images `max_train_images` and `max_test_images_per_class` may name.
+private let maximumImageCount = 100_000_000
 
 /// What path values are resolved with.
 private struct DecodingContext {
@@ -108,7 +139,8 @@ private struct DecodingContext {
 enum Shapes {
     static let experiment = ObjectShape(
         "experiment", required: ["name", "dataset", "backbone", "scorer"],
-        optional: ["$schema", "description", "features", "metrics", "threshold", "seed", "outputs", "tolerances"])
+        optional: ["$schema", "description", "features", "metrics", "threshold", "seed", "outputs", "tolerances",
+                   "max_grid_points"])
 
     static let split = ["train_fraction", "max_train_images", "seed"]
     static let datasets: [String: ObjectShape] = [
@@ -174,8 +206,10 @@ private struct DatasetSweep {
 
 /// Reads the dataset object and expands its swept fields into dataset points (cartesian
 /// product in field order, the last varying fastest). Every value is checked where it is
-/// written (`dataset.cell_type[2]`) before the points are decoded.
-private func decodeDatasets(_ reader: ValueReader, seed: UInt64, context: DecodingContext) throws -> [DatasetPoint] {
+/// written (`dataset.cell_type[2]`) before the points are decoded; more than `maxPoints`
+/// points is the error `tooManyPoints` makes of their count, before any is built.
+private func decodeDatasets(_ reader: ValueReader, seed: UInt64, context: DecodingContext, maxPoints: Int,
+                            tooManyPoints: (Int) -> SpecError) throws -> [DatasetPoint] {
     let (kind, object) = try taggedObject(reader, tag: "kind", shapes: Shapes.datasets, order: DatasetConfiguration.kinds)
     var fields = try reader.objectFields()
     for key in ["root", "path"] where object[key] != nil {
@@ -197,6 +231,11 @@ private func decodeDatasets(_ reader: ValueReader, seed: UInt64, context: Decodi
         }
     }
 
+    let count = sweeps.reduce(1) { product, sweep in
+        let (result, overflow) = product.multipliedReportingOverflow(by: sweep.values.count)
+        return overflow ? Int.max : result
+    }
+    if count > maxPoints { throw tooManyPoints(count) }
     var points: [(fields: JSONValue, parameters: [Parameter])] = [(.object(fields), [])]
     for sweep in sweeps {
         points = points.flatMap { point in
@@ -228,7 +267,7 @@ private func sweptValues(_ reader: ValueReader, holdsList: Bool) throws -> [Valu
 private func checkDatasetField(_ key: String, _ reader: ValueReader) throws {
     switch key {
     case "train_fraction": _ = try reader.double(in: .closed(0, 1))
-    case "max_train_images", "max_test_images_per_class": _ = try reader.int(in: 1...Int.max)
+    case "max_train_images", "max_test_images_per_class": _ = try reader.int(in: 1...maximumImageCount)
     case "fail_probability": _ = try reader.double(in: .openClosed(0, 1))
     case "cell_type": _ = try reader.choice(["all", "mono", "poly"])
     case "format": _ = try reader.choice(["csv", "fathomnet"])
@@ -390,7 +429,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             metric: try metric(),
             reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
-            blurSigma: try object["blur_sigma"]?.double(in: .atLeast(0)) ?? 4))
+            blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4))
     case "knn":
         return .knn(KNNSpec(
             k: try k(default: 5), metric: try metric(),
@@ -404,7 +443,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             MahalanobisSpec.Estimator(rawValue: try $0.choice(MahalanobisSpec.Estimator.allCases.map(\.rawValue)))!
         } ?? Sweep(.ledoitWolf)
         let ridgeReader = object["ridge"]
-        let ridge = try ridgeReader?.sweep { try $0.double(in: .atLeast(0)) } ?? Sweep(0.01)
+        let ridge = try ridgeReader?.sweep { try $0.double(in: .closed(0, 100)) } ?? Sweep(0.01)
         if let ridgeReader, !estimator.values.contains(.sample) {
             throw ridgeReader.error("\"ridge\" applies to the \"sample\" estimator only; set \"estimator\": \"sample\"")
         }
@@ -416,7 +455,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
                 GMMSpec.Covariance(rawValue: try $0.choice(GMMSpec.Covariance.allCases.map(\.rawValue)))!
             } ?? Sweep(.diagonal),
             iterations: try object["iterations"]?.int(in: 1...10000) ?? 100,
-            regularization: try object["regularization"]?.double(in: .greaterThan(0)) ?? 1e-6))
+            regularization: try object["regularization"]?.double(in: .openClosed(0, 1)) ?? 1e-6))
     }
 }
 
@@ -452,8 +491,3 @@ private func foundationObject(_ value: JSONValue) -> Any {
     }
 }
 
-/// The useful part of a JSONSerialization error (Foundation puts it in the user info).
-private func jsonErrorSummary(_ error: Error) -> String {
-    let nsError = error as NSError
-    return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
-}
