@@ -32,10 +32,7 @@ extension ExperimentSpec {
         case .gmm(let spec):
             counts += [spec.components.values.count, spec.covariance.values.count]
         }
-        return counts.reduce(1) { product, count in
-            let (result, overflow) = product.multipliedReportingOverflow(by: count)
-            return overflow ? Int.max : result
-        }
+        return product(counts)
     }
 
     /// Dataset points × the cartesian product of every swept feature and scorer parameter,
@@ -86,5 +83,13 @@ extension ExperimentSpec {
             }
         }
         return points
+    }
+}
+
+/// The product of `counts`, `Int.max` when it overflows: the size of a grid before it is built.
+func product(_ counts: [Int]) -> Int {
+    counts.reduce(1) { product, count in
+        let (result, overflow) = product.multipliedReportingOverflow(by: count)
+        return overflow ? Int.max : result
     }
 }

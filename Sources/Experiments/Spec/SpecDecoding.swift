@@ -231,10 +231,7 @@ private func decodeDatasets(_ reader: ValueReader, seed: UInt64, context: Decodi
         }
     }
 
-    let count = sweeps.reduce(1) { product, sweep in
-        let (result, overflow) = product.multipliedReportingOverflow(by: sweep.values.count)
-        return overflow ? Int.max : result
-    }
+    let count = product(sweeps.map(\.values.count))
     if count > maxPoints { throw tooManyPoints(count) }
     var points: [(fields: JSONValue, parameters: [Parameter])] = [(.object(fields), [])]
     for sweep in sweeps {
