@@ -3,6 +3,7 @@ import Checksums
 import Datasets
 import EmbeddingCache
 import Foundation
+import Reports
 import Tensors
 
 /// Where a run reads and writes.
@@ -79,6 +80,12 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
+        // Results: writable, and this run alone writes them (before any computation).
+        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        let publisher = ResultsPublisher(destination: destination, keeping: [Baseline.fileName])
+        let resultsLock = try publisher.lock(waiting: log)
+        defer { resultsLock.release() }
+
         // Datasets.
         let datasets = try stage("dataset") { try spec.datasets.map { ($0, try $0.configuration.load()) } }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
@@ -108,7 +115,7 @@ public struct ExperimentRunner {
             try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
                                 weightsSHA256: weightsSHA256, pipeline: pipeline,
                                 cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+                                toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
         }
         extracted.warnings.forEach { log("warning: \($0)") }
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
@@ -147,10 +154,19 @@ public struct ExperimentRunner {
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        // The embedding map shows the images of the best point's dataset point, as that point splits them.
+        let bestDataset = loaded[best.point.dataset]
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: bestDataset.trainRows + bestDataset.testRows, taps: taps, seed: spec.seed)
+        }
+        var samplesByRow = samples
+        for (sample, row) in zip(bestDataset.train + bestDataset.test, bestDataset.trainRows + bestDataset.testRows) {
+            samplesByRow[row] = sample
+        }
         let report = ResultReport(spec: spec, datasets: loaded, results: results)
         var record = RunRecord(
-            name: spec.name, toolVersion: options.toolVersion,
+            name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
+            toolVersion: options.toolVersion,
             startedAt: ISO8601DateFormatter().string(from: start),
             git: Provenance.git(in: specFile.deletingLastPathComponent()).map { RunRecord.Git(sha: $0.sha, dirty: $0.dirty) },
             spec: RunRecord.Spec(path: specFile.path, sha256: specHash),
@@ -168,22 +184,24 @@ public struct ExperimentRunner {
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
         let resultsClock = Date()
-        try ResultsPublisher(destination: destination).publish { staging in
+        try publisher.publish { staging in
             try report.writeTables(to: staging)
-            if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                try writeHeatmaps(scorer: scorer, result: best, dataset: loaded[best.point.dataset], outputs: spec.outputs,
-                                  pipeline: pipeline, splits: splits[best.point.dataset], to: staging)
-            }
-            // run.json last: its "results" stage covers everything written before it.
+            try staging.write(embeddingMap.table(samplesByRow).csv, to: "embedding.csv")
+            try writeGallery(result: best, report: report, dataset: bestDataset, pipeline: pipeline,
+                             splits: splits[best.point.dataset], to: staging)
+            // run.json after the tables and images: its "results" stage covers them.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
             record.wallSeconds = Date().timeIntervalSince(start)
             record.peakMemoryBytes = Provenance.peakMemoryBytes
             try staging.write(try record.json(), to: "run.json")
+            // The report last: it is made from the folder's files alone.
+            try Report.write(in: staging.directory)
         }
 
         log("")
         log(String(report.metricsTable.markdown.dropLast()))
         log("results: \(destination.path)/")
+        log("report: \(destination.appendingPathComponent("report.html").path)")
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),
