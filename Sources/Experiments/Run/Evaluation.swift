@@ -88,7 +88,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     var trainScores: [Double]?
     if case .trainPercentile = spec.threshold {
         switch scorer {
-        case .knn(let knn): trainScores = knn.trainingScores.map(Double.init)  // leave-one-out
+        case .knn(let knn): trainScores = knn.scaledTrainingScores.map(Double.init)  // leave-one-out
         default:
             trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false,
                                     progress: nil) { _ in }
@@ -104,6 +104,9 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         case .ap: metrics[metric] = try averagePrecision(scores: testScores, labels: labels)
         case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
         case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
+        case .fprAt95TPR: metrics[metric] = try falsePositiveRate(scores: testScores, labels: labels, atTruePositiveRate: 0.95)
+        case .auprIn: metrics[metric] = try areaUnderPRIn(scores: testScores, labels: labels)
+        case .auprOut: metrics[metric] = try areaUnderPROut(scores: testScores, labels: labels)
         case .pixelAUROC, .aupro:
             let samples = zip(maps, features.testMasks!).map {
                 SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
@@ -159,7 +162,9 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
         let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(trainTaps).features, key: key)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
-        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
+        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
+                               aggregate: parameters.aggregate.value == .kth ? .kth : .mean,
+                               scalesByTrainingScores: parameters.scale)
         try scorer.fit(try globalAveragePool(trainTaps))
         return (.knn(scorer), nil)
     case .mahalanobis(let parameters):
