@@ -182,7 +182,8 @@ final class RunnerTests: XCTestCase {
         let heatmap = try FileManager.default.contentsOfDirectory(
             atPath: root.appendingPathComponent("Results/tiny/heatmaps").path).sorted()[0]
         let picture = try Image(contentsOf: root.appendingPathComponent("Results/tiny/heatmaps/\(heatmap)"))
-        XCTAssertEqual([picture.width, picture.height], [128, 128])
+        // The 128×128 anomaly map with the colour bar under it.
+        XCTAssertEqual([picture.width, picture.height], [128, 128 + Heatmap.colourBarHeight(forWidth: 128)])
         let record = try XCTUnwrap(JSONSerialization.jsonObject(
             with: Data(contentsOf: root.appendingPathComponent("Results/tiny/run.json"))) as? [String: Any])
         let backbone = try XCTUnwrap(record["backbone"] as? [String: Any])
