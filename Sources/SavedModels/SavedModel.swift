@@ -7,7 +7,8 @@ import Tensors
 /// A fitted anomaly model as `Results/NAME/model.h5` holds it: everything `trawl score` needs
 /// to score new images the way the run scored its test images, without labels or refitting.
 ///
-/// File layout (HDF5, readable with h5py; `format_version` 1):
+/// File layout (HDF5, readable with h5py; `format_version` 2 — 1 lacked kNN's `aggregate` and
+/// `scale`, and is refused):
 ///
 ///     /                  attrs format_version (int64), trawl_version, experiment, grid_point (int64),
 ///                              grid_parameters (JSON object of the swept values)
@@ -19,7 +20,9 @@ import Tensors
 ///       patchcore: attrs neighbours, metric, reweighting_neighbours (−1 = none), blur_sigma,
 ///                  coreset_ratio (1 = none), coreset_projection_dim, coreset_seed;
 ///                  bank float32 [M, D] (the memory bank)
-///       knn:       attrs k, metric; bank float32 [N, D], loo_scores float32 [N]
+///       knn:       attrs k, metric, aggregate (mean | kth), scale (int64 0 | 1: min–max scaled by
+///                  loo_scores); bank float32 [N, D] (L2-normalised for kth), loo_scores float32 [N]
+///                  (unscaled)
 ///       mahalanobis: attrs estimator, ridge; mean float64 [D], whitening float32 [D, D] (L⁻¹ of Σ = LLᵀ),
 ///                  attr shrinkage
 ///       gmm:       attrs covariance (full | diagonal), regularization; weights float64 [K],
@@ -28,7 +31,7 @@ import Tensors
 ///     /training_scores   float64 [N]: the training images' scores (for 0–1 normalisation)
 public struct SavedModel: Sendable {
     /// The layout version this Trawl writes and reads.
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
 
     /// The backbone whose features the scorer was fitted on.
     public struct Backbone: Equatable, Sendable {

@@ -98,6 +98,8 @@ extension SavedModel {
             guard let index = knn.index else { throw HDF5Failure(description: "the kNN scorer is not fitted") }
             try writeInt64Attribute(group, "k", [Int64(knn.k)])
             try writeStringAttribute(group, "metric", knn.metric.rawValue)
+            try writeStringAttribute(group, "aggregate", knn.aggregate.rawValue)
+            try writeInt64Attribute(group, "scale", [knn.scalesByTrainingScores ? 1 : 0])
             try writeFloats(group, "bank", shape: index.bank.shape, index.bank.data)
             try writeFloats(group, "loo_scores", shape: [knn.trainingScores.count], knn.trainingScores)
         case .mahalanobis(let mahalanobis):
@@ -204,7 +206,13 @@ extension SavedModel {
             try scorer.restore(bank: try matrix(group, "bank"))
             return .patchcore(scorer)
         case "knn":
-            var scorer = KNNScorer(k: Int(try scalarInt(group, "k")), metric: try metric())
+            let aggregateName = try readStringAttribute(group, "aggregate")
+            guard let aggregate = KNNScorer.Aggregate(rawValue: aggregateName) else {
+                throw HDF5Failure(description: "aggregate \"\(aggregateName)\" is not one of "
+                                  + KNNScorer.Aggregate.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            var scorer = KNNScorer(k: Int(try scalarInt(group, "k")), metric: try metric(), aggregate: aggregate,
+                                   scalesByTrainingScores: try scalarInt(group, "scale") != 0)
             let bank = try matrix(group, "bank")
             let loo = try readFloatDataset(group, "loo_scores")
             guard loo.shape == [bank.shape[0]] else {

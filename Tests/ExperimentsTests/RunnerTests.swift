@@ -22,13 +22,13 @@ final class RunnerTests: XCTestCase {
 
     /// Writes `Experiments/tiny.json` under the test folder and returns its URL.
     private func writeSpec(_ scorer: [String: Any], threshold: [String: Any] = ["rule": "f1_max"],
-                           heatmaps: Int = 3,
+                           heatmaps: Int = 3, trainFraction: Any = 0.5,
                            backbone: [String: Any] = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
                                                       "input_size": 64]) throws -> URL {
         let spec: [String: Any] = [
             "name": "tiny",
             "description": "end-to-end test",
-            "dataset": ["kind": "folders", "root": "../data", "train_fraction": 0.5],
+            "dataset": ["kind": "folders", "root": "../data", "train_fraction": trainFraction],
             "backbone": backbone,
             "scorer": scorer,
             "metrics": ["auroc", "ap", "sauc", "f1_max"],
@@ -119,7 +119,7 @@ final class RunnerTests: XCTestCase {
             with: Data(contentsOf: results.appendingPathComponent("run.json"))) as? [String: Any])
         XCTAssertEqual(record["grid_points"] as? Int, 2)
         XCTAssertEqual((record["cache"] as? [String: Any])?["misses"] as? Int, 12)
-        XCTAssertEqual((record["dataset"] as? [String: Any])?["kinds"] as? [String: [String: Int]],
+        XCTAssertEqual((record["datasets"] as? [[String: Any]])?.first?["kinds"] as? [String: [String: Int]],
                        ["train": ["normal": 4], "test": ["normal": 4, "anomalous": 4]])
         XCTAssertEqual((record["backbone"] as? [String: Any])?["weights_sha256"] as? String,
                        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
@@ -181,7 +181,7 @@ final class RunnerTests: XCTestCase {
         let heatmap = try FileManager.default.contentsOfDirectory(
             atPath: root.appendingPathComponent("Results/tiny/heatmaps").path).sorted()[0]
         let picture = try Image(contentsOf: root.appendingPathComponent("Results/tiny/heatmaps/\(heatmap)"))
-        // The 128×128 map with the colour bar under it.
+        // The 128×128 anomaly map with the colour bar under it.
         XCTAssertEqual([picture.width, picture.height], [128, 128 + Heatmap.colourBarHeight(forWidth: 128)])
         let record = try XCTUnwrap(JSONSerialization.jsonObject(
             with: Data(contentsOf: root.appendingPathComponent("Results/tiny/run.json"))) as? [String: Any])
@@ -212,6 +212,38 @@ final class RunnerTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny/heatmaps").path))
     }
 
+    func testDatasetSweepExtractsOnceAndReproducesSingleRuns() throws {
+        let sweep = try writeSpec(["kind": "knn", "k": [1, 2], "metric": "cosine"], heatmaps: 0, trainFraction: [0.5, 0.75])
+        let summary = try run(sweep)
+        XCTAssertEqual(summary.cacheMisses, 12, "the union of both points' images is extracted once")
+        let metrics = try csv("metrics.csv")
+        XCTAssertEqual(Array(metrics[0].prefix(5)), ["point", "train_fraction", "k", "metric", "aggregate"])
+        XCTAssertEqual(metrics.dropFirst().map { Array($0[0...2]) },
+                       [["0", "0.5", "1"], ["1", "0.5", "2"], ["2", "0.75", "1"], ["3", "0.75", "2"]])
+        let scores = try csv("scores.csv")
+        XCTAssertEqual(Array(scores[0].prefix(3)), ["point", "train_fraction", "id"])
+        // 0.5: 4 PASS train, 4 PASS + 4 FAIL test; 0.75: 6 PASS train, 2 PASS + 4 FAIL test.
+        XCTAssertEqual(scores.dropFirst().filter { $0[1] == "0.5" }.count, 2 * 8)
+        XCTAssertEqual(scores.dropFirst().filter { $0[1] == "0.75" }.count, 2 * 6)
+        let markdown = try String(contentsOf: root.appendingPathComponent("Results/tiny/metrics.md"), encoding: .utf8)
+        let auroc = metrics[0].firstIndex(of: "auroc")!
+        let meanK1 = (Double(metrics[1][auroc])! + Double(metrics[3][auroc])!) / 2
+        XCTAssertTrue(markdown.contains("| mean | all 2 | 1 | cosine | mean | " + String(format: "%.4f", meanK1) + " |"),
+                      markdown)
+
+        // Each dataset point reproduces the run of a spec with that single value, bit for bit.
+        for (fraction, rows) in [(0.5, [1, 2]), (0.75, [3, 4])] {
+            _ = try run(try writeSpec(["kind": "knn", "k": [1, 2], "metric": "cosine"], heatmaps: 0,
+                                      trainFraction: fraction))
+            let single = try csv("metrics.csv")
+            for (singleRow, sweptRow) in zip([1, 2], rows) {
+                XCTAssertEqual(single[singleRow][single[0].firstIndex(of: "auroc")!], metrics[sweptRow][auroc])
+                XCTAssertEqual(single[singleRow][single[0].firstIndex(of: "ap")!],
+                               metrics[sweptRow][metrics[0].firstIndex(of: "ap")!])
+            }
+        }
+    }
+
     /// Identical images give a scorer nothing to rank: every test score is equal, and the run
     /// stops with an error naming the grid point instead of reporting AUROC 0.5 (issue #10).
     func testAllEqualScoresAreAnError() throws {
@@ -226,7 +258,7 @@ final class RunnerTests: XCTestCase {
         }
         let spec = try writeSpec(["kind": "knn", "k": 1], heatmaps: 0)
         XCTAssertThrowsError(try run(spec)) { error in
-            XCTAssertTrue("\(error)".contains("grid point 0 (k = 1, metric = euclidean): all 8 test scores are equal"), "\(error)")
+            XCTAssertTrue("\(error)".contains("grid point 0 (k = 1, metric = euclidean, aggregate = mean): all 8 test scores are equal"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
     }
@@ -324,7 +356,7 @@ func mvtecGridRun(_ prefix: String) throws -> (spec: ExperimentSpec, specURL: UR
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
     var spec = try ExperimentSpec(contentsOf: specURL)
-    spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
+    spec.datasets[0].configuration = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
     spec.outputs.heatmaps = 0
     var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
     options.assetsDirectory = assetsDirectory

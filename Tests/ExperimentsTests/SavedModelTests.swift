@@ -76,6 +76,7 @@ final class SavedModelTests: XCTestCase {
         let scorers: [[String: Any]] = [
             ["kind": "patchcore", "coreset_ratio": 0.25],
             ["kind": "knn", "k": 2],
+            ["kind": "knn", "k": 2, "aggregate": "kth", "scale": true],
             ["kind": "mahalanobis"],
             ["kind": "gmm", "components": 1],
         ]
@@ -87,6 +88,15 @@ final class SavedModelTests: XCTestCase {
             XCTAssertEqual(scored.summary.scored, 12)
             for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, "\(scorer) \(id)") }
         }
+    }
+
+    func testADatasetSweepSavesTheBestPointFittedOnItsDatasetPoint() throws {
+        let runScores = try run(["kind": "knn", "k": 2], dataset: ["seed": [3, 4]])
+        let model = try SavedModel(contentsOf: modelFile)
+        XCTAssertNotNil(model.gridParameters["seed"])
+        XCTAssertEqual(model.trainingScores.count, 4)
+        let scored = try score([root.appendingPathComponent("data")])
+        for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, id) }
     }
 
     func testATiledModelReproducesTheRunsScoresBitForBit() throws {
@@ -183,7 +193,7 @@ final class SavedModelTests: XCTestCase {
             try writeInt64Attribute(file, "format_version", [99])
         }
         XCTAssertEqual(failure(load), "\(modelFile.path): not a valid Trawl model: format version 99 (written by Trawl test); "
-                       + "this Trawl reads format version 1 — re-run the experiment to save it again")
+                       + "this Trawl reads format version 2 — re-run the experiment to save it again")
 
         // A missing dataset.
         try original.write(to: modelFile)

@@ -19,13 +19,16 @@ struct RunRecord: Encodable {
     }
     struct Dataset: Encodable {
         struct Exclusion: Encodable { var reason: String; var count: Int }
+        /// The swept dataset fields of the point (empty without dataset sweeps).
+        var parameters: [String: String]
         /// Split → label name → count.
         var counts: [String: [String: Int]]
         /// Split → normal/anomalous → count.
         var kinds: [String: [String: Int]]
         var excluded: [Exclusion]
 
-        init(_ report: SplitReport) {
+        init(_ report: SplitReport, parameters: [Parameter]) {
+            self.parameters = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
             counts = [:]
             kinds = [:]
             for (split, labels) in report.counts {
@@ -57,7 +60,8 @@ struct RunRecord: Encodable {
     var swiftVersion: String
     var os: String
     var libraries: [String: String]
-    var dataset: Dataset
+    /// One entry per dataset point, in point order.
+    var datasets: [Dataset]
     var cache: Cache
     var coresetCache: Coresets
     var gridPoints: Int

@@ -84,6 +84,9 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         case .ap: metrics[metric] = try averagePrecision(scores: testScores, labels: labels)
         case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
         case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
+        case .fprAt95TPR: metrics[metric] = try falsePositiveRate(scores: testScores, labels: labels, atTruePositiveRate: 0.95)
+        case .auprIn: metrics[metric] = try areaUnderPRIn(scores: testScores, labels: labels)
+        case .auprOut: metrics[metric] = try areaUnderPROut(scores: testScores, labels: labels)
         case .pixelAUROC, .aupro:
             let samples = zip(maps, features.testMasks!).map {
                 SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
@@ -139,7 +142,9 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
         let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(trainTaps).features, key: key)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
-        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
+        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
+                               aggregate: parameters.aggregate.value == .kth ? .kth : .mean,
+                               scalesByTrainingScores: parameters.scale)
         try scorer.fit(try globalAveragePool(trainTaps))
         return (.knn(scorer), nil)
     case .mahalanobis(let parameters):
@@ -158,9 +163,10 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
     }
 }
 
-/// Scores of the training rows (kNN: its leave-one-out scores), in training order.
+/// Scores of the training rows (kNN: its leave-one-out scores, scaled when it scales), in
+/// training order and ``scoreImages`` units.
 func trainingScores(of scorer: FittedScorer, features: FeatureSplits) throws -> [Double] {
-    if case .knn(let knn) = scorer { return knn.trainingScores.map(Double.init) }
+    if case .knn(let knn) = scorer { return knn.scaledTrainingScores.map(Double.init) }
     return try scoreImages(features.trainRows, with: scorer, taps: features.taps,
                            mapHeight: features.mapHeight, mapWidth: features.mapWidth,
                            keepMaps: false, progress: nil) { _ in }

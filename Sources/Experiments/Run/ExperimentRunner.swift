@@ -87,17 +87,24 @@ public struct ExperimentRunner {
         let resultsLock = try publisher.lock(waiting: log)
         defer { resultsLock.release() }
 
-        // Dataset, with the image-quality columns; the quality filter excludes images.
-        let dataset = try stage("dataset") { () throws -> Dataset in
-            let loaded = try spec.dataset.load().addingImageQuality()
-            return try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") } ?? loaded
+        // Datasets, with the image-quality columns; the quality filter excludes images from every point.
+        let datasets = try stage("dataset") {
+            try spec.datasets.map { point -> (DatasetPoint, Dataset) in
+                let loaded = try point.configuration.load().addingImageQuality()
+                return (point, try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") }
+                            ?? loaded)
+            }
         }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
-        log(dataset.report.description)
-        try checkUsable(dataset)
-        let samples = dataset.samples
-        let trainRows = samples.indices.filter { samples[$0].split == .train }
-        let testRows = samples.indices.filter { samples[$0].split == .test }
+        for (point, dataset) in datasets {
+            if datasets.count > 1 {
+                log("dataset point \(point.index) [" + point.parameters.map { "\($0.name)=\($0.value)" }
+                    .joined(separator: " ") + "]:")
+            }
+            log(dataset.report.description)
+            try checkUsable(dataset)
+        }
+        let (samples, loaded) = unionOfSamples(datasets)
 
         // Backbone.
         let (backbone, weightsFile) = try stage("backbone") { () throws -> (Backbone, URL) in
@@ -122,14 +129,17 @@ public struct ExperimentRunner {
         log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let masks = try needsMasks ? stage("masks") {
-            try testRows.map { try pipeline.mask(samples[$0], height: mapSize.height, width: mapSize.width) }
-        } : nil
-        let splits = FeatureSplits(
-            taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
-            featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
-            testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
-            mapHeight: mapSize.height, mapWidth: mapSize.width)
+        let taps = spec.backbone.taps.map { extracted.taps[$0]! }
+        let splits = try loaded.map { point in
+            FeatureSplits(
+                taps: taps, trainRows: point.trainRows, testRows: point.testRows,
+                featureKeySHA256: extracted.key.sha256, trainIDs: point.train.map(\.id),
+                testLabels: point.test.map(\.label.isAnomalous),
+                testMasks: try needsMasks ? stage("masks") {
+                    try point.test.map { try pipeline.mask($0, height: mapSize.height, width: mapSize.width) }
+                } : nil,
+                mapHeight: mapSize.height, mapWidth: mapSize.width)
+        }
 
         // Scorers, one grid point after another.
         let grid = spec.grid
@@ -137,7 +147,8 @@ public struct ExperimentRunner {
         var results = [PointResult]()
         for point in grid {
             let result = try stage("grid point \(point.index)") {
-                try evaluate(point, spec: spec, features: splits, coresets: coresets, showsProgress: options.showsProgress)
+                try evaluate(point, spec: spec, features: splits[point.dataset], coresets: coresets,
+                             showsProgress: options.showsProgress)
             }
             if let outcome = result.coresetCache {
                 outcome.warnings.forEach { log("warning: \($0)") }
@@ -150,14 +161,19 @@ public struct ExperimentRunner {
             results.append(result)
         }
 
-        let embeddingMap = try stage("embedding map") {
-            try EmbeddingMap(rows: trainRows + testRows, taps: splits.taps, seed: spec.seed)
-        }
-
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
+        // The embedding map shows the images of the best point's dataset point, as that point splits them.
+        let bestDataset = loaded[best.point.dataset]
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: bestDataset.trainRows + bestDataset.testRows, taps: taps, seed: spec.seed)
+        }
+        var samplesByRow = samples
+        for (sample, row) in zip(bestDataset.train + bestDataset.test, bestDataset.trainRows + bestDataset.testRows) {
+            samplesByRow[row] = sample
+        }
+        let report = ResultReport(spec: spec, datasets: loaded, results: results)
         var record = RunRecord(
             name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
             toolVersion: options.toolVersion,
@@ -169,7 +185,7 @@ public struct ExperimentRunner {
                                          taps: spec.backbone.taps, resize: spec.backbone.resize,
                                          inputSize: spec.backbone.inputSize, tiling: spec.backbone.tiling),
             swiftVersion: Provenance.swiftVersion, os: Provenance.operatingSystem, libraries: Provenance.libraries,
-            dataset: RunRecord.Dataset(dataset.report),
+            datasets: loaded.map { RunRecord.Dataset($0.dataset.report, parameters: $0.point.parameters) },
             cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,
                                    warnings: extracted.warnings),
             coresetCache: RunRecord.Coresets(results.compactMap(\.coresetCache)),
@@ -180,17 +196,18 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try publisher.publish { staging in
             try report.writeTables(to: staging)
-            try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
+            try staging.write(embeddingMap.table(samplesByRow).csv, to: "embedding.csv")
             let models = spec.outputs.model == .all ? results : [best]
             for result in models {
-                let model = try savedModel(result, splits: splits, weightsFile: weightsFile, weightsSHA256: weightsSHA256,
-                                           backboneName: backbone.name)
+                let model = try savedModel(result, splits: splits[result.point.dataset], weightsFile: weightsFile,
+                                           weightsSHA256: weightsSHA256, backboneName: backbone.name)
                 if result.point.index == best.point.index { try model.write(to: staging.url(for: "model.h5")) }
                 if spec.outputs.model == .all {
                     try model.write(to: staging.url(for: "models/point-\(result.point.index).h5"))
                 }
             }
-            try writeGallery(result: best, report: report, pipeline: pipeline, splits: splits, to: staging)
+            try writeGallery(result: best, report: report, dataset: bestDataset, pipeline: pipeline,
+                             splits: splits[best.point.dataset], to: staging)
             // run.json after the tables, model and images: its "results" stage covers them.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
             record.wallSeconds = Date().timeIntervalSince(start)
@@ -213,7 +230,8 @@ public struct ExperimentRunner {
     }
 
     /// The model of one grid point: its fitted scorer, the backbone and preprocessing, the
-    /// threshold and the training images' scores.
+    /// threshold and the training images' scores (`splits`: the features of the point's
+    /// dataset point).
     private func savedModel(_ result: PointResult, splits: FeatureSplits, weightsFile: URL, weightsSHA256: String,
                             backboneName: String) throws -> SavedModel {
         let threshold: SavedModel.Threshold

@@ -61,7 +61,7 @@ public struct AddNormal {
             preconditionFailure("refused above")
         }
         if case .knn(let scorer) = model.scorer {
-            model.trainingScores = scorer.trainingScores.map(Double.init)
+            model.trainingScores = scorer.scaledTrainingScores.map(Double.init)
         } else {
             model.trainingScores += try scoreImages(Array(samples.indices), with: model.scorer, taps: taps,
                                                     mapHeight: mapSize.height, mapWidth: mapSize.width, keepMaps: false,
