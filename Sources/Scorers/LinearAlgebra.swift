@@ -38,6 +38,20 @@ enum LinearAlgebra {
         return inverse
     }
 
+    /// Solves `L Lᵀ x = b` given the Cholesky factor `L` (row-major `n × n`, lower).
+    static func solveCholesky(_ l: [Double], _ b: [Double], n: Int) -> [Double] {
+        var y = b
+        for i in 0..<n {
+            for k in 0..<i { y[i] -= l[i * n + k] * y[k] }
+            y[i] /= l[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for k in i + 1 ..< n { y[i] -= l[k * n + i] * y[k] }
+            y[i] /= l[i * n + i]
+        }
+        return y
+    }
+
     /// Column means of `[rows, d]` in Double.
     static func columnMeans(_ x: UnsafePointer<Float>, rows: Int, d: Int) -> [Double] {
         var mean = [Double](repeating: 0, count: d)
