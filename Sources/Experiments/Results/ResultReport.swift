@@ -9,6 +9,8 @@ struct ResultReport {
     var trainRows: [Int]
     var testRows: [Int]
     var results: [PointResult]
+    /// The species classifier's predictions, when the spec has a classifier.
+    var classifier: ClassifierOutcome?
 
     func writeTables(to staging: ResultsStaging) throws {
         try staging.write(metricsTable.csv, to: "metrics.csv")
@@ -94,6 +96,20 @@ struct ResultReport {
                 table.append([String(result.point.index), i < curve.thresholds.count ? cell(curve.thresholds[i]) : "",
                               cell(curve.precisions[i]), cell(curve.recalls[i])])
             }
+        }
+        return table
+    }
+
+    /// FathomNet 2023 submission format, one row per test image: `id` (the sample id),
+    /// `categories` (the classifier's ranking, space-separated, at most 20) and `osd`, the
+    /// out-of-sample score of `result`'s point min–max scaled over the test images to [0, 1]
+    /// (a monotone map: sAUC is unchanged; 0 for all when every score is equal).
+    func submissionTable(_ result: PointResult) -> Table {
+        var table = Table(header: ["id", "categories", "osd"])
+        let low = result.testScores.min()!, high = result.testScores.max()!
+        for (position, (row, score)) in zip(testRows, result.testScores).enumerated() {
+            table.append([samples[row].id, classifier!.rankings[position].joined(separator: " "),
+                          cell(high > low ? (score - low) / (high - low) : 0)])
         }
         return table
     }

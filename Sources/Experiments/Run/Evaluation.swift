@@ -9,13 +9,14 @@ enum FittedScorer {
     case knn(KNNScorer)
     case mahalanobis(MahalanobisScorer)
     case gmm(GMMScorer)
+    case ocsvm(OneClassSVMScorer)
 
-    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers.
+    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers and the one-class SVM.
     var bankSize: Int? {
         switch self {
         case .patchcore(let scorer): return scorer.index?.count
         case .knn(let scorer): return scorer.index?.count
-        case .mahalanobis, .gmm: return nil
+        case .mahalanobis, .gmm, .ocsvm: return nil
         }
     }
 }
@@ -45,10 +46,20 @@ struct FeatureSplits {
     var taps: [Tensor]
     var trainRows: [Int]
     var testRows: [Int]
-    /// SHA-256 of the embedding cache key of `taps`, and the ids of the training rows in
-    /// order: what identifies the training features in coreset cache keys.
+    /// Rows of the augmented copies of the training images, in `trainRows` order, per
+    /// augmentation (PatchCore's `features.augment`).
+    var augmentedTrainRows: [Augmentation: [Int]]
+    /// SHA-256 of the embedding cache key of the samples' features, and the ids of the
+    /// training rows in order: what identifies the training features in coreset cache keys.
     var featureKeySHA256: String
     var trainIDs: [String]
+
+    /// The rows of the memory bank of `augment`: the training rows, then each
+    /// augmentation's copies; and their ids (a copy's id ends in `#hflip` etc.).
+    func bank(_ augment: [Augmentation]) -> (rows: [Int], ids: [String]) {
+        (trainRows + augment.flatMap { augmentedTrainRows[$0]! },
+         trainIDs + augment.flatMap { augmentation in trainIDs.map { "\($0)#\(augmentation.rawValue)" } })
+    }
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
     /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
@@ -62,8 +73,9 @@ private let scoringBatch = 32
 
 /// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
 /// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.
+/// `classifierMAP` is the species classifier's MAP@20 when the spec has a classifier.
 func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
-              showsProgress: Bool) throws -> PointResult {
+              classifierMAP: Double?, showsProgress: Bool) throws -> PointResult {
     let clock = Date()
     let (scorer, coresetOutcome) = try fit(point, spec: spec, features: features, coresets: coresets,
                                            showsProgress: showsProgress)
@@ -103,6 +115,9 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
                 SegmentationSample(anomalyMap: $0, mask: $1, height: size, width: size)
             }
             metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
+        case .mapAt20: metrics[metric] = classifierMAP!
+        case .fathomnetScore:
+            metrics[metric] = 0.5 * (try scaledAUROC(scores: testScores, labels: labels) + classifierMAP!)
         }
     }
     let threshold: Double
@@ -136,6 +151,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
     let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
     switch point.scorer {
     case .patchcore(let parameters):
+        let bank = features.bank(point.features.augment.value)
+        let bankTaps = features.taps.map { gatherRows(of: $0, bank.rows) }
         let ratio = parameters.coresetRatio.value
         var scorer = PatchCoreScorer(
             aggregator: aggregator(point.features),
@@ -145,12 +162,12 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
         guard let sampler = scorer.coreset else {
-            try scorer.fit(taps: trainTaps)
+            try scorer.fit(taps: bankTaps)
             return (.patchcore(scorer), nil)
         }
-        let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: features.trainIDs,
+        let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: bank.ids,
                                    taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler)
-        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(trainTaps).features, key: key)
+        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(bankTaps).features, key: key)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
@@ -169,6 +186,15 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             regCovar: parameters.regularization, maxIterations: parameters.iterations, seed: spec.seed)
         try scorer.fit(try globalAveragePool(trainTaps))
         return (.gmm(scorer), nil)
+    case .ocsvm(let parameters):
+        let gamma: OneClassSVMScorer.Gamma
+        switch parameters.gamma.value {
+        case .scale: gamma = .scale
+        case .value(let value): gamma = .value(value)
+        }
+        var scorer = OneClassSVMScorer(nu: parameters.nu.value, gamma: gamma)
+        try scorer.fit(try globalAveragePool(trainTaps))
+        return (.ocsvm(scorer), nil)
     }
 }
 
@@ -198,5 +224,6 @@ private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSp
     case .knn(let knn): return try knn.score(try globalAveragePool(taps(rows))).map(Double.init)
     case .mahalanobis(let mahalanobis): return try mahalanobis.score(try globalAveragePool(taps(rows))).map(Double.init)
     case .gmm(let gmm): return try gmm.score(try globalAveragePool(taps(rows))).map(Double.init)
+    case .ocsvm(let svm): return try svm.decisionFunction(try globalAveragePool(taps(rows))).map { -$0 }
     }
 }

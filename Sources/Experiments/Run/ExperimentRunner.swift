@@ -43,6 +43,7 @@ public struct RunSummary: Sendable {
     public var resultsDirectory: URL
     /// The first metric of the spec, at the grid point where it is best.
     public var headline: (metric: MetricName, value: Double, point: Int)
+    /// Images read from the embedding cache / computed, augmented training copies included.
     public var cacheHits: Int
     public var cacheMisses: Int
     /// Grid points whose PatchCore coreset selection was reused / computed (and saved).
@@ -99,23 +100,47 @@ public struct ExperimentRunner {
         let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
-        // Features.
-        let extracted = try stage("features") {
-            try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
-                                weightsSHA256: weightsSHA256, pipeline: pipeline,
-                                cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+        // Features: every sample, then (in their own cache file, so the samples' file is
+        // shared with specs without augmentation) the training images' augmented copies.
+        func extract(_ items: [ExtractionItem], _ name: String) throws -> ExtractedFeatures {
+            let extracted = try stage(name) {
+                try extractFeatures(of: items, backbone: backbone, backboneSpec: spec.backbone,
+                                    weightsSHA256: weightsSHA256, pipeline: pipeline,
+                                    cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
+                                    toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+            }
+            extracted.warnings.forEach { log("warning: \($0)") }
+            log("\(name): \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
+            return extracted
         }
-        extracted.warnings.forEach { log("warning: \($0)") }
-        log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
+        let extracted = try extract(samples.map { ExtractionItem(sample: $0) }, "features")
+        let augmentations = Augmentation.allCases.filter { Set(spec.features.augment.values.joined()).contains($0) }
+        let augmentedItems = augmentations.flatMap { augmentation in
+            trainRows.map { ExtractionItem(sample: samples[$0], augmentation: augmentation) }
+        }
+        let augmented = try augmentedItems.isEmpty ? nil : extract(augmentedItems, "augmented features")
+        let augmentedRows = Dictionary(uniqueKeysWithValues: augmentations.enumerated().map { position, augmentation in
+            (augmentation, (0..<trainRows.count).map { samples.count + position * trainRows.count + $0 })
+        })
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
         let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
         let splits = FeatureSplits(
-            taps: spec.backbone.taps.map { extracted.taps[$0]! }, trainRows: trainRows, testRows: testRows,
+            taps: spec.backbone.taps.map { tap in
+                augmented.map { concatenatingRows(extracted.taps[tap]!, $0.taps[tap]!) } ?? extracted.taps[tap]!
+            },
+            trainRows: trainRows, testRows: testRows, augmentedTrainRows: augmentedRows,
             featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
             testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
             inputSize: spec.backbone.inputSize)
+
+        // The species classifier, once: it does not depend on the grid point.
+        let classifier = try spec.classifier.map { classifierSpec in
+            try stage("classifier") { try classify(classifierSpec, samples: samples, features: splits) }
+        }
+        if let classifier {
+            log(String(format: "classifier: %d categories, MAP@20 %.4f", classifier.categories.count, classifier.mapAt20))
+        }
 
         // Scorers, one grid point after another.
         let grid = spec.grid
@@ -123,7 +148,8 @@ public struct ExperimentRunner {
         var results = [PointResult]()
         for point in grid {
             let result = try stage("grid point \(point.index)") {
-                try evaluate(point, spec: spec, features: splits, coresets: coresets, showsProgress: options.showsProgress)
+                try evaluate(point, spec: spec, features: splits, coresets: coresets, classifierMAP: classifier?.mapAt20,
+                             showsProgress: options.showsProgress)
             }
             if let outcome = result.coresetCache {
                 outcome.warnings.forEach { log("warning: \($0)") }
@@ -140,7 +166,8 @@ public struct ExperimentRunner {
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
         let destination = options.resultsDirectory.appendingPathComponent(spec.name)
-        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results)
+        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results,
+                                  classifier: classifier)
         var record = RunRecord(
             name: spec.name, toolVersion: options.toolVersion,
             startedAt: ISO8601DateFormatter().string(from: start),
@@ -162,6 +189,7 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try ResultsPublisher(destination: destination).publish { staging in
             try report.writeTables(to: staging)
+            if classifier != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
             if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
                 try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
                                   splits: splits, to: staging)
@@ -179,7 +207,7 @@ public struct ExperimentRunner {
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),
-                          cacheHits: extracted.hits, cacheMisses: extracted.misses,
+                          cacheHits: extracted.hits + (augmented?.hits ?? 0), cacheMisses: extracted.misses + (augmented?.misses ?? 0),
                           coresetCacheHits: record.coresetCache.hits, coresetCacheMisses: record.coresetCache.misses,
                           wallSeconds: Date().timeIntervalSince(start))
     }

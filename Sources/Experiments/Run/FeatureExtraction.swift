@@ -21,16 +21,26 @@ struct ExtractedFeatures {
     var warnings: [String]
 }
 
-/// Computes or loads the features of `samples` for `spec`'s backbone and taps.
-func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: BackboneSpec,
+/// One network input to extract: a sample's image, or a transformed copy of it.
+struct ExtractionItem {
+    var sample: Sample
+    var augmentation: Augmentation?
+
+    /// The sample id, with `#<augmentation>` appended for a copy (`train/good/000.png#hflip`):
+    /// the row's name in the cache, so the cache key records the augmentation.
+    var id: String { augmentation.map { "\(sample.id)#\($0.rawValue)" } ?? sample.id }
+}
+
+/// Computes or loads the features of `items` for `spec`'s backbone and taps.
+func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpec: BackboneSpec,
                      weightsSHA256: String, pipeline: InputPipeline, cache: EmbeddingCache,
                      specHash: String, toolVersion: String, showsProgress: Bool) throws -> ExtractedFeatures {
-    let digests = try samples.map { ($0.id, try contentSHA256($0)) }
+    let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
     let key = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
                          backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
                          pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
-    let ids = samples.map(\.id)
-    let byID = Dictionary(uniqueKeysWithValues: samples.map { ($0.id, $0) })
+    let ids = items.map(\.id)
+    let byID = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) })
     // How many images the cache lacks, for the progress bar (the entry is closed again
     // before `features` reopens it).
     let missing = try cache.entry(for: key, imageIDs: ids, specHash: specHash).missingIDs.count
@@ -43,16 +53,16 @@ func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: Bac
         return Dictionary(uniqueKeysWithValues: zip(backboneSpec.taps, outputs))
     }
     progress?.finish()
-    return ExtractedFeatures(taps: cached.features, hits: samples.count - cached.computedCount,
+    return ExtractedFeatures(taps: cached.features, hits: items.count - cached.computedCount,
                              misses: cached.computedCount, file: cache.url(for: key), key: key, warnings: cached.warnings)
 }
 
-/// Network inputs of `samples`, decoded and preprocessed on every core (no BLAS involved).
-private func decodeInParallel(_ samples: [Sample], pipeline: InputPipeline) throws -> [Tensor] {
-    var results = [Result<Tensor, Error>?](repeating: nil, count: samples.count)
+/// Network inputs of `items`, decoded and preprocessed on every core (no BLAS involved).
+private func decodeInParallel(_ items: [ExtractionItem], pipeline: InputPipeline) throws -> [Tensor] {
+    var results = [Result<Tensor, Error>?](repeating: nil, count: items.count)
     let lock = NSLock()
-    DispatchQueue.concurrentPerform(iterations: samples.count) { i in
-        let result = Result { try pipeline.input(samples[i]) }
+    DispatchQueue.concurrentPerform(iterations: items.count) { i in
+        let result = Result { try pipeline.input(items[i].sample, augmentation: items[i].augmentation) }
         lock.lock()
         results[i] = result
         lock.unlock()
@@ -71,4 +81,10 @@ func gatherRows(of tensor: Tensor, _ indices: some Collection<Int>) -> Tensor {
         }
     }
     return Tensor(shape: [indices.count] + tensor.shape.dropFirst(), data: data)
+}
+
+/// `[Na, …]` and `[Nb, …]` (equal trailing extents) as `[Na + Nb, …]`, `a`'s rows first.
+func concatenatingRows(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape.dropFirst() == b.shape.dropFirst(), "rows of shapes \(a.shape) and \(b.shape)")
+    return Tensor(shape: [a.shape[0] + b.shape[0]] + a.shape.dropFirst(), data: a.data + b.data)
 }

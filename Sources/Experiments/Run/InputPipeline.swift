@@ -36,9 +36,11 @@ struct InputPipeline: Sendable {
         return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
     }
 
-    /// The network input `[3, inputSize, inputSize]` of `sample`.
-    func input(_ sample: Sample) throws -> Tensor {
-        preprocessing.input(for: try decode(sample))
+    /// The network input `[3, inputSize, inputSize]` of `sample`, transformed by
+    /// `augmentation` when given.
+    func input(_ sample: Sample, augmentation: Augmentation? = nil) throws -> Tensor {
+        let input = preprocessing.input(for: try decode(sample))
+        return augmentation.map { transformed(input, $0) } ?? input
     }
 
     /// The sample's ground-truth mask on the anomaly-map grid (`inputSize²`, row-major,
@@ -66,6 +68,29 @@ struct InputPipeline: Sendable {
             resize: [shorterSide, shorterSide], resizeFilter: "pil-bilinear-shorter-side", centerCrop: [crop, crop],
             color: "rgb", mean: mean, std: std)
     }
+}
+
+/// `input` (`[C, S, S]`) mirrored or rotated; output pixel (y, x) reads input pixel
+/// hflip (y, S−1−x), vflip (S−1−y, x), rot90 (x, S−1−y) (numpy `rot90`, counter-clockwise).
+private func transformed(_ input: Tensor, _ augmentation: Augmentation) -> Tensor {
+    let (channels, side) = (input.shape[0], input.shape[1])
+    precondition(input.shape[2] == side, "augmentations need a square input")
+    var out = Tensor(shape: input.shape)
+    for c in 0..<channels {
+        let plane = c * side * side
+        for y in 0..<side {
+            for x in 0..<side {
+                let (sourceY, sourceX): (Int, Int)
+                switch augmentation {
+                case .hflip: (sourceY, sourceX) = (y, side - 1 - x)
+                case .vflip: (sourceY, sourceX) = (side - 1 - y, x)
+                case .rot90: (sourceY, sourceX) = (x, side - 1 - y)
+                }
+                out.data[plane + y * side + x] = input.data[plane + sourceY * side + sourceX]
+            }
+        }
+    }
+    return out
 }
 
 /// The content digest of a sample's pixels: the file's bytes, or the in-memory values.

@@ -19,6 +19,9 @@ extension ExperimentSpec {
             features.sweep(\.pooling, "pooling") { String($0) }
             features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
             features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
+            if self.features.augment.values != [[]] {
+                features.sweep(\.augment, "augment") { $0.isEmpty ? "none" : $0.map(\.rawValue).joined(separator: "+") }
+            }
         }
 
         let scorers: [(ScorerSpec, [Parameter])]
@@ -45,6 +48,11 @@ extension ExperimentSpec {
             grid.sweep(\.components, "components") { String($0) }
             grid.sweep(\.covariance, "covariance") { $0.rawValue }
             scorers = grid.points.map { (.gmm($0.root), $0.parameters) }
+        case .ocsvm(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.nu, "nu", formatNumber)
+            grid.sweep(\.gamma, "gamma") { $0.description }
+            scorers = grid.points.map { (.ocsvm($0.root), $0.parameters) }
         }
 
         var points = [GridPoint]()

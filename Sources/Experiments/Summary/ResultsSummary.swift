@@ -211,6 +211,8 @@ public struct ResultsSummary {
             return titled("Mahalanobis", [fixed(s.estimator) { $0.rawValue }])
         case .gmm(let s):
             return titled("GMM", [fixed(s.components, "components"), fixed(s.covariance) { $0.rawValue }])
+        case .ocsvm(let s):
+            return titled("one-class SVM", [fixed(s.nu, "ν", formatNumber), fixed(s.gamma, "γ")])
         }
     }
 }
