@@ -71,17 +71,19 @@ experiment: build
 	$(TRAWL) run Experiments/$(NAME).json
 
 ## regress: re-run $(REGRESS) (default: every spec under Experiments/ except paper/) into
-## .build/regress and compare every metric of every grid row with the committed Results/NAME/
-## under the spec's "tolerances" (0.005 by default); fails with a table on any drift.
+## .build/regress and compare every metric of every grid row with the committed
+## Results/NAME/baseline.csv under the spec's "tolerances" (0.005 by default); fails with a
+## table on any drift.
 REGRESS ?= $(filter-out schema,$(basename $(notdir $(wildcard Experiments/*.json Experiments/fashion-mnist/*.json))))
 regress: build
 	$(TRAWL) regress $(REGRESS)
 
-## baseline: re-run NAME (one or more names) and overwrite Results/NAME/; review, then commit.
+## baseline: re-run NAME (one or more names) and overwrite Results/NAME/baseline.csv (metrics
+## without timings, the only tracked file of Results/NAME/); review, then commit.
 baseline: build
 	$(TRAWL) baseline $(NAME)
 
-## tables: write Results/README.md from the committed Results/*/metrics.csv and run.json.
+## tables: write Results/README.md from the committed Results/*/baseline.csv.
 tables: build
 	$(TRAWL) tables
 

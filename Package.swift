@@ -3,10 +3,10 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums)
+//   → core (Tensors, Images, Checksums, FileErrors)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers and metrics (Scorers, Metrics)
-//   → datasets, specs, runner and reports (Datasets, EmbeddingCache, Experiments)
+//   → datasets, tables, reports, specs and runner (Datasets, EmbeddingCache, Tables, Reports, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
 
@@ -16,6 +16,7 @@ let package = Package(
     products: [
         .executable(name: "trawl", targets: ["trawl"]),
         .library(name: "Experiments", targets: ["Experiments"]),
+        .library(name: "Reports", targets: ["Reports"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -37,10 +38,11 @@ let package = Package(
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
-        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors"]),
+        .target(name: "FileErrors"),
+        .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
-        .target(name: "Weights", dependencies: ["Tensors"]),
+        .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
         // Scorers and metrics.
@@ -48,17 +50,21 @@ let package = Package(
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
-        .target(name: "Datasets", dependencies: ["Images", "Tensors"]),
+        .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
         .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        // Tidy tables: CSV and Markdown writing, CSV reading.
+        .target(name: "Tables"),
+        // report.html, SVG figures and HTML image galleries, from a results folder's files.
+        .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "FileErrors", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Datasets", "Images",
+            "Experiments", "Backbones", "Datasets", "Images", "FileErrors", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
@@ -73,8 +79,9 @@ let package = Package(
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "Images", "Reports", "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

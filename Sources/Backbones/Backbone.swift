@@ -58,8 +58,9 @@ public enum BackboneError: Error, Equatable, CustomStringConvertible {
 /// to the last requested tap and no further.
 ///
 /// Images of a batch are spread over the cores, each image running the whole
-/// network with single-threaded BLAS; a single image gets OpenBLAS's
-/// threads. An image's result is bit-identical whatever batch it comes in.
+/// network on one core (OpenBLAS never uses its own threads), so an image's
+/// result is bit-identical whatever batch it comes in, whatever the core
+/// count and `OPENBLAS_NUM_THREADS`. A lone image runs on one core.
 /// (Measured on 2 cores, batch 16 at 224², EfficientNet-Lite0 to
 /// `_blocks.10`: 33 ms CPU per image this way against 45 ms when the whole
 /// batch goes layer by layer, each convolution spreading images over the
@@ -141,20 +142,15 @@ public struct Backbone: Sendable {
         }
     }
 
-    /// `body` on each image `[1, C, H, W]` of `batch`, images spread over
-    /// the cores with OpenBLAS single-threaded; a single image gets
-    /// OpenBLAS's threads instead.
+    /// `body` on each image `[1, C, H, W]` of `batch`, images spread over the cores.
     private func mapImages<R>(_ batch: Tensor, _ body: @escaping (Tensor) -> R) -> [R] {
         let n = batch.shape[0]
-        if n == 1 { return [body(batch)] }
         let imageShape = [1] + batch.shape.dropFirst()
         var results = [R?](repeating: nil, count: n)
         let lock = DispatchQueue(label: "Backbone.results")
-        withSingleThreadedBLAS {
-            DispatchQueue.concurrentPerform(iterations: n) { i in
-                let result = body(batch.slice(i).reshaped(imageShape))
-                lock.sync { results[i] = result }
-            }
+        DispatchQueue.concurrentPerform(iterations: n) { i in
+            let result = body(batch.slice(i).reshaped(imageShape))
+            lock.sync { results[i] = result }
         }
         return results.map { $0! }
     }

@@ -39,13 +39,18 @@ public struct Preprocessing: Sendable, Equatable {
     }
 
     /// The network input `[3, S, S]` for `image` (gray images are replicated to RGB).
-    public func input(for image: Image) -> Tensor {
+    ///
+    /// - Throws: `ImageError` naming `source` when resizing the shorter side would make an
+    ///   image over `limits` (default: ``ImageLimits/fromEnvironment(_:)``).
+    public func input(for image: Image, source: String, limits: ImageLimits? = nil) throws -> Tensor {
         let rgb = image.converted(to: .rgb)
         let sized: Image
         switch resize {
         case let .stretch(size):
             sized = rgb.resized(width: size, height: size)
         case let .shorterSideThenCenterCrop(shorterSide, crop):
+            try (limits ?? ImageLimits.fromEnvironment())
+                .checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
             sized = rgb.resized(shorterSide: shorterSide).centerCropped(width: crop, height: crop)
         }
         switch normalization {

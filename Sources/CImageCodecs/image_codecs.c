@@ -25,6 +25,13 @@ static size_t image_bytes(size_t row_bytes, size_t height) {
     return row_bytes * height;
 }
 
+/// True when a `width × height` image breaks `limits`.
+static int over_limit(size_t width, size_t height, ic_limits limits) {
+    if (width == 0 || height == 0) return 0;
+    size_t shorter = width < height ? width : height, longer = width < height ? height : width;
+    return width > limits.max_pixels / height || (double)longer > limits.max_aspect_ratio * (double)shorter;
+}
+
 // MARK: - PNG
 
 /// State shared with libpng's callbacks (reached through the io and error pointers).
@@ -63,7 +70,7 @@ static void png_read_memory(png_structp png, png_bytep destination, size_t lengt
     context->offset += length;
 }
 
-ic_status ic_decode_png(const unsigned char *data, size_t size, ic_image *out) {
+ic_status ic_decode_png(const unsigned char *data, size_t size, ic_limits limits, ic_image *out) {
     memset(out, 0, sizeof *out);
     png_context context;
     memset(&context, 0, sizeof context);
@@ -100,6 +107,12 @@ ic_status ic_decode_png(const unsigned char *data, size_t size, ic_image *out) {
     png_uint_32 width, height;
     int bit_depth, color_type;
     png_get_IHDR(png, info, &width, &height, &bit_depth, &color_type, NULL, NULL, NULL);
+    if (over_limit(width, height, limits)) {
+        out->width = (int)width;
+        out->height = (int)height;
+        context.status = IC_OVER_LIMIT;
+        png_error(png, "image size over the limit");
+    }
     if (color_type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
     if (color_type == PNG_COLOR_TYPE_GRAY && bit_depth < 8) png_set_expand_gray_1_2_4_to_8(png);
     if (png_get_valid(png, info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(png);
@@ -251,7 +264,7 @@ static void jpeg_on_message(j_common_ptr cinfo, int level) {
     }
 }
 
-ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_image *out) {
+ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_limits limits, ic_image *out) {
     memset(out, 0, sizeof *out);
     struct jpeg_decompress_struct cinfo;
     jpeg_context context;
@@ -273,6 +286,13 @@ ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_image *out) 
     }
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    if (over_limit(cinfo.image_width, cinfo.image_height, limits)) {
+        out->width = (int)cinfo.image_width;
+        out->height = (int)cinfo.image_height;
+        set_message(out->message, "image size over the limit");
+        jpeg_destroy_decompress(&cinfo);
+        return IC_OVER_LIMIT;
+    }
 
     int channels;
     switch (cinfo.jpeg_color_space) {

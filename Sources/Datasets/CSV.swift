@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// A comma-separated table as RFC 4180 defines it: fields separated by `,`, records by
@@ -11,7 +12,7 @@ struct CSVTable {
     init(contentsOf url: URL) throws {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw DatasetError.malformed(url, "cannot read: \(error.localizedDescription)")
+            throw DatasetError.malformed(url, "cannot read: \(FileErrorDescription.reason(error))")
         }
         guard var text = String(data: data, encoding: .utf8) else { throw DatasetError.malformed(url, "not UTF-8 text") }
         if text.hasPrefix("\u{FEFF}") { text.removeFirst() }

@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// The samples of a dataset after its split rules, and what was left out.
@@ -80,6 +81,9 @@ public struct SplitReport: Sendable, CustomStringConvertible {
 public enum DatasetError: Error, Equatable, CustomStringConvertible {
     /// A file or folder the layout requires does not exist.
     case missing(URL, String)
+    /// A path the layout requires is of the wrong kind: a file where a folder belongs
+    /// (`expectedFolder`) or the reverse.
+    case wrongKind(URL, String, expectedFolder: Bool)
     /// Registry assets installed by `make setup` are absent.
     case missingAssets(URL)
     /// A file exists but cannot be read as expected.
@@ -90,6 +94,9 @@ public enum DatasetError: Error, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .missing(let url, let what): return "\(what) not found: \(url.path)"
+        case .wrongKind(let url, let what, let expectedFolder):
+            return expectedFolder ? "\(what) is a file, not a folder: \(url.path)"
+                : "\(what) is a folder, not a file: \(url.path)"
         case .missingAssets(let url): return "\(url.path) not found; run `make setup` to install the dataset"
         case .malformed(let url, let reason): return "\(url.path): \(reason)"
         case .invalidConfiguration(let reason): return "invalid dataset configuration: \(reason)"
@@ -120,19 +127,35 @@ func assemble(train: [Sample], test: [Sample]) -> [Sample] {
 /// File extensions (lowercase) of the images the Images target decodes.
 let imageExtensions: Set<String> = ["png", "jpg", "jpeg"]
 
-/// Regular, non-hidden files directly inside `folder`, sorted by name.
-func listFiles(in folder: URL) throws -> [URL] {
+/// The non-hidden entries directly inside `folder` that are not folders, sorted by name:
+/// `files` can be opened; `broken` are symbolic links that lead nowhere (dangling, or a loop),
+/// which callers exclude and name rather than drop.
+func listFiles(in folder: URL) throws -> (files: [URL], broken: [URL]) {
     let names: [String]
     do {
         names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
     } catch {
-        throw DatasetError.malformed(folder, "cannot list folder: \(error.localizedDescription)")
+        throw DatasetError.malformed(folder, "cannot list folder: \(FileErrorDescription.reason(error))")
     }
-    return names.filter { !$0.hasPrefix(".") }.sorted().map { folder.appendingPathComponent($0) }
-        .filter { url in
-            var isDirectory: ObjCBool = false
-            return FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) && !isDirectory.boolValue
+    var files = [URL](), broken = [URL]()
+    for url in names.filter({ !$0.hasPrefix(".") }).sorted().map({ folder.appendingPathComponent($0) }) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) {
+            if !isDirectory.boolValue { files.append(url) }
+        } else if (try? FileManager.default.destinationOfSymbolicLink(atPath: url.path)) != nil {
+            broken.append(url)
         }
+    }
+    return (files, broken)
+}
+
+/// Adds each of `links` to `tally` under its own name, e.g.
+/// `broken or looping symbolic link: PASS/loop.png`.
+func excludeBrokenLinks(_ links: [URL], in root: URL, to tally: inout ExclusionTally) {
+    for link in links {
+        let name = link.path.hasPrefix(root.path + "/") ? String(link.path.dropFirst(root.path.count + 1)) : link.path
+        tally.add("broken or looping symbolic link: \(name)")
+    }
 }
 
 /// Sorted subfolder names of `folder` (hidden ones skipped).
@@ -141,7 +164,7 @@ func listFolders(in folder: URL) throws -> [String] {
     do {
         names = try FileManager.default.contentsOfDirectory(atPath: folder.path)
     } catch {
-        throw DatasetError.malformed(folder, "cannot list folder: \(error.localizedDescription)")
+        throw DatasetError.malformed(folder, "cannot list folder: \(FileErrorDescription.reason(error))")
     }
     return names.filter { name in
         var isDirectory: ObjCBool = false
@@ -153,14 +176,16 @@ func listFolders(in folder: URL) throws -> [String] {
 
 func requireFolder(_ url: URL, _ what: String) throws {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
         throw DatasetError.missing(url, what)
     }
+    guard isDirectory.boolValue else { throw DatasetError.wrongKind(url, what, expectedFolder: true) }
 }
 
 func requireFile(_ url: URL, _ what: String) throws {
     var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+    guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
         throw DatasetError.missing(url, what)
     }
+    guard !isDirectory.boolValue else { throw DatasetError.wrongKind(url, what, expectedFolder: false) }
 }

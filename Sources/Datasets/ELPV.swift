@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 
 /// The ELPV solar-cell set (Buerhop-Lutz et al. 2018; Deitsch et al. 2019) as installed
@@ -65,10 +66,12 @@ public struct ELPVConfiguration: Codable, Equatable, Sendable {
         }
         let root = URL(fileURLWithPath: self.root)
         let labels = root.appendingPathComponent("labels.csv")
+        guard FileManager.default.fileExists(atPath: root.path) else { throw DatasetError.missingAssets(root) }
+        try requireFolder(root, "ELPV folder")
         guard FileManager.default.fileExists(atPath: labels.path) else { throw DatasetError.missingAssets(labels) }
         let text: String
         do { text = try String(contentsOf: labels, encoding: .utf8) } catch {
-            throw DatasetError.malformed(labels, "cannot read: \(error.localizedDescription)")
+            throw DatasetError.malformed(labels, "cannot read: \(FileErrorDescription.reason(error))")
         }
         var tally = ExclusionTally()
         var passes = [Sample]()

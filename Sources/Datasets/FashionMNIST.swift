@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import Images
 import Tensors
@@ -63,6 +64,7 @@ public struct FashionMNISTConfiguration: Codable, Equatable, Sendable {
         }
         let root = URL(fileURLWithPath: self.root)
         guard FileManager.default.fileExists(atPath: root.path) else { throw DatasetError.missingAssets(root) }
+        try requireFolder(root, "Fashion-MNIST folder")
         let train = try IDXSet(root: root, prefix: "train")
         let test = try IDXSet(root: root, prefix: "t10k")
         var tally = ExclusionTally()
@@ -134,7 +136,7 @@ struct IDXSet {
         guard FileManager.default.fileExists(atPath: url.path) else { throw DatasetError.missingAssets(url) }
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
-            throw DatasetError.malformed(url, "cannot read: \(error.localizedDescription)")
+            throw DatasetError.malformed(url, "cannot read: \(FileErrorDescription.reason(error))")
         }
         let bytes = [UInt8](data)
         func word(_ i: Int) -> UInt32 {

@@ -59,7 +59,8 @@ public struct FoldersConfiguration: Codable, Equatable, Sendable {
         func samples(in folder: String, kind: Label.Kind) throws -> [Sample] {
             let url = root.appendingPathComponent(folder)
             try requireFolder(url, "\(kind.rawValue) image folder \"\(folder)\"")
-            let files = try listFiles(in: url)
+            let (files, broken) = try listFiles(in: url)
+            excludeBrokenLinks(broken, in: root, to: &tally)
             let images = files.filter { imageExtensions.contains($0.pathExtension.lowercased()) }
             tally.add("not a PNG/JPEG file", files.count - images.count)
             return images.map {

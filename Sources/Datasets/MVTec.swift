@@ -30,7 +30,8 @@ public struct MVTecConfiguration: Codable, Equatable, Sendable {
         var train = [Sample](), test = [Sample]()
 
         func images(in folder: URL) throws -> [URL] {
-            let files = try listFiles(in: folder)
+            let (files, broken) = try listFiles(in: folder)
+            excludeBrokenLinks(broken, in: root, to: &tally)
             let images = files.filter { imageExtensions.contains($0.pathExtension.lowercased()) }
             tally.add("not a PNG/JPEG file", files.count - images.count)
             return images

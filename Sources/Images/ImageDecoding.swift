@@ -1,4 +1,5 @@
 import CImageCodecs
+import FileErrors
 import Foundation
 import Tensors
 
@@ -12,31 +13,50 @@ extension Image {
     /// does not apply it either). A JPEG whose entropy-coded data libjpeg finds damaged is an
     /// error, but JPEG carries no checksum, so some bit flips decode without complaint.
     ///
-    /// - Throws: `ImageError` naming `url`'s path for unreadable, empty, truncated, corrupt or
-    ///   unsupported files.
-    public init(contentsOf url: URL, colorMode: ColorMode = .rgb) throws {
+    /// `limits` (default: ``ImageLimits/fromEnvironment(_:)``) are checked from the header before
+    /// any pixel is allocated; a file larger than an uncompressed image within them is not read.
+    ///
+    /// - Throws: `ImageError` naming `url`'s path for unreadable, empty, truncated, corrupt,
+    ///   unsupported or too large files.
+    public init(contentsOf url: URL, colorMode: ColorMode = .rgb, limits: ImageLimits? = nil) throws {
+        let limits = try limits ?? ImageLimits.fromEnvironment()
         let data: Data
         do {
+            let bytes = try FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int ?? 0
+            // 16-bit RGBA is 8 bytes a pixel; compression only shrinks that.
+            let (ceiling, overflow) = limits.maxPixels.multipliedReportingOverflow(by: 8)
+            if !overflow, bytes > ceiling + (1 << 20) {
+                throw ImageError(path: url.path, kind: .tooLarge,
+                                 reason: "the file is \(bytes) bytes, more than any image within the limit of "
+                                 + "\(limits.maxPixels) pixels (set \(ImageLimits.maxPixelsVariable) to raise it)")
+            }
             data = try Data(contentsOf: url)
+        } catch let error as ImageError {
+            throw error
         } catch {
-            throw ImageError(path: url.path, kind: .unreadable, reason: "cannot read file (\(error.localizedDescription))")
+            throw ImageError(path: url.path, kind: .unreadable, reason: "cannot read file (\(FileErrorDescription.reason(error)))")
         }
-        try self.init(encoded: data, source: url.path, colorMode: colorMode)
+        try self.init(encoded: data, source: url.path, colorMode: colorMode, limits: limits)
     }
 
     /// Decodes PNG or JPEG bytes; `source` names them in errors (usually a file path).
-    public init(encoded data: Data, source: String, colorMode: ColorMode = .rgb) throws {
+    public init(encoded data: Data, source: String, colorMode: ColorMode = .rgb, limits: ImageLimits? = nil) throws {
+        let limits = try limits ?? ImageLimits.fromEnvironment()
         guard !data.isEmpty else { throw ImageError(path: source, kind: .empty, reason: "empty file") }
         let format = try EncodedFormat(sniffing: data, source: source)
         var decoded = ic_image()
         let status = data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> ic_status in
             let base = bytes.bindMemory(to: UInt8.self).baseAddress!
             switch format {
-            case .png: return ic_decode_png(base, bytes.count, &decoded)
-            case .jpeg: return ic_decode_jpeg(base, bytes.count, &decoded)
+            case .png: return ic_decode_png(base, bytes.count, limits.codecLimits, &decoded)
+            case .jpeg: return ic_decode_jpeg(base, bytes.count, limits.codecLimits, &decoded)
             }
         }
         defer { ic_free(decoded.pixels) }
+        if status == IC_OVER_LIMIT {
+            try limits.check(width: Int(decoded.width), height: Int(decoded.height), source: source,
+                             what: "the \(format.name)")
+        }
         guard status == IC_OK else {
             let message = withUnsafeBytes(of: decoded.message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             throw ImageError(decodingFailure: status, format: format, message: message, source: source)

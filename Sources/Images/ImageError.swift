@@ -15,8 +15,10 @@ public struct ImageError: Error, Equatable, CustomStringConvertible {
         case corrupt
         /// Valid but not handled (e.g. a CMYK JPEG).
         case unsupported
-        /// Out of memory, or an implausibly large image (over 2 GiB decoded).
+        /// Over the `ImageLimits` (pixels or aspect ratio), out of memory, or over 2 GiB decoded.
         case tooLarge
+        /// An `ImageLimits` environment variable holds a value that is not allowed.
+        case invalidLimit
         /// The file could not be written.
         case unwritable
     }

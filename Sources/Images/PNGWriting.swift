@@ -1,4 +1,5 @@
 import CImageCodecs
+import FileErrors
 import Foundation
 import Tensors
 
@@ -53,7 +54,7 @@ func writeAtomically(_ data: Data, to url: URL) throws {
     do {
         try data.write(to: temporary)
     } catch {
-        throw ImageError(path: url.path, kind: .unwritable, reason: "cannot write (\(error.localizedDescription))")
+        throw ImageError(path: url.path, kind: .unwritable, reason: "cannot write (\(FileErrorDescription.reason(error)))")
     }
     guard rename(temporary.path, url.path) == 0 else {
         let reason = String(cString: strerror(errno))

@@ -58,11 +58,15 @@ extension Image {
     /// torchvision's `Resize(int)` does: the longer side becomes ⌊shorterSide · long / short⌋.
     /// With `centerCropped(width:height:)` this is the usual `Resize(256)` + `CenterCrop(224)`.
     public func resized(shorterSide: Int, filter: ResizeFilter = .bilinear) -> Image {
+        let size = Self.shorterSideSize(width: width, height: height, shorterSide: shorterSide)
+        return resized(width: size.width, height: size.height, filter: filter)
+    }
+
+    /// The size ``resized(shorterSide:filter:)`` gives a `width × height` image.
+    static func shorterSideSize(width: Int, height: Int, shorterSide: Int) -> (width: Int, height: Int) {
         let (short, long) = (min(width, height), max(width, height))
-        let newLong = Int(Double(shorterSide * long) / Double(short))
-        return width <= height
-            ? resized(width: shorterSide, height: newLong, filter: filter)
-            : resized(width: newLong, height: shorterSide, filter: filter)
+        let newLong = Int(Double(shorterSide) * Double(long) / Double(short))
+        return width <= height ? (shorterSide, newLong) : (newLong, shorterSide)
     }
 }
 

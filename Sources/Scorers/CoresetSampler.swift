@@ -198,7 +198,7 @@ public struct CoresetSampler: Sendable {
                         }
                     }
                     if candidates.count == 2 {
-                        withSingleThreadedBLAS { DispatchQueue.concurrentPerform(iterations: 2) { refresh($0) } }
+                        DispatchQueue.concurrentPerform(iterations: 2) { refresh($0) }
                     } else {
                         refresh(0)
                     }

@@ -150,9 +150,7 @@ public struct NearestNeighbourIndex: Sendable {
                 }
             }
             if workers > 1 {
-                withSingleThreadedBLAS {
-                    DispatchQueue.concurrentPerform(iterations: workers) { work($0) }
-                }
+                DispatchQueue.concurrentPerform(iterations: workers) { work($0) }
             } else {
                 work(0)
             }

@@ -117,9 +117,8 @@ public struct Conv2D: Sendable {
         return out
     }
 
-    /// One image at a time, so an image's result never depends on the batch
-    /// it came in: batches spread images over the cores with single-threaded
-    /// BLAS; a single image gets OpenBLAS's threads.
+    /// One image at a time, images spread over the cores (BLAS runs on one
+    /// thread), so an image's result never depends on the batch it came in.
     private func im2colGEMM(_ x: Tensor, into out: inout Tensor) {
         let n = x.shape[0]
         let inPlane = inputChannels * x.shape[2] * x.shape[3]
@@ -127,15 +126,9 @@ public struct Conv2D: Sendable {
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let (inBase, outBase) = (input.baseAddress!, output.baseAddress!)
-                if n == 1 {
-                    convolveImage(inBase, height: x.shape[2], width: x.shape[3], into: outBase)
-                } else {
-                    withSingleThreadedBLAS {
-                        DispatchQueue.concurrentPerform(iterations: n) { i in
-                            convolveImage(inBase + i * inPlane, height: x.shape[2], width: x.shape[3],
-                                          into: outBase + i * outPlane)
-                        }
-                    }
+                DispatchQueue.concurrentPerform(iterations: n) { i in
+                    convolveImage(inBase + i * inPlane, height: x.shape[2], width: x.shape[3],
+                                  into: outBase + i * outPlane)
                 }
             }
         }

@@ -16,6 +16,7 @@ public func sgemm(
     c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     guard m > 0, n > 0 else { return }
+    BLASThreads.pinToOne()
     cblas_sgemm(CblasRowMajor,
                 transposeA ? CblasTrans : CblasNoTrans,
                 transposeB ? CblasTrans : CblasNoTrans,
@@ -46,22 +47,19 @@ public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor
     return out
 }
 
-/// OpenBLAS's thread count. GEMM-bound code uses every core through
-/// OpenBLAS; code that parallelises its own loop over images sets 1 for
-/// the duration (see ``withSingleThreadedBLAS(_:)``) so cores are never
-/// oversubscribed.
+/// OpenBLAS's thread pool is never used: every product runs on the thread that asks for it.
+/// OpenBLAS splits a multi-threaded product differently by thread count and CPU, which changes
+/// the last bits of the result; on one thread a product's bits depend only on its operands.
+/// Trawl spreads its own loops over the cores instead (images of a batch, query blocks,
+/// coreset blocks), with partitions that do not depend on the core count, so results are the
+/// same whatever `OPENBLAS_NUM_THREADS`, the core count or the batch an image comes in.
 public enum BLASThreads {
-    /// The number of threads OpenBLAS uses now.
-    public static var count: Int {
-        get { Int(openblas_get_num_threads()) }
-        set { openblas_set_num_threads(Int32(newValue)) }
-    }
-}
+    /// The number of threads OpenBLAS would use now (1 once Trawl has multiplied anything).
+    public static var count: Int { Int(openblas_get_num_threads()) }
 
-/// Runs `body` with OpenBLAS limited to one thread, then restores the count.
-public func withSingleThreadedBLAS<R>(_ body: () throws -> R) rethrows -> R {
-    let previous = BLASThreads.count
-    BLASThreads.count = 1
-    defer { BLASThreads.count = previous }
-    return try body()
+    /// Sets OpenBLAS to one thread if anything (the environment, another library) changed it.
+    @usableFromInline
+    static func pinToOne() {
+        if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
+    }
 }

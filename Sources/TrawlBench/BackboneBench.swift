@@ -1,5 +1,4 @@
 import Backbones
-import CBLAS
 import Foundation
 import Tensors
 import Weights
@@ -96,16 +95,13 @@ private func measure(repeats: Int = 3, _ body: () -> Void) -> (wall: Double, cpu
 
 /// sgemm 1024³ GFLOP per CPU second with OpenBLAS on one thread.
 private func sgemmSingleThreadGFLOPS() -> Double {
-    withSingleThreadedBLAS {
-        let n = 1024
-        let a = benchmarkFloats(n * n, seed: 1), b = benchmarkFloats(n * n, seed: 2)
-        var c = [Float](repeating: 0, count: n * n)
-        let (_, cpu) = measure {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n),
-                        1, a, Int32(n), b, Int32(n), 0, &c, Int32(n))
-        }
-        return 2 * Double(n * n * n) / cpu / 1e9
+    let n = 1024
+    let a = benchmarkFloats(n * n, seed: 1), b = benchmarkFloats(n * n, seed: 2)
+    var c = [Float](repeating: 0, count: n * n)
+    let (_, cpu) = measure {
+        sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
     }
+    return 2 * Double(n * n * n) / cpu / 1e9
 }
 
 /// Multiply-add FLOPs (2 per MAC) of a torchvision ResNet's convolutions

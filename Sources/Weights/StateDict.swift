@@ -1,3 +1,4 @@
+import FileErrors
 import Foundation
 import Tensors
 
@@ -36,7 +37,7 @@ public struct StateDict: Sendable {
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw WeightsError.unreadable(file: file, reason: (error as NSError).localizedDescription)
+            throw WeightsError.unreadable(file: file, reason: FileErrorDescription.reason(error))
         }
         let (format, items) = try data.withUnsafeBytes { bytes -> (Format, [(String, Entry)]) in
             if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {

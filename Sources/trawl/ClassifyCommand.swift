@@ -32,7 +32,7 @@ struct ClassifyCommand: ParsableCommand {
     func run() throws {
         let network = try BackboneRegistry.load(backbone, weights: weights.map { URL(fileURLWithPath: $0) },
                                                 assets: URL(fileURLWithPath: assets))
-        let input = network.preprocessing.input(for: try Image(contentsOf: URL(fileURLWithPath: image)))
+        let input = try network.preprocessing.input(for: try Image(contentsOf: URL(fileURLWithPath: image)), source: image)
         let scores = topClasses(try network.logits(input.reshaped([1] + input.shape)), k: top)[0]
         print("class  probability  (\(network.name), ImageNet-1k)")
         for score in scores {

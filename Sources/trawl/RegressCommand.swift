@@ -4,17 +4,17 @@ import Experiments
 import Foundation
 
 /// `trawl regress NAME…`: re-runs experiments into a scratch folder and compares every
-/// metric of every grid row with the committed `Results/NAME/metrics.csv`.
+/// metric of every grid row with the committed `Results/NAME/baseline.csv`.
 struct Regress: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-run experiments and compare their metrics with the committed baselines.",
         discussion: """
             Each experiment runs into SCRATCH/NAME/ (the committed Results/ are not touched); \
             every metric the spec lists is compared, grid row by grid row, with \
-            Results/NAME/metrics.csv under the spec's "tolerances" (0.005 where it names none), \
+            Results/NAME/baseline.csv under the spec's "tolerances" (0.005 where it names none), \
             in both directions. Any drift, missing or new row, missing metric or missing baseline \
             fails with a table of experiment, row, metric, old, new, delta and tolerance. \
-            To accept new figures deliberately: `make baseline NAME=...`, then commit Results/NAME/.
+            To accept new figures deliberately: `make baseline NAME=...`, then commit Results/NAME/baseline.csv.
             """)
 
     @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
@@ -74,7 +74,7 @@ struct Regress: ParsableCommand {
             if !differences.isEmpty {
                 print("""
                     If the change is intended, update the baseline with `make baseline NAME=<experiment>`, \
-                    review `git diff Results/<experiment>/`, and commit it.
+                    review `git diff Results/<experiment>/baseline.csv`, and commit it.
                     """)
             }
             throw ExitCode.failure
@@ -85,12 +85,17 @@ struct Regress: ParsableCommand {
     }
 }
 
-/// `trawl baseline NAME…`: runs experiments into the committed `Results/NAME/`.
+/// `trawl baseline NAME…`: runs experiments into `Results/NAME/` and writes their committed
+/// `Results/NAME/baseline.csv`.
 struct UpdateBaseline: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baseline",
-        abstract: "Re-run experiments and overwrite their committed results (Results/NAME/).",
-        discussion: "The deliberate way to change a baseline: review `git diff Results/NAME/`, then commit it.")
+        abstract: "Re-run experiments and overwrite their committed baselines (Results/NAME/baseline.csv).",
+        discussion: """
+            The deliberate way to change a baseline: runs each experiment as `trawl run` does, then \
+            writes its metrics without timings to Results/NAME/baseline.csv (the only tracked file \
+            of Results/NAME/). Review `git diff Results/NAME/baseline.csv`, then commit it.
+            """)
 
     @Argument(help: "Experiment names (spec file names under Experiments/, without .json).")
     var names: [String]
@@ -106,10 +111,14 @@ struct UpdateBaseline: ParsableCommand {
     func run() throws {
         let catalog = try ExperimentCatalog(directory: URL(fileURLWithPath: experiments))
         let options = locations.runOptions(showsProgress: !quiet)
+        let baseline = Baseline(resultsDirectory: options.resultsDirectory)
+        var written = [String]()
         for name in names {
             let spec = try catalog.spec(named: name)
-            _ = try ExperimentRunner(spec: spec, specFile: try catalog.file(named: name), options: options).run()
+            let summary = try ExperimentRunner(spec: spec, specFile: try catalog.file(named: name), options: options).run()
+            try baseline.record(spec.name, fromMetrics: summary.resultsDirectory.appendingPathComponent("metrics.csv"))
+            written.append(baseline.file(for: spec.name).path)
         }
-        print("baseline: wrote \(names.map { "Results/\($0)/" }.joined(separator: ", ")); review and commit.")
+        print("baseline: wrote \(written.joined(separator: ", ")); review and commit.")
     }
 }

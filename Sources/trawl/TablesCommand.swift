@@ -7,10 +7,9 @@ struct Tables: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write Results/README.md: one table across every experiment with committed results.",
         discussion: """
-            Reads each spec under Experiments/ whose Results/NAME/metrics.csv exists, with the \
-            wall time of Results/NAME/run.json, and writes one Markdown table (dataset, \
-            backbone, scorer, key parameters, metrics, wall time) plus the Fashion-MNIST \
-            one-class-vs-rest matrix. Runs nothing.
+            Reads each spec under Experiments/ whose Results/NAME/baseline.csv exists and writes \
+            one Markdown table (dataset, backbone, scorer, key parameters, metrics) plus the \
+            Fashion-MNIST one-class-vs-rest matrix. Runs nothing.
             """)
 
     @Option(help: "Folder holding the experiment specs.")

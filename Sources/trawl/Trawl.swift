@@ -1,4 +1,6 @@
 import ArgumentParser
+import FileErrors
+import Foundation
 
 /// The `trawl` command line.
 @main
@@ -10,6 +12,19 @@ struct Trawl: ParsableCommand {
         subcommands: [Run.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self,
                       Tables.self, Regress.self, UpdateBaseline.self]
     )
+
+    /// Runs the command; a Foundation file error that reaches here is reported as
+    /// `path: reason` rather than Foundation's "NSCocoaErrorDomain error 512".
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            guard let readable = FileErrorDescription.located(error) else { exit(withError: error) }
+            FileHandle.standardError.write(Data("Error: \(readable)\n".utf8))
+            exit(withError: ExitCode.failure)
+        }
+    }
 }
 
 /// The tool's version, recorded in caches and run provenance.

@@ -113,7 +113,7 @@ final class BackboneTests: XCTestCase {
     }
 
     /// Geometry and normalisation of both preprocessing styles on a hand-made image.
-    func testPreprocessingInput() {
+    func testPreprocessingInput() throws {
         // 300 × 200 (W × H) image whose red channel is the column index, green 255, blue 0.
         let (width, height) = (300, 200)
         var data = [Float]()
@@ -122,13 +122,13 @@ final class BackboneTests: XCTestCase {
         data += [Float](repeating: 0, count: width * height)
         let image = Image(pixels: Tensor(shape: [3, height, width], data: data))
 
-        let lite = Preprocessing(resize: .stretch(size: 224), normalization: .centered).input(for: image)
+        let lite = try Preprocessing(resize: .stretch(size: 224), normalization: .centered).input(for: image, source: "ramp")
         XCTAssertEqual(lite.shape, [3, 224, 224])
         XCTAssertEqual(lite.data[224 * 224 + 5], 1)           // (255 − 127) / 128
         XCTAssertEqual(lite.data[2 * 224 * 224 + 5], -127 / 128)
 
-        let torchvision = Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
-                                        normalization: .imageNet).input(for: image)
+        let torchvision = try Preprocessing(resize: .shorterSideThenCenterCrop(shorterSide: 256, crop: 224),
+                                            normalization: .imageNet).input(for: image, source: "ramp")
         XCTAssertEqual(torchvision.shape, [3, 224, 224])
         XCTAssertEqual(torchvision.data[224 * 224 + 5], (1 - 0.456) / 0.224, accuracy: 1e-6)
         XCTAssertEqual(torchvision.data[2 * 224 * 224 + 5], (0 - 0.406) / 0.225, accuracy: 1e-6)

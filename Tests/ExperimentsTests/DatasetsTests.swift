@@ -136,6 +136,34 @@ final class DatasetsTests: XCTestCase {
         }
     }
 
+    /// A root that is a file is reported as a file, not as missing (issue #10).
+    func testRootThatIsAFileSaysSo() throws {
+        try write(["not-a-folder"])
+        let file = root.appendingPathComponent("not-a-folder")
+        XCTAssertThrowsError(try FoldersConfiguration(root: file.path).load()) { error in
+            XCTAssertEqual("\(error)", "dataset folder is a file, not a folder: \(file.path)")
+        }
+        XCTAssertThrowsError(try MVTecConfiguration(root: file.path).load()) { error in
+            XCTAssertEqual(error as? DatasetError, .wrongKind(file, "MVTec category folder", expectedFolder: true))
+        }
+    }
+
+    /// Dangling and looping symbolic links are excluded and named, not dropped silently (issue #10).
+    func testBrokenAndLoopingLinksAreExcludedByName() throws {
+        try write(["PASS/a.png", "PASS/b.png", "FAIL/c.png"])
+        let manager = FileManager.default
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("PASS/loop.png").path,
+                                       withDestinationPath: "loop.png")
+        try manager.createSymbolicLink(atPath: root.appendingPathComponent("FAIL/gone.png").path,
+                                       withDestinationPath: "/nonexistent/trawl/gone.png")
+        let dataset = try FoldersConfiguration(root: root.path, trainFraction: 0.5).load()
+        XCTAssertEqual(dataset.samples.count, 3)
+        XCTAssertEqual(dataset.exclusions, [
+            Exclusion(reason: "broken or looping symbolic link: FAIL/gone.png", count: 1),
+            Exclusion(reason: "broken or looping symbolic link: PASS/loop.png", count: 1),
+        ])
+    }
+
     func testConfigurationRejectsUnknownKeysAndKinds() {
         XCTAssertThrowsError(try decode(#"{"kind": "folders", "root": "x", "trainFracton": 0.5}"#)) { error in
             XCTAssertTrue("\(error)".contains("trainFracton"), "\(error)")

@@ -1,5 +1,6 @@
 @testable import Experiments
 import Foundation
+import Tables
 import TestSupport
 import XCTest
 
@@ -176,7 +177,7 @@ final class RegressionTests: XCTestCase {
         let spec = try ExperimentSpec(contentsOf: repositoryRoot.appendingPathComponent("Experiments/elpv-knn.json"))
         XCTAssertThrowsError(try Baseline(resultsDirectory: folder).metrics(of: spec)) {
             let message = "\($0)"
-            XCTAssertTrue(message.hasPrefix("elpv-knn: no baseline at \(folder.path)/elpv-knn/metrics.csv."), message)
+            XCTAssertTrue(message.hasPrefix("elpv-knn: no baseline at \(folder.path)/elpv-knn/baseline.csv."), message)
             XCTAssertTrue(message.contains("make baseline NAME=elpv-knn"), message)
         }
     }
@@ -190,12 +191,22 @@ final class RegressionTests: XCTestCase {
         let header = "point,k,metric,auroc,ap,f1_max,threshold,bank_size,fit_seconds,score_seconds\n"
         let committed = folder.appendingPathComponent("Results/elpv-knn")
         try FileManager.default.createDirectory(at: committed, withIntermediateDirectories: true)
+        let run = committed.appendingPathComponent("metrics.csv")
         try Data((header + "0,1,cosine,0.80,0.92,0.86,0.007,200,0.05,0.3\n1,10,cosine,0.75,0.89,0.85,0.015,200,0.02,0.3\n").utf8)
-            .write(to: committed.appendingPathComponent("metrics.csv"))
+            .write(to: run)
+        let baseline = Baseline(resultsDirectory: folder.appendingPathComponent("Results"))
+        try baseline.record("elpv-knn", fromMetrics: run)
+        // The baseline keeps every column but the timings, byte for byte.
+        XCTAssertEqual(try String(contentsOf: baseline.file(for: "elpv-knn"), encoding: .utf8), """
+            point,k,metric,auroc,ap,f1_max,threshold,bank_size
+            0,1,cosine,0.80,0.92,0.86,0.007,200
+            1,10,cosine,0.75,0.89,0.85,0.015,200
+
+            """)
         let fresh = folder.appendingPathComponent("fresh.csv")
         try Data((header + "0,1,cosine,0.80,0.92,0.86,0.9,200,9,9\n1,10,cosine,0.75,0.87,0.85,0.015,200,0.02,0.3\n").utf8)
             .write(to: fresh)
-        let comparison = try Baseline(resultsDirectory: folder.appendingPathComponent("Results")).compare(spec, freshMetrics: fresh)
+        let comparison = try baseline.compare(spec, freshMetrics: fresh)
         XCTAssertEqual(comparison.differences.map(\.row), ["k=10"])
         XCTAssertEqual(comparison.differences.map(\.metric), ["ap"])
         XCTAssertEqual(comparison.differences.first?.tolerance, 0.005)
@@ -214,8 +225,8 @@ final class RegressionTests: XCTestCase {
 final class ResultsSummaryTests: XCTestCase {
     private let catalog = try! ExperimentCatalog(directory: repositoryRoot.appendingPathComponent("Experiments"))
 
-    private func results(_ name: String, _ csv: String, wall: Double?) throws -> ExperimentResults {
-        ExperimentResults(spec: try catalog.spec(named: name), metrics: try Table(csv: csv, file: name), wallSeconds: wall)
+    private func results(_ name: String, _ csv: String) throws -> ExperimentResults {
+        ExperimentResults(spec: try catalog.spec(named: name), metrics: try Table(csv: csv, file: name))
     }
 
     func testOneRowPerGridRowAndFashionMNISTMeans() throws {
@@ -224,24 +235,24 @@ final class ResultsSummaryTests: XCTestCase {
             0,3,all,all,0.01,1,euclidean,false,0.99206,0.9975,0.98,1.5,1639,1.0,1.0
             1,3,all,all,0.1,1,euclidean,false,1.0,1.0,1.0,1.5,16390,1.0,1.0
 
-            """, wall: 42.25)]
+            """)]
         for index in 0..<10 {
             // AUROC 0.5 + index/20: the mean over classes 0…9 is 0.725.
             experiments.append(try results("fashion-mnist-knn-class\(index)", """
                 point,pooling,pretrain_dim,target_dim,k,metric,auroc,ap,threshold,bank_size,fit_seconds,score_seconds
                 0,1,all,all,100,cosine,\(0.5 + Double(index) / 20),0.5,0.1,,0.1,0.1
 
-                """, wall: 2))
+                """))
         }
         let markdown = ResultsSummary(experiments: experiments).markdown
         let lines = markdown.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains("| mvtec-bottle-patchcore | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
                                      + "| PatchCore (k 1, euclidean) | coreset_ratio=0.01 "
-                                     + "| 0.992 | 0.998 | 0.980 |  |  |  | 42.2 |"), markdown)
-        XCTAssertTrue(lines.contains { $0.hasPrefix("| mvtec-bottle-patchcore |") && $0.contains("| coreset_ratio=0.1 |") && $0.hasSuffix("|  |") })
+                                     + "| 0.992 | 0.998 | 0.980 |  |  |  |"), markdown)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("| mvtec-bottle-patchcore |") && $0.contains("| coreset_ratio=0.1 | 1.000 |") })
         XCTAssertTrue(lines.contains("| fashion-mnist-knn-class0…9 | Fashion-MNIST one-vs-rest, mean of 10 classes "
                                      + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine) |  "
-                                     + "| 0.725 | 0.500 |  |  |  |  | 20.0 |"), markdown)
+                                     + "| 0.725 | 0.500 |  |  |  |  |"), markdown)
         XCTAssertTrue(lines.contains("| 3 Dress | 0.650 |"), markdown)
         XCTAssertTrue(lines.contains("| **mean** | **0.725** |"), markdown)
     }

@@ -1,5 +1,6 @@
 @testable import Experiments
 import Foundation
+import Tables
 import XCTest
 
 final class ResultsTests: XCTestCase {

@@ -257,6 +257,25 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(try value("map_at_20"), apSum / 8, accuracy: 1e-12)
     }
 
+    /// Identical images give a scorer nothing to rank: every test score is equal, and the run
+    /// stops with an error naming the grid point instead of reporting AUROC 0.5 (issue #10).
+    func testAllEqualScoresAreAnError() throws {
+        let data = root.appendingPathComponent("data")
+        let first = data.appendingPathComponent("PASS/00.png")
+        for (folder, count) in [("PASS", 8), ("FAIL", 4)] {
+            for index in 0..<count where !(folder == "PASS" && index == 0) {
+                let copy = data.appendingPathComponent(folder).appendingPathComponent(String(format: "%02d.png", index))
+                try FileManager.default.removeItem(at: copy)
+                try FileManager.default.copyItem(at: first, to: copy)
+            }
+        }
+        let spec = try writeSpec(["kind": "knn", "k": 1], heatmaps: 0)
+        XCTAssertThrowsError(try run(spec)) { error in
+            XCTAssertTrue("\(error)".contains("grid point 0 (k = 1, metric = euclidean): all 8 test scores are equal"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
+    }
+
     func testTestSplitWithoutAnomaliesIsAnError() throws {
         try FileManager.default.removeItem(at: root.appendingPathComponent("data/FAIL"))
         try FileManager.default.createDirectory(at: root.appendingPathComponent("data/FAIL"), withIntermediateDirectories: true)

@@ -75,7 +75,7 @@ final class SpecTests: XCTestCase {
         object["colour"] = "red"
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: colour: unknown key; allowed keys here: name, dataset, backbone, scorer, "
-                       + "$schema, description, features, classifier, metrics, threshold, seed, outputs, tolerances")
+                       + "$schema, description, features, classifier, metrics, threshold, seed, outputs, tolerances, max_grid_points")
     }
 
     func testWrongTypeNamesPathGivenAndAllowed() {
@@ -250,7 +250,7 @@ final class SpecTests: XCTestCase {
                        "Experiments/t.json: scorer.gamma: \"scael\" is not allowed; did you mean \"scale\"? allowed: \"scale\"")
         object["scorer"] = ["kind": "ocsvm", "gamma": 0]
         XCTAssertEqual(specError(object)?.description,
-                       "Experiments/t.json: scorer.gamma: 0 is out of range; allowed: a number in > 0")
+                       "Experiments/t.json: scorer.gamma: 0 is out of range; allowed: a number in (0, 1000]")
         object["scorer"] = ["kind": "ocsvm", "gamma": true]
         XCTAssertEqual(specError(object)?.path.description, "scorer.gamma")
         object["scorer"] = ["kind": "ocsvm", "nu": 1.5]

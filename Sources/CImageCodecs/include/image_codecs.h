@@ -18,12 +18,22 @@ typedef enum {
     IC_CORRUPT = 2,      ///< malformed data (bad CRC, bad Huffman code, bad header, ...)
     IC_UNSUPPORTED = 3,  ///< well-formed but not handled (e.g. CMYK JPEG)
     IC_NO_MEMORY = 4,    ///< allocation failed or the image is implausibly large
+    IC_OVER_LIMIT = 5,   ///< the header's size breaks `ic_limits` (width and height are set)
 } ic_status;
+
+/// Bounds checked from the header, before any pixel memory is allocated.
+typedef struct {
+    /// Most pixels (width × height) an image may have.
+    size_t max_pixels;
+    /// Largest ratio of the longer side to the shorter one.
+    double max_aspect_ratio;
+} ic_limits;
 
 /// Length of `ic_image.message` (including the terminating NUL).
 #define IC_MESSAGE_LENGTH 256
 
-/// A decoded image: interleaved samples, rows top to bottom, no padding.
+/// A decoded image: interleaved samples, rows top to bottom, no padding. On IC_OVER_LIMIT only
+/// `width` and `height` are set.
 typedef struct {
     /// malloc'd samples; release with `ic_free`. NULL unless the call returned IC_OK.
     unsigned char *pixels;
@@ -39,12 +49,12 @@ typedef struct {
 
 /// Decodes a PNG. Palette images are expanded to RGB(A), gray below 8 bits to 8 bits, tRNS to
 /// an alpha channel. Sample values are kept as stored (no gamma correction).
-ic_status ic_decode_png(const unsigned char *data, size_t size, ic_image *out);
+ic_status ic_decode_png(const unsigned char *data, size_t size, ic_limits limits, ic_image *out);
 
 /// Decodes a baseline or progressive JPEG to 8-bit gray (1 channel) or RGB (3 channels) with
 /// libjpeg's defaults (islow IDCT, fancy upsampling). Corrupt-data warnings, including
 /// "premature end of JPEG file", are errors. CMYK/YCCK JPEGs are IC_UNSUPPORTED.
-ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_image *out);
+ic_status ic_decode_jpeg(const unsigned char *data, size_t size, ic_limits limits, ic_image *out);
 
 /// Encodes 8-bit interleaved samples (1 gray, 3 RGB or 4 RGBA channels) as a PNG in memory.
 /// On IC_OK `*png` is malloc'd (release with `ic_free`) and holds `*png_size` bytes; on failure

@@ -1,30 +1,55 @@
 import Foundation
+import Tables
 
-/// The committed results of an experiment, `Results/NAME/`, that `make regress` compares
-/// fresh runs with.
+/// The committed results of an experiment, `Results/NAME/baseline.csv`, that `make regress`
+/// compares fresh runs with and `make tables` summarises.
+///
+/// Only `make baseline` writes it: the run's `metrics.csv` without its timing columns, so
+/// that identical runs give identical bytes. Everything else a run writes into
+/// `Results/NAME/` (`metrics.csv`, `run.json`, scores, curves) is git-ignored, and running
+/// an experiment never changes a tracked file.
 public struct Baseline: Sendable {
     /// The folder holding every experiment's results (`Results/`).
     public var resultsDirectory: URL
+
+    /// Columns of `metrics.csv` that change between identical runs (seconds of wall time),
+    /// left out of the baseline.
+    public static let timingColumns: Set<String> = ["fit_seconds", "score_seconds"]
 
     public init(resultsDirectory: URL) {
         self.resultsDirectory = resultsDirectory
     }
 
-    /// `Results/NAME/metrics.csv`.
-    public func metricsFile(for name: String) -> URL {
-        resultsDirectory.appendingPathComponent(name).appendingPathComponent("metrics.csv")
+    /// `Results/NAME/baseline.csv`.
+    public func file(for name: String) -> URL {
+        resultsDirectory.appendingPathComponent(name).appendingPathComponent("baseline.csv")
     }
 
     /// The committed metrics table of `spec`, or an error saying how to create it.
     public func metrics(of spec: ExperimentSpec) throws -> Table {
-        let url = metricsFile(for: spec.name)
+        let url = file(for: spec.name)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw RegressionError("""
                 \(spec.name): no baseline at \(url.path). Create it with `make baseline NAME=\(spec.name)` \
-                (runs the experiment and writes Results/\(spec.name)/), check the figures, and commit that folder.
+                (runs the experiment and writes Results/\(spec.name)/baseline.csv), check the figures, and commit it.
                 """)
         }
         return try Table(contentsOf: url)
+    }
+
+    /// Writes the baseline of experiment `name` from the `metrics.csv` a run wrote (timing
+    /// columns dropped), through a temporary file and a rename.
+    public func record(_ name: String, fromMetrics metricsFile: URL) throws {
+        let metrics = try Table(contentsOf: metricsFile)
+        let kept = metrics.header.indices.filter { !Self.timingColumns.contains(metrics.header[$0]) }
+        var baseline = Table(header: kept.map { metrics.header[$0] })
+        for row in metrics.rows { baseline.append(kept.map { row[$0] }) }
+        let url = file(for: name)
+        do {
+            try Data(baseline.csv.utf8).write(to: url, options: .atomic)
+        } catch {
+            throw RegressionError("\(url.path): cannot write (\(error.localizedDescription))")
+        }
     }
 
     /// Compares the metrics a fresh run wrote to `freshMetrics` with the baseline of `spec`,

@@ -1,4 +1,5 @@
 import Foundation
+import Tables
 
 /// One way a fresh run's metrics differ from the committed baseline's.
 public struct MetricDifference: Equatable, Sendable {

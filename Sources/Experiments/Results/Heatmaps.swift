@@ -21,7 +21,7 @@ func writeHeatmaps(scorer: PatchCoreScorer, result: PointResult, report: ResultR
     let digits = String(count).count
     for (rank, row) in rows.enumerated() {
         let sample = report.samples[row]
-        let image = pipeline.geometry(try pipeline.decode(sample))
+        let image = try pipeline.geometry(try pipeline.decode(sample), source: pipeline.source(sample))
         let map = maps.slice(rank)
         let picture = Heatmap.overlay(map, range: range, on: image, opacity: report.spec.outputs.overlays ? 0.4 : 1)
         let number = String(repeating: "0", count: digits - String(rank + 1).count) + String(rank + 1)

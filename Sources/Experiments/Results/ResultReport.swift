@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Tables
 
 /// The tables of a run, one row per grid point (metrics, confusion) or per sample and
 /// point (scores) or per curve point (ROC, PR).

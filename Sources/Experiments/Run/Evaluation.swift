@@ -90,6 +90,12 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     let testScores = try score(features.testRows, with: scorer, features: features, keepMaps: needsMaps,
                                progress: progress) { maps += $0 }
     progress?.finish()
+    if let first = testScores.first, testScores.allSatisfy({ $0 == first }) {
+        let parameters = point.parameters.map { "\($0.name) = \($0.value)" }.joined(separator: ", ")
+        throw RunError("grid point \(point.index) (\(parameters)): all \(testScores.count) test scores are equal "
+                       + "(\(first)), so the scorer ranks nothing and every metric would be meaningless; "
+                       + "check the scorer's parameters (e.g. a ridge or regularization that swamps the features)")
+    }
     var trainScores: [Double]?
     if case .trainPercentile = spec.threshold {
         switch scorer {

@@ -28,19 +28,27 @@ struct InputPipeline: Sendable {
     }
 
     /// `image` resized and cropped to `[C, inputSize, inputSize]`: what the network sees
-    /// and what heatmaps are drawn over.
-    func geometry(_ image: Image, filter: Image.ResizeFilter = .bilinear) -> Image {
+    /// and what heatmaps are drawn over. `source` names the image in errors.
+    func geometry(_ image: Image, source: String, filter: Image.ResizeFilter = .bilinear) throws -> Image {
         guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
             preconditionFailure("the pipeline always resizes the shorter side, then crops")
         }
+        try ImageLimits.fromEnvironment()
+            .checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
         return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
     }
 
     /// The network input `[3, inputSize, inputSize]` of `sample`, transformed by
     /// `augmentation` when given.
     func input(_ sample: Sample, augmentation: Augmentation? = nil) throws -> Tensor {
-        let input = preprocessing.input(for: try decode(sample))
+        let input = try preprocessing.input(for: try decode(sample), source: source(sample))
         return augmentation.map { transformed(input, $0) } ?? input
+    }
+
+    /// How errors name `sample`: its file's path, or its id for in-memory pixels.
+    func source(_ sample: Sample) -> String {
+        if case .file(let url) = sample.image { return url.path }
+        return sample.id
     }
 
     /// The sample's ground-truth mask on the anomaly-map grid (`inputSize²`, row-major,
@@ -48,7 +56,7 @@ struct InputPipeline: Sendable {
     /// when the sample has none.
     func mask(_ sample: Sample) throws -> [Bool] {
         guard let url = sample.maskURL else { return [Bool](repeating: false, count: inputSize * inputSize) }
-        let mask = geometry(try Image(contentsOf: url, colorMode: .gray), filter: .nearest)
+        let mask = try geometry(try Image(contentsOf: url, colorMode: .gray), source: url.path, filter: .nearest)
         return mask.pixels.data.map { $0 >= 128 }
     }
 

@@ -10,6 +10,31 @@ public struct GridPoint: Hashable, Sendable {
 }
 
 extension ExperimentSpec {
+    /// The number of points `grid` expands to, counted without expanding it (`Int.max` when
+    /// the product overflows).
+    public var gridSize: Int {
+        var counts: [Int] = []
+        if case .patchcore = scorer {
+            counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count]
+        }
+        switch scorer {
+        case .patchcore(let spec):
+            counts += [spec.coresetRatio.values.count, spec.k.values.count, spec.metric.values.count,
+                       spec.reweighting.values.count]
+        case .knn(let spec):
+            counts += [spec.k.values.count, spec.metric.values.count]
+        case .mahalanobis(let spec):
+            counts.append(spec.estimator.values.count)
+            if spec.estimator.values.contains(.sample) { counts.append(spec.ridge.values.count) }
+        case .gmm(let spec):
+            counts += [spec.components.values.count, spec.covariance.values.count]
+        }
+        return counts.reduce(1) { product, count in
+            let (result, overflow) = product.multipliedReportingOverflow(by: count)
+            return overflow ? Int.max : result
+        }
+    }
+
     /// The cartesian product of every swept parameter, the last parameter varying fastest.
     /// A spec without sweeps has one point.
     public var grid: [GridPoint] {

@@ -1,7 +1,6 @@
 import Foundation
 
-/// A parsed JSON document, with booleans and numbers told apart (JSONSerialization
-/// returns both as `NSNumber`).
+/// A parsed JSON document, with booleans and numbers told apart.
 public indirect enum JSONValue: Equatable, Sendable {
     case null
     case bool(Bool)
@@ -10,31 +9,13 @@ public indirect enum JSONValue: Equatable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses `data` as one JSON document (an object or array at the top).
-    public init(parsing data: Data) throws {
-        self.init(foundation: try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
-    }
-
-    private init(foundation value: Any) {
-        switch value {
-        case is NSNull:
-            self = .null
-        case let number as NSNumber:
-            // A JSON `true`/`false` arrives as an NSNumber of Objective-C type `c` (char).
-            if String(cString: number.objCType) == "c" {
-                self = .bool(number.boolValue)
-            } else {
-                self = .number(number.doubleValue)
-            }
-        case let string as String:
-            self = .string(string)
-        case let array as [Any]:
-            self = .array(array.map(JSONValue.init(foundation:)))
-        case let object as [String: Any]:
-            self = .object(object.mapValues(JSONValue.init(foundation:)))
-        default:
-            self = .string(String(describing: value))
-        }
+    /// Parses `data` as one strict RFC 8259 JSON document. Unlike JSONSerialization, a key
+    /// repeated within one object is an error (`"k": 1, "k": 500` would silently mean 500), as
+    /// are numbers beyond Double, nesting deeper than `limits.depth` and strings longer than
+    /// `limits.stringLength` characters.
+    public init(parsing data: Data, limits: JSONLimits = JSONLimits()) throws(JSONParseError) {
+        var parser = JSONParser(bytes: [UInt8](data), limits: limits)
+        self = try parser.document()
     }
 
     /// The JSON type's name as error messages use it: `a number`, `an object`, …

@@ -1,5 +1,6 @@
 import Backbones
 import Datasets
+import FileErrors
 import Foundation
 
 extension ExperimentSpec {
@@ -10,6 +11,14 @@ extension ExperimentSpec {
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
+    /// The largest spec file accepted, in bytes.
+    public static let maximumFileSize = 1 << 20
+
+    /// Grid points a spec may expand to unless it sets `max_grid_points`.
+    public static let defaultMaxGridPoints = 10_000
+    /// The highest `max_grid_points` a spec may set.
+    public static let gridPointsCeiling = 1_000_000
+
     /// Reads and checks the spec at `url`. `file` names it in errors (default: the path as
     /// given); `environment` expands `$VAR` in paths.
     public init(contentsOf url: URL, file: String? = nil,
@@ -19,7 +28,7 @@ extension ExperimentSpec {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw SpecError(file: file, path: .root, reason: "cannot read the file (\(error.localizedDescription))")
+            throw SpecError(file: file, path: .root, reason: "cannot read the file (\(FileErrorDescription.reason(error)))")
         }
         try self.init(data: data, file: file, directory: url.deletingLastPathComponent(),
                       expectedName: url.deletingPathExtension().lastPathComponent, environment: environment)
@@ -29,11 +38,18 @@ extension ExperimentSpec {
     /// `expectedName`, when given, must equal the spec's `name`.
     public init(data: Data, file: String, directory: URL, expectedName: String? = nil,
                 environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        guard data.count <= Self.maximumFileSize else {
+            throw SpecError(file: file, path: .root, reason: "\(data.count) bytes is too large for a spec; "
+                            + "allowed: at most \(Self.maximumFileSize) bytes (1 MiB)")
+        }
         let document: JSONValue
         do {
             document = try JSONValue(parsing: data)
+        } catch where error.isDuplicateKey {
+            throw SpecError(file: file, path: error.path,
+                            reason: "duplicate key (line \(error.line)); each key may appear once per object")
         } catch {
-            throw SpecError(file: file, path: .root, reason: "not valid JSON (\(jsonErrorSummary(error)))")
+            throw SpecError(file: file, path: .root, reason: "not valid JSON (\(error))")
         }
         let context = DecodingContext(directory: directory, environment: environment)
         let top = try ValueReader(value: document, path: .root, file: file).object(Shapes.experiment)
@@ -87,8 +103,20 @@ extension ExperimentSpec {
                 tolerances[metric] = try reader.double(in: .closed(0, 1))
             }
         }
+        // Count the grid before anything expands it: a sweep of two 65,536-value lists
+        // would otherwise build 4.3 billion points.
+        let maxGridPoints = try top["max_grid_points"]?.int(in: 1...Self.gridPointsCeiling) ?? Self.defaultMaxGridPoints
+        if gridSize > maxGridPoints {
+            let count = gridSize == Int.max ? "more than \(Int.max)" : "\(gridSize)"
+            throw SpecError(file: file, path: top["max_grid_points"]?.path ?? .root,
+                            reason: "the sweeps make \(count) grid points, more than the limit of \(maxGridPoints); "
+                            + "sweep fewer values, or raise \"max_grid_points\" (at most \(Self.gridPointsCeiling))")
+        }
     }
 }
+
+/// The most images `max_train_images` and `max_test_images_per_class` may name.
+private let maximumImageCount = 100_000_000
 
 /// What path values are resolved with.
 private struct DecodingContext {
@@ -112,7 +140,8 @@ private struct DecodingContext {
 enum Shapes {
     static let experiment = ObjectShape(
         "experiment", required: ["name", "dataset", "backbone", "scorer"],
-        optional: ["$schema", "description", "features", "classifier", "metrics", "threshold", "seed", "outputs", "tolerances"])
+        optional: ["$schema", "description", "features", "classifier", "metrics", "threshold", "seed", "outputs", "tolerances",
+                   "max_grid_points"])
 
     static let split = ["train_fraction", "max_train_images", "seed"]
     static let datasets: [String: ObjectShape] = [
@@ -173,8 +202,8 @@ private func decodeDataset(_ reader: ValueReader, seed: UInt64, context: Decodin
         fields[key] = .string(try context.path(object[key]!))
     }
     _ = try object["train_fraction"]?.double(in: .closed(0, 1))
-    _ = try object["max_train_images"]?.int(in: 1...Int.max)
-    _ = try object["max_test_images_per_class"]?.int(in: 1...Int.max)
+    _ = try object["max_train_images"]?.int(in: 1...maximumImageCount)
+    _ = try object["max_test_images_per_class"]?.int(in: 1...maximumImageCount)
     _ = try object["fail_probability"]?.double(in: .openClosed(0, 1))
     _ = try object["cell_type"]?.choice(["all", "mono", "poly"])
     _ = try object["format"]?.choice(["csv", "fathomnet"])
@@ -300,7 +329,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             metric: try metric(),
             reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
-            blurSigma: try object["blur_sigma"]?.double(in: .atLeast(0)) ?? 4))
+            blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4))
     case "knn":
         return .knn(KNNSpec(k: try k(default: 5), metric: try metric()))
     case "mahalanobis":
@@ -309,7 +338,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             MahalanobisSpec.Estimator(rawValue: try $0.choice(MahalanobisSpec.Estimator.allCases.map(\.rawValue)))!
         } ?? Sweep(.ledoitWolf)
         let ridgeReader = object["ridge"]
-        let ridge = try ridgeReader?.sweep { try $0.double(in: .atLeast(0)) } ?? Sweep(0.01)
+        let ridge = try ridgeReader?.sweep { try $0.double(in: .closed(0, 100)) } ?? Sweep(0.01)
         if let ridgeReader, !estimator.values.contains(.sample) {
             throw ridgeReader.error("\"ridge\" applies to the \"sample\" estimator only; set \"estimator\": \"sample\"")
         }
@@ -320,9 +349,9 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             gamma: try object["gamma"]?.sweep { item -> OneClassSVMSpec.Gamma in
                 if case .string = item.value { _ = try item.choice(["scale"]); return .scale }
                 guard case .number = item.value else {
-                    throw item.error("expected \"scale\" or a number > 0, got \(item.value.typeDescription) \(item.value.excerpt)")
+                    throw item.error("expected \"scale\" or a number in (0, 1000], got \(item.value.typeDescription) \(item.value.excerpt)")
                 }
-                return .value(try item.double(in: .greaterThan(0)))
+                return .value(try item.double(in: .openClosed(0, 1000)))
             } ?? Sweep(.scale)))
     default:
         return .gmm(GMMSpec(
@@ -331,7 +360,7 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
                 GMMSpec.Covariance(rawValue: try $0.choice(GMMSpec.Covariance.allCases.map(\.rawValue)))!
             } ?? Sweep(.diagonal),
             iterations: try object["iterations"]?.int(in: 1...10000) ?? 100,
-            regularization: try object["regularization"]?.double(in: .greaterThan(0)) ?? 1e-6))
+            regularization: try object["regularization"]?.double(in: .openClosed(0, 1)) ?? 1e-6))
     }
 }
 
@@ -340,7 +369,7 @@ private func decodeClassifier(_ reader: ValueReader?) throws -> ClassifierSpec? 
     return ClassifierSpec(
         labelsColumn: try object.required("labels_column").nonEmptyString(),
         separator: try object["separator"]?.nonEmptyString(),
-        regularization: try object["regularization"]?.double(in: .greaterThan(0)) ?? 1e-3,
+        regularization: try object["regularization"]?.double(in: .openClosed(0, 100)) ?? 1e-3,
         topK: try object["top_k"]?.int(in: 1...20) ?? 20)
 }
 
@@ -376,8 +405,3 @@ private func foundationObject(_ value: JSONValue) -> Any {
     }
 }
 
-/// The useful part of a JSONSerialization error (Foundation puts it in the user info).
-private func jsonErrorSummary(_ error: Error) -> String {
-    let nsError = error as NSError
-    return (nsError.userInfo[NSDebugDescriptionErrorKey] as? String) ?? nsError.localizedDescription
-}

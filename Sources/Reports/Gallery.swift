@@ -1,0 +1,120 @@
+/// An image gallery as static HTML: sections of cards, each an image (a thumbnail or an
+/// anomaly-map overlay) with its title, label, score and metadata. No JavaScript and no
+/// network: images are relative links to files beside the page. Used by `report.html` and
+/// by any page that shows scored images.
+public enum Gallery {
+    /// One image and what is known about it.
+    public struct Card: Equatable, Sendable {
+        /// The image file, relative to the page (e.g. `heatmaps/01_good_003.png`).
+        public var image: String
+        /// Usually the sample id.
+        public var title: String
+        /// e.g. `anomalous (broken_large)`; nil when unlabelled.
+        public var label: String?
+        /// Whether `label` names an anomalous image (the card is marked red); nil when unknown.
+        public var isAnomalous: Bool?
+        public var score: Double?
+        /// Extra facts in order, e.g. `[("depth_m", "812")]`.
+        public var metadata: [(name: String, value: String)]
+
+        public init(image: String, title: String, label: String? = nil, isAnomalous: Bool? = nil,
+                    score: Double? = nil, metadata: [(name: String, value: String)] = []) {
+            self.image = image
+            self.title = title
+            self.label = label
+            self.isAnomalous = isAnomalous
+            self.score = score
+            self.metadata = metadata
+        }
+
+        public static func == (a: Card, b: Card) -> Bool {
+            a.image == b.image && a.title == b.title && a.label == b.label && a.isAnomalous == b.isAnomalous
+                && a.score == b.score && a.metadata.map(\.name) == b.metadata.map(\.name)
+                && a.metadata.map(\.value) == b.metadata.map(\.value)
+        }
+    }
+
+    /// A heading, an optional note under it (plain text) and a grid of cards.
+    public struct Section: Equatable, Sendable {
+        public var title: String
+        public var note: String?
+        public var cards: [Card]
+
+        public init(title: String, note: String? = nil, cards: [Card]) {
+            self.title = title
+            self.note = note
+            self.cards = cards
+        }
+    }
+
+    /// The CSS the gallery markup needs (class names prefixed `gallery`); a page includes it
+    /// once in its `<style>`.
+    public static let css = """
+        .gallery-grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: 12px; }
+        .gallery-card { margin: 0; border: 1px solid #d0d0d0; border-radius: 4px; padding: 6px; background: #fff; }
+        .gallery-card.anomalous { border-color: #d62728; }
+        .gallery-card img { display: block; width: 100%; height: auto; image-rendering: pixelated; background: #eee; }
+        .gallery-card figcaption { font-size: 12px; line-height: 1.35; margin-top: 4px; overflow-wrap: anywhere; }
+        .gallery-title { font-weight: 600; }
+        .gallery-label.anomalous { color: #b00; } .gallery-label.normal { color: #1a5fb4; }
+        .gallery-score { font-variant-numeric: tabular-nums; }
+        .gallery-meta { color: #555; }
+        .gallery-empty { color: #555; font-style: italic; }
+        """
+
+    /// The sections as an HTML fragment (`<section>` elements, headings at `level`); every
+    /// text is escaped and every image path checked to be relative (throws otherwise).
+    public static func html(_ sections: [Section], headingLevel level: Int = 3) throws -> String {
+        var html = ""
+        for section in sections {
+            html += "<section class=\"gallery\">\n<h\(level)>\(escapeHTML(section.title))</h\(level)>\n"
+            if let note = section.note { html += "<p class=\"gallery-note\">\(escapeHTML(note))</p>\n" }
+            if section.cards.isEmpty {
+                html += "<p class=\"gallery-empty\">none</p>\n</section>\n"
+                continue
+            }
+            html += "<div class=\"gallery-grid\">\n"
+            for card in section.cards { html += try cardHTML(card) }
+            html += "</div>\n</section>\n"
+        }
+        return html
+    }
+
+    /// A whole page: `<title>`, a heading, the gallery CSS and the sections.
+    public static func page(title: String, intro: String? = nil, sections: [Section]) throws -> String {
+        let body = try html(sections, headingLevel: 2)
+        return """
+        <!DOCTYPE html>
+        <html lang="en">
+        <head>
+        <meta charset="utf-8">
+        <meta name="viewport" content="width=device-width, initial-scale=1">
+        <title>\(escapeHTML(title))</title>
+        <style>
+        body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; max-width: 1200px; }
+        \(css)
+        </style>
+        </head>
+        <body>
+        <h1>\(escapeHTML(title))</h1>
+        \(intro.map { "<p>\(escapeHTML($0))</p>\n" } ?? "")\(body)</body>
+        </html>
+
+        """
+    }
+
+    private static func cardHTML(_ card: Card) throws -> String {
+        let kind = card.isAnomalous.map { $0 ? "anomalous" : "normal" }
+        var html = "<figure class=\"gallery-card\(kind == "anomalous" ? " anomalous" : "")\">"
+        html += "<img src=\"\(escapeHTML(try relativeLink(card.image)))\" alt=\"\(escapeHTML(card.title))\">"
+        html += "<figcaption><div class=\"gallery-title\">\(escapeHTML(card.title))</div>"
+        if let label = card.label {
+            html += "<div class=\"gallery-label\(kind.map { " \($0)" } ?? "")\">\(escapeHTML(label))</div>"
+        }
+        if let score = card.score { html += "<div class=\"gallery-score\">score \(formatNumber(score))</div>" }
+        for (name, value) in card.metadata {
+            html += "<div class=\"gallery-meta\">\(escapeHTML(name)): \(escapeHTML(value))</div>"
+        }
+        return html + "</figcaption></figure>\n"
+    }
+}
