@@ -71,20 +71,31 @@ enum LinearAlgebra {
         return g.map(Double.init)
     }
 
-    /// Squared norms of `W · (xᵣ − μ)` for each row of `x` (`[rows, d]`), `W` being `[d, d]`.
-    static func whitenedSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, d: Int,
-                                     mean: [Double], whitening: [Float]) -> [Double] {
-        var centred = [Float](repeating: 0, count: rows * d)
-        for r in 0..<rows { for j in 0..<d { centred[r * d + j] = Float(Double(x[r * d + j]) - mean[j]) } }
-        var z = [Float](repeating: 0, count: rows * d)
-        centred.withUnsafeBufferPointer { c in
-            whitening.withUnsafeBufferPointer { w in
-                z.withUnsafeMutableBufferPointer { out in
-                    sgemm(m: rows, n: d, k: d, a: c.baseAddress!, lda: d,
-                          b: w.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress!, ldc: d)
+    /// `xᵣ − μ` for each row of `x` (`[rows, d]`), in Float.
+    static func centred(_ x: UnsafePointer<Float>, rows: Int, d: Int, mean: [Double]) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * d)
+        for r in 0..<rows { for j in 0..<d { out[r * d + j] = Float(Double(x[r * d + j]) - mean[j]) } }
+        return out
+    }
+
+    /// `A Bᵀ` of row-major `A` `[rowsA, d]` and `B` `[rowsB, d]`: `[rowsA, rowsB]` (one float GEMM).
+    static func timesTransposed(_ a: [Float], rows rowsA: Int, _ b: [Float], rows rowsB: Int, d: Int) -> [Float] {
+        var product = [Float](repeating: 0, count: rowsA * rowsB)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                product.withUnsafeMutableBufferPointer { out in
+                    sgemm(m: rowsA, n: rowsB, k: d, a: pa.baseAddress!, lda: d,
+                          b: pb.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress!, ldc: rowsB)
                 }
             }
         }
+        return product
+    }
+
+    /// Squared norms of `W · (xᵣ − μ)` for each row of `x` (`[rows, d]`), `W` being `[d, d]`.
+    static func whitenedSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, d: Int,
+                                     mean: [Double], whitening: [Float]) -> [Double] {
+        let z = timesTransposed(centred(x, rows: rows, d: d, mean: mean), rows: rows, whitening, rows: d, d: d)
         return (0..<rows).map { r in
             var s: Double = 0
             for j in 0..<d { let v = Double(z[r * d + j]); s += v * v }

@@ -80,7 +80,7 @@ public struct OneClassSVMScorer: Sendable {
             resolvedGamma = variance > 0 ? 1 / (Double(d) * variance) : 1
         }
         trainingMean = x.data.withUnsafeBufferPointer { LinearAlgebra.columnMeans($0.baseAddress!, rows: n, d: d) }
-        let centred = centre(x.data, rows: n, d: d)
+        let centred = centre(x)
         let norms = squaredNorms(centred, rows: n, d: d)
         let kernel = rbfKernel(centred, norms, rows: n, centred, norms, rows: n, d: d, gamma: resolvedGamma)
 
@@ -105,7 +105,7 @@ public struct OneClassSVMScorer: Sendable {
             throw ScorerError.badShape(argument: "one-class SVM test embeddings", shape: x.shape, expected: "[N, \(d)]")
         }
         let n = x.shape[0], s = supportIndices.count
-        let centred = centre(x.data, rows: n, d: d)
+        let centred = centre(x)
         let kernel = rbfKernel(centred, squaredNorms(centred, rows: n, d: d), rows: n,
                                supportVectors, supportSquaredNorms, rows: s, d: d, gamma: fittedGamma)
         return (0..<n).map { i in
@@ -120,10 +120,11 @@ public struct OneClassSVMScorer: Sendable {
         try decisionFunction(x).map { Float(-$0) }
     }
 
-    private func centre(_ x: [Float], rows: Int, d: Int) -> [Float] {
-        var out = [Float](repeating: 0, count: rows * d)
-        for r in 0..<rows { for j in 0..<d { out[r * d + j] = Float(Double(x[r * d + j]) - trainingMean[j]) } }
-        return out
+    /// The rows of `[N, D]` minus the training mean.
+    private func centre(_ x: Tensor) -> [Float] {
+        x.data.withUnsafeBufferPointer {
+            LinearAlgebra.centred($0.baseAddress!, rows: x.shape[0], d: x.shape[1], mean: trainingMean)
+        }
     }
 }
 
@@ -145,15 +146,7 @@ private func squaredNorms(_ x: [Float], rows: Int, d: Int) -> [Double] {
 /// distances from one GEMM as `‖a‖² + ‖b‖² − 2a·b`, clamped at 0.
 private func rbfKernel(_ a: [Float], _ aNorms: [Double], rows rowsA: Int,
                        _ b: [Float], _ bNorms: [Double], rows rowsB: Int, d: Int, gamma: Double) -> [Float] {
-    var dots = [Float](repeating: 0, count: rowsA * rowsB)
-    a.withUnsafeBufferPointer { pa in
-        b.withUnsafeBufferPointer { pb in
-            dots.withUnsafeMutableBufferPointer { out in
-                sgemm(m: rowsA, n: rowsB, k: d, a: pa.baseAddress!, lda: d,
-                      b: pb.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress!, ldc: rowsB)
-            }
-        }
-    }
+    var dots = LinearAlgebra.timesTransposed(a, rows: rowsA, b, rows: rowsB, d: d)
     for i in 0..<rowsA {
         for j in 0..<rowsB {
             let distance = max(0, aNorms[i] + bNorms[j] - 2 * Double(dots[i * rowsB + j]))

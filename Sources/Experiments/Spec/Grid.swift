@@ -15,7 +15,8 @@ extension ExperimentSpec {
     public var gridSize: Int {
         var counts: [Int] = []
         if case .patchcore = scorer {
-            counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count]
+            counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count,
+                       features.augment.values.count]
         }
         switch scorer {
         case .patchcore(let spec):
@@ -28,6 +29,8 @@ extension ExperimentSpec {
             if spec.estimator.values.contains(.sample) { counts.append(spec.ridge.values.count) }
         case .gmm(let spec):
             counts += [spec.components.values.count, spec.covariance.values.count]
+        case .ocsvm(let spec):
+            counts += [spec.nu.values.count, spec.gamma.values.count]
         }
         return counts.reduce(1) { product, count in
             let (result, overflow) = product.multipliedReportingOverflow(by: count)
