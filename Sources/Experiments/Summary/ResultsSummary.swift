@@ -34,7 +34,7 @@ public struct ResultsSummary {
     /// Metric columns in display order, with their headings.
     static let metricColumns: [(MetricName, String)] = [
         (.auroc, "image AUROC"), (.ap, "AP"), (.f1Max, "F1-max"), (.pixelAUROC, "pixel AUROC"),
-        (.aupro, "AUPRO"), (.sauc, "sAUC"),
+        (.aupro, "AUPRO"), (.sauc, "sAUC"), (.mapAt20, "MAP@20"), (.fathomnetScore, "FathomNet score"),
     ]
 
     public var markdown: String {
