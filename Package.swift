@@ -3,9 +3,9 @@
 //
 // Layers, one direction only:
 //   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
-//   → core (Tensors, Images, Checksums, FileErrors)
+//   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
-//   → scorers and metrics (Scorers, Metrics)
+//   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, tables, reports, specs and runner (Datasets, EmbeddingCache, Tables, Reports, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
@@ -39,26 +39,28 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["CBLAS"]),
         .target(name: "Checksums"),
         .target(name: "FileErrors"),
+        .target(name: "FileLocks"),
         .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),
 
         // Backbones and feature extraction.
         .target(name: "Weights", dependencies: ["Tensors", "FileErrors"]),
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
-        // Scorers and metrics.
+        // Scorers, projections (PCA, UMAP) and metrics.
         .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
         // Datasets, specs, runner and reports.
         .target(name: "Datasets", dependencies: ["Images", "Tensors", "FileErrors"]),
-        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums"]),
+        .target(name: "EmbeddingCache", dependencies: ["CHDF5", "Tensors", "Checksums", "FileLocks"]),
         // Tidy tables: CSV and Markdown writing, CSV reading.
         .target(name: "Tables"),
         // report.html, SVG figures and HTML image galleries, from a results folder's files.
         .target(name: "Reports", dependencies: ["Tables", "Images"]),
         .target(name: "Experiments", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics",
-            "Datasets", "EmbeddingCache", "FileErrors", "Tables", "Reports",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
+            "Datasets", "EmbeddingCache", "FileErrors", "FileLocks", "Tables", "Reports",
             "CBLAS", "CHDF5", "CPNG", "CJPEG",  // library versions for run provenance
         ]),
 
@@ -68,7 +70,8 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
-            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Metrics", "Experiments", "Datasets", "EmbeddingCache",
+            "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
+            "Datasets", "EmbeddingCache",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
@@ -78,10 +81,11 @@ let package = Package(
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
         .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "Images", "Reports", "Tables", "TestSupport",
+            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "Images", "Reports", "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

@@ -9,6 +9,7 @@ static inline hid_t trawl_h5t_c_s1(void) { return H5T_C_S1; }
 static inline hid_t trawl_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t trawl_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t trawl_h5t_native_uint8(void) { return H5T_NATIVE_UINT8; }
+static inline hid_t trawl_h5t_native_uint32(void) { return H5T_NATIVE_UINT32; }
 // Likewise the size of variable-length strings, default ids and the file access
 // flags (macros that call H5open()).
 static inline size_t trawl_h5t_variable(void) { return H5T_VARIABLE; }

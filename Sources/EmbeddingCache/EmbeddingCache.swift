@@ -1,10 +1,12 @@
 import CHDF5
+import Checksums
+import FileLocks
 import Foundation
 import Tensors
 
 /// Features of an image set stored in HDF5 files, one file per `FeatureKey`:
 /// `<directory>/<key sha256>.h5`, written as `<key sha256>.h5.partial` and renamed when
-/// every image is in.
+/// every image is in and every row has been read back and verified.
 ///
 /// File layout (readable by h5py):
 ///
@@ -12,18 +14,29 @@ import Tensors
 ///     /completed            uint8 [N]: 1 once row i of every tap is written (flushed after each batch)
 ///     /features/<tap>       float32 [N, C, H, W] (maps) or [N, D] (pooled), one chunk per
 ///                           image, shuffle + deflate(1) + Fletcher-32; attribute `shape` int64 [rank]
-///     attributes on /:      format = "trawl-embeddings/1", key (canonical key JSON),
+///     /checksums/<tap>      uint32 [N]: CRC-32 (zlib's) of row i's float32 bytes, little-endian,
+///                           written with the row; 0 for rows not written yet
+///     attributes on /:      format = "trawl-embeddings/2", key (canonical key JSON),
 ///                           key_sha256, spec_hash, tool_version
 ///
-/// A file that cannot be opened, belongs to another key or image list, or has datasets of
-/// inconsistent shapes is never trusted: `entry` deletes it and says so in `warnings`.
-/// Not safe for concurrent use of one file by several processes.
+/// Guarantees:
+/// - **Locked.** Each key has a lock file, `<key sha256>.lock` (`flock`), held while the
+///   entry is inspected and while a partial file is written; a second process waits for
+///   the first (and then reuses what it finished). Nothing deletes or moves a file
+///   another process holds.
+/// - **Verified.** Every HDF5 status is checked (a full disk fails the run with the
+///   file's name, never leaves zeros behind); a file is finished only after all its rows
+///   read back with their checksums, and every read verifies them again.
+/// - **Never trusted blindly.** A file that cannot be opened, belongs to another key or
+///   image list, has datasets of inconsistent shapes or rows that fail their checksum
+///   (or is not a file at all) is moved aside to `<name>.corrupt-<UTC time>` and rebuilt,
+///   with a warning naming it and the reason; a file of an older format is replaced.
 public struct EmbeddingCache: Sendable {
     /// Folder holding the cache files; created when needed.
     public let directory: URL
 
     /// The `format` attribute of files this code writes.
-    public static let format = "trawl-embeddings/1"
+    public static let format = "trawl-embeddings/2"
 
     public init(directory: URL) {
         self.directory = directory
@@ -34,28 +47,38 @@ public struct EmbeddingCache: Sendable {
         directory.appendingPathComponent(key.sha256 + ".h5")
     }
 
+    /// URL of the lock file for `key`.
+    public func lockURL(for key: FeatureKey) -> URL {
+        directory.appendingPathComponent(key.sha256 + ".lock")
+    }
+
     /// The entry for `key` over `imageIDs` (row order; `key.images` must fingerprint the
     /// same list): a finished file, a partial one to resume, or a new partial file.
-    /// Invalid files are deleted and reported in the entry's `warnings`.
-    public func entry(for key: FeatureKey, imageIDs: [String], specHash: String) throws -> CacheEntry {
-        try withHDF5 { try CacheEntry(cache: self, key: key, imageIDs: imageIDs, specHash: specHash) }
+    /// Invalid files are moved aside and reported in the entry's `warnings`. While another
+    /// process holds the key's lock, `waiting` gets one line saying for whom, and the
+    /// call waits. A partial entry holds the lock until it is finished or closed.
+    public func entry(for key: FeatureKey, imageIDs: [String], specHash: String,
+                      waiting: (String) -> Void = { _ in }) throws -> CacheEntry {
+        try CacheEntry(cache: self, key: key, imageIDs: imageIDs, specHash: specHash, waiting: waiting)
     }
 
     /// Features for `key`, computing only what the cache lacks.
     ///
     /// `extract` receives ids (in row order, at most `batchSize`) and returns, for every
     /// tap of the key, a tensor whose first axis runs over those ids. Two kinds of bad
-    /// file are deleted, reported in `warnings` and rebuilt once: a finished file that
-    /// fails to read back (e.g. a checksum error), and a resumed partial file whose rows
-    /// have other shapes than `extract` now returns (features code changed without a
-    /// `toolVersion` bump).
+    /// file are moved aside, reported in `warnings` and rebuilt once: a file whose rows
+    /// fail to read back or verify, and a resumed partial file whose rows have other
+    /// shapes than `extract` now returns (features code changed without a `toolVersion`
+    /// bump).
     public func features(for key: FeatureKey, imageIDs: [String], specHash: String, batchSize: Int,
+                         waiting: (String) -> Void = { _ in },
                          extract: ([String]) throws -> [String: Tensor]) throws -> CachedFeatures {
         precondition(batchSize > 0, "batchSize must be positive")
         var warnings = [String]()
-        var computed = 0
+        var computed = Set<String>()
         for attempt in 0..<2 {
-            let entry = try self.entry(for: key, imageIDs: imageIDs, specHash: specHash)
+            let entry = try self.entry(for: key, imageIDs: imageIDs, specHash: specHash, waiting: waiting)
+            defer { entry.close() }
             warnings += entry.warnings
             let resumed = !entry.isComplete && entry.missingIDs.count < imageIDs.count
             var missing = entry.missingIDs[...]
@@ -64,17 +87,15 @@ public struct EmbeddingCache: Sendable {
                     let batch = Array(missing.prefix(batchSize))
                     missing = missing.dropFirst(batch.count)
                     try entry.append(ids: batch, features: try extract(batch))
-                    computed += batch.count
+                    computed.formUnion(batch)
                 }
                 if !entry.isComplete { try entry.finish() }
                 let features = try Dictionary(uniqueKeysWithValues: key.taps.map { ($0, try entry.read(tap: $0)) })
-                return CachedFeatures(features: features, warnings: warnings, computedCount: computed)
+                return CachedFeatures(features: features, warnings: warnings, computedCount: computed.count)
             } catch EmbeddingCacheError.corrupt(let url, let reason) where attempt == 0 {
-                warnings.append("\(url.path): \(reason); deleted, the features will be recomputed")
-                entry.discard()
+                warnings.append(try entry.setAside(url, reason: reason))
             } catch EmbeddingCacheError.mismatchedFeatures(let url, let reason) where attempt == 0 && resumed {
-                warnings.append("\(url.path): \(reason); deleted, the features will be recomputed")
-                entry.discard()
+                warnings.append(try entry.setAside(url, reason: reason))
             }
         }
         preconditionFailure("unreachable: the second attempt returns or throws")
@@ -87,7 +108,8 @@ public struct CachedFeatures {
     public var features: [String: Tensor]
     /// Problems found with existing files (each names the file and the reason).
     public var warnings: [String]
-    /// Number of images whose features were extracted and stored by this call rather than read.
+    /// Number of distinct images whose features this call extracted (each counted once,
+    /// also when a bad file made it extract them again), at most the number of images.
     public var computedCount: Int
 }
 
@@ -99,7 +121,7 @@ public enum EmbeddingCacheError: Error, Equatable, CustomStringConvertible {
     case unreadableImage(URL, String)
     /// The cache folder or file could not be written.
     case io(URL, String)
-    /// A finished file failed to read back.
+    /// A file failed to read back or verify (its rows' checksums).
     case corrupt(URL, String)
     /// `append` got ids, taps or shapes that do not fit the entry.
     case mismatchedFeatures(URL, String)
@@ -119,6 +141,7 @@ public enum EmbeddingCacheError: Error, Equatable, CustomStringConvertible {
 }
 
 /// One cache file: finished (read it) or partial (append the missing rows, then finish).
+/// Holds the key's lock from `EmbeddingCache.entry` until `close()`.
 public final class CacheEntry {
     public let key: FeatureKey
     /// Row order of every dataset in the file.
@@ -127,18 +150,24 @@ public final class CacheEntry {
     public let url: URL
     /// Where rows are written until the file is complete (`<key sha256>.h5.partial`).
     public let partialURL: URL
-    /// Invalid files found and deleted while opening, each naming the file and reason.
-    public let warnings: [String]
+    /// Invalid files found (and moved aside or replaced) while opening, each naming the
+    /// file and the reason.
+    public private(set) var warnings: [String] = []
 
     private let rowOfID: [String: Int]
     /// 1 where row i is written for every tap.
-    private var completed: [UInt8]
+    private var completed: [UInt8] = []
+    /// Tap → CRC-32 of each row's float32 bytes (0 for rows not written yet).
+    private var checksums: [String: [UInt32]] = [:]
     /// Per-image shape of each tap dataset already created.
-    private var rowShapes: [String: [Int]]
+    private var rowShapes: [String: [Int]] = [:]
     /// The open partial file, nil once finished.
     private var file: hid_t?
+    /// The key's lock, nil once closed.
+    private var lock: FileLock?
 
-    fileprivate init(cache: EmbeddingCache, key: FeatureKey, imageIDs: [String], specHash: String) throws {
+    fileprivate init(cache: EmbeddingCache, key: FeatureKey, imageIDs: [String], specHash: String,
+                     waiting: (String) -> Void) throws {
         guard !imageIDs.isEmpty else { throw EmbeddingCacheError.invalidKey("no images") }
         guard key.images.count == imageIDs.count else {
             throw EmbeddingCacheError.invalidKey("key fingerprints \(key.images.count) images, \(imageIDs.count) ids given")
@@ -161,41 +190,51 @@ public final class CacheEntry {
         } catch {
             throw EmbeddingCacheError.io(cache.directory, "cannot create cache folder: \(error.localizedDescription)")
         }
-
-        var warnings = [String]()
-        func reject(_ url: URL, _ reason: String) {
-            warnings.append("\(url.path): \(reason); deleted, the features will be recomputed")
-            try? FileManager.default.removeItem(at: url)
+        let url = url
+        do {
+            lock = try FileLock(cache.lockURL(for: key)) { holder in
+                waiting("waiting for PID \(holder.map(String.init) ?? "?"), which holds the embedding cache \(url.path)")
+            }
+        } catch let error as FileLockError {
+            throw EmbeddingCacheError.io(URL(fileURLWithPath: error.path), error.reason)
         }
+        do {
+            try withHDF5 { try openOrCreate(specHash: specHash) }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Opens the finished file, else resumes the partial one, else starts a new partial
+    /// file; files that fail inspection are moved aside (or, in an older format, replaced).
+    private func openOrCreate(specHash: String) throws {
         if FileManager.default.fileExists(atPath: url.path) {
             do {
                 let state = try Self.inspect(url, key: key, imageIDs: imageIDs, writable: false)
-                H5Fclose(state.file)
+                try closeFile(state.file)
                 guard state.completed.allSatisfy({ $0 == 1 }) else {
                     throw HDF5Failure(description: "finished file lacks \(state.completed.filter { $0 != 1 }.count) rows")
                 }
-                completed = state.completed
-                rowShapes = state.rowShapes
-                self.warnings = warnings
-                try? FileManager.default.removeItem(at: partialURL)
+                (completed, checksums, rowShapes) = (state.completed, state.checksums, state.rowShapes)
+                try removeStale(partialURL)
                 return
             } catch let failure as HDF5Failure {
-                reject(url, failure.description)
+                try reject(url, failure)
             }
         }
         if FileManager.default.fileExists(atPath: partialURL.path) {
             do {
                 let state = try Self.inspect(partialURL, key: key, imageIDs: imageIDs, writable: true)
-                (file, completed, rowShapes) = (state.file, state.completed, state.rowShapes)
-                self.warnings = warnings
+                (file, completed, checksums, rowShapes) = (state.file, state.completed, state.checksums, state.rowShapes)
                 return
             } catch let failure as HDF5Failure {
-                reject(partialURL, failure.description)
+                try reject(partialURL, failure)
             }
         }
         completed = [UInt8](repeating: 0, count: imageIDs.count)
-        rowShapes = [:]
-        self.warnings = warnings
         do {
             let file = try createFile(partialURL.path)
             self.file = file
@@ -207,14 +246,35 @@ public final class CacheEntry {
             try writeStrings(file, "image_ids", imageIDs)
             try writeBytes(file, "completed", completed)
             try createGroup(file, "features")
+            try createGroup(file, "checksums")
             try check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush")
         } catch let failure as HDF5Failure {
             throw EmbeddingCacheError.io(partialURL, failure.description)
         }
     }
 
-    deinit {
-        if let file { withHDF5 { _ = H5Fclose(file) } }
+    /// A file that failed inspection: one of an older format is deleted, anything else
+    /// moved aside; either way a warning names it.
+    private func reject(_ url: URL, _ failure: HDF5Failure) throws {
+        if failure.isObsoleteFormat {
+            do { try FileManager.default.removeItem(at: url) } catch {
+                throw EmbeddingCacheError.io(url, "cannot replace a file of an older format: \(error.localizedDescription)")
+            }
+            warnings.append("\(url.path): \(failure.description); replaced, the features will be recomputed")
+        } else {
+            warnings.append(try setAside(url, reason: failure.description))
+        }
+    }
+
+    /// Removes a leftover partial file beside a finished one (a folder there is moved aside).
+    private func removeStale(_ url: URL) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+        if isDirectory.boolValue {
+            warnings.append(try setAside(url, reason: "a folder where a cache file belongs"))
+        } else {
+            try? FileManager.default.removeItem(at: url)
+        }
     }
 
     /// Whether every row is written and the file is in its final place.
@@ -226,8 +286,9 @@ public final class CacheEntry {
     }
 
     /// Writes the rows of `ids`: `features[tap]` is `[ids.count, …]` for every tap of the
-    /// key, the per-image shape the same on every call. Rows are flushed to disk and then
-    /// marked completed, so an interrupted run resumes after the last whole batch.
+    /// key, the per-image shape the same on every call. Rows and their checksums are
+    /// flushed to disk and then marked completed, so an interrupted run resumes after the
+    /// last whole batch. Any failed HDF5 call (e.g. a full disk) throws `.io`.
     public func append(ids: [String], features: [String: Tensor]) throws {
         try withHDF5 {
             guard let file else { throw EmbeddingCacheError.mismatchedFeatures(url, "the entry is already complete") }
@@ -258,73 +319,135 @@ public final class CacheEntry {
                         try createFloatDataset(file, "features/\(tap)", shape: [imageIDs.count] + rowShape)
                         rowShapes[tap] = rowShape
                     }
+                    var sums = checksums[tap] ?? [UInt32](repeating: 0, count: imageIDs.count)
                     let rowSize = rowShape.reduce(1, *)
                     try tensor.data.withUnsafeBufferPointer { data in
                         for (i, row) in rows.enumerated() {
-                            try writeFloatRow(file, "features/\(tap)", index: row,
-                                              row: UnsafeBufferPointer(rebasing: data[i * rowSize ..< (i + 1) * rowSize]))
+                            let values = UnsafeBufferPointer(rebasing: data[i * rowSize ..< (i + 1) * rowSize])
+                            try writeFloatRow(file, "features/\(tap)", index: row, row: values)
+                            sums[row] = CRC32.checksum(UnsafeRawBufferPointer(values))
                         }
                     }
+                    try writeUInt32s(file, "checksums/\(tap)", sums)
+                    checksums[tap] = sums
                 }
                 try check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush")
-                for row in rows { completed[row] = 1 }
-                try writeBytes(file, "completed", completed)
+                var marked = completed
+                for row in rows { marked[row] = 1 }
+                try writeBytes(file, "completed", marked)
                 try check(H5Fflush(file, H5F_SCOPE_GLOBAL), "H5Fflush")
+                completed = marked
             } catch let failure as HDF5Failure {
                 throw EmbeddingCacheError.io(partialURL, failure.description)
             }
         }
     }
 
-    /// Closes the partial file and renames it to `url` (atomically replacing any file there).
+    /// Closes the partial file (a failed close is a failed write), reads every row back
+    /// and checks it against its checksum, then renames the file to `url` (atomically
+    /// replacing any file there). Throws `.corrupt` when a row does not verify.
     public func finish() throws {
         try withHDF5 {
             guard let file else { return }
             let missing = completed.filter { $0 == 0 }.count
             guard missing == 0 else { throw EmbeddingCacheError.incomplete(partialURL, missing: missing) }
             self.file = nil
-            guard H5Fclose(file) >= 0 else { throw EmbeddingCacheError.io(partialURL, "cannot close the file") }
+            do {
+                try closeFile(file)
+            } catch let failure as HDF5Failure {
+                throw EmbeddingCacheError.io(partialURL, failure.description)
+            }
+            for tap in key.taps { _ = try readVerified(partialURL, tap: tap) }
             guard rename(partialURL.path, url.path) == 0 else {
                 throw EmbeddingCacheError.io(url, "cannot rename \(partialURL.lastPathComponent): \(String(cString: strerror(errno)))")
             }
         }
     }
 
-    /// All rows of `tap`: `[N, …]` in `imageIDs` order. Throws `.corrupt` when the finished
-    /// file does not read back (then `discard` it and build a new entry).
+    /// All rows of `tap`: `[N, …]` in `imageIDs` order, each verified against its
+    /// checksum. Throws `.corrupt` when the finished file does not read back or verify.
     public func read(tap: String) throws -> Tensor {
         try withHDF5 {
             guard file == nil else { throw EmbeddingCacheError.incomplete(partialURL, missing: missingIDs.count) }
-            guard let rowShape = rowShapes[tap] else { throw EmbeddingCacheError.invalidKey("tap \(tap) is not in the key") }
-            do {
-                let file = try openFile(url.path, writable: false)
-                defer { H5Fclose(file) }
-                let shape = [imageIDs.count] + rowShape
-                return Tensor(shape: shape, data: try readFloats(file, "features/\(tap)", count: shape.reduce(1, *)))
-            } catch let failure as HDF5Failure {
-                throw EmbeddingCacheError.corrupt(url, failure.description)
-            }
+            return try readVerified(url, tap: tap)
         }
     }
 
-    /// Deletes the entry's files; the entry must not be used afterwards.
-    public func discard() {
+    /// Rows of `tap` in the closed file at `location`, checked against `checksums`.
+    private func readVerified(_ location: URL, tap: String) throws -> Tensor {
+        guard let rowShape = rowShapes[tap], let expected = checksums[tap] else {
+            throw EmbeddingCacheError.invalidKey("tap \(tap) is not in the key")
+        }
+        do {
+            let file = try openFile(location.path, writable: false)
+            let shape = [imageIDs.count] + rowShape
+            let data = try using(file, H5Fclose, "the file") { file in
+                guard try readUInt32s(file, "checksums/\(tap)") == expected else {
+                    throw HDF5Failure(description: "checksums/\(tap) differs from the checksums written")
+                }
+                return try readFloats(file, "features/\(tap)", count: shape.reduce(1, *))
+            }
+            let rowSize = rowShape.reduce(1, *)
+            try data.withUnsafeBufferPointer { values in
+                for row in 0..<imageIDs.count {
+                    let actual = CRC32.checksum(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: values[row * rowSize ..< (row + 1) * rowSize])))
+                    guard actual == expected[row] else {
+                        throw HDF5Failure(description: "row \(row) (\(imageIDs[row])) of features/\(tap) fails its CRC-32 "
+                                          + "(stored \(String(expected[row], radix: 16)), read \(String(actual, radix: 16)))")
+                    }
+                }
+            }
+            return Tensor(shape: shape, data: data)
+        } catch let failure as HDF5Failure {
+            throw EmbeddingCacheError.corrupt(location, failure.description)
+        }
+    }
+
+    /// Moves the invalid file (or folder) at `url`, one of this entry's, aside to
+    /// `<name>.corrupt-<UTC time>` and returns the warning that says so. The entry must
+    /// not be used afterwards, except to close it.
+    public func setAside(_ url: URL, reason: String) throws -> String {
         withHDF5 {
             if let file { H5Fclose(file); self.file = nil }
-            try? FileManager.default.removeItem(at: url)
-            try? FileManager.default.removeItem(at: partialURL)
         }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        let aside = url.path + ".corrupt-" + formatter.string(from: Date())
+        guard rename(url.path, aside) == 0 else {
+            throw EmbeddingCacheError.io(url, "\(reason); cannot move it aside: \(String(cString: strerror(errno)))")
+        }
+        return "\(url.path): \(reason); moved aside to \(URL(fileURLWithPath: aside).lastPathComponent), "
+            + "the features will be recomputed"
+    }
+
+    /// Closes the file (rows marked completed are already on disk) and releases the key's
+    /// lock. Idempotent.
+    public func close() {
+        withHDF5 {
+            if let file { H5Fclose(file); self.file = nil }
+        }
+        lock?.release()
+        lock = nil
     }
 
     /// Opens `url` and checks it against the key and ids; returns the open file, the
-    /// completed flags and the per-image shapes of the tap datasets present.
+    /// completed flags, the row checksums and the per-image shapes of the tap datasets present.
     private static func inspect(_ url: URL, key: FeatureKey, imageIDs: [String], writable: Bool) throws
-        -> (file: hid_t, completed: [UInt8], rowShapes: [String: [Int]]) {
-        guard isHDF5(url.path) else { throw HDF5Failure(description: "not an HDF5 file (truncated or overwritten)") }
+        -> (file: hid_t, completed: [UInt8], checksums: [String: [UInt32]], rowShapes: [String: [Int]]) {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw HDF5Failure(description: "a folder where a cache file belongs")
+        }
+        guard isHDF5(url.path) else { throw HDF5Failure(description: "not an HDF5 file (empty, truncated or overwritten)") }
         let file = try openFile(url.path, writable: writable)
         do {
             let format = try readStringAttribute(file, "format")
-            guard format == EmbeddingCache.format else { throw HDF5Failure(description: "format \(format), expected \(EmbeddingCache.format)") }
+            guard format == EmbeddingCache.format else {
+                throw HDF5Failure(description: "format \(format), expected \(EmbeddingCache.format)",
+                                  isObsoleteFormat: format.hasPrefix("trawl-embeddings/"))
+            }
             let storedHash = try readStringAttribute(file, "key_sha256")
             guard storedHash == key.sha256, try readStringAttribute(file, "key") == key.canonicalJSON else {
                 throw HDF5Failure(description: "written for another key (\(storedHash))")
@@ -339,6 +462,7 @@ public final class CacheEntry {
                 throw HDF5Failure(description: "unexpected dataset features/\(stray)")
             }
             var rowShapes = [String: [Int]]()
+            var checksums = [String: [UInt32]]()
             for tap in members {
                 let info = try datasetInfo(file, "features/\(tap)")
                 guard info.typeClass == H5T_FLOAT, info.typeSize == 4 else {
@@ -347,17 +471,27 @@ public final class CacheEntry {
                 guard info.shape.count >= 2, info.shape[0] == imageIDs.count, info.shape.allSatisfy({ $0 > 0 }) else {
                     throw HDF5Failure(description: "features/\(tap) has shape \(info.shape), expected [\(imageIDs.count), …]")
                 }
-                let dataset = try check(id: H5Dopen2(file, "features/\(tap)", trawl_h5p_default()), "cannot open features/\(tap)")
-                defer { H5Dclose(dataset) }
-                guard try readInt64Attribute(dataset, "shape").map({ Int($0) }) == info.shape else {
+                let shapeAttribute = try using(try check(id: H5Dopen2(file, "features/\(tap)", trawl_h5p_default()),
+                                                         "cannot open features/\(tap)"), H5Dclose, "features/\(tap)") {
+                    try readInt64Attribute($0, "shape").map { Int($0) }
+                }
+                guard shapeAttribute == info.shape else {
                     throw HDF5Failure(description: "features/\(tap) disagrees with its shape attribute")
                 }
                 rowShapes[tap] = Array(info.shape.dropFirst())
+                guard exists(file, "checksums"), exists(file, "checksums/\(tap)") else {
+                    throw HDF5Failure(description: "features/\(tap) has no checksums/\(tap)")
+                }
+                let sums = try readUInt32s(file, "checksums/\(tap)")
+                guard sums.count == imageIDs.count else {
+                    throw HDF5Failure(description: "checksums/\(tap) has \(sums.count) entries, expected \(imageIDs.count)")
+                }
+                checksums[tap] = sums
             }
             if completed.contains(1), let absent = key.taps.first(where: { rowShapes[$0] == nil }) {
                 throw HDF5Failure(description: "rows are marked completed but features/\(absent) is missing")
             }
-            return (file, completed, rowShapes)
+            return (file, completed, checksums, rowShapes)
         } catch {
             H5Fclose(file)
             throw error

@@ -2,18 +2,26 @@ import CHDF5
 import Foundation
 
 // A thin layer over HDF5's C API: each function opens, uses and closes its own ids and
-// throws `HDF5Failure` with HDF5's innermost error message when a call fails.
+// throws `HDF5Failure` with HDF5's innermost error message when a call fails. Every
+// status is checked, closes included: closing a dataset or file writes what HDF5 still
+// buffers, so a failed close is a failed write (e.g. a full disk).
 // The serial HDF5 library is not thread-safe; every use holds `hdf5Lock`.
 
-/// A failed HDF5 call: what was attempted and HDF5's own reason.
+/// A failed HDF5 call or check: what was attempted and the reason.
 struct HDF5Failure: Error, CustomStringConvertible {
     var description: String
+    /// The file is a valid cache file of an older format (replaced, not kept as evidence).
+    var isObsoleteFormat = false
 }
 
 private let hdf5Lock = NSRecursiveLock()
 
 /// HDF5 prints its error stack to stderr by default; the cache reports errors itself.
+/// Nor does HDF5 tear itself down at exit: every file is closed explicitly, and after a
+/// failed write (a full disk) its exit handler would dereference the failed file's freed
+/// state and crash the process that just reported the error.
 private let silenceHDF5: Void = {
+    _ = H5dont_atexit()
     _ = H5open()
     _ = H5Eset_auto2(trawl_h5e_default(), nil, nil)
 }()
@@ -38,7 +46,16 @@ private func hdf5ErrorMessage() -> String {
         }, list)
     }
     _ = H5Eclear2(trawl_h5e_default())
-    return messages.first ?? "unknown HDF5 error"
+    return messages.first.map(condensed) ?? "unknown HDF5 error"
+}
+
+/// HDF5's failed system calls read `file write failed: time = …, filename = …, file
+/// descriptor = 5, errno = 28, error message = 'No space left on device', buf = …`; keep
+/// what a user acts on: `file write failed: No space left on device`.
+private func condensed(_ message: String) -> String {
+    guard let start = message.range(of: "error message = '"),
+          let end = message[start.upperBound...].firstIndex(of: "'") else { return message }
+    return "\(message.prefix { $0 != ":" && $0 != "," }): \(message[start.upperBound..<end])"
 }
 
 @discardableResult
@@ -52,9 +69,45 @@ func check(id: hid_t, _ what: @autoclosure () -> String) throws -> hid_t {
     return id
 }
 
+/// Runs `body` with the open `id`, then closes it with `close`. A failed close throws
+/// (unless `body` already threw: then `id` is closed and `body`'s error rethrown).
+@discardableResult
+func using<R>(_ id: hid_t, _ close: (hid_t) -> herr_t, _ what: @autoclosure () -> String,
+              _ body: (hid_t) throws -> R) throws -> R {
+    let result: R
+    do {
+        result = try body(id)
+    } catch {
+        _ = close(id)
+        throw error
+    }
+    try check(close(id), "cannot close \(what())")
+    return result
+}
+
+/// Opens dataset `name` of `location` for `body`.
+@discardableResult
+private func withDataset<R>(_ location: hid_t, _ name: String, _ body: (hid_t) throws -> R) throws -> R {
+    try using(try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)"),
+              H5Dclose, "dataset \(name)", body)
+}
+
+/// A new simple dataspace of `extents` for `body`.
+@discardableResult
+private func withSpace<R>(_ extents: [hsize_t], _ body: (hid_t) throws -> R) throws -> R {
+    var extents = extents
+    return try using(try check(id: H5Screate_simple(Int32(extents.count), &extents, nil), "H5Screate_simple"),
+                     H5Sclose, "dataspace", body)
+}
+
 /// Whether `path` starts with HDF5's signature.
 func isHDF5(_ path: String) -> Bool {
     H5Fis_hdf5(path) > 0
+}
+
+/// Closes `file`, writing everything HDF5 still buffers.
+func closeFile(_ file: hid_t) throws {
+    try check(H5Fclose(file), "cannot close the file")
 }
 
 func createFile(_ path: String) throws -> hid_t {
@@ -73,9 +126,20 @@ func exists(_ location: hid_t, _ name: String) -> Bool {
 /// A variable-length UTF-8 string type; the caller closes it.
 private func stringType() throws -> hid_t {
     let type = try check(id: H5Tcopy(trawl_h5t_c_s1()), "H5Tcopy")
-    try check(H5Tset_size(type, trawl_h5t_variable()), "H5Tset_size")
-    try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset")
+    do {
+        try check(H5Tset_size(type, trawl_h5t_variable()), "H5Tset_size")
+        try check(H5Tset_cset(type, H5T_CSET_UTF8), "H5Tset_cset")
+    } catch {
+        H5Tclose(type)
+        throw error
+    }
     return type
+}
+
+/// A variable-length UTF-8 string type for `body`.
+@discardableResult
+private func withStringType<R>(_ body: (hid_t) throws -> R) throws -> R {
+    try using(try stringType(), H5Tclose, "string type", body)
 }
 
 /// Calls `body` with C strings for `strings`, valid only inside `body`.
@@ -88,89 +152,92 @@ private func withCStrings<R>(_ strings: [String], _ body: ([UnsafePointer<CChar>
 // MARK: Attributes
 
 func writeStringAttribute(_ location: hid_t, _ name: String, _ value: String) throws {
-    let type = try stringType()
-    defer { H5Tclose(type) }
-    let space = try check(id: H5Screate(H5S_SCALAR), "H5Screate")
-    defer { H5Sclose(space) }
-    let attribute = try check(id: H5Acreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default()),
-                              "cannot create attribute \(name)")
-    defer { H5Aclose(attribute) }
-    _ = try withCStrings([value]) { pointers in
-        try check(H5Awrite(attribute, type, pointers), "cannot write attribute \(name)")
+    try withStringType { type in
+        try using(try check(id: H5Screate(H5S_SCALAR), "H5Screate"), H5Sclose, "dataspace") { space in
+            let attribute = try check(id: H5Acreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default()),
+                                      "cannot create attribute \(name)")
+            try using(attribute, H5Aclose, "attribute \(name)") { attribute in
+                _ = try withCStrings([value]) { pointers in
+                    try check(H5Awrite(attribute, type, pointers), "cannot write attribute \(name)")
+                }
+            }
+        }
     }
 }
 
 func readStringAttribute(_ location: hid_t, _ name: String) throws -> String {
     guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
     let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
-    defer { H5Aclose(attribute) }
-    let stored = try check(id: H5Aget_type(attribute), "H5Aget_type")
-    defer { H5Tclose(stored) }
-    guard H5Tget_class(stored) == H5T_STRING, H5Tis_variable_str(stored) > 0 else {
-        throw HDF5Failure(description: "attribute \(name) is not a variable-length string")
+    return try using(attribute, H5Aclose, "attribute \(name)") { attribute in
+        let isString = try using(try check(id: H5Aget_type(attribute), "H5Aget_type"), H5Tclose, "type") { stored in
+            H5Tget_class(stored) == H5T_STRING && H5Tis_variable_str(stored) > 0
+        }
+        guard isString else { throw HDF5Failure(description: "attribute \(name) is not a variable-length string") }
+        return try withStringType { type in
+            var pointer: UnsafeMutablePointer<CChar>? = nil
+            try check(H5Aread(attribute, type, &pointer), "cannot read attribute \(name)")
+            defer { H5free_memory(pointer) }
+            return pointer.map { String(cString: $0) } ?? ""
+        }
     }
-    let type = try stringType()
-    defer { H5Tclose(type) }
-    var pointer: UnsafeMutablePointer<CChar>? = nil
-    try check(H5Aread(attribute, type, &pointer), "cannot read attribute \(name)")
-    defer { H5free_memory(pointer) }
-    return pointer.map { String(cString: $0) } ?? ""
 }
 
 func writeInt64Attribute(_ location: hid_t, _ name: String, _ values: [Int64]) throws {
-    var extent = hsize_t(values.count)
-    let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
-    defer { H5Sclose(space) }
-    let attribute = try check(id: H5Acreate2(location, name, trawl_h5t_native_int64(), space, trawl_h5p_default(),
-                                             trawl_h5p_default()), "cannot create attribute \(name)")
-    defer { H5Aclose(attribute) }
-    try check(H5Awrite(attribute, trawl_h5t_native_int64(), values), "cannot write attribute \(name)")
+    try withSpace([hsize_t(values.count)]) { space in
+        let attribute = try check(id: H5Acreate2(location, name, trawl_h5t_native_int64(), space, trawl_h5p_default(),
+                                                 trawl_h5p_default()), "cannot create attribute \(name)")
+        try using(attribute, H5Aclose, "attribute \(name)") { attribute in
+            try check(H5Awrite(attribute, trawl_h5t_native_int64(), values), "cannot write attribute \(name)")
+        }
+    }
 }
 
 func readInt64Attribute(_ location: hid_t, _ name: String) throws -> [Int64] {
     guard H5Aexists(location, name) > 0 else { throw HDF5Failure(description: "attribute \(name) is missing") }
     let attribute = try check(id: H5Aopen(location, name, trawl_h5p_default()), "cannot open attribute \(name)")
-    defer { H5Aclose(attribute) }
-    let space = try check(id: H5Aget_space(attribute), "H5Aget_space")
-    defer { H5Sclose(space) }
-    let count = Int(H5Sget_simple_extent_npoints(space))
-    guard count >= 0, count <= 64 else { throw HDF5Failure(description: "attribute \(name) has \(count) elements") }
-    var values = [Int64](repeating: 0, count: count)
-    try check(H5Aread(attribute, trawl_h5t_native_int64(), &values), "cannot read attribute \(name)")
-    return values
+    return try using(attribute, H5Aclose, "attribute \(name)") { attribute in
+        let count = try using(try check(id: H5Aget_space(attribute), "H5Aget_space"), H5Sclose, "dataspace") {
+            Int(H5Sget_simple_extent_npoints($0))
+        }
+        guard count >= 0, count <= 64 else { throw HDF5Failure(description: "attribute \(name) has \(count) elements") }
+        var values = [Int64](repeating: 0, count: count)
+        try check(H5Aread(attribute, trawl_h5t_native_int64(), &values), "cannot read attribute \(name)")
+        return values
+    }
 }
 
 // MARK: Datasets
 
 /// Extents of dataset `name` and its element class and size.
 func datasetInfo(_ location: hid_t, _ name: String) throws -> (shape: [Int], typeClass: H5T_class_t, typeSize: Int) {
-    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
-    defer { H5Dclose(dataset) }
-    let space = try check(id: H5Dget_space(dataset), "H5Dget_space")
-    defer { H5Sclose(space) }
-    let rank = Int(H5Sget_simple_extent_ndims(space))
-    guard rank >= 0, rank <= 8 else { throw HDF5Failure(description: "dataset \(name) has rank \(rank)") }
-    var extents = [hsize_t](repeating: 0, count: rank)
-    try check(H5Sget_simple_extent_dims(space, &extents, nil), "H5Sget_simple_extent_dims")
-    let type = try check(id: H5Dget_type(dataset), "H5Dget_type")
-    defer { H5Tclose(type) }
-    return (extents.map { Int($0) }, H5Tget_class(type), H5Tget_size(type))
+    try withDataset(location, name) { dataset in
+        let extents = try using(try check(id: H5Dget_space(dataset), "H5Dget_space"), H5Sclose, "dataspace") { space in
+            let rank = Int(H5Sget_simple_extent_ndims(space))
+            guard rank >= 0, rank <= 8 else { throw HDF5Failure(description: "dataset \(name) has rank \(rank)") }
+            var extents = [hsize_t](repeating: 0, count: rank)
+            try check(H5Sget_simple_extent_dims(space, &extents, nil), "H5Sget_simple_extent_dims")
+            return extents
+        }
+        return try using(try check(id: H5Dget_type(dataset), "H5Dget_type"), H5Tclose, "type") { type in
+            (extents.map { Int($0) }, H5Tget_class(type), H5Tget_size(type))
+        }
+    }
 }
 
 /// Writes a one-dimensional variable-length string dataset.
 func writeStrings(_ location: hid_t, _ name: String, _ strings: [String]) throws {
-    let type = try stringType()
-    defer { H5Tclose(type) }
-    var extent = hsize_t(strings.count)
-    let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
-    defer { H5Sclose(space) }
-    let dataset = try check(id: H5Dcreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default(),
-                                           trawl_h5p_default()), "cannot create dataset \(name)")
-    defer { H5Dclose(dataset) }
-    guard !strings.isEmpty else { return }
-    _ = try withCStrings(strings) { pointers in
-        try check(H5Dwrite(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), pointers),
-                  "cannot write dataset \(name)")
+    try withStringType { type in
+        try withSpace([hsize_t(strings.count)]) { space in
+            let dataset = try check(id: H5Dcreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default(),
+                                                   trawl_h5p_default()), "cannot create dataset \(name)")
+            try using(dataset, H5Dclose, "dataset \(name)") { dataset in
+                guard !strings.isEmpty else { return }
+                _ = try withCStrings(strings) { pointers in
+                    try check(H5Dwrite(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), pointers),
+                              "cannot write dataset \(name)")
+                }
+            }
+        }
     }
 }
 
@@ -179,115 +246,140 @@ func readStrings(_ location: hid_t, _ name: String) throws -> [String] {
     guard info.shape.count == 1, info.typeClass == H5T_STRING else {
         throw HDF5Failure(description: "dataset \(name) is not a list of strings")
     }
-    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
-    defer { H5Dclose(dataset) }
-    let type = try stringType()
-    defer { H5Tclose(type) }
-    var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: info.shape[0])
-    guard !pointers.isEmpty else { return [] }
-    try check(H5Dread(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &pointers),
-              "cannot read dataset \(name)")
-    defer { pointers.forEach { H5free_memory($0) } }
-    return pointers.map { $0.map { String(cString: $0) } ?? "" }
+    return try withDataset(location, name) { dataset in
+        try withStringType { type in
+            var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: info.shape[0])
+            guard !pointers.isEmpty else { return [] }
+            try check(H5Dread(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &pointers),
+                      "cannot read dataset \(name)")
+            defer { pointers.forEach { H5free_memory($0) } }
+            return pointers.map { $0.map { String(cString: $0) } ?? "" }
+        }
+    }
 }
 
 /// Writes a one-dimensional uint8 dataset, creating it when absent.
 func writeBytes(_ location: hid_t, _ name: String, _ bytes: [UInt8]) throws {
+    try writeIntegers(location, name, bytes, type: trawl_h5t_native_uint8())
+}
+
+func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
+    try readIntegers(location, name, type: trawl_h5t_native_uint8(), what: "a list of bytes")
+}
+
+/// Writes a one-dimensional uint32 dataset, creating it when absent.
+func writeUInt32s(_ location: hid_t, _ name: String, _ values: [UInt32]) throws {
+    try writeIntegers(location, name, values, type: trawl_h5t_native_uint32())
+}
+
+func readUInt32s(_ location: hid_t, _ name: String) throws -> [UInt32] {
+    try readIntegers(location, name, type: trawl_h5t_native_uint32(), what: "a list of uint32")
+}
+
+/// Writes `values` as the one-dimensional dataset `name` of HDF5 type `type` (whose size
+/// must be `T`'s), creating it when absent.
+private func writeIntegers<T: FixedWidthInteger>(_ location: hid_t, _ name: String, _ values: [T], type: hid_t) throws {
     let dataset: hid_t
     if exists(location, name) {
         dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
     } else {
-        var extent = hsize_t(bytes.count)
-        let space = try check(id: H5Screate_simple(1, &extent, nil), "H5Screate_simple")
-        defer { H5Sclose(space) }
-        dataset = try check(id: H5Dcreate2(location, name, trawl_h5t_native_uint8(), space, trawl_h5p_default(),
-                                           trawl_h5p_default(), trawl_h5p_default()), "cannot create dataset \(name)")
+        dataset = try withSpace([hsize_t(values.count)]) { space in
+            try check(id: H5Dcreate2(location, name, type, space, trawl_h5p_default(), trawl_h5p_default(),
+                                     trawl_h5p_default()), "cannot create dataset \(name)")
+        }
     }
-    defer { H5Dclose(dataset) }
-    guard !bytes.isEmpty else { return }
-    try check(H5Dwrite(dataset, trawl_h5t_native_uint8(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), bytes),
-              "cannot write dataset \(name)")
+    try using(dataset, H5Dclose, "dataset \(name)") { dataset in
+        guard !values.isEmpty else { return }
+        try check(H5Dwrite(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), values),
+                  "cannot write dataset \(name)")
+    }
 }
 
-func readBytes(_ location: hid_t, _ name: String) throws -> [UInt8] {
+private func readIntegers<T: FixedWidthInteger>(_ location: hid_t, _ name: String, type: hid_t, what: String) throws -> [T] {
     let info = try datasetInfo(location, name)
-    guard info.shape.count == 1, info.typeClass == H5T_INTEGER, info.typeSize == 1 else {
-        throw HDF5Failure(description: "dataset \(name) is not a list of bytes")
+    guard info.shape.count == 1, info.typeClass == H5T_INTEGER, info.typeSize == MemoryLayout<T>.size else {
+        throw HDF5Failure(description: "dataset \(name) is not \(what)")
     }
-    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
-    defer { H5Dclose(dataset) }
-    var bytes = [UInt8](repeating: 0, count: info.shape[0])
-    guard !bytes.isEmpty else { return [] }
-    try check(H5Dread(dataset, trawl_h5t_native_uint8(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &bytes),
-              "cannot read dataset \(name)")
-    return bytes
+    return try withDataset(location, name) { dataset in
+        var values = [T](repeating: 0, count: info.shape[0])
+        guard !values.isEmpty else { return [] }
+        try check(H5Dread(dataset, type, trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &values),
+                  "cannot read dataset \(name)")
+        return values
+    }
 }
 
 /// Creates a float32 dataset of `shape`, chunked one row (first-axis slice) per chunk,
 /// byte-shuffled, deflated (level 1) and Fletcher-32 checksummed.
 func createFloatDataset(_ location: hid_t, _ name: String, shape: [Int]) throws {
-    var extents = shape.map { hsize_t($0) }
+    let extents = shape.map { hsize_t($0) }
     var chunk = [1] + extents.dropFirst()
-    let space = try check(id: H5Screate_simple(Int32(shape.count), &extents, nil), "H5Screate_simple")
-    defer { H5Sclose(space) }
-    let properties = try check(id: H5Pcreate(trawl_h5p_dataset_create()), "H5Pcreate")
-    defer { H5Pclose(properties) }
-    try check(H5Pset_chunk(properties, Int32(shape.count), &chunk), "H5Pset_chunk")
-    try check(H5Pset_shuffle(properties), "H5Pset_shuffle")
-    try check(H5Pset_deflate(properties, 1), "H5Pset_deflate")
-    try check(H5Pset_fletcher32(properties), "H5Pset_fletcher32")
-    let dataset = try check(id: H5Dcreate2(location, name, trawl_h5t_native_float(), space, trawl_h5p_default(),
-                                           properties, trawl_h5p_default()), "cannot create dataset \(name)")
-    try writeInt64Attribute(dataset, "shape", shape.map(Int64.init))
-    H5Dclose(dataset)
+    try withSpace(extents) { space in
+        let properties = try check(id: H5Pcreate(trawl_h5p_dataset_create()), "H5Pcreate")
+        let dataset = try using(properties, H5Pclose, "property list") { properties in
+            try check(H5Pset_chunk(properties, Int32(shape.count), &chunk), "H5Pset_chunk")
+            try check(H5Pset_shuffle(properties), "H5Pset_shuffle")
+            try check(H5Pset_deflate(properties, 1), "H5Pset_deflate")
+            try check(H5Pset_fletcher32(properties), "H5Pset_fletcher32")
+            return try check(id: H5Dcreate2(location, name, trawl_h5t_native_float(), space, trawl_h5p_default(),
+                                            properties, trawl_h5p_default()), "cannot create dataset \(name)")
+        }
+        try using(dataset, H5Dclose, "dataset \(name)") { dataset in
+            try writeInt64Attribute(dataset, "shape", shape.map(Int64.init))
+        }
+    }
 }
 
 /// Writes `row` (one first-axis slice, `rowCount` elements) at first-axis index `index`.
 func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: UnsafeBufferPointer<Float>) throws {
-    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
-    defer { H5Dclose(dataset) }
-    let fileSpace = try check(id: H5Dget_space(dataset), "H5Dget_space")
-    defer { H5Sclose(fileSpace) }
-    let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
-    var extents = [hsize_t](repeating: 0, count: rank)
-    try check(H5Sget_simple_extent_dims(fileSpace, &extents, nil), "H5Sget_simple_extent_dims")
-    var start = [hsize_t(index)] + [hsize_t](repeating: 0, count: rank - 1)
-    var count = [1] + extents.dropFirst()
-    try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil), "H5Sselect_hyperslab")
-    let memorySpace = try check(id: H5Screate_simple(Int32(rank), &count, nil), "H5Screate_simple")
-    defer { H5Sclose(memorySpace) }
-    try check(H5Dwrite(dataset, trawl_h5t_native_float(), memorySpace, fileSpace, trawl_h5p_default(), row.baseAddress),
-              "cannot write row \(index) of \(name)")
+    try withDataset(location, name) { dataset in
+        try using(try check(id: H5Dget_space(dataset), "H5Dget_space"), H5Sclose, "dataspace") { fileSpace in
+            let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
+            var extents = [hsize_t](repeating: 0, count: rank)
+            try check(H5Sget_simple_extent_dims(fileSpace, &extents, nil), "H5Sget_simple_extent_dims")
+            var start = [hsize_t(index)] + [hsize_t](repeating: 0, count: rank - 1)
+            var count = [1] + extents.dropFirst()
+            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &count, nil), "H5Sselect_hyperslab")
+            try withSpace(count) { memorySpace in
+                try check(H5Dwrite(dataset, trawl_h5t_native_float(), memorySpace, fileSpace, trawl_h5p_default(),
+                                   row.baseAddress), "cannot write row \(index) of \(name)")
+            }
+        }
+    }
 }
 
 /// Reads a whole float dataset of `count` elements.
 func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float] {
-    let dataset = try check(id: H5Dopen2(location, name, trawl_h5p_default()), "cannot open dataset \(name)")
-    defer { H5Dclose(dataset) }
-    var values = [Float](repeating: 0, count: count)
-    guard count > 0 else { return values }
-    try check(H5Dread(dataset, trawl_h5t_native_float(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &values),
-              "cannot read dataset \(name)")
-    return values
+    try withDataset(location, name) { dataset in
+        var values = [Float](repeating: 0, count: count)
+        guard count > 0 else { return values }
+        try check(H5Dread(dataset, trawl_h5t_native_float(), trawl_h5s_all(), trawl_h5s_all(), trawl_h5p_default(), &values),
+                  "cannot read dataset \(name)")
+        return values
+    }
 }
 
 func createGroup(_ location: hid_t, _ name: String) throws {
     let group = try check(id: H5Gcreate2(location, name, trawl_h5p_default(), trawl_h5p_default(), trawl_h5p_default()),
                           "cannot create group \(name)")
-    H5Gclose(group)
+    try check(H5Gclose(group), "cannot close group \(name)")
 }
 
 /// Names of the links in group `name`, sorted.
 func memberNames(_ location: hid_t, _ name: String) throws -> [String] {
     let group = try check(id: H5Gopen2(location, name, trawl_h5p_default()), "cannot open group \(name)")
-    defer { H5Gclose(group) }
-    var info = H5G_info_t()
-    try check(H5Gget_info(group, &info), "H5Gget_info")
-    return try (0..<info.nlinks).map { index in
-        let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, trawl_h5p_default())
-        guard length >= 0 else { throw HDF5Failure(description: "cannot read member \(index) of \(name): \(hdf5ErrorMessage())") }
-        var buffer = [CChar](repeating: 0, count: Int(length) + 1)
-        _ = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, trawl_h5p_default())
-        return String(cString: buffer)
-    }.sorted()
+    return try using(group, H5Gclose, "group \(name)") { group in
+        var info = H5G_info_t()
+        try check(H5Gget_info(group, &info), "H5Gget_info")
+        return try (0..<info.nlinks).map { index in
+            let length = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, trawl_h5p_default())
+            guard length >= 0 else { throw HDF5Failure(description: "cannot read member \(index) of \(name): \(hdf5ErrorMessage())") }
+            var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+            guard H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count,
+                                     trawl_h5p_default()) >= 0 else {
+                throw HDF5Failure(description: "cannot read member \(index) of \(name): \(hdf5ErrorMessage())")
+            }
+            return String(cString: buffer)
+        }.sorted()
+    }
 }

@@ -1,3 +1,4 @@
+import Foundation
 import Tensors
 
 /// Anomaly-map overlays: a score map coloured with the jet colormap and alpha-blended over the
@@ -43,4 +44,64 @@ public enum Heatmap {
         }
         return Image(pixels: Tensor(shape: [3, image.height, image.width], data: out))
     }
+
+    /// `image` with a colour bar under it, on white: a `jet` strip running from
+    /// `range.lowerBound` (left) to `range.upperBound` (right), labelled with both bounds
+    /// (4 significant digits) in a 5×7 digit font, doubled on images at least 160 pixels wide.
+    /// Labels that would not fit side by side are left out. The result is RGB, as wide as
+    /// `image` and `colourBarHeight(forWidth:)` pixels taller.
+    public static func withColourBar(_ image: Image, range: ClosedRange<Float>) -> Image {
+        let width = image.width
+        let scale = width >= 160 ? 2 : 1
+        let margin = 4 * scale
+        let barHeight = 8 * scale
+        let height = image.height + colourBarHeight(forWidth: width)
+        let plane = height * width
+        var out = [Float](repeating: 255, count: 3 * plane)
+        let source = image.converted(to: .rgb).pixels.data
+        let sourcePlane = image.height * width
+        for c in 0..<3 {
+            for i in 0..<sourcePlane { out[c * plane + i] = source[c * sourcePlane + i] }
+        }
+        let barTop = image.height + margin
+        let barWidth = max(width - 2 * margin, 1)
+        for x in 0..<barWidth {
+            let colour = jet(barWidth > 1 ? Float(x) / Float(barWidth - 1) : 0)
+            for y in barTop..<(barTop + barHeight) {
+                for (c, value) in [colour.red, colour.green, colour.blue].enumerated() {
+                    out[c * plane + y * width + margin + x] = (255 * value).rounded()
+                }
+            }
+        }
+        let low = label(range.lowerBound)
+        let high = label(range.upperBound)
+        let textTop = barTop + barHeight + scale * 2
+        if DigitFont.width(of: low, scale: scale) + DigitFont.width(of: high, scale: scale) + 3 * margin <= width {
+            let ink = { (x: Int, y: Int) in
+                guard x >= 0, x < width, y >= 0, y < height else { return }
+                for c in 0..<3 { out[c * plane + y * width + x] = 0 }
+            }
+            DigitFont.draw(low, x: margin, y: textTop, scale: scale, setPixel: ink)
+            DigitFont.draw(high, x: width - margin - DigitFont.width(of: high, scale: scale), y: textTop, scale: scale,
+                           setPixel: ink)
+        }
+        return Image(pixels: Tensor(shape: [3, height, width], data: out))
+    }
+
+    /// Rows `withColourBar` adds under an image `width` pixels wide.
+    public static func colourBarHeight(forWidth width: Int) -> Int {
+        let scale = width >= 160 ? 2 : 1
+        return (4 + 8 + 2 + DigitFont.glyphHeight + 4) * scale
+    }
+
+    /// A bound as the bar prints it: 4 significant digits, exponent form when needed.
+    static func label(_ value: Float) -> String {
+        var text = String(format: "%.4g", Double(value))
+        if text.contains("e") {
+            // "1.2e-05" → "1.2e-5": the font has no room to spare.
+            text = text.replacingOccurrences(of: "e-0", with: "e-").replacingOccurrences(of: "e+0", with: "e+")
+        }
+        return text
+    }
 }
+

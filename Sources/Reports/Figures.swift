@@ -23,7 +23,7 @@ extension ResultsFolder {
         guard let precisionRecall else { return nil }
         var plot = Plot(title: "Precision–recall — \(name)", xLabel: "recall", yLabel: "precision",
                         series: curves(precisionRecall, x: "recall", y: "precision", metric: "ap"),
-                        xRange: 0...1, yRange: 0...1.02, legendCorner: .bottomLeft)
+                        xRange: 0...1, yRange: 0...1, legendCorner: .bottomLeft)
         let test = bestScores.filter { $0.split == "test" }
         if !test.isEmpty {
             let share = Double(test.filter(\.anomalous).count) / Double(test.count)
@@ -102,7 +102,10 @@ extension ResultsFolder {
         ].filter { !$0.2.isEmpty }
         var all = scored.map(\.score)
         if let threshold, threshold.value.isFinite { all.append(threshold.value) }
-        let edges = Histogram.edges(lower: all.min()!, upper: all.max()!, bins: 30)
+        // 2·√n bins for the largest group, 10 to 30: small test sets get wider bins.
+        let largest = groups.map(\.2.count).max() ?? 0
+        let bins = min(30, max(10, Int((2 * Double(largest).squareRoot()).rounded())))
+        let edges = Histogram.edges(lower: all.min()!, upper: all.max()!, bins: bins)
         let series = groups.map { name, colour, values in
             let counts = Histogram(values: values, edges: edges).counts
             return Plot.Series.histogram(name: "\(name) (\(values.count))", colour: colour, edges: edges,
@@ -111,7 +114,9 @@ extension ResultsFolder {
         let rules = threshold.map { [Plot.Rule(x: $0.value, name: "threshold \(formatNumber($0.value)): \($0.rule)")] } ?? []
         let point = bestPoint.map { (metricsRow($0) == nil || (metrics?.rows.count ?? 0) < 2) ? "" : ", \(describe(point: $0))" } ?? ""
         return Plot(title: "Anomaly scores\(point)", xLabel: "anomaly score", yLabel: "fraction of the group's images",
-                    series: series, rules: rules, yRange: 0...((series.flatMap { $0.points.map(\.y) }.max() ?? 1) * 1.15))
+                    series: series, rules: rules,
+                    // Headroom above the tallest bar for the legend.
+                    yRange: 0...((series.flatMap { $0.points.map(\.y) }.max() ?? 1) * 1.4))
     }
 
     /// One plot per swept parameter: every metric against the parameter's values (with other
@@ -137,9 +142,10 @@ extension ResultsFolder {
                                    colour: Plot.palette[index % Plot.palette.count], points: points, mark: .lineAndPoints)
             }
             let ys = series.flatMap { $0.points.map(\.y) }.filter(\.isFinite)
+            // The lowest value a third of the way up, leaving the bottom of the plot to the legend.
             let lower = min(ys.min() ?? 0, 1)
             return (parameter: parameter, plot: Plot(title: "Metrics against \(parameter)", xLabel: parameter, yLabel: "metric value",
-                                    series: series, yRange: (lower - (1 - lower) * 0.1 - 0.01)...1.01,
+                                    series: series, yRange: max(0, lower - (1.01 - lower) * 0.5 - 0.01)...1.01,
                                     xCategories: numeric ? nil : values, legendCorner: .bottomRight))
         }
     }
@@ -153,6 +159,11 @@ extension ResultsFolder {
             let group = "\(row["split"] ?? "") \(row["label"] ?? "")"
             if !groups.contains(group) { groups.append(group) }
         }
+        // Training points first, under the test points; then test normal, test anomalous, the rest.
+        let layers = ["train normal", "test normal", "test anomalous"]
+        groups = groups.enumerated().sorted {
+            (layers.firstIndex(of: $0.element) ?? layers.count, $0.offset) < (layers.firstIndex(of: $1.element) ?? layers.count, $1.offset)
+        }.map(\.element)
         let known = ["train normal": "#7f7f7f", "test normal": Plot.palette[0], "test anomalous": Plot.palette[3]]
         var spare = [1, 2, 4, 5, 6, 8, 9].map { Plot.palette[$0] }.makeIterator()
         let colours = groups.map { known[$0] ?? spare.next() ?? "#000000" }

@@ -82,25 +82,9 @@ public enum Gallery {
 
     /// A whole page: `<title>`, a heading, the gallery CSS and the sections.
     public static func page(title: String, intro: String? = nil, sections: [Section]) throws -> String {
-        let body = try html(sections, headingLevel: 2)
-        return """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <meta name="viewport" content="width=device-width, initial-scale=1">
-        <title>\(escapeHTML(title))</title>
-        <style>
-        body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 24px; color: #222; max-width: 1200px; }
-        \(css)
-        </style>
-        </head>
-        <body>
-        <h1>\(escapeHTML(title))</h1>
-        \(intro.map { "<p>\(escapeHTML($0))</p>\n" } ?? "")\(body)</body>
-        </html>
-
-        """
+        let gallery = try html(sections, headingLevel: 2)
+        let body = "<h1>\(escapeHTML(title))</h1>\n" + (intro.map { "<p>\(escapeHTML($0))</p>\n" } ?? "") + gallery
+        return htmlDocument(title: title, css: css, body: body)
     }
 
     private static func cardHTML(_ card: Card) throws -> String {

@@ -44,3 +44,26 @@ public func relativeLink(_ path: String) throws -> String {
 /// RFC 3986's unreserved characters (ASCII letters, digits, `-._~`) and `/`.
 private let unreservedOrSlash = CharacterSet(
     charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~/")
+
+/// A complete HTML5 document: UTF-8, a viewport for phones, `title` (escaped), the `css`
+/// rules and `body` (HTML, inserted as is). Pages share the base style: a sans-serif text
+/// column at most 1240 px wide.
+func htmlDocument(title: String, css: String, body: String) -> String {
+    """
+    <!DOCTYPE html>
+    <html lang="en">
+    <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>\(escapeHTML(title))</title>
+    <style>
+    body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px auto; padding: 0 24px; color: #222; max-width: 1240px; line-height: 1.45; }
+    \(css)
+    </style>
+    </head>
+    <body>
+    \(body)</body>
+    </html>
+
+    """
+}

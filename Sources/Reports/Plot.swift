@@ -64,6 +64,7 @@ public struct Plot {
         }
     }
 
+    /// Where the legend goes unless another corner hides less of the data.
     public enum LegendCorner: Sendable { case topRight, bottomRight, topLeft, bottomLeft }
 
     public var title: String
@@ -166,7 +167,18 @@ public struct Plot {
                 + "stroke=\"\(rule.colour)\" stroke-width=\"2\" stroke-dasharray=\"5 3\"/>\n"
         }
         svg += "</g>\n"
-        svg += legend(frame: frame)
+        // Where the data is, in pixels: every point, and along lines and outlines a few more.
+        var occupied = [(Double, Double)]()
+        for series in series {
+            let pixels = series.points.map { (px($0.x), py($0.y)) }
+            occupied += pixels
+            if case .points = series.mark { continue }
+            for (a, b) in zip(pixels, pixels.dropFirst()) {
+                occupied += (1..<4).map { (a.0 + (b.0 - a.0) * Double($0) / 4, a.1 + (b.1 - a.1) * Double($0) / 4) }
+            }
+        }
+        occupied += rules.flatMap { rule in (0...8).map { (px(rule.x), frame.top + (frame.bottom - frame.top) * Double($0) / 8) } }
+        svg += legend(frame: frame, occupied: occupied)
         return svg + "</g>\n"
     }
 
@@ -176,8 +188,10 @@ public struct Plot {
         return svg + "</g>\n"
     }
 
-    /// Entries for named series and rules, in a boxed column in `legendCorner`.
-    private func legend(frame: (left: Double, top: Double, right: Double, bottom: Double)) -> String {
+    /// Entries for named series and rules, in a boxed column in the corner of the frame that
+    /// covers the fewest `occupied` pixels (`legendCorner` on a tie).
+    private func legend(frame: (left: Double, top: Double, right: Double, bottom: Double),
+                        occupied: [(Double, Double)]) -> String {
         enum Sample { case line(String, Bool), area(String), dot(String), rule(String) }
         var entries = [(String, Sample)]()
         for series in series {
@@ -194,8 +208,17 @@ public struct Plot {
         let longest = entries.map(\.0.count).max()!
         let boxWidth = min(Double(longest) * 6.6 + 40, frame.right - frame.left - 12)
         let boxHeight = Double(entries.count) * rowHeight + 8
-        let x = [.topLeft, .bottomLeft].contains(legendCorner) ? frame.left + 8 : frame.right - 8 - boxWidth
-        let y = [.topLeft, .topRight].contains(legendCorner) ? frame.top + 8 : frame.bottom - 8 - boxHeight
+        func origin(_ corner: LegendCorner) -> (x: Double, y: Double) {
+            ([.topLeft, .bottomLeft].contains(corner) ? frame.left + 8 : frame.right - 8 - boxWidth,
+             [.topLeft, .topRight].contains(corner) ? frame.top + 8 : frame.bottom - 8 - boxHeight)
+        }
+        func covered(_ corner: LegendCorner) -> Int {
+            let (x, y) = origin(corner)
+            return occupied.filter { $0.0 >= x && $0.0 <= x + boxWidth && $0.1 >= y && $0.1 <= y + boxHeight }.count
+        }
+        let corners = [legendCorner] + [LegendCorner.topRight, .topLeft, .bottomRight, .bottomLeft].filter { $0 != legendCorner }
+        let corner = corners.min { covered($0) < covered($1) }!
+        let (x, y) = origin(corner)
         var svg = "<g class=\"legend\" font-size=\"12\">\n<rect x=\"\(f(x))\" y=\"\(f(y))\" width=\"\(f(boxWidth))\" "
             + "height=\"\(f(boxHeight))\" fill=\"#ffffff\" fill-opacity=\"0.88\" stroke=\"#bbbbbb\"/>\n"
         for (index, (name, sample)) in entries.enumerated() {

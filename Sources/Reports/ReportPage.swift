@@ -26,15 +26,7 @@ struct ReportPage {
             body += figuresSection
             body += try gallerySection
             body += filesSection
-            return """
-                <!DOCTYPE html>
-                <html lang="en">
-                <head>
-                <meta charset="utf-8">
-                <meta name="viewport" content="width=device-width, initial-scale=1">
-                <title>\(escapeHTML(results.name)) — Trawl report</title>
-                <style>
-                body { font-family: system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans-serif; margin: 24px auto; padding: 0 24px; color: #222; max-width: 1240px; line-height: 1.45; }
+            return htmlDocument(title: "\(results.name) — Trawl report", css: """
                 h1 { margin-bottom: 4px; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 4px; margin-top: 36px; }
                 .description { color: #444; margin-top: 0; } .headline { font-size: 18px; }
                 nav { font-size: 14px; } nav a { margin-right: 12px; }
@@ -50,13 +42,7 @@ struct ReportPage {
                 figcaption { font-size: 13px; color: #444; }
                 .note { color: #555; font-size: 14px; }
                 \(Gallery.css)
-                </style>
-                </head>
-                <body>
-                \(body)</body>
-                </html>
-
-                """
+                """, body: body)
         }
     }
 
@@ -232,7 +218,10 @@ struct ReportPage {
                 let rows = picks.filter { $0["section"] == key }.sorted { (Int($0["rank"] ?? "") ?? 0) < (Int($1["rank"] ?? "") ?? 0) }
                 let cards = rows.map { row -> Gallery.Card in
                     let image = scored[row["id"] ?? ""]
-                    var metadata = image?.metadata ?? []
+                    // Long decimals (0.6666666666666666) shortened to 4 significant digits.
+                    var metadata = (image?.metadata ?? []).map { name, value in
+                        (name: name, value: value.count > 8 && Double(value) != nil ? formatNumber(Double(value)!) : value)
+                    }
                     if scales.count > 1, let low = row["scale_min"].flatMap(Double.init), let high = row["scale_max"].flatMap(Double.init) {
                         metadata.append(("map scale", "\(formatNumber(low)) – \(formatNumber(high))"))
                     }

@@ -58,8 +58,9 @@ public enum BLASThreads {
     public static var count: Int { Int(openblas_get_num_threads()) }
 
     /// Sets OpenBLAS to one thread if anything (the environment, another library) changed it.
-    @usableFromInline
-    static func pinToOne() {
+    /// Call before any BLAS or LAPACK routine other than ``sgemm(m:n:k:alpha:a:lda:transposeA:b:ldb:transposeB:beta:c:ldc:)``.
+    @inlinable
+    public static func pinToOne() {
         if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
     }
 }

@@ -28,3 +28,24 @@ func benchmarkFloats(_ count: Int, seed: UInt64 = 1) -> [Float] {
         return Float(Int64(bitPattern: state) >> 40) / Float(1 << 23)
     }
 }
+
+/// Runs `python3 -c script arguments…` with `.assets/pybench` (or `$TRAWL_PYBENCH`) first on
+/// PYTHONPATH, where `make bench` installs the reference packages: its trimmed stdout, or
+/// nil after printing why `what` is skipped.
+func runBenchPython(_ script: String, arguments: [String], skipping what: String) -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", "-c", script] + arguments
+    var environment = ProcessInfo.processInfo.environment
+    let pybench = environment["TRAWL_PYBENCH"] ?? FileManager.default.currentDirectoryPath + "/.assets/pybench"
+    environment["PYTHONPATH"] = [pybench, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    guard (try? process.run()) != nil else { print("\(what) skipped: python3 not runnable"); return nil }
+    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { print("\(what) skipped: \(output)"); return nil }
+    return output
+}

@@ -68,20 +68,7 @@ private func benchmarkNearestNeighbour() {
     nearest.astype(np.int64).tofile(root + "/faiss.i64")
     print(f"{len(queries) / best:.0f} {faiss.__version__} {faiss.omp_get_max_threads()}")
     """
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", script, directory.path]
-    var environment = ProcessInfo.processInfo.environment
-    let pybench = environment["TRAWL_PYBENCH"] ?? FileManager.default.currentDirectoryPath + "/.assets/pybench"
-    environment["PYTHONPATH"] = [pybench, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
-    process.environment = environment
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    guard (try? process.run()) != nil else { print("faiss comparison skipped: python3 not runnable"); return }
-    process.waitUntilExit()
-    let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        .trimmingCharacters(in: .whitespacesAndNewlines)
-    guard process.terminationStatus == 0 else { print("faiss comparison skipped: \(output)"); return }
+    guard let output = runBenchPython(script, arguments: [directory.path], skipping: "faiss comparison") else { return }
     let fields = output.split(separator: " ")
     guard let faissRate = Double(fields.first ?? "") else { print("faiss comparison skipped: \(output)"); return }
     let faissNearest = (try? Data(contentsOf: directory.appendingPathComponent("faiss.i64")))

@@ -7,6 +7,7 @@ let sections: [(name: String, run: () -> Void)] = [
     ("metrics", runMetricsBenchmarks),
     ("images", runImagesBenchmarks),
     ("scorers", runScorerBenchmarks),
+    ("projections", runProjectionBenchmarks),
     ("data", runDataBenchmarks),
     ("backbones", runBackboneBenchmarks),
     ("experiments", runExperimentsBenchmarks),

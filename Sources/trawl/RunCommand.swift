@@ -22,6 +22,8 @@ struct Run: ParsableCommand {
     var quiet = false
 
     func run() throws {
+        // Line by line also into files and pipes: a run that waits for another says so at once.
+        setvbuf(stdout, nil, _IOLBF, 0)
         let url = URL(fileURLWithPath: spec)
         let experiment = try ExperimentSpec(contentsOf: url, file: spec)
         let options = locations.runOptions(showsProgress: !quiet)

@@ -117,6 +117,11 @@ final class CoresetCacheTests: XCTestCase {
             ("negative row", try encoded { $0.selectedRows[0] = -1 }),
             ("repeated row", try encoded { $0.selectedRows[2] = $0.selectedRows[1] }),
             ("too few rows", try encoded { $0.selectedRows.removeLast() }),
+            // Other valid rows (in range, distinct, as many): only the checksum tells.
+            ("other valid rows", try encoded { entry in
+                entry.selectedRows[0] = (0..<300).first { !entry.selectedRows.contains($0) }!
+            }),
+            ("damaged selection checksum", try encoded { $0.selectionSHA256 = String(repeating: "0", count: 64) }),
         ]
         for (name, data) in bad {
             try data.write(to: file)
@@ -129,6 +134,23 @@ final class CoresetCacheTests: XCTestCase {
             let rewritten = try JSONDecoder().decode(CoresetCache.Entry.self, from: Data(contentsOf: file))
             XCTAssertEqual(rewritten.selectedRows, good.selectedRows, name)
         }
+    }
+
+    /// A selection saved for other features (same key, another bank) is not reused.
+    func testSelectionOfAnotherBankIsNotReused() throws {
+        var primer = scorer()
+        _ = try cache.fit(&primer, bank: bank, key: key())
+        var other = bank.data
+        other[7] += 1
+        let otherBank = Tensor(shape: bank.shape, data: other)
+        var rebuilt = scorer()
+        let outcome = try cache.fit(&rebuilt, bank: otherBank, key: key())
+        XCTAssertFalse(outcome.hit)
+        XCTAssertEqual(outcome.warnings.count, 1)
+        XCTAssertTrue(outcome.warnings.first?.contains("bank SHA-256 differs") ?? false, "\(outcome.warnings)")
+        var reference = scorer()
+        try reference.fit(bank: otherBank)
+        XCTAssertEqual(try fingerprint(rebuilt).0, try fingerprint(reference).0)
     }
 
     func testSelectedRowsMustMatchTheCoreset() throws {

@@ -2,6 +2,7 @@ import CHDF5
 import Checksums
 import Foundation
 import Tensors
+import TestSupport
 import XCTest
 
 @testable import EmbeddingCache
@@ -118,6 +119,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: entry.url.path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: entry.partialURL.path))
         XCTAssertEqual(entry.url, directory.appendingPathComponent(key().sha256 + ".h5"))
+        entry.close()
 
         let expected = features(ids)
         let reopened = try cache.entry(for: key(), imageIDs: ids, specHash: "another spec")
@@ -147,7 +149,7 @@ final class EmbeddingCacheTests: XCTestCase {
             try entry.append(ids: Array(ids[..<3]), features: features(Array(ids[..<3])))
             // What a crash now would leave on disk: the file as flushed, never closed.
             let snapshot = try Data(contentsOf: entry.partialURL)
-            entry.discard()
+            entry.close()
             try snapshot.write(to: entry.partialURL)
         }
         var requested = [[String]]()
@@ -165,11 +167,13 @@ final class EmbeddingCacheTests: XCTestCase {
         do {
             let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
             try entry.append(ids: [ids[0]], features: features([ids[0]], shapes: ["blocks.4": [4, 3, 3], "blocks.10": [5, 1, 1]]))
+            entry.close()
         }
         let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) }
-        XCTAssertEqual(result.warnings, [
-            "\(cache.url(for: key()).path).partial: tap blocks.4 rows have shape [4, 3, 2], the file holds [4, 3, 3]; deleted, the features will be recomputed",
-        ])
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].hasPrefix(
+            "\(cache.url(for: key()).path).partial: tap blocks.4 rows have shape [4, 3, 2], the file holds [4, 3, 3]; "
+            + "moved aside to \(key().sha256).h5.partial.corrupt-"), result.warnings[0])
         XCTAssertEqual(result.computedCount, 6)
         for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
         XCTAssertThrowsError(try cache.features(for: key(taps: ["x"]), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) })
@@ -185,6 +189,10 @@ final class EmbeddingCacheTests: XCTestCase {
         }
         XCTAssertEqual(entry.missingIDs, Array(ids.dropFirst()))
         XCTAssertThrowsError(try cache.entry(for: key(), imageIDs: ids + [ids[0]], specHash: "s"))
+        // A second entry of the key in this process would wait for itself: it says so instead.
+        XCTAssertThrowsError(try cache.entry(for: key(), imageIDs: ids, specHash: "s")) {
+            XCTAssertTrue("\($0)".contains("already locked by this process"), "\($0)")
+        }
     }
 
     // MARK: Corrupt files
@@ -204,11 +212,117 @@ final class EmbeddingCacheTests: XCTestCase {
         for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor, file: file, line: line) }
     }
 
-    func testTruncatedFileIsDetectedDeletedAndRebuilt() throws {
+    func testTruncatedFileIsDetectedMovedAsideAndRebuilt() throws {
         let url = try finishedFile()
         let bytes = try Data(contentsOf: url)
         try bytes.prefix(bytes.count / 2).write(to: url)
-        try assertRebuilt(reason: "deleted, the features will be recomputed")
+        try assertRebuilt(reason: "moved aside to \(url.lastPathComponent).corrupt-")
+        try assertSetAside(url, holding: bytes.prefix(bytes.count / 2))
+    }
+
+    /// The one `<url>.corrupt-<time>` beside `url`, holding `bytes` (nil: a folder).
+    private func assertSetAside(_ url: URL, holding bytes: Data?, file: StaticString = #filePath, line: UInt = #line) throws {
+        let aside = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+            .filter { $0.hasPrefix(url.lastPathComponent + ".corrupt-") }
+        XCTAssertEqual(aside.count, 1, "\(aside)", file: file, line: line)
+        guard let name = aside.first else { return }
+        let path = directory.appendingPathComponent(name).path
+        if let bytes {
+            XCTAssertEqual(FileManager.default.contents(atPath: path), bytes, file: file, line: line)
+        } else {
+            var isDirectory: ObjCBool = false
+            XCTAssertTrue(FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue,
+                          file: file, line: line)
+        }
+    }
+
+    /// Empty, damaged header, another key's file, a folder with files in it: each is
+    /// reported by name with its reason, kept aside (never deleted), and rebuilt.
+    func testEveryKindOfInvalidFileIsMovedAsideWithAWarning() throws {
+        let good = try Data(contentsOf: try finishedFile())
+        var damagedHeader = good
+        damagedHeader.replaceSubrange(0..<8, with: [UInt8](repeating: 0x2A, count: 8))
+        var other = key()
+        other.toolVersion = "0.2.0"
+        let url = cache.url(for: key())
+        let cases: [(String, (URL) throws -> Void, String)] = [
+            ("empty", { try Data().write(to: $0) }, "not an HDF5 file"),
+            ("damaged header", { try damagedHeader.write(to: $0) }, "not an HDF5 file"),
+            ("another key's file", { _ in
+                // The file of another key under this key's name (e.g. copied by hand).
+                _ = try self.cache.features(for: other, imageIDs: self.ids, specHash: "s", batchSize: 6) { self.features($0) }
+                try FileManager.default.removeItem(at: url)
+                try FileManager.default.moveItem(at: self.cache.url(for: other), to: url)
+            }, "written for another key (\(other.sha256))"),
+            ("folder", {
+                try FileManager.default.removeItem(at: $0)
+                try FileManager.default.createDirectory(at: $0.appendingPathComponent("inside"), withIntermediateDirectories: true)
+                try Data("keep me".utf8).write(to: $0.appendingPathComponent("inside/file.txt"))
+            }, "a folder where a cache file belongs"),
+        ]
+        for (name, damage, reason) in cases {
+            try? FileManager.default.removeItem(at: directory)
+            _ = try finishedFile()
+            try damage(url)
+            let before = try? Data(contentsOf: url)
+            let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) }
+            XCTAssertEqual(result.computedCount, 6, name)
+            XCTAssertEqual(result.warnings.count, 1, "\(name): \(result.warnings)")
+            XCTAssertTrue(result.warnings.first?.hasPrefix("\(url.path): \(reason)") == true, "\(name): \(result.warnings)")
+            XCTAssertTrue(result.warnings.first?.contains("moved aside to \(url.lastPathComponent).corrupt-") == true,
+                          "\(name): \(result.warnings)")
+            for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+            try assertSetAside(url, holding: name == "folder" ? nil : before)
+            if name == "folder" {
+                let aside = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.contains(".corrupt-") }!
+                XCTAssertEqual(FileManager.default.contents(atPath: directory.appendingPathComponent(aside + "/inside/file.txt").path),
+                               Data("keep me".utf8))
+            }
+        }
+    }
+
+    /// A row rewritten with other values (a valid HDF5 chunk, Fletcher-32 and all) fails its
+    /// CRC-32 on read and is never used.
+    func testRowThatFailsItsChecksumIsDetected() throws {
+        let url = try finishedFile()
+        try withHDF5 {
+            let file = try openFile(url.path, writable: true)
+            let other = [Float](repeating: 0.5, count: 4 * 3 * 2)
+            try other.withUnsafeBufferPointer { try writeFloatRow(file, "features/blocks.4", index: 3, row: $0) }
+            try closeFile(file)
+        }
+        XCTAssertThrowsError(try cache.entry(for: key(), imageIDs: ids, specHash: "s").read(tap: "blocks.4")) { error in
+            XCTAssertTrue("\(error)".contains("row 3 (\(ids[3])) of features/blocks.4 fails its CRC-32"), "\(error)")
+        }
+        try assertRebuilt(reason: "fails its CRC-32")
+    }
+
+    /// What a full disk used to leave: rows marked completed whose data never reached the
+    /// file (read back as zeros). Verification before the file is finished catches them,
+    /// and the counts stay within the number of images (never negative hits).
+    func testRowsMarkedCompletedButNeverWrittenAreCaughtAndCountedOnce() throws {
+        do {
+            let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
+            try entry.append(ids: Array(ids[..<4]), features: features(Array(ids[..<4])))
+            entry.close()
+            // Row 4 marked completed without its data or checksum.
+            try withHDF5 {
+                let file = try openFile(entry.partialURL.path, writable: true)
+                try writeBytes(file, "completed", [1, 1, 1, 1, 1, 0])
+                try closeFile(file)
+            }
+        }
+        var requested = [[String]]()
+        let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 6) { batch in
+            requested.append(batch)
+            return self.features(batch)
+        }
+        XCTAssertEqual(requested, [[ids[5]], ids])
+        XCTAssertEqual(result.computedCount, 6)
+        XCTAssertEqual(result.warnings.count, 1)
+        XCTAssertTrue(result.warnings[0].contains("row 4 (\(ids[4])) of features/blocks"), "\(result.warnings)")
+        XCTAssertTrue(result.warnings[0].hasPrefix(cache.url(for: key()).path + ".partial: "), "\(result.warnings)")
+        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
     }
 
     func testGarbageFileIsDetectedAndRebuilt() throws {
@@ -239,6 +353,7 @@ final class EmbeddingCacheTests: XCTestCase {
             guard case EmbeddingCacheError.corrupt(url, _) = error else { return XCTFail("\(error)") }
         }
         try assertRebuilt(reason: "cannot read dataset features/blocks.4")
+        try assertSetAside(url, holding: bytes)
     }
 
     func testFileOfAnotherKeyIsRejected() throws {
@@ -247,7 +362,9 @@ final class EmbeddingCacheTests: XCTestCase {
         other.toolVersion = "0.2.0"
         try FileManager.default.copyItem(at: url, to: cache.url(for: other))
         let entry = try cache.entry(for: other, imageIDs: ids, specHash: "s")
-        XCTAssertEqual(entry.warnings, ["\(cache.url(for: other).path): written for another key (\(key().sha256)); deleted, the features will be recomputed"])
+        XCTAssertEqual(entry.warnings.count, 1)
+        XCTAssertTrue(entry.warnings[0].hasPrefix("\(cache.url(for: other).path): written for another key (\(key().sha256)); "
+                                                  + "moved aside to \(other.sha256).h5.corrupt-"), "\(entry.warnings)")
         XCTAssertEqual(entry.missingIDs, ids)
     }
 
@@ -279,36 +396,32 @@ final class EmbeddingCacheTests: XCTestCase {
         let partial = URL(fileURLWithPath: cache.url(for: key()).path + ".partial")
         try Data("not hdf5".utf8).write(to: partial)
         let entry = try cache.entry(for: key(), imageIDs: ids, specHash: "s")
-        XCTAssertEqual(entry.warnings, ["\(partial.path): not an HDF5 file (truncated or overwritten); deleted, the features will be recomputed"])
+        XCTAssertEqual(entry.warnings.count, 1)
+        XCTAssertTrue(entry.warnings[0].hasPrefix("\(partial.path): not an HDF5 file (empty, truncated or overwritten); moved aside to "),
+                      "\(entry.warnings)")
         XCTAssertEqual(entry.missingIDs, ids)
     }
 
     // MARK: h5py
 
     func testFileIsReadableByH5py() throws {
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import h5py"]
-        probe.standardError = FileHandle.nullDevice
-        do { try probe.run(); probe.waitUntilExit() } catch { throw XCTSkip("python3 is not available") }
-        guard probe.terminationStatus == 0 else { throw XCTSkip("h5py is not installed (pip install h5py)") }
+        if let reason = missingPythonModules(["h5py", "numpy"]) { throw XCTSkip(reason) }
 
         let url = try finishedFile()
         let script = """
-            import h5py, json, sys
+            import h5py, json, sys, zlib
             f = h5py.File(sys.argv[1], "r")
             out = {"ids": [s.decode() for s in f["image_ids"][()]], "completed": f["completed"][()].tolist(),
                    "attrs": {k: (v.decode() if isinstance(v, bytes) else (v.tolist() if hasattr(v, "tolist") else v)) for k, v in f.attrs.items()}}
             for tap in f["features"]:
                 d = f["features"][tap]
                 out[tap] = {"shape": list(d.shape), "dtype": str(d.dtype), "chunks": list(d.chunks), "shapeAttr": d.attrs["shape"].tolist(),
-                            "compression": d.compression, "shuffle": d.shuffle, "fletcher32": d.fletcher32, "hex": d[()].astype("<f4").tobytes().hex()}
+                            "compression": d.compression, "shuffle": d.shuffle, "fletcher32": d.fletcher32, "hex": d[()].astype("<f4").tobytes().hex(),
+                            "crcOK": [zlib.crc32(row.astype("<f4").tobytes()) == int(c) for row, c in zip(d[()], f["checksums"][tap][()])]}
             print(json.dumps(out))
             """
-        let process = Process()
+        let process = pythonProcess(["-c", script, url.path])
         let output = Pipe()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script, url.path]
         process.standardOutput = output
         try process.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
@@ -317,7 +430,7 @@ final class EmbeddingCacheTests: XCTestCase {
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
         XCTAssertEqual(json["ids"] as? [String], ids)
         XCTAssertEqual(json["completed"] as? [Int], [1, 1, 1, 1, 1, 1])
-        XCTAssertEqual(json["attrs"] as? [String: String], ["format": "trawl-embeddings/1", "key": key().canonicalJSON,
+        XCTAssertEqual(json["attrs"] as? [String: String], ["format": "trawl-embeddings/2", "key": key().canonicalJSON,
                                                           "key_sha256": key().sha256, "spec_hash": "s", "tool_version": "0.1.0"])
         for (tap, tensor) in features(ids) {
             let info = try XCTUnwrap(json[tap] as? [String: Any])
@@ -332,6 +445,7 @@ final class EmbeddingCacheTests: XCTestCase {
                 (0..<4).map { String(format: "%02x", UInt8(truncatingIfNeeded: value.bitPattern >> (8 * $0))) }.joined()
             }.joined()
             XCTAssertEqual(info["hex"] as? String, hex)
+            XCTAssertEqual(info["crcOK"] as? [Bool], [Bool](repeating: true, count: ids.count), "zlib.crc32 of each row")
         }
     }
 }

@@ -119,7 +119,7 @@ final class ExperimentCatalogTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("No file at \(environment["TORCH_HOME"]!)/hub/checkpoints/wide_resnet50_2-95faca4d.pth"),
                           "\($0)")
         }
-        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("Results").path),
+        XCTAssertFalse(FileManager.default.fileExists(atPath: scratch.appendingPathComponent("Results/\(spec.name)").path),
                        "a failed run publishes nothing")
     }
 

@@ -246,14 +246,14 @@ final class ResultsSummaryTests: XCTestCase {
         }
         let markdown = ResultsSummary(experiments: experiments).markdown
         let lines = markdown.split(separator: "\n").map(String.init)
-        XCTAssertTrue(lines.contains("| mvtec-bottle-patchcore | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
+        XCTAssertTrue(lines.contains("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
                                      + "| PatchCore (k 1, euclidean) | coreset_ratio=0.01 "
                                      + "| 0.992 | 0.998 | 0.980 |  |  |  |  |  |"), markdown)
-        XCTAssertTrue(lines.contains { $0.hasPrefix("| mvtec-bottle-patchcore |") && $0.contains("| coreset_ratio=0.1 | 1.000 |") })
+        XCTAssertTrue(lines.contains { $0.hasPrefix("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) |") && $0.contains("| coreset_ratio=0.1 | 1.000 |") })
         XCTAssertTrue(lines.contains("| fashion-mnist-knn-class0…9 | Fashion-MNIST one-vs-rest, mean of 10 classes "
                                      + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine) |  "
                                      + "| 0.725 | 0.500 |  |  |  |  |  |  |"), markdown)
-        XCTAssertTrue(lines.contains("| 3 Dress | 0.650 |"), markdown)
+        XCTAssertTrue(lines.contains("| 3 Dress | [0.650](fashion-mnist-knn-class3/report.html) |"), markdown)
         XCTAssertTrue(lines.contains("| **mean** | **0.725** |"), markdown)
     }
 }

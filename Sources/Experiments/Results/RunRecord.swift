@@ -1,5 +1,6 @@
 import Datasets
 import Foundation
+import Reports
 
 /// `run.json`: what was run, on what, how long it took and what it found.
 struct RunRecord: Encodable {
@@ -40,6 +41,9 @@ struct RunRecord: Encodable {
     struct Stage: Encodable { var name: String; var seconds: Double }
 
     var name: String
+    var description: String
+    /// How the decision threshold was chosen, in words (`ThresholdRule.summary`).
+    var thresholdRule: String
     var toolVersion: String
     var startedAt: String
     /// nil when the spec is not inside a git work tree (or git is missing).
@@ -78,5 +82,17 @@ extension RunRecord.Coresets {
         hits = outcomes.filter(\.hit).count
         misses = outcomes.count - hits
         warnings = outcomes.flatMap(\.warnings)
+    }
+}
+
+extension ThresholdRule {
+    /// The rule in words, as reports name it: `f1_max (best F1 on the test set)`,
+    /// `train_percentile 95 (of training scores)`, `fixed 3.2`.
+    var summary: String {
+        switch self {
+        case .f1Max: return "f1_max (best F1 on the test set)"
+        case .trainPercentile(let percentile): return "train_percentile \(formatNumber(percentile)) (of training scores)"
+        case .fixed(let value): return "fixed \(formatNumber(value))"
+        }
     }
 }

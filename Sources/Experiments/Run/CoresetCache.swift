@@ -14,10 +14,11 @@ import Tensors
 /// the sampler's settings, and its most expensive step; a run whose ``Key`` matches a saved
 /// file builds the memory bank from the saved rows instead (bit-identical scores). A file
 /// that does not parse or does not match (key, bank size, row count, rows out of range or
-/// repeated) is reported, deleted and recomputed — never trusted.
+/// repeated, the SHA-256 of its selection or of the bank it was selected from) is
+/// reported, deleted and recomputed — never trusted.
 struct CoresetCache {
     /// Bump when the selection algorithm or the file's meaning changes.
-    static let formatVersion = 1
+    static let formatVersion = 2
 
     /// The folder of the `.json` files.
     let directory: URL
@@ -86,6 +87,29 @@ struct CoresetCache {
         var bankRows: Int
         /// Selected rows of the bank, in selection order.
         var selectedRows: [Int]
+        /// SHA-256 of `selectedRows` as little-endian Int64s: an edited selection is caught.
+        var selectionSHA256: String
+        /// SHA-256 of the bank's float32 elements (little-endian), `[M, D]` row-major: the
+        /// selection is only reused for the very features it was selected from.
+        var bankSHA256: String
+
+        init(key: Key, bank: Tensor, selectedRows: [Int]) {
+            self.key = key
+            bankRows = bank.shape[0]
+            self.selectedRows = selectedRows
+            selectionSHA256 = Self.sha256(of: selectedRows)
+            bankSHA256 = Self.sha256(of: bank)
+        }
+
+        static func sha256(of rows: [Int]) -> String {
+            SHA256.hash(rows.flatMap { row in withUnsafeBytes(of: Int64(row).littleEndian, Array.init) }).hex
+        }
+
+        static func sha256(of bank: Tensor) -> String {
+            var hasher = SHA256()
+            bank.data.withUnsafeBytes { hasher.update($0) }  // float32 is little-endian on supported platforms
+            return hasher.finalize().hex
+        }
     }
 
     /// What fitting through the cache did.
@@ -110,6 +134,12 @@ struct CoresetCache {
                 guard entry.bankRows == bank.shape[0] else {
                     throw RunError("it selects from \(entry.bankRows) rows, the bank has \(bank.shape[0])")
                 }
+                guard Entry.sha256(of: entry.selectedRows) == entry.selectionSHA256 else {
+                    throw RunError("its selected rows do not match their SHA-256 (edited or damaged)")
+                }
+                guard Entry.sha256(of: bank) == entry.bankSHA256 else {
+                    throw RunError("it was selected from other features than this bank's (bank SHA-256 differs)")
+                }
                 try scorer.fit(bank: bank, selectedRows: entry.selectedRows)
                 return Outcome(file: file, hit: true, warnings: [])
             } catch {
@@ -119,7 +149,7 @@ struct CoresetCache {
         }
         let selected = try scorer.fit(bank: bank) ?? []
         do {
-            try save(Entry(key: key, bankRows: bank.shape[0], selectedRows: selected), to: file)
+            try save(Entry(key: key, bank: bank, selectedRows: selected), to: file)
         } catch {
             warnings.append("coreset cache \(file.path): not saved: \(error)")
         }

@@ -69,7 +69,7 @@ struct FeatureSplits {
 }
 
 /// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
-private let scoringBatch = 32
+let scoringBatch = 32
 
 /// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
 /// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.

@@ -3,6 +3,7 @@ import Checksums
 import Datasets
 import EmbeddingCache
 import Foundation
+import Reports
 import Tensors
 
 /// Where a run reads and writes.
@@ -80,6 +81,12 @@ public struct ExperimentRunner {
         let specBytes = try Data(contentsOf: specFile)
         let specHash = SHA256.hash(specBytes).hex
 
+        // Results: writable, and this run alone writes them (before any computation).
+        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
+        let publisher = ResultsPublisher(destination: destination, keeping: [Baseline.fileName])
+        let resultsLock = try publisher.lock(waiting: log)
+        defer { resultsLock.release() }
+
         // Dataset.
         let dataset = try stage("dataset") { try spec.dataset.load() }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
@@ -107,7 +114,7 @@ public struct ExperimentRunner {
                 try extractFeatures(of: items, backbone: backbone, backboneSpec: spec.backbone,
                                     weightsSHA256: weightsSHA256, pipeline: pipeline,
                                     cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                    toolVersion: options.toolVersion, showsProgress: options.showsProgress)
+                                    toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
             }
             extracted.warnings.forEach { log("warning: \($0)") }
             log("\(name): \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
@@ -162,14 +169,18 @@ public struct ExperimentRunner {
             results.append(result)
         }
 
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: trainRows + testRows, taps: splits.taps, seed: spec.seed)
+        }
+
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let destination = options.resultsDirectory.appendingPathComponent(spec.name)
         let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results,
                                   classifier: classifier)
         var record = RunRecord(
-            name: spec.name, toolVersion: options.toolVersion,
+            name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
+            toolVersion: options.toolVersion,
             startedAt: ISO8601DateFormatter().string(from: start),
             git: Provenance.git(in: specFile.deletingLastPathComponent()).map { RunRecord.Git(sha: $0.sha, dirty: $0.dirty) },
             spec: RunRecord.Spec(path: specFile.path, sha256: specHash),
@@ -187,23 +198,24 @@ public struct ExperimentRunner {
                                          point: best.point.index),
             stages: [], wallSeconds: 0, peakMemoryBytes: nil)
         let resultsClock = Date()
-        try ResultsPublisher(destination: destination).publish { staging in
+        try publisher.publish { staging in
             try report.writeTables(to: staging)
             if classifier != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
-            if spec.outputs.heatmaps > 0, case .patchcore(let scorer) = best.scorer {
-                try writeHeatmaps(scorer: scorer, result: best, report: report, pipeline: pipeline,
-                                  splits: splits, to: staging)
-            }
-            // run.json last: its "results" stage covers everything written before it.
+            try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
+            try writeGallery(result: best, report: report, pipeline: pipeline, splits: splits, to: staging)
+            // run.json after the tables and images: its "results" stage covers them.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
             record.wallSeconds = Date().timeIntervalSince(start)
             record.peakMemoryBytes = Provenance.peakMemoryBytes
             try staging.write(try record.json(), to: "run.json")
+            // The report last: it is made from the folder's files alone.
+            try Report.write(in: staging.directory)
         }
 
         log("")
         log(String(report.metricsTable.markdown.dropLast()))
         log("results: \(destination.path)/")
+        log("report: \(destination.appendingPathComponent("report.html").path)")
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),

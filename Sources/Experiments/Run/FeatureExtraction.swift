@@ -31,22 +31,34 @@ struct ExtractionItem {
     var id: String { augmentation.map { "\(sample.id)#\($0.rawValue)" } ?? sample.id }
 }
 
-/// Computes or loads the features of `items` for `spec`'s backbone and taps.
+/// Computes or loads the features of `items` for `spec`'s backbone and taps. `log`
+/// receives the line saying so when another process holds the cache entry and this one waits.
 func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpec: BackboneSpec,
                      weightsSHA256: String, pipeline: InputPipeline, cache: EmbeddingCache,
-                     specHash: String, toolVersion: String, showsProgress: Bool) throws -> ExtractedFeatures {
+                     specHash: String, toolVersion: String, showsProgress: Bool,
+                     log: (String) -> Void) throws -> ExtractedFeatures {
     let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
     let key = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
                          backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
                          pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
     let ids = items.map(\.id)
     let byID = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) })
-    // How many images the cache lacks, for the progress bar (the entry is closed again
-    // before `features` reopens it).
-    let missing = try cache.entry(for: key, imageIDs: ids, specHash: specHash).missingIDs.count
+    // How many images the cache lacks, for the progress bar (the entry and its lock are
+    // released again before `features` reopens it); files it moved aside are reported
+    // with the warnings of `features`.
+    var waited = false
+    func waiting(_ line: String) {
+        if !waited { log(line) }
+        waited = true
+    }
+    let preview = try cache.entry(for: key, imageIDs: ids, specHash: specHash, waiting: waiting)
+    let missing = preview.missingIDs.count
+    let previewWarnings = preview.warnings
+    preview.close()
     let progress = showsProgress && missing > 0 ? ProgressReporter("features (\(backbone.name))", total: missing) : nil
     let batchSize = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
-    let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize) { batch in
+    let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
+                                    waiting: waiting) { batch in
         let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)
         let outputs = try backbone.features(Tensor.stack(inputs), taps: backboneSpec.taps)
         progress?.advance(by: batch.count)
@@ -54,7 +66,8 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
     }
     progress?.finish()
     return ExtractedFeatures(taps: cached.features, hits: items.count - cached.computedCount,
-                             misses: cached.computedCount, file: cache.url(for: key), key: key, warnings: cached.warnings)
+                             misses: cached.computedCount, file: cache.url(for: key), key: key,
+                             warnings: previewWarnings + cached.warnings)
 }
 
 /// Network inputs of `items`, decoded and preprocessed on every core (no BLAS involved).
