@@ -1,6 +1,7 @@
 import Datasets
 import Projections
 import Scorers
+import Tables
 import Tensors
 
 /// Every run's map of its images: the image embeddings (global-average-pooled taps, what
