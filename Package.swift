@@ -85,7 +85,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Datasets", "EmbeddingCache", "FileLocks", "Images", "Reports", "Tables", "TestSupport",
+            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "Images", "Reports", "Tables", "TestSupport",
         ]),
     ],
     swiftLanguageModes: [.v5]

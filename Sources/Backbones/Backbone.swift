@@ -31,6 +31,8 @@ public enum BackboneError: Error, Equatable, CustomStringConvertible {
     case badInput(backbone: String, shape: [Int])
     /// The checkpoint has no classifier (e.g. MobileNetV2 feature weights).
     case noClassifier(backbone: String)
+    /// A tiled image (after scaling) is smaller than one tile.
+    case imageSmallerThanTile(tile: Int, width: Int, height: Int)
 
     public var description: String {
         switch self {
@@ -46,6 +48,8 @@ public enum BackboneError: Error, Equatable, CustomStringConvertible {
             return "\(backbone) expects an image batch [N, 3, H, W] with H, W ≥ 32, got \(shape)"
         case let .noClassifier(backbone):
             return "\(backbone) weights have no classifier; only features are available"
+        case let .imageSmallerThanTile(tile, width, height):
+            return "the image is \(width)×\(height) px after scaling, smaller than the \(tile) px tile"
         }
     }
 }

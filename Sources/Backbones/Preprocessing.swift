@@ -53,11 +53,16 @@ public struct Preprocessing: Sendable, Equatable {
                 .checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
             sized = rgb.resized(shorterSide: shorterSide).centerCropped(width: crop, height: crop)
         }
+        return normalized(sized)
+    }
+
+    /// `image` (RGB, 0…255, any size) with this normalisation: `[3, H, W]`.
+    public func normalized(_ image: Image) -> Tensor {
         switch normalization {
         case .centered:
-            return sized.normalized(offset: 127, scale: 128)
+            return image.normalized(offset: 127, scale: 128)
         case .imageNet:
-            return sized.normalized(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
+            return image.normalized(mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225])
         }
     }
 }

@@ -48,14 +48,36 @@ public struct FeatureKey: Codable, Equatable, Sendable {
         public var mean: [Float]
         /// Per-channel divisor applied after the mean, on the 0…255 pixel scale.
         public var std: [Float]
+        /// Tiled full-resolution extraction; nil (absent from the canonical JSON) for none.
+        public var tiling: Tiling?
 
-        public init(resize: [Int], resizeFilter: String, centerCrop: [Int], color: String, mean: [Float], std: [Float]) {
+        public init(resize: [Int], resizeFilter: String, centerCrop: [Int], color: String, mean: [Float], std: [Float],
+                    tiling: Tiling? = nil) {
             self.resize = resize
             self.resizeFilter = resizeFilter
             self.centerCrop = centerCrop
             self.color = color
             self.mean = mean
             self.std = std
+            self.tiling = tiling
+        }
+    }
+
+    /// How tiles were cut and stitched.
+    public struct Tiling: Codable, Equatable, Sendable {
+        /// Tile side and distance between tile origins, pixels of the scaled image.
+        public var tile: Int
+        public var stride: Int
+        /// Factor the whole image was resized by before tiling.
+        public var scale: Double
+        /// How overlapping tile outputs became one grid, e.g. `most-central-tile`.
+        public var stitching: String
+
+        public init(tile: Int, stride: Int, scale: Double, stitching: String) {
+            self.tile = tile
+            self.stride = stride
+            self.scale = scale
+            self.stitching = stitching
         }
     }
 

@@ -69,6 +69,7 @@ public struct ResultsFolder {
     /// Metric names the runner writes, in the order they may appear (metrics.csv columns).
     static let metricNames: [String: String] = [
         "auroc": "AUROC", "ap": "AP", "sauc": "sAUC", "f1_max": "F1-max", "pixel_auroc": "pixel AUROC", "aupro": "AUPRO",
+        "fpr_at_95_tpr": "FPR@95TPR", "aupr_in": "AUPR-In", "aupr_out": "AUPR-Out",
     ]
 
     /// The metric columns of metrics.csv, in order.

@@ -1,9 +1,11 @@
 import Tensors
 
-/// Image-level k-nearest-neighbour out-of-distribution scorer (as in the
-/// FathomNet OOD work): an image embedding (`[N, D]`, e.g. from
-/// ``globalAveragePool(_:)``) scores the mean distance to its `k` nearest
-/// training embeddings.
+/// Image-level k-nearest-neighbour out-of-distribution scorer. An image
+/// embedding (`[N, D]`, e.g. from ``globalAveragePool(_:)``) scores, by
+/// ``Aggregate``, either the mean distance to its `k` nearest training
+/// embeddings (the FathomNet OOD seed protocol: k = 100, cosine, scaled,
+/// 95th-percentile threshold) or the distance to the k-th nearest after L2
+/// normalisation (Sun et al., ICML 2022, OpenOOD's `KNNPostprocessor`).
 ///
 /// Training scores are leave-one-out: each training embedding is scored
 /// against the others, never itself. They give the optional min–max scaling
@@ -13,8 +15,21 @@ import Tensors
 /// units as ``score(_:)`` (scaled when scaling is on). A score above the
 /// threshold flags an image as out of distribution.
 public struct KNNScorer: Sendable {
+    /// How the `k` neighbour distances of an embedding become its score.
+    public enum Aggregate: String, Sendable, CaseIterable {
+        /// Mean distance to the `k` nearest training embeddings, embeddings as given.
+        case mean
+        /// Distance to the `k`-th nearest training embedding, every embedding (training and
+        /// test) L2-normalised first: Sun et al., "Out-of-distribution detection with deep
+        /// nearest neighbors" (ICML 2022), OpenOOD's `KNNPostprocessor`. With `.euclidean`
+        /// this is the paper's distance; OpenOOD's faiss `IndexFlatL2` reports its square
+        /// (`.squaredEuclidean`), which ranks identically.
+        case kth
+    }
+
     public var k: Int
     public var metric: DistanceMetric
+    public var aggregate: Aggregate
     /// Min–max scale scores by the training set's leave-one-out scores.
     public var scalesByTrainingScores: Bool
     /// Percentile (0–100) of training scores used as the threshold.
@@ -27,10 +42,11 @@ public struct KNNScorer: Sendable {
     /// The decision threshold in ``score(_:)`` units.
     public private(set) var threshold: Float = .nan
 
-    public init(k: Int = 100, metric: DistanceMetric = .cosine, scalesByTrainingScores: Bool = false,
-                thresholdPercentile: Double = 95) {
+    public init(k: Int = 100, metric: DistanceMetric = .cosine, aggregate: Aggregate = .mean,
+                scalesByTrainingScores: Bool = false, thresholdPercentile: Double = 95) {
         self.k = k
         self.metric = metric
+        self.aggregate = aggregate
         self.scalesByTrainingScores = scalesByTrainingScores
         self.thresholdPercentile = thresholdPercentile
     }
@@ -41,21 +57,39 @@ public struct KNNScorer: Sendable {
             throw ScorerError.invalidParameter(name: "thresholdPercentile", value: "\(thresholdPercentile)",
                                                reason: "must be in [0, 100]")
         }
-        let index = try NearestNeighbourIndex(bank: embeddings, metric: metric)
-        trainingScores = try index.searchLeavingOneOut(k: k).meanDistances
+        let index = try NearestNeighbourIndex(bank: try prepared(embeddings, "embeddings"), metric: metric)
+        trainingScores = aggregated(try index.searchLeavingOneOut(k: k))
         self.index = index
         threshold = scaled(percentile(trainingScores, thresholdPercentile))
     }
 
-    /// Scores `[N, D]` test embeddings: mean distance to the `k` nearest training embeddings.
+    /// Scores `[N, D]` test embeddings by ``aggregate`` (scaled when
+    /// ``scalesByTrainingScores`` is set).
     public func score(_ embeddings: Tensor) throws -> [Float] {
         guard let index else { throw ScorerError.notFitted(scorer: "KNNScorer") }
-        return try index.search(embeddings, k: k).meanDistances.map(scaled)
+        return aggregated(try index.search(try prepared(embeddings, "embeddings"), k: k)).map(scaled)
     }
+
+    /// The leave-one-out training scores in ``score(_:)`` units (scaled when
+    /// ``scalesByTrainingScores`` is set), `[N]`.
+    public var scaledTrainingScores: [Float] { trainingScores.map(scaled) }
 
     /// Whether each score exceeds ``threshold``.
     public func isOutOfDistribution(_ scores: [Float]) -> [Bool] {
         scores.map { $0 > threshold }
+    }
+
+    private func prepared(_ embeddings: Tensor, _ argument: String) throws -> Tensor {
+        guard aggregate == .kth else { return embeddings }
+        try validateMatrix(embeddings, argument)
+        return try l2Normalised(embeddings, argument)
+    }
+
+    private func aggregated(_ neighbours: Neighbours) -> [Float] {
+        switch aggregate {
+        case .mean: return neighbours.meanDistances
+        case .kth: return (0..<neighbours.count).map { neighbours.distances[$0 * k + k - 1] }
+        }
     }
 
     private func scaled(_ s: Float) -> Float {

@@ -92,10 +92,17 @@ final class EmbeddingCacheTests: XCTestCase {
         k = base; k.preprocessing.mean = [123.675, 116.28, 103.53]; variants.append(k)
         k = base; k.preprocessing.std = [128, 128, 127]; variants.append(k)
         k = base; k.toolVersion = "0.1.1"; variants.append(k)
+        k = base; k.preprocessing.tiling = FeatureKey.Tiling(tile: 224, stride: 192, scale: 1, stitching: "most-central-tile")
+        variants.append(k)
+        var tiled = k
+        tiled.preprocessing.tiling?.scale = 0.5; variants.append(tiled)
+        tiled = k; tiled.preprocessing.tiling?.stride = 224; variants.append(tiled)
         let hashes = ([base] + variants).map(\.sha256)
         XCTAssertEqual(Set(hashes).count, hashes.count)
         XCTAssertEqual(base.sha256, key().sha256)
         XCTAssertEqual(base.sha256, SHA256.hash(Array(base.canonicalJSON.utf8)).hex)
+        // Keys without tiling are exactly what they were before tiling existed (the same cache files).
+        XCTAssertFalse(base.canonicalJSON.contains("tiling"), base.canonicalJSON)
         XCTAssertTrue(base.canonicalJSON.hasPrefix(#"{"backbone":"efficientnet-lite0","images":{"count":6,"sha256":""#),
                       base.canonicalJSON)
     }

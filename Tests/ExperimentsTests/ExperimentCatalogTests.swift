@@ -33,7 +33,7 @@ final class ExperimentCatalogTests: XCTestCase {
     func testEveryCommittedSpecDecodesGivenTheUsersEnvironment() throws {
         let catalog = try ExperimentCatalog(directory: experiments)
         XCTAssertEqual(catalog.names.filter { $0.hasPrefix("paper-patchcore-wrn50-") }.count, 15)
-        XCTAssertEqual(catalog.names.filter { $0.hasPrefix("fashion-mnist-") && $0.contains("-class") }.count, 30)
+        XCTAssertEqual(catalog.names.filter { $0.hasPrefix("fashion-mnist-one-class-") }.count, 3)
         for name in catalog.names {
             let url = try catalog.file(named: name)
             XCTAssertNoThrow(try ExperimentSpec(contentsOf: url, environment: userEnvironment), name)
@@ -52,7 +52,7 @@ final class ExperimentCatalogTests: XCTestCase {
 
     func testPaperSpecsFollowThePublishedConfiguration() throws {
         let spec = try paperSpec("paper-patchcore-wrn50-carpet", environment: userEnvironment)
-        XCTAssertEqual(spec.dataset, .mvtec(MVTecConfiguration(root: userEnvironment["MVTEC_AD"]! + "/carpet")))
+        XCTAssertEqual(spec.datasets[0].configuration, .mvtec(MVTecConfiguration(root: userEnvironment["MVTEC_AD"]! + "/carpet")))
         XCTAssertEqual(spec.backbone.name, "wide_resnet50_2")
         XCTAssertEqual(spec.backbone.weights, userEnvironment["TORCH_HOME"]! + "/hub/checkpoints/wide_resnet50_2-95faca4d.pth")
         XCTAssertEqual(spec.backbone.taps, ["stride8", "stride16"])
@@ -94,11 +94,11 @@ final class ExperimentCatalogTests: XCTestCase {
     /// With the variables set but the data absent, loading names the missing folder or file.
     func testPaperSpecsNameTheMissingDataset() throws {
         let mvtec = try paperSpec("paper-patchcore-wrn50-hazelnut", environment: userEnvironment)
-        XCTAssertThrowsError(try mvtec.dataset.load()) {
+        XCTAssertThrowsError(try mvtec.datasets[0].configuration.load()) {
             XCTAssertTrue("\($0)".contains(self.userEnvironment["MVTEC_AD"]! + "/hazelnut"), "\($0)")
         }
         let fathomnet = try paperSpec("paper-fathomnet-knn-resnet50", environment: userEnvironment)
-        XCTAssertThrowsError(try fathomnet.dataset.load()) {
+        XCTAssertThrowsError(try fathomnet.datasets[0].configuration.load()) {
             XCTAssertTrue("\($0)".contains(self.userEnvironment["FATHOMNET_MANIFEST"]!), "\($0)")
         }
     }
@@ -127,7 +127,7 @@ final class ExperimentCatalogTests: XCTestCase {
         let catalog = try ExperimentCatalog(directory: experiments)
         let spec = try catalog.spec(named: "paper-patchcore-wrn50-bottle", placeholdersForUnsetVariables: true)
         guard ProcessInfo.processInfo.environment["MVTEC_AD"] == nil else { throw XCTSkip("MVTEC_AD is set") }
-        guard case .mvtec(let configuration) = spec.dataset else { return XCTFail("\(spec.dataset)") }
+        guard case .mvtec(let configuration) = spec.datasets[0].configuration else { return XCTFail("\(spec.datasets)") }
         XCTAssertTrue(configuration.root.hasSuffix("/$MVTEC_AD/bottle"), configuration.root)
     }
 }

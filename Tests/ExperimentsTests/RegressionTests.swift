@@ -236,24 +236,22 @@ final class ResultsSummaryTests: XCTestCase {
             1,3,all,all,0.1,1,euclidean,false,1.0,1.0,1.0,1.5,16390,1.0,1.0
 
             """)]
-        for index in 0..<10 {
-            // AUROC 0.5 + index/20: the mean over classes 0…9 is 0.725.
-            experiments.append(try results("fashion-mnist-knn-class\(index)", """
-                point,pooling,pretrain_dim,target_dim,k,metric,auroc,ap,threshold,bank_size,fit_seconds,score_seconds
-                0,1,all,all,100,cosine,\(0.5 + Double(index) / 20),0.5,0.1,,0.1,0.1
+        // AUROC 0.5 + class/20: the mean over classes 0…9 is 0.725.
+        experiments.append(try results("fashion-mnist-one-class-knn", """
+            point,normal_classes,k,metric,aggregate,auroc,ap,fpr_at_95_tpr,aupr_in,aupr_out,threshold,bank_size
+            \((0..<10).map { "\($0),\($0),100,cosine,mean,\(0.5 + Double($0) / 20),0.5,0.25,0.5,0.75,0.1,500" }.joined(separator: "\n"))
 
-                """))
-        }
+            """))
         let markdown = ResultsSummary(experiments: experiments).markdown
         let lines = markdown.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
                                      + "| PatchCore (k 1, euclidean) | coreset_ratio=0.01 "
-                                     + "| 0.992 | 0.998 | 0.980 |  |  |  |  |  |"), markdown)
+                                     + "| 0.992 | 0.998 | 0.980 |  |  |  |  |  |  |  |  |"), markdown)
         XCTAssertTrue(lines.contains { $0.hasPrefix("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) |") && $0.contains("| coreset_ratio=0.1 | 1.000 |") })
-        XCTAssertTrue(lines.contains("| fashion-mnist-knn-class0…9 | Fashion-MNIST one-vs-rest, mean of 10 classes "
-                                     + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine) |  "
-                                     + "| 0.725 | 0.500 |  |  |  |  |  |  |"), markdown)
-        XCTAssertTrue(lines.contains("| 3 Dress | [0.650](fashion-mnist-knn-class3/report.html) |"), markdown)
+        XCTAssertTrue(lines.contains("| [fashion-mnist-one-class-knn](fashion-mnist-one-class-knn/report.html) | Fashion-MNIST one-vs-rest, mean of 10 classes "
+                                     + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine, mean) |  "
+                                     + "| 0.725 | 0.500 |  |  |  |  | 0.250 | 0.500 | 0.750 |  |  |"), markdown)
+        XCTAssertTrue(lines.contains("| 3 Dress | [0.650](fashion-mnist-one-class-knn/report.html) |"), markdown)
         XCTAssertTrue(lines.contains("| **mean** | **0.725** |"), markdown)
     }
 }

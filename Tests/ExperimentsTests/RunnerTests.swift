@@ -25,12 +25,15 @@ final class RunnerTests: XCTestCase {
     /// Writes `Experiments/tiny.json` under the test folder and returns its URL; `overrides`
     /// replace or add top-level keys.
     private func writeSpec(_ scorer: [String: Any], threshold: [String: Any] = ["rule": "f1_max"],
-                           heatmaps: Int = 3, overrides: [String: Any] = [:]) throws -> URL {
+                           heatmaps: Int = 3, trainFraction: Any = 0.5,
+                           backbone: [String: Any] = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
+                                                      "input_size": 64],
+                           overrides: [String: Any] = [:]) throws -> URL {
         var spec: [String: Any] = [
             "name": "tiny",
             "description": "end-to-end test",
-            "dataset": ["kind": "folders", "root": "../data", "train_fraction": 0.5],
-            "backbone": ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"], "input_size": 64],
+            "dataset": ["kind": "folders", "root": "../data", "train_fraction": trainFraction],
+            "backbone": backbone,
             "scorer": scorer,
             "metrics": ["auroc", "ap", "sauc", "f1_max"],
             "threshold": threshold,
@@ -120,7 +123,7 @@ final class RunnerTests: XCTestCase {
             with: Data(contentsOf: results.appendingPathComponent("run.json"))) as? [String: Any])
         XCTAssertEqual(record["grid_points"] as? Int, 2)
         XCTAssertEqual((record["cache"] as? [String: Any])?["misses"] as? Int, 12)
-        XCTAssertEqual((record["dataset"] as? [String: Any])?["kinds"] as? [String: [String: Int]],
+        XCTAssertEqual((record["datasets"] as? [[String: Any]])?.first?["kinds"] as? [String: [String: Int]],
                        ["train": ["normal": 4], "test": ["normal": 4, "anomalous": 4]])
         XCTAssertEqual((record["backbone"] as? [String: Any])?["weights_sha256"] as? String,
                        "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db")
@@ -166,6 +169,34 @@ final class RunnerTests: XCTestCase {
         // Nothing but the results folder and its lock file is left beside it.
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("Results").path).sorted(),
                        [".tiny.lock", "tiny"])
+    }
+
+    /// Tiled extraction end to end: the 64×64 images scaled by 2 and cut into 3×3 tiles of 64
+    /// px every 48 px; anomaly maps at the scaled size; the cache key carries the tiling (the
+    /// untiled run of the same images misses), and a repeat reads the cache to the same scores.
+    func testTiledRunMapsAtTheScaledSizeAndCachesUnderItsOwnKey() throws {
+        let tiled = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
+                     "tiling": ["tile": 64, "stride": 48, "scale": 2]] as [String: Any]
+        let url = try writeSpec(["kind": "patchcore", "coreset_ratio": 0.5], heatmaps: 2, backbone: tiled)
+        let first = try run(url)
+        XCTAssertEqual(first.cacheMisses, 12)
+        XCTAssertEqual(first.headline.value, 1, "the bright blob is found")
+        let scores = try csv("scores.csv")
+        let heatmap = try FileManager.default.contentsOfDirectory(
+            atPath: root.appendingPathComponent("Results/tiny/heatmaps").path).sorted()[0]
+        let picture = try Image(contentsOf: root.appendingPathComponent("Results/tiny/heatmaps/\(heatmap)"))
+        // The 128×128 anomaly map with the colour bar under it.
+        XCTAssertEqual([picture.width, picture.height], [128, 128 + Heatmap.colourBarHeight(forWidth: 128)])
+        let record = try XCTUnwrap(JSONSerialization.jsonObject(
+            with: Data(contentsOf: root.appendingPathComponent("Results/tiny/run.json"))) as? [String: Any])
+        let backbone = try XCTUnwrap(record["backbone"] as? [String: Any])
+        XCTAssertEqual(backbone["tiling"] as? [String: Double], ["tile": 64, "stride": 48, "scale": 2])
+
+        let again = try run(url)
+        XCTAssertEqual([again.cacheHits, again.cacheMisses], [12, 0])
+        XCTAssertEqual(try csv("scores.csv"), scores)
+        XCTAssertEqual(try run(try writeSpec(["kind": "patchcore", "coreset_ratio": 0.5])).cacheMisses, 12,
+                       "the untiled run has its own cache entry")
     }
 
     func testKNNWithTrainPercentileThresholdScoresTrainingImages() throws {
@@ -220,11 +251,7 @@ final class RunnerTests: XCTestCase {
     /// A manifest whose `species` column holds space-separated categories; the classifier
     /// writes MAP@20, the FathomNet score and submission.csv.
     func testClassifierWritesMAPFathomNetScoreAndSubmission() throws {
-        var lines = ["path,verdict,species"]
-        for index in 0..<8 { lines.append(String(format: "PASS/%02d.png,PASS,%@", index, index % 2 == 0 ? "3 7" : "3")) }
-        for index in 0..<4 { lines.append(String(format: "FAIL/%02d.png,FAIL,9", index)) }
-        try (lines.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent("data/images.csv"),
-                                                          atomically: true, encoding: .utf8)
+        try writeSpeciesManifest()
         let spec = try writeSpec(["kind": "knn", "k": 2], heatmaps: 0, overrides: [
             "dataset": ["kind": "manifest", "path": "../data/images.csv",
                         "label": ["column": "verdict", "normal": ["PASS"]], "train_fraction": 0.5],
@@ -259,6 +286,91 @@ final class RunnerTests: XCTestCase {
         XCTAssertEqual(try value("map_at_20"), apSum / 8, accuracy: 1e-12)
     }
 
+    /// With a dataset sweep, each point's bank holds its own training images and their
+    /// copies, and scores like a spec with that single dataset point.
+    func testAugmentedDatasetSweepGivesEachPointItsOwnCopies() throws {
+        let scorer: [String: Any] = ["kind": "patchcore", "coreset_ratio": 1.0]
+        let features: [String: Any] = ["features": ["augment": ["hflip"]]]
+        _ = try run(try writeSpec(scorer, heatmaps: 0, trainFraction: [0.5, 0.75], overrides: features))
+        let metrics = try csv("metrics.csv")
+        let bank = try XCTUnwrap(metrics[0].firstIndex(of: "bank_size"))
+        // 0.5: 4 training images, 0.75: 6, each with its hflip copy.
+        XCTAssertEqual(Int(metrics[1][bank])! * 6, Int(metrics[2][bank])! * 4)
+        let auroc = try XCTUnwrap(metrics[0].firstIndex(of: "auroc"))
+        for (fraction, row) in [(0.5, 1), (0.75, 2)] {
+            _ = try run(try writeSpec(scorer, heatmaps: 0, trainFraction: fraction, overrides: features))
+            let single = try csv("metrics.csv")
+            XCTAssertEqual(single[1][bank - 1], metrics[row][bank], "the train_fraction column is gone")
+            XCTAssertEqual(Double(single[1][auroc - 1])!, Double(metrics[row][auroc])!, accuracy: 1e-9)
+        }
+    }
+
+    /// With a dataset sweep the classifier is fitted per dataset point: each point's MAP@20 is
+    /// that of a spec with the single point, and submission.csv lists the best point's test images.
+    func testClassifierIsFittedPerDatasetPoint() throws {
+        try writeSpeciesManifest()
+        func spec(_ trainFraction: Any) throws -> URL {
+            try writeSpec(["kind": "knn", "k": 2], heatmaps: 0, overrides: [
+                "dataset": ["kind": "manifest", "path": "../data/images.csv",
+                            "label": ["column": "verdict", "normal": ["PASS"]], "train_fraction": trainFraction],
+                "classifier": ["labels_column": "species", "separator": " "],
+                "metrics": ["map_at_20", "sauc"],
+            ])
+        }
+        let summary = try run(try spec([0.5, 0.75]))
+        let metrics = try csv("metrics.csv")
+        let map = try XCTUnwrap(metrics[0].firstIndex(of: "map_at_20"))
+        // 0.5: 4 PASS train, 4 PASS + 4 FAIL test; 0.75: 6 PASS train, 2 PASS + 4 FAIL test.
+        XCTAssertEqual(try csv("submission.csv").count, 1 + (summary.headline.point == 0 ? 8 : 6))
+        for (fraction, row) in [(0.5, 1), (0.75, 2)] {
+            _ = try run(try spec(fraction))
+            let single = try csv("metrics.csv")
+            XCTAssertEqual(single[1][try XCTUnwrap(single[0].firstIndex(of: "map_at_20"))], metrics[row][map])
+        }
+    }
+
+    /// `data/images.csv`: the 8 PASS and 4 FAIL images with a `species` column of
+    /// space-separated categories (PASS: `3 7` or `3`, FAIL: `9`).
+    private func writeSpeciesManifest() throws {
+        var lines = ["path,verdict,species"]
+        for index in 0..<8 { lines.append(String(format: "PASS/%02d.png,PASS,%@", index, index % 2 == 0 ? "3 7" : "3")) }
+        for index in 0..<4 { lines.append(String(format: "FAIL/%02d.png,FAIL,9", index)) }
+        try (lines.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent("data/images.csv"),
+                                                          atomically: true, encoding: .utf8)
+    }
+
+    func testDatasetSweepExtractsOnceAndReproducesSingleRuns() throws {
+        let sweep = try writeSpec(["kind": "knn", "k": [1, 2], "metric": "cosine"], heatmaps: 0, trainFraction: [0.5, 0.75])
+        let summary = try run(sweep)
+        XCTAssertEqual(summary.cacheMisses, 12, "the union of both points' images is extracted once")
+        let metrics = try csv("metrics.csv")
+        XCTAssertEqual(Array(metrics[0].prefix(5)), ["point", "train_fraction", "k", "metric", "aggregate"])
+        XCTAssertEqual(metrics.dropFirst().map { Array($0[0...2]) },
+                       [["0", "0.5", "1"], ["1", "0.5", "2"], ["2", "0.75", "1"], ["3", "0.75", "2"]])
+        let scores = try csv("scores.csv")
+        XCTAssertEqual(Array(scores[0].prefix(3)), ["point", "train_fraction", "id"])
+        // 0.5: 4 PASS train, 4 PASS + 4 FAIL test; 0.75: 6 PASS train, 2 PASS + 4 FAIL test.
+        XCTAssertEqual(scores.dropFirst().filter { $0[1] == "0.5" }.count, 2 * 8)
+        XCTAssertEqual(scores.dropFirst().filter { $0[1] == "0.75" }.count, 2 * 6)
+        let markdown = try String(contentsOf: root.appendingPathComponent("Results/tiny/metrics.md"), encoding: .utf8)
+        let auroc = metrics[0].firstIndex(of: "auroc")!
+        let meanK1 = (Double(metrics[1][auroc])! + Double(metrics[3][auroc])!) / 2
+        XCTAssertTrue(markdown.contains("| mean | all 2 | 1 | cosine | mean | " + String(format: "%.4f", meanK1) + " |"),
+                      markdown)
+
+        // Each dataset point reproduces the run of a spec with that single value, bit for bit.
+        for (fraction, rows) in [(0.5, [1, 2]), (0.75, [3, 4])] {
+            _ = try run(try writeSpec(["kind": "knn", "k": [1, 2], "metric": "cosine"], heatmaps: 0,
+                                      trainFraction: fraction))
+            let single = try csv("metrics.csv")
+            for (singleRow, sweptRow) in zip([1, 2], rows) {
+                XCTAssertEqual(single[singleRow][single[0].firstIndex(of: "auroc")!], metrics[sweptRow][auroc])
+                XCTAssertEqual(single[singleRow][single[0].firstIndex(of: "ap")!],
+                               metrics[sweptRow][metrics[0].firstIndex(of: "ap")!])
+            }
+        }
+    }
+
     /// Identical images give a scorer nothing to rank: every test score is equal, and the run
     /// stops with an error naming the grid point instead of reporting AUROC 0.5 (issue #10).
     func testAllEqualScoresAreAnError() throws {
@@ -273,7 +385,7 @@ final class RunnerTests: XCTestCase {
         }
         let spec = try writeSpec(["kind": "knn", "k": 1], heatmaps: 0)
         XCTAssertThrowsError(try run(spec)) { error in
-            XCTAssertTrue("\(error)".contains("grid point 0 (k = 1, metric = euclidean): all 8 test scores are equal"), "\(error)")
+            XCTAssertTrue("\(error)".contains("grid point 0 (k = 1, metric = euclidean, aggregate = mean): all 8 test scores are equal"), "\(error)")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny").path))
     }
@@ -363,7 +475,7 @@ func mvtecGridRun(_ prefix: String) throws -> (spec: ExperimentSpec, specURL: UR
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
     let specURL = repositoryRoot.appendingPathComponent("Experiments/mvtec-grid-patchcore.json")
     var spec = try ExperimentSpec(contentsOf: specURL)
-    spec.dataset = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
+    spec.datasets[0].configuration = .mvtec(MVTecConfiguration(root: shared.appendingPathComponent("datasets/mvtec/grid").path))
     spec.outputs.heatmaps = 0
     var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
     options.assetsDirectory = assetsDirectory

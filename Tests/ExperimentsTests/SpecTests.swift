@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 @testable import Experiments
 import Foundation
@@ -40,7 +41,7 @@ final class SpecTests: XCTestCase {
     func testMinimalSpecTakesDefaults() throws {
         let spec = try decode(baseSpec())
         XCTAssertEqual(spec.name, "t")
-        XCTAssertEqual(spec.dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 0)))
+        XCTAssertEqual(spec.datasets[0].configuration, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 0)))
         XCTAssertEqual(spec.backbone, BackboneSpec(name: "efficientnet-lite0", weights: nil,
                                                    taps: ["stride8", "stride16"], resize: 224, inputSize: 224))
         XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil),
@@ -150,7 +151,7 @@ final class SpecTests: XCTestCase {
         object["dataset"] = ["kind": "manifest", "path": "m.csv", "train_fraction": 0.5,
                              "label": ["anomalous_when": ["column": "depth_m", "op": ">", "value": 800]]]
         let spec = try decode(object)
-        guard case .manifest(let manifest) = spec.dataset else { return XCTFail("\(spec.dataset)") }
+        guard case .manifest(let manifest) = spec.datasets[0].configuration else { return XCTFail("\(spec.datasets)") }
         XCTAssertEqual(manifest.path, "/specs/here/m.csv")
         XCTAssertEqual(manifest.trainFraction, 0.5)
         XCTAssertEqual(manifest.label, .anomalousWhen(.compare("depth_m", .greater, .number(800))))
@@ -163,9 +164,9 @@ final class SpecTests: XCTestCase {
     func testDatasetSeedDefaultsToTheSpecSeed() throws {
         var object = baseSpec()
         object["seed"] = 7
-        XCTAssertEqual(try decode(object).dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 7)))
+        XCTAssertEqual(try decode(object).datasets[0].configuration, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 7)))
         object["dataset"] = ["kind": "folders", "root": "data", "seed": 3]
-        XCTAssertEqual(try decode(object).dataset, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 3)))
+        XCTAssertEqual(try decode(object).datasets[0].configuration, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 3)))
     }
 
     func testNameMustMatchTheFileName() {
@@ -293,6 +294,11 @@ final class SpecTests: XCTestCase {
         object["features"] = ["augment": [["hflip", "vflip"], ["vflip", "hflip"]]]
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: features.augment[1]: the value is listed twice in this sweep")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 224]]
+        object["features"] = ["augment": ["hflip"]]
+        XCTAssertEqual(specError(object)?.path.description, "features.augment")
+        object["features"] = ["augment": []]
+        XCTAssertNoThrow(try decode(object))
     }
 
     func testSweepRejectsDuplicatesAndEmptyLists() {
@@ -304,6 +310,91 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.path.description, "scorer.covariance")
     }
 
+    // MARK: Dataset sweeps
+
+    func testDatasetFieldListsExpandIntoDatasetPointsTimesScorerPoints() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "elpv", "root": "x", "cell_type": ["mono", "poly"], "max_train_images": [50, 100, 200]]
+        object["scorer"] = ["kind": "knn", "k": [1, 10]]
+        let spec = try decode(object)
+        XCTAssertEqual(spec.datasets.count, 6)
+        XCTAssertEqual(spec.datasets.map { $0.parameters.map(\.value) },
+                       [["mono", "50"], ["mono", "100"], ["mono", "200"], ["poly", "50"], ["poly", "100"], ["poly", "200"]])
+        guard case .elpv(let fifth) = spec.datasets[4].configuration else { return XCTFail("\(spec.datasets)") }
+        XCTAssertEqual(fifth.cellType, .poly)
+        XCTAssertEqual(fifth.maxTrainImages, 100)
+        let grid = spec.grid
+        XCTAssertEqual(grid.count, 12)
+        XCTAssertEqual(grid[0].parameters.map(\.name), ["cell_type", "max_train_images", "k", "metric", "aggregate"])
+        XCTAssertEqual(grid[3].parameters.map(\.value), ["mono", "100", "10", "euclidean", "mean"])
+        XCTAssertEqual(grid.map(\.dataset), [0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+
+        // A list-valued field sweeps as a list of lists; a plain list is one value.
+        object["dataset"] = ["kind": "fashion-mnist", "root": "x", "normal_classes": [[0], [1, 2]]]
+        XCTAssertEqual(try decode(object).datasets.map { $0.parameters.map(\.value) }, [["0"], ["1+2"]])
+        object["dataset"] = ["kind": "fashion-mnist", "root": "x", "normal_classes": [1, 2]]
+        let single = try decode(object)
+        XCTAssertEqual(single.datasets.count, 1)
+        XCTAssertEqual(single.datasets[0].parameters, [])
+        XCTAssertEqual(single.grid[0].parameters.map(\.name), ["k", "metric", "aggregate"])
+    }
+
+    func testPredicateValuesSweepByTheirPath() throws {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "manifest", "path": "m.csv",
+                             "label": ["anomalous_when": ["column": "depth_m", "op": ">=", "value": [800, 1000]]],
+                             "train": ["all": [["column": "site", "op": "in", "value": [["A"], ["A", "B"]]],
+                                               ["column": "depth_m", "op": "<", "value": 800]]]]
+        let spec = try decode(object)
+        XCTAssertEqual(spec.datasets.map { $0.parameters.map { "\($0.name)=\($0.value)" } },
+                       [["label.anomalous_when.value=800", "train.all[0].value=A"],
+                        ["label.anomalous_when.value=800", "train.all[0].value=A+B"],
+                        ["label.anomalous_when.value=1000", "train.all[0].value=A"],
+                        ["label.anomalous_when.value=1000", "train.all[0].value=A+B"]])
+        guard case .manifest(let last) = spec.datasets[3].configuration else { return XCTFail("\(spec.datasets)") }
+        XCTAssertEqual(last.label, .anomalousWhen(.compare("depth_m", .greaterOrEqual, .number(1000))))
+    }
+
+    func testDatasetSweepErrorsNameTheElement() {
+        var object = baseSpec()
+        object["dataset"] = ["kind": "elpv", "root": "x", "cell_type": ["mono", "polly"]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: dataset.cell_type[1]: \"polly\" is not allowed; did you mean \"poly\"? "
+                       + "allowed: \"all\", \"mono\", \"poly\"")
+        object["dataset"] = ["kind": "elpv", "root": "x", "train_fraction": [0.5, 0.8, 0.5]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: dataset.train_fraction[2]: the value is listed twice in this sweep")
+        object["dataset"] = ["kind": "fashion-mnist", "root": "x", "normal_classes": [[0], [10]]]
+        XCTAssertEqual(specError(object)?.path.description, "dataset.normal_classes[1][0]")
+        object["dataset"] = ["kind": "folders", "root": "x", "max_train_images": []]
+        XCTAssertEqual(specError(object)?.path.description, "dataset.max_train_images")
+    }
+
+    func testDatasetPointsCountTowardsTheGridLimitBeforeExpanding() {
+        var object = baseSpec()
+        // 200 × 100 dataset points (× 2 scorer points) are refused before any is built.
+        object["dataset"] = ["kind": "folders", "root": "data", "max_train_images": Array(1...200), "seed": Array(0..<100)]
+        object["scorer"] = ["kind": "knn", "k": [1, 2]]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("the sweeps make 20000 grid points, more than the limit of 10000") ?? false)
+        object["dataset"] = ["kind": "folders", "root": "data", "max_train_images": Array(1...100), "seed": Array(0..<60)]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("the sweeps make 12000 grid points") ?? false)
+    }
+
+    func testKNNAggregateAndScale() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn", "k": 100, "metric": "cosine", "aggregate": ["mean", "kth"], "scale": true]
+        let spec = try decode(object)
+        guard case .knn(let knn) = spec.scorer else { return XCTFail("\(spec.scorer)") }
+        XCTAssertEqual(knn.aggregate.values, [.mean, .kth])
+        XCTAssertTrue(knn.scale)
+        XCTAssertEqual(spec.grid.map { $0.parameters.map(\.value) }, [["100", "cosine", "mean"], ["100", "cosine", "kth"]])
+        object["scorer"] = ["kind": "knn", "aggregate": "kht"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.aggregate: \"kht\" is not allowed; did you mean \"kth\"? allowed: \"mean\", \"kth\"")
+        object["scorer"] = ["kind": "knn", "scale": "yes"]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.scale")
+    }
+
     // MARK: Paths and environment variables
 
     func testEnvironmentVariablesExpandInPaths() throws {
@@ -311,7 +402,7 @@ final class SpecTests: XCTestCase {
         object["dataset"] = ["kind": "folders", "root": "$TRAWL_DATA/cells"]
         object["backbone"] = ["name": "resnet18", "weights": "${TRAWL_WEIGHTS}_v2/r18.pth"]
         let spec = try decode(object, environment: ["TRAWL_DATA": "/data", "TRAWL_WEIGHTS": "w"])
-        XCTAssertEqual(spec.dataset, .folders(FoldersConfiguration(root: "/data/cells", seed: 0)))
+        XCTAssertEqual(spec.datasets[0].configuration, .folders(FoldersConfiguration(root: "/data/cells", seed: 0)))
         XCTAssertEqual(spec.backbone.weights, "/specs/here/w_v2/r18.pth")
     }
 
@@ -334,9 +425,9 @@ final class SpecTests: XCTestCase {
     func testAbsolutePathsAreKeptAndRelativeOnesAnchoredAtTheSpecFolder() throws {
         var object = baseSpec()
         object["dataset"] = ["kind": "mvtec", "root": "../shared/bottle"]
-        XCTAssertEqual(try decode(object).dataset, .mvtec(MVTecConfiguration(root: "/specs/shared/bottle")))
+        XCTAssertEqual(try decode(object).datasets[0].configuration, .mvtec(MVTecConfiguration(root: "/specs/shared/bottle")))
         object["dataset"] = ["kind": "mvtec", "root": "/abs/bottle"]
-        XCTAssertEqual(try decode(object).dataset, .mvtec(MVTecConfiguration(root: "/abs/bottle")))
+        XCTAssertEqual(try decode(object).datasets[0].configuration, .mvtec(MVTecConfiguration(root: "/abs/bottle")))
     }
 
     func testTapModuleNamesAreStoredAsStrideAliases() throws {
@@ -350,6 +441,25 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.path.description, "backbone.taps[0]")
         object["backbone"] = ["name": "resnet18", "taps": ["layer2", "layer3"]]
         XCTAssertEqual(try decode(object).backbone.taps, ["stride8", "stride16"])
+    }
+
+    func testTilingTakesDefaultsAndIsChecked() throws {
+        var object = baseSpec()
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": [String: Any]()]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 224, stride: 192, scale: 1))
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 256, "stride": 256, "scale": 0.5]]
+        XCTAssertEqual(try decode(object).backbone.tiling, Tiling(tile: 256, stride: 256, scale: 0.5))
+        XCTAssertNil(try decode(baseSpec()).backbone.tiling)
+
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 224, "stride": 300]]
+        XCTAssertEqual(specError(object)?.description, "Experiments/t.json: backbone.tiling.stride: 300 is larger than "
+                       + "tile 224 (tiles would leave gaps); allowed: an integer in [1, 224]")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["scale": 0]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.tiling.scale")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tiel": 224]]
+        XCTAssertTrue(specError(object)?.reason.hasPrefix("unknown key; did you mean \"tile\"?") ?? false)
+        object["backbone"] = ["name": "efficientnet-lite0", "input_size": 224, "tiling": ["tile": 224]]
+        XCTAssertEqual(specError(object)?.path.description, "backbone.input_size")
     }
 
     func testEditDistanceCountsTranspositionsOnce() {

@@ -21,6 +21,32 @@ final class KNNScorerTests: XCTestCase {
         // (s − 1) / 6.5; the median training score 1.5 → 1/13.
         XCTAssertEqual(try scaled.score(Tensor(shape: [1, 1], data: [20])), [12.5 / 6.5])
         XCTAssertEqual(scaled.threshold, 0.5 / 6.5, accuracy: 1e-7)
+        // Training scores in score units: (s − 1) / 6.5.
+        XCTAssertEqual(scaled.scaledTrainingScores, [Float(0.5 / 6.5), 0, 0, Float(0.5 / 6.5), 1])
+    }
+
+    func testKthNeighbourOfNormalisedFeatures() throws {
+        // Four training points on the axes; L2-normalised they are the unit vectors ±x, ±y:
+        // each has two neighbours at 90° (distance √2) and one at 180° (distance 2).
+        let train = Tensor(shape: [4, 2], data: [2, 0, 0, 5, -1, 0, 0, -3])
+        var second = KNNScorer(k: 2, metric: .euclidean, aggregate: .kth)
+        try second.fit(train)
+        XCTAssertEqual(second.trainingScores, [Float](repeating: Float(2).squareRoot(), count: 4))
+        // (3, 3) and (30, 30) normalise to (1, 1)/√2: at 45° from +x and +y (distance
+        // √(2 − √2)), at 135° from −x and −y (√(2 + √2)).
+        let query = Tensor(shape: [2, 2], data: [3, 3, 30, 30])
+        let near = Float((2 - 2.0.squareRoot()).squareRoot()), far = Float((2 + 2.0.squareRoot()).squareRoot())
+        for (score, expected) in zip(try second.score(query), [near, near]) { XCTAssertEqual(score, expected, accuracy: 1e-6) }
+        var third = KNNScorer(k: 3, metric: .euclidean, aggregate: .kth)
+        try third.fit(train)
+        XCTAssertEqual(third.trainingScores, [2, 2, 2, 2])
+        for score in try third.score(query) { XCTAssertEqual(score, far, accuracy: 1e-6) }
+        // The mean of the same neighbours, without normalisation, differs: (3, 3) to (2, 0)
+        // is √10 and to (0, 5) is √13.
+        var mean = KNNScorer(k: 2, metric: .euclidean, aggregate: .mean)
+        try mean.fit(train)
+        XCTAssertEqual(try mean.score(Tensor(shape: [1, 2], data: [3, 3]))[0],
+                       Float((10.0.squareRoot() + 13.0.squareRoot()) / 2), accuracy: 1e-5)
     }
 
     func testCosineDefaultsAndErrors() throws {

@@ -22,8 +22,8 @@ let galleryThumbnailSide = 192
 ///   `false_positives` (normal, score ≥ threshold, highest first) and `false_negatives`
 ///   (anomalous, below it, lowest first). Every anomaly map is drawn on one colour scale,
 ///   min to max over all maps drawn, shown by a colour bar under the map.
-func writeGallery(result: PointResult, report: ResultReport, pipeline: InputPipeline, splits: FeatureSplits,
-                  to staging: ResultsStaging) throws {
+func writeGallery(result: PointResult, report: ResultReport, dataset: LoadedDatasetPoint, pipeline: InputPipeline,
+                  splits: FeatureSplits, to staging: ResultsStaging) throws {
     let scores = result.testScores
     // Positions in test order, most anomalous first; equal scores in test order.
     let ranked = scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
@@ -44,9 +44,9 @@ func writeGallery(result: PointResult, report: ResultReport, pipeline: InputPipe
     if heatmapCount > 0, case .patchcore(let scorer) = result.scorer {
         for start in stride(from: 0, to: shown.count, by: scoringBatch) {
             let batch = Array(shown[start..<min(start + scoringBatch, shown.count)])
-            let rows = batch.map { report.testRows[$0] }
+            let rows = batch.map { splits.testRows[$0] }
             let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, rows) },
-                                          imageHeight: splits.inputSize, imageWidth: splits.inputSize)
+                                          imageHeight: splits.mapHeight, imageWidth: splits.mapWidth)
             for (index, position) in batch.enumerated() { maps[position] = scored.anomalyMaps.slice(index) }
         }
     }
@@ -56,7 +56,7 @@ func writeGallery(result: PointResult, report: ResultReport, pipeline: InputPipe
     var files = [Int: String]()
     let digits = String(heatmapCount).count
     for (order, position) in shown.enumerated() {
-        let sample = report.samples[report.testRows[position]]
+        let sample = dataset.test[position]
         let view = try pipeline.geometry(try pipeline.decode(sample), source: pipeline.source(sample))
         let file: String
         let picture: Image
@@ -82,7 +82,7 @@ func writeGallery(result: PointResult, report: ResultReport, pipeline: InputPipe
     var table = Table(header: ["section", "rank", "id", "file", "scale_min", "scale_max"])
     for section in sections {
         for (rank, position) in section.positions.enumerated() {
-            table.append([section.name, String(rank + 1), report.samples[report.testRows[position]].id, files[position]!,
+            table.append([section.name, String(rank + 1), dataset.test[position].id, files[position]!,
                           maps[position] != nil ? cell(range.lowerBound) : "", maps[position] != nil ? cell(range.upperBound) : ""])
         }
     }

@@ -6,12 +6,12 @@ import Tables
 /// point (scores) or per curve point (ROC, PR).
 struct ResultReport {
     var spec: ExperimentSpec
-    var samples: [Sample]
-    var trainRows: [Int]
-    var testRows: [Int]
+    /// The spec's dataset points, in order (`GridPoint.dataset` indexes them).
+    var datasets: [LoadedDatasetPoint]
     var results: [PointResult]
-    /// The species classifier's predictions, when the spec has a classifier.
-    var classifier: ClassifierOutcome?
+    /// The species classifier's predictions per dataset point (indexed like `datasets`),
+    /// when the spec has a classifier.
+    var classifiers: [ClassifierOutcome]?
 
     func writeTables(to staging: ResultsStaging) throws {
         try staging.write(metricsTable.csv, to: "metrics.csv")
@@ -44,30 +44,58 @@ struct ResultReport {
                 metricColumns.contains(name) ? String(format: "%.4f", Double(value)!) : value
             })
         }
+        if datasets.count > 1 { meanRows.forEach { table.append($0) } }
         return "# \(spec.name)\n\n\(spec.description)\n\n" + table.markdown
+    }
+
+    /// With several dataset points, one row per feature and scorer setting with each metric's
+    /// mean over the dataset points (`point` reads `mean`, dataset columns `all N`), as papers
+    /// print per-class tables; 4 decimals like the other rows of metrics.md.
+    private var meanRows: [[String]] {
+        let datasetColumns = datasets[0].point.parameters.count
+        var groups = [[Parameter]: [PointResult]]()
+        var order = [[Parameter]]()
+        for result in results {
+            let setting = Array(result.point.parameters.dropFirst(datasetColumns))
+            if groups[setting] == nil { order.append(setting) }
+            groups[setting, default: []].append(result)
+        }
+        return order.map { setting in
+            let members = groups[setting]!
+            return ["mean"] + Array(repeating: "all \(members.count)", count: datasetColumns) + setting.map(\.value)
+                + spec.metrics.map { metric in
+                    String(format: "%.4f", members.map { $0.metrics[metric]! }.reduce(0, +) / Double(members.count))
+                }
+                + ["", "", "", ""]
+        }
     }
 
     /// Metadata column names over all samples, sorted; a name that clashes with a fixed
     /// column is prefixed `metadata_`.
     private var metadataColumns: [(key: String, column: String)] {
-        let fixed: Set<String> = ["point", "id", "split", "label", "label_detail", "score", "predicted"]
-        let keys = Set(samples.flatMap(\.metadata.keys)).sorted()
+        let fixed: Set<String> = Set(["point", "id", "split", "label", "label_detail", "score", "predicted"]
+                                     + datasetColumns)
+        let keys = Set(datasets.flatMap { $0.dataset.samples.flatMap(\.metadata.keys) }).sorted()
         return keys.map { ($0, fixed.contains($0) ? "metadata_\($0)" : $0) }
     }
 
+    /// Names of the swept dataset fields (empty without dataset sweeps).
+    private var datasetColumns: [String] { datasets[0].point.parameters.map(\.name) }
+
     /// One row per grid point and scored sample: test samples, then training samples when
-    /// the threshold rule scored them.
+    /// the threshold rule scored them. The swept dataset fields follow `point`.
     var scoresTable: Table {
         let metadata = metadataColumns
-        var table = Table(header: ["point", "id", "split", "label", "label_detail", "score", "predicted"]
+        var table = Table(header: ["point"] + datasetColumns + ["id", "split", "label", "label_detail", "score", "predicted"]
                           + metadata.map(\.column))
         for result in results {
-            var rows = zip(testRows, result.testScores).map { ($0, $1) }
-            if let trainScores = result.trainScores { rows += zip(trainRows, trainScores).map { ($0, $1) } }
-            for (row, score) in rows {
-                let sample = samples[row]
-                table.append([String(result.point.index), sample.id, sample.split.rawValue, sample.label.kind.rawValue,
-                              sample.label.name, cell(score), score >= result.threshold ? "anomalous" : "normal"]
+            let dataset = datasets[result.point.dataset]
+            var rows = zip(dataset.test, result.testScores).map { ($0, $1) }
+            if let trainScores = result.trainScores { rows += zip(dataset.train, trainScores).map { ($0, $1) } }
+            for (sample, score) in rows {
+                table.append([String(result.point.index)] + dataset.point.parameters.map(\.value)
+                             + [sample.id, sample.split.rawValue, sample.label.kind.rawValue,
+                                sample.label.name, cell(score), score >= result.threshold ? "anomalous" : "normal"]
                              + metadata.map { sample.metadata[$0.key]?.description ?? "" })
             }
         }
@@ -108,8 +136,9 @@ struct ResultReport {
     func submissionTable(_ result: PointResult) -> Table {
         var table = Table(header: ["id", "categories", "osd"])
         let low = result.testScores.min()!, high = result.testScores.max()!
-        for (position, (row, score)) in zip(testRows, result.testScores).enumerated() {
-            table.append([samples[row].id, classifier!.rankings[position].joined(separator: " "),
+        let rankings = classifiers![result.point.dataset].rankings
+        for (position, (sample, score)) in zip(datasets[result.point.dataset].test, result.testScores).enumerated() {
+            table.append([sample.id, rankings[position].joined(separator: " "),
                           cell(high > low ? (score - low) / (high - low) : 0)])
         }
         return table

@@ -1,3 +1,4 @@
+import Backbones
 import Datasets
 import Foundation
 import Reports
@@ -13,16 +14,21 @@ struct RunRecord: Encodable {
         var taps: [String]
         var resize: Int
         var inputSize: Int
+        /// Present for tiled extraction only.
+        var tiling: Tiling?
     }
     struct Dataset: Encodable {
         struct Exclusion: Encodable { var reason: String; var count: Int }
+        /// The swept dataset fields of the point (empty without dataset sweeps).
+        var parameters: [String: String]
         /// Split → label name → count.
         var counts: [String: [String: Int]]
         /// Split → normal/anomalous → count.
         var kinds: [String: [String: Int]]
         var excluded: [Exclusion]
 
-        init(_ report: SplitReport) {
+        init(_ report: SplitReport, parameters: [Parameter]) {
+            self.parameters = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.value) })
             counts = [:]
             kinds = [:]
             for (split, labels) in report.counts {
@@ -54,7 +60,8 @@ struct RunRecord: Encodable {
     var swiftVersion: String
     var os: String
     var libraries: [String: String]
-    var dataset: Dataset
+    /// One entry per dataset point, in point order.
+    var datasets: [Dataset]
     var cache: Cache
     var coresetCache: Coresets
     var gridPoints: Int

@@ -16,11 +16,12 @@ struct ClassifierOutcome {
     var mapAt20: Double
 }
 
-/// Fits the one-vs-rest logistic probe on the training rows' global-average-pooled taps and
-/// ranks the categories of every test row. Every sample needs a value in the labels column.
-func classify(_ spec: ClassifierSpec, samples: [Sample], features: FeatureSplits) throws -> ClassifierOutcome {
-    let trainLabels = try features.trainRows.map { try categoriesInLabelsColumn(of: samples[$0], spec) }
-    let testLabels = try features.testRows.map { try categoriesInLabelsColumn(of: samples[$0], spec) }
+/// Fits the one-vs-rest logistic probe on `dataset`'s training rows' global-average-pooled
+/// taps and ranks the categories of every test row; `features` are the dataset point's.
+/// Every sample needs a value in the labels column.
+func classify(_ spec: ClassifierSpec, dataset: LoadedDatasetPoint, features: FeatureSplits) throws -> ClassifierOutcome {
+    let trainLabels = try dataset.train.map { try categoriesInLabelsColumn(of: $0, spec) }
+    let testLabels = try dataset.test.map { try categoriesInLabelsColumn(of: $0, spec) }
     let known = Set(trainLabels.joined())
     let categories = known.allSatisfy { Int($0) != nil }
         ? known.sorted { Int($0)! < Int($1)! } : known.sorted()

@@ -42,7 +42,8 @@ struct PointResult {
 
 /// The features of the training and test samples, as rows of the extracted tap tensors.
 struct FeatureSplits {
-    /// Tap tensors `[N, C, H, W]` in spec tap order.
+    /// Tap tensors `[N, C, H, W]` in spec tap order: the samples of all dataset points, then
+    /// the augmented copies of their training images.
     var taps: [Tensor]
     var trainRows: [Int]
     var testRows: [Int]
@@ -62,10 +63,11 @@ struct FeatureSplits {
     }
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
-    /// Ground-truth masks of the test samples on the input grid, when pixel metrics are asked for.
+    /// Ground-truth masks of the test samples on the anomaly-map grid, when pixel metrics are asked for.
     var testMasks: [[Bool]]?
-    /// Side of the network input (anomaly maps are this size).
-    var inputSize: Int
+    /// Anomaly-map size, pixels: the network input (crop), or the scaled image when tiled.
+    var mapHeight: Int
+    var mapWidth: Int
 }
 
 /// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
@@ -99,7 +101,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     var trainScores: [Double]?
     if case .trainPercentile = spec.threshold {
         switch scorer {
-        case .knn(let knn): trainScores = knn.trainingScores.map(Double.init)  // leave-one-out
+        case .knn(let knn): trainScores = knn.scaledTrainingScores.map(Double.init)  // leave-one-out
         default:
             trainScores = try score(features.trainRows, with: scorer, features: features, keepMaps: false,
                                     progress: nil) { _ in }
@@ -115,10 +117,12 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         case .ap: metrics[metric] = try averagePrecision(scores: testScores, labels: labels)
         case .sauc: metrics[metric] = try scaledAUROC(scores: testScores, labels: labels)
         case .f1Max: metrics[metric] = try f1Max(scores: testScores, labels: labels).f1
+        case .fprAt95TPR: metrics[metric] = try falsePositiveRate(scores: testScores, labels: labels, atTruePositiveRate: 0.95)
+        case .auprIn: metrics[metric] = try areaUnderPRIn(scores: testScores, labels: labels)
+        case .auprOut: metrics[metric] = try areaUnderPROut(scores: testScores, labels: labels)
         case .pixelAUROC, .aupro:
-            let size = features.inputSize
             let samples = zip(maps, features.testMasks!).map {
-                SegmentationSample(anomalyMap: $0, mask: $1, height: size, width: size)
+                SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
             }
             metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
         case .mapAt20: metrics[metric] = classifierMAP!
@@ -176,7 +180,9 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
         let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(bankTaps).features, key: key)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
-        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value))
+        var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
+                               aggregate: parameters.aggregate.value == .kth ? .kth : .mean,
+                               scalesByTrainingScores: parameters.scale)
         try scorer.fit(try globalAveragePool(trainTaps))
         return (.knn(scorer), nil)
     case .mahalanobis(let parameters):
@@ -210,7 +216,7 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
 }
 
 /// Scores of `rows` in order; PatchCore works in batches (advancing `progress`) and hands
-/// each batch's anomaly maps (`[size²]` per image) to `maps` when `keepMaps` is set.
+/// each batch's anomaly maps (`[mapHeight · mapWidth]` per image) to `maps` when `keepMaps` is set.
 private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSplits, keepMaps: Bool,
                    progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
     func taps(_ rows: some Collection<Int>) -> [Tensor] { features.taps.map { gatherRows(of: $0, rows) } }
@@ -220,8 +226,8 @@ private func score(_ rows: [Int], with scorer: FittedScorer, features: FeatureSp
         scores.reserveCapacity(rows.count)
         for start in stride(from: 0, to: rows.count, by: scoringBatch) {
             let batch = rows[start..<min(start + scoringBatch, rows.count)]
-            let result = try patchcore.score(taps: taps(batch), imageHeight: features.inputSize,
-                                             imageWidth: features.inputSize)
+            let result = try patchcore.score(taps: taps(batch), imageHeight: features.mapHeight,
+                                             imageWidth: features.mapWidth)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
             progress?.advance(by: batch.count)

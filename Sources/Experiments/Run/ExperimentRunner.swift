@@ -87,14 +87,18 @@ public struct ExperimentRunner {
         let resultsLock = try publisher.lock(waiting: log)
         defer { resultsLock.release() }
 
-        // Dataset.
-        let dataset = try stage("dataset") { try spec.dataset.load() }
+        // Datasets.
+        let datasets = try stage("dataset") { try spec.datasets.map { ($0, try $0.configuration.load()) } }
         log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
-        log(dataset.report.description)
-        try checkUsable(dataset)
-        let samples = dataset.samples
-        let trainRows = samples.indices.filter { samples[$0].split == .train }
-        let testRows = samples.indices.filter { samples[$0].split == .test }
+        for (point, dataset) in datasets {
+            if datasets.count > 1 {
+                log("dataset point \(point.index) [" + point.parameters.map { "\($0.name)=\($0.value)" }
+                    .joined(separator: " ") + "]:")
+            }
+            log(dataset.report.description)
+            try checkUsable(dataset)
+        }
+        let (samples, loaded) = unionOfSamples(datasets)
 
         // Backbone.
         let (backbone, weightsFile) = try stage("backbone") { () throws -> (Backbone, URL) in
@@ -107,12 +111,14 @@ public struct ExperimentRunner {
         let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
-        // Features: every sample, then (in their own cache file, so the samples' file is
-        // shared with specs without augmentation) the training images' augmented copies.
+        // Features: every sample of the dataset points, then (in their own cache file, so the
+        // samples' file is shared with specs without augmentation) the augmented copies of
+        // every training image of any point, each image once.
+        let mapSize = try pipeline.mapSize(samples[0])
         func extract(_ items: [ExtractionItem], _ name: String) throws -> ExtractedFeatures {
             let extracted = try stage(name) {
                 try extractFeatures(of: items, backbone: backbone, backboneSpec: spec.backbone,
-                                    weightsSHA256: weightsSHA256, pipeline: pipeline,
+                                    weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: mapSize,
                                     cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
                                     toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
             }
@@ -122,31 +128,47 @@ public struct ExperimentRunner {
         }
         let extracted = try extract(samples.map { ExtractionItem(sample: $0) }, "features")
         let augmentations = Augmentation.allCases.filter { Set(spec.features.augment.values.joined()).contains($0) }
+        // Every dataset point's training rows, each once, in point order.
+        var seen = Set<Int>()
+        let trainRows = loaded.flatMap(\.trainRows).filter { seen.insert($0).inserted }
         let augmentedItems = augmentations.flatMap { augmentation in
             trainRows.map { ExtractionItem(sample: samples[$0], augmentation: augmentation) }
         }
         let augmented = try augmentedItems.isEmpty ? nil : extract(augmentedItems, "augmented features")
+        // Per augmentation: sample row → the row of its copy (after all samples' rows).
         let augmentedRows = Dictionary(uniqueKeysWithValues: augmentations.enumerated().map { position, augmentation in
-            (augmentation, (0..<trainRows.count).map { samples.count + position * trainRows.count + $0 })
+            (augmentation, Dictionary(uniqueKeysWithValues: trainRows.enumerated().map { index, row in
+                (row, samples.count + position * trainRows.count + index)
+            }))
         })
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let masks = try needsMasks ? stage("masks") { try testRows.map { try pipeline.mask(samples[$0]) } } : nil
-        let splits = FeatureSplits(
-            taps: spec.backbone.taps.map { tap in
-                augmented.map { concatenatingRows(extracted.taps[tap]!, $0.taps[tap]!) } ?? extracted.taps[tap]!
-            },
-            trainRows: trainRows, testRows: testRows, augmentedTrainRows: augmentedRows,
-            featureKeySHA256: extracted.key.sha256, trainIDs: trainRows.map { samples[$0].id },
-            testLabels: testRows.map { samples[$0].label.isAnomalous }, testMasks: masks,
-            inputSize: spec.backbone.inputSize)
-
-        // The species classifier, once: it does not depend on the grid point.
-        let classifier = try spec.classifier.map { classifierSpec in
-            try stage("classifier") { try classify(classifierSpec, samples: samples, features: splits) }
+        let taps = spec.backbone.taps.map { tap in
+            augmented.map { concatenatingRows(extracted.taps[tap]!, $0.taps[tap]!) } ?? extracted.taps[tap]!
         }
-        if let classifier {
-            log(String(format: "classifier: %d categories, MAP@20 %.4f", classifier.categories.count, classifier.mapAt20))
+        let splits = try loaded.map { point in
+            FeatureSplits(
+                taps: taps, trainRows: point.trainRows, testRows: point.testRows,
+                augmentedTrainRows: augmentedRows.mapValues { rows in point.trainRows.map { rows[$0]! } },
+                featureKeySHA256: extracted.key.sha256, trainIDs: point.train.map(\.id),
+                testLabels: point.test.map(\.label.isAnomalous),
+                testMasks: try needsMasks ? stage("masks") {
+                    try point.test.map { try pipeline.mask($0, height: mapSize.height, width: mapSize.width) }
+                } : nil,
+                mapHeight: mapSize.height, mapWidth: mapSize.width)
+        }
+
+        // The species classifier, once per dataset point: it does not depend on the scorer.
+        let classifiers = try spec.classifier.map { classifierSpec in
+            try loaded.indices.map { index in
+                let classifier = try stage(loaded.count > 1 ? "classifier \(index)" : "classifier") {
+                    try classify(classifierSpec, dataset: loaded[index], features: splits[index])
+                }
+                log(String(format: "classifier%@: %d categories, MAP@20 %.4f",
+                           loaded.count > 1 ? " (dataset point \(index))" : "", classifier.categories.count,
+                           classifier.mapAt20))
+                return classifier
+            }
         }
 
         // Scorers, one grid point after another.
@@ -155,7 +177,8 @@ public struct ExperimentRunner {
         var results = [PointResult]()
         for point in grid {
             let result = try stage("grid point \(point.index)") {
-                try evaluate(point, spec: spec, features: splits, coresets: coresets, classifierMAP: classifier?.mapAt20,
+                try evaluate(point, spec: spec, features: splits[point.dataset], coresets: coresets,
+                             classifierMAP: classifiers?[point.dataset].mapAt20,
                              showsProgress: options.showsProgress)
             }
             if let outcome = result.coresetCache {
@@ -169,15 +192,19 @@ public struct ExperimentRunner {
             results.append(result)
         }
 
-        let embeddingMap = try stage("embedding map") {
-            try EmbeddingMap(rows: trainRows + testRows, taps: splits.taps, seed: spec.seed)
-        }
-
         // Results.
         let headlineMetric = spec.metrics[0]
         let best = results.max { $0.metrics[headlineMetric]! < $1.metrics[headlineMetric]! }!
-        let report = ResultReport(spec: spec, samples: samples, trainRows: trainRows, testRows: testRows, results: results,
-                                  classifier: classifier)
+        // The embedding map shows the images of the best point's dataset point, as that point splits them.
+        let bestDataset = loaded[best.point.dataset]
+        let embeddingMap = try stage("embedding map") {
+            try EmbeddingMap(rows: bestDataset.trainRows + bestDataset.testRows, taps: taps, seed: spec.seed)
+        }
+        var samplesByRow = samples
+        for (sample, row) in zip(bestDataset.train + bestDataset.test, bestDataset.trainRows + bestDataset.testRows) {
+            samplesByRow[row] = sample
+        }
+        let report = ResultReport(spec: spec, datasets: loaded, results: results, classifiers: classifiers)
         var record = RunRecord(
             name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
             toolVersion: options.toolVersion,
@@ -187,9 +214,9 @@ public struct ExperimentRunner {
             seed: spec.seed,
             backbone: RunRecord.Backbone(name: backbone.name, weights: weightsFile.path, weightsSha256: weightsSHA256,
                                          taps: spec.backbone.taps, resize: spec.backbone.resize,
-                                         inputSize: spec.backbone.inputSize),
+                                         inputSize: spec.backbone.inputSize, tiling: spec.backbone.tiling),
             swiftVersion: Provenance.swiftVersion, os: Provenance.operatingSystem, libraries: Provenance.libraries,
-            dataset: RunRecord.Dataset(dataset.report),
+            datasets: loaded.map { RunRecord.Dataset($0.dataset.report, parameters: $0.point.parameters) },
             cache: RunRecord.Cache(file: extracted.file.path, hits: extracted.hits, misses: extracted.misses,
                                    warnings: extracted.warnings),
             coresetCache: RunRecord.Coresets(results.compactMap(\.coresetCache)),
@@ -200,9 +227,10 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try publisher.publish { staging in
             try report.writeTables(to: staging)
-            if classifier != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
-            try staging.write(embeddingMap.table(samples).csv, to: "embedding.csv")
-            try writeGallery(result: best, report: report, pipeline: pipeline, splits: splits, to: staging)
+            if classifiers != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
+            try staging.write(embeddingMap.table(samplesByRow).csv, to: "embedding.csv")
+            try writeGallery(result: best, report: report, dataset: bestDataset, pipeline: pipeline,
+                             splits: splits[best.point.dataset], to: staging)
             // run.json after the tables and images: its "results" stage covers them.
             record.stages = stages + [RunRecord.Stage(name: "results", seconds: Date().timeIntervalSince(resultsClock))]
             record.wallSeconds = Date().timeIntervalSince(start)

@@ -8,7 +8,7 @@ import Tensors
 /// Backbone feature maps of every sample, read from the embedding cache or computed (and
 /// cached) for the images it lacks.
 struct ExtractedFeatures {
-    /// Tap name (as the spec writes it) → `[N, C, H, W]`, rows in `samples` order.
+    /// Tap name (as the spec writes it) → `[N, C, H, W]`, rows in `items` order.
     var taps: [String: Tensor]
     /// Images read from the cache / computed now.
     var hits: Int
@@ -31,12 +31,16 @@ struct ExtractionItem {
     var id: String { augmentation.map { "\(sample.id)#\($0.rawValue)" } ?? sample.id }
 }
 
-/// Computes or loads the features of `items` for `spec`'s backbone and taps. `log`
-/// receives the line saying so when another process holds the cache entry and this one waits.
+/// Computes or loads the features of `items` for `spec`'s backbone and taps. With tiling
+/// (never with augmented items: the spec decoder rejects `features.augment` with tiling),
+/// every image must have the size `mapSize` (the scaled image size) after scaling; each
+/// image's tiles form one backbone batch and its taps come back stitched,
+/// `[1, C, ⌈H / stride⌉, ⌈W / stride⌉]`. `log` receives the line saying so when another
+/// process holds the cache entry and this one waits.
 func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpec: BackboneSpec,
-                     weightsSHA256: String, pipeline: InputPipeline, cache: EmbeddingCache,
-                     specHash: String, toolVersion: String, showsProgress: Bool,
-                     log: (String) -> Void) throws -> ExtractedFeatures {
+                     weightsSHA256: String, pipeline: InputPipeline, mapSize: (height: Int, width: Int),
+                     cache: EmbeddingCache, specHash: String, toolVersion: String,
+                     showsProgress: Bool, log: (String) -> Void) throws -> ExtractedFeatures {
     let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
     let key = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
                          backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
@@ -55,15 +59,44 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
     let missing = preview.missingIDs.count
     let previewWarnings = preview.warnings
     preview.close()
-    let progress = showsProgress && missing > 0 ? ProgressReporter("features (\(backbone.name))", total: missing) : nil
-    let batchSize = 2 * max(1, ProcessInfo.processInfo.activeProcessorCount)
-    let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
-                                    waiting: waiting) { batch in
-        let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)
-        let outputs = try backbone.features(Tensor.stack(inputs), taps: backboneSpec.taps)
-        progress?.advance(by: batch.count)
-        return Dictionary(uniqueKeysWithValues: zip(backboneSpec.taps, outputs))
+    let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    let progress: ProgressReporter?
+    let batchSize: Int
+    let extract: ([String]) throws -> [String: Tensor]
+    if let tiling = pipeline.tiling {
+        // Whole images are decoded `cores` at a time; each image's tiles are one backbone batch.
+        let tilesPerImage = tiling.tileCount(width: mapSize.width, height: mapSize.height)
+        progress = showsProgress && missing > 0
+            ? ProgressReporter("tiled features (\(backbone.name), \(tilesPerImage) tiles per image)",
+                               total: missing * tilesPerImage, unit: "tiles") : nil
+        batchSize = cores
+        extract = { batch in
+            let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)
+            var stitched = [[Tensor]]()
+            for (id, input) in zip(batch, inputs) {
+                guard (input.shape[1], input.shape[2]) == (mapSize.height, mapSize.width) else {
+                    throw RunError("\(id): \(input.shape[2])×\(input.shape[1]) px after scaling; every image of a "
+                                   + "tiled dataset must have the first image's size, \(mapSize.width)×\(mapSize.height) px")
+                }
+                stitched.append(try backbone.features(tiled: input, tiling: tiling, taps: backboneSpec.taps))
+                progress?.advance(by: tilesPerImage)
+            }
+            return Dictionary(uniqueKeysWithValues: backboneSpec.taps.indices.map { tap in
+                (backboneSpec.taps[tap], Tensor.stack(stitched.map { $0[tap].reshaped(Array($0[tap].shape.dropFirst())) }))
+            })
+        }
+    } else {
+        progress = showsProgress && missing > 0 ? ProgressReporter("features (\(backbone.name))", total: missing) : nil
+        batchSize = 2 * cores
+        extract = { batch in
+            let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)
+            let outputs = try backbone.features(Tensor.stack(inputs), taps: backboneSpec.taps)
+            progress?.advance(by: batch.count)
+            return Dictionary(uniqueKeysWithValues: zip(backboneSpec.taps, outputs))
+        }
     }
+    let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
+                                    waiting: waiting, extract: extract)
     progress?.finish()
     return ExtractedFeatures(taps: cached.features, hits: items.count - cached.computedCount,
                              misses: cached.computedCount, file: cache.url(for: key), key: key,

@@ -5,19 +5,21 @@ import Foundation
 import Images
 import Tensors
 
-/// How a sample becomes the backbone's input: decode, RGB (gray replicated), shorter side
-/// resized to `resize` (PIL bilinear, torchvision `Resize(int)`), centre crop
-/// `inputSize × inputSize`, then the backbone's own normalisation.
+/// How a sample becomes the backbone's input: decode, RGB (gray replicated), then either
+/// shorter side resized to `resize` (PIL bilinear, torchvision `Resize(int)`) and a centre
+/// crop `inputSize × inputSize`, or (with `tiling`) the whole image resized by
+/// `tiling.scale` and cut into tiles; then the backbone's own normalisation.
 struct InputPipeline: Sendable {
     var preprocessing: Backbones.Preprocessing
+    /// Full-resolution tiled extraction; nil = resize + centre crop.
+    var tiling: Tiling?
 
     init(_ spec: BackboneSpec, backbone: Backbone) {
         preprocessing = Backbones.Preprocessing(
             resize: .shorterSideThenCenterCrop(shorterSide: spec.resize, crop: spec.inputSize),
             normalization: backbone.preprocessing.normalization)
+        tiling = spec.tiling
     }
-
-    var inputSize: Int { preprocessing.inputSize }
 
     /// The decoded sample, RGB, 0…255, before any geometry.
     func decode(_ sample: Sample) throws -> Image {
@@ -27,22 +29,35 @@ struct InputPipeline: Sendable {
         }
     }
 
-    /// `image` resized and cropped to `[C, inputSize, inputSize]`: what the network sees
-    /// and what heatmaps are drawn over. `source` names the image in errors.
+    /// `image` resized and cropped to `[C, inputSize, inputSize]`, or scaled by the tiling:
+    /// what the network sees, the anomaly map's grid and what heatmaps are drawn over.
+    /// `source` names the image in errors (a result over the image limits).
     func geometry(_ image: Image, source: String, filter: Image.ResizeFilter = .bilinear) throws -> Image {
+        let limits = try ImageLimits.fromEnvironment()
+        if let tiling {
+            let scaled = tiling.scaledSize(width: image.width, height: image.height)
+            try limits.checkResize(width: image.width, height: image.height,
+                                   shorterSide: min(scaled.width, scaled.height), source: source)
+            return tiling.scaled(image, filter: filter)
+        }
         guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
             preconditionFailure("the pipeline always resizes the shorter side, then crops")
         }
-        try ImageLimits.fromEnvironment()
-            .checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
+        try limits.checkResize(width: image.width, height: image.height, shorterSide: shorterSide, source: source)
         return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
     }
 
-    /// The network input `[3, inputSize, inputSize]` of `sample`, transformed by
-    /// `augmentation` when given.
+    /// The network input of `sample`: `[3, inputSize, inputSize]`, transformed by
+    /// `augmentation` when given, or with tiling the whole scaled image `[3, H, W]` (to be
+    /// cut by `Backbone.features(tiled:tiling:taps:)`; tiling takes no augmentation).
     func input(_ sample: Sample, augmentation: Augmentation? = nil) throws -> Tensor {
-        let input = try preprocessing.input(for: try decode(sample), source: source(sample))
-        return augmentation.map { transformed(input, $0) } ?? input
+        let image = try decode(sample)
+        guard tiling != nil else {
+            let input = try preprocessing.input(for: image, source: source(sample))
+            return augmentation.map { transformed(input, $0) } ?? input
+        }
+        precondition(augmentation == nil, "augmentations apply to the resize + centre crop input only")
+        return preprocessing.normalized(try geometry(image, source: source(sample)))
     }
 
     /// How errors name `sample`: its file's path, or its id for in-memory pixels.
@@ -51,16 +66,33 @@ struct InputPipeline: Sendable {
         return sample.id
     }
 
-    /// The sample's ground-truth mask on the anomaly-map grid (`inputSize²`, row-major,
+    /// `[height, width]` of the anomaly maps of `sample`, pixels: the crop side, or with
+    /// tiling the scaled image (decoded to learn its size; throws when it is smaller than a tile).
+    func mapSize(_ sample: Sample) throws -> (height: Int, width: Int) {
+        guard let tiling else { return (preprocessing.inputSize, preprocessing.inputSize) }
+        let image = try decode(sample)
+        let size = tiling.scaledSize(width: image.width, height: image.height)
+        guard size.width >= tiling.tile, size.height >= tiling.tile else {
+            throw RunError("\(sample.id): \(size.width)×\(size.height) px after scaling by \(tiling.scale), "
+                           + "smaller than the \(tiling.tile) px tile")
+        }
+        return (size.height, size.width)
+    }
+
+    /// The sample's ground-truth mask on the anomaly-map grid (`height · width`, row-major,
     /// true = anomalous): the mask file with the image's geometry (nearest), or all false
     /// when the sample has none.
-    func mask(_ sample: Sample) throws -> [Bool] {
-        guard let url = sample.maskURL else { return [Bool](repeating: false, count: inputSize * inputSize) }
+    func mask(_ sample: Sample, height: Int, width: Int) throws -> [Bool] {
+        guard let url = sample.maskURL else { return [Bool](repeating: false, count: height * width) }
         let mask = try geometry(try Image(contentsOf: url, colorMode: .gray), source: url.path, filter: .nearest)
+        guard (mask.height, mask.width) == (height, width) else {
+            throw RunError("\(url.path): the mask is \(mask.width)×\(mask.height) px after the image geometry, the anomaly map \(width)×\(height)")
+        }
         return mask.pixels.data.map { $0 >= 128 }
     }
 
-    /// The preprocessing as the embedding cache's key records it.
+    /// The preprocessing as the embedding cache's key records it (untiled keys are exactly
+    /// what they were before tiling existed).
     var cacheDescription: FeatureKey.Preprocessing {
         guard case let .shorterSideThenCenterCrop(shorterSide, crop) = preprocessing.resize else {
             preconditionFailure("the pipeline always resizes the shorter side, then crops")
@@ -72,9 +104,15 @@ struct InputPipeline: Sendable {
         case .imageNet:
             (mean, std) = ([0.485, 0.456, 0.406].map { $0 * 255 }, [0.229, 0.224, 0.225].map { $0 * 255 })
         }
+        guard let tiling else {
+            return FeatureKey.Preprocessing(
+                resize: [shorterSide, shorterSide], resizeFilter: "pil-bilinear-shorter-side", centerCrop: [crop, crop],
+                color: "rgb", mean: mean, std: std)
+        }
         return FeatureKey.Preprocessing(
-            resize: [shorterSide, shorterSide], resizeFilter: "pil-bilinear-shorter-side", centerCrop: [crop, crop],
-            color: "rgb", mean: mean, std: std)
+            resize: [], resizeFilter: "pil-bilinear-scale", centerCrop: [], color: "rgb", mean: mean, std: std,
+            tiling: FeatureKey.Tiling(tile: tiling.tile, stride: tiling.stride, scale: tiling.scale,
+                                      stitching: "most-central-tile"))
     }
 }
 

@@ -11,8 +11,10 @@ public struct ExperimentSpec: Sendable {
     /// Names the results folder `Results/NAME/`; equals the spec file's name without `.json`.
     public var name: String
     public var description: String
-    /// Paths resolved: environment variables expanded, relative paths anchored at the spec's folder.
-    public var dataset: DatasetConfiguration
+    /// The dataset points: one per combination of the dataset fields the spec sweeps (one
+    /// when none is), in expansion order. Paths resolved: environment variables expanded,
+    /// relative paths anchored at the spec's folder.
+    public var datasets: [DatasetPoint]
     public var backbone: BackboneSpec
     public var features: FeatureSpec
     public var scorer: ScorerSpec
@@ -27,6 +29,17 @@ public struct ExperimentSpec: Sendable {
     /// Largest allowed change of each metric, either direction, before `make regress` fails
     /// (default 0.005 each).
     public var tolerances: [MetricName: Double]
+}
+
+/// One combination of the dataset fields a spec sweeps (`"cell_type": ["mono", "poly"]`,
+/// `"normal_classes": [[0], [1]]`): a dataset configuration with single values.
+public struct DatasetPoint: Equatable, Sendable {
+    /// Position among the spec's dataset points, from 0, the last swept field varying fastest.
+    public var index: Int
+    public var configuration: DatasetConfiguration
+    /// The swept fields and their values at this point (empty when nothing is swept), named
+    /// by their key (`cell_type`) or, inside predicates, their path (`train.value`).
+    public var parameters: [Parameter]
 }
 
 /// The pretrained network whose feature maps describe the images.
@@ -45,6 +58,9 @@ public struct BackboneSpec: Hashable, Sendable {
     public var resize: Int
     /// Side of the centre crop the network sees, in pixels (≤ `resize`).
     public var inputSize: Int
+    /// Full-resolution tiled extraction instead of resize + crop (then `resize` and
+    /// `inputSize` do not apply); nil = resize + crop.
+    public var tiling: Tiling? = nil
 }
 
 /// How backbone feature maps become patch features (PatchCore; the image-level scorers
@@ -124,8 +140,20 @@ public struct PatchCoreSpec: Hashable, Sendable {
 
 /// Image-level k-nearest-neighbour distance between global-average-pooled features.
 public struct KNNSpec: Hashable, Sendable {
+    /// How the k neighbour distances become a score.
+    public enum Aggregate: String, CaseIterable, Hashable, Sendable {
+        /// Mean distance to the k nearest (the FathomNet seed protocol).
+        case mean
+        /// Distance to the k-th nearest of L2-normalised features (Sun et al. 2022, OpenOOD KNN).
+        case kth
+    }
+
     public var k: Sweep<Int>
     public var metric: Sweep<DistanceName>
+    public var aggregate: Sweep<Aggregate>
+    /// Min–max scale scores by the leave-one-out training scores (0 = the lowest, 1 = the
+    /// highest training score); thresholds are then in the same units.
+    public var scale: Bool
 }
 
 /// Mahalanobis distance to a Gaussian fitted to global-average-pooled training features.
@@ -207,6 +235,13 @@ public enum MetricName: String, CaseIterable, Hashable, Sendable {
     case pixelAUROC = "pixel_auroc"
     /// Area under the per-region-overlap curve up to FPR 0.3, normalised (datasets with masks).
     case aupro
+    /// Share of normal test images flagged at the first ROC point catching 95 % of the
+    /// anomalous ones (OpenOOD v1.5; lower is better).
+    case fprAt95TPR = "fpr_at_95_tpr"
+    /// Area under the PR curve with normal images positive, ranked by the negated score (OpenOOD).
+    case auprIn = "aupr_in"
+    /// Area under the PR curve with anomalous images positive (OpenOOD).
+    case auprOut = "aupr_out"
     /// The classifier's mean average precision at 20 over test images (FathomNet 2023).
     case mapAt20 = "map_at_20"
     /// FathomNet 2023's score, ½ (sAUC + MAP@20).

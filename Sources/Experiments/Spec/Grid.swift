@@ -1,11 +1,14 @@
-/// One combination of a spec's swept parameters: every `Sweep` in `features` and `scorer`
-/// holds exactly one value.
+/// One combination of a spec's swept parameters: a dataset point, and every `Sweep` in
+/// `features` and `scorer` holding exactly one value.
 public struct GridPoint: Hashable, Sendable {
     /// Position in the grid, from 0, in expansion order.
     public var index: Int
+    /// Index of the point's dataset in `ExperimentSpec.datasets`.
+    public var dataset: Int
     public var features: FeatureSpec
     public var scorer: ScorerSpec
-    /// Every sweepable parameter of the point (swept or not), in spec order.
+    /// The swept dataset fields, then every sweepable feature and scorer parameter of the
+    /// point (swept or not), in spec order.
     public var parameters: [Parameter]
 }
 
@@ -13,7 +16,7 @@ extension ExperimentSpec {
     /// The number of points `grid` expands to, counted without expanding it (`Int.max` when
     /// the product overflows).
     public var gridSize: Int {
-        var counts: [Int] = []
+        var counts = [datasets.count]
         if case .patchcore = scorer {
             counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count,
                        features.augment.values.count]
@@ -23,7 +26,7 @@ extension ExperimentSpec {
             counts += [spec.coresetRatio.values.count, spec.k.values.count, spec.metric.values.count,
                        spec.reweighting.values.count]
         case .knn(let spec):
-            counts += [spec.k.values.count, spec.metric.values.count]
+            counts += [spec.k.values.count, spec.metric.values.count, spec.aggregate.values.count]
         case .mahalanobis(let spec):
             counts.append(spec.estimator.values.count)
             if spec.estimator.values.contains(.sample) { counts.append(spec.ridge.values.count) }
@@ -32,14 +35,11 @@ extension ExperimentSpec {
         case .ocsvm(let spec):
             counts += [spec.nu.values.count, spec.gamma.values.count]
         }
-        return counts.reduce(1) { product, count in
-            let (result, overflow) = product.multipliedReportingOverflow(by: count)
-            return overflow ? Int.max : result
-        }
+        return product(counts)
     }
 
-    /// The cartesian product of every swept parameter, the last parameter varying fastest.
-    /// A spec without sweeps has one point.
+    /// Dataset points × the cartesian product of every swept feature and scorer parameter,
+    /// the last parameter varying fastest. A spec without sweeps has one point.
     public var grid: [GridPoint] {
         // Patch-feature parameters matter to PatchCore only (the others pool globally).
         var features = GridExpansion(self.features)
@@ -65,6 +65,7 @@ extension ExperimentSpec {
             var grid = GridExpansion(spec)
             grid.sweep(\.k, "k") { String($0) }
             grid.sweep(\.metric, "metric") { $0.rawValue }
+            grid.sweep(\.aggregate, "aggregate") { $0.rawValue }
             scorers = grid.points.map { (.knn($0.root), $0.parameters) }
         case .mahalanobis(let spec):
             var grid = GridExpansion(spec)
@@ -84,12 +85,22 @@ extension ExperimentSpec {
         }
 
         var points = [GridPoint]()
-        for feature in features.points {
-            for (scorer, parameters) in scorers {
-                points.append(GridPoint(index: points.count, features: feature.root, scorer: scorer,
-                                        parameters: feature.parameters + parameters))
+        for dataset in datasets {
+            for feature in features.points {
+                for (scorer, parameters) in scorers {
+                    points.append(GridPoint(index: points.count, dataset: dataset.index, features: feature.root,
+                                            scorer: scorer, parameters: dataset.parameters + feature.parameters + parameters))
+                }
             }
         }
         return points
+    }
+}
+
+/// The product of `counts`, `Int.max` when it overflows: the size of a grid before it is built.
+func product(_ counts: [Int]) -> Int {
+    counts.reduce(1) { product, count in
+        let (result, overflow) = product.multipliedReportingOverflow(by: count)
+        return overflow ? Int.max : result
     }
 }

@@ -7,7 +7,8 @@ extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
     /// `Experiments/schema.json` (the top level is `experiment`).
     public static let shapes: [ObjectShape] = [
-        Shapes.experiment, Shapes.backbone, Shapes.features, Shapes.classifier, Shapes.outputs, Shapes.tolerances,
+        Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.classifier, Shapes.outputs,
+        Shapes.tolerances,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
@@ -65,7 +66,18 @@ extension ExperimentSpec {
         }
         description = try top["description"]?.string() ?? ""
         seed = try top["seed"].map { UInt64(try $0.int(in: 0...(1 << 53))) } ?? 0
-        dataset = try decodeDataset(try top.required("dataset"), seed: seed, context: context)
+        // Count the grid before anything expands it: a sweep of two 65,536-value lists
+        // would otherwise build 4.3 billion points. Dataset points are counted first, as they
+        // are expanded while decoding.
+        let maxGridPoints = try top["max_grid_points"]?.int(in: 1...Self.gridPointsCeiling) ?? Self.defaultMaxGridPoints
+        func tooManyPoints(_ size: Int) -> SpecError {
+            let count = size == Int.max ? "more than \(Int.max)" : "\(size)"
+            return SpecError(file: file, path: top["max_grid_points"]?.path ?? .root,
+                             reason: "the sweeps make \(count) grid points, more than the limit of \(maxGridPoints); "
+                             + "sweep fewer values, or raise \"max_grid_points\" (at most \(Self.gridPointsCeiling))")
+        }
+        datasets = try decodeDatasets(try top.required("dataset"), seed: seed, context: context,
+                                      maxPoints: maxGridPoints, tooManyPoints: tooManyPoints)
         backbone = try decodeBackbone(try top.required("backbone"), context: context)
         scorer = try decodeScorer(try top.required("scorer"))
         if let given = top["features"], scorer.kind != "patchcore" {
@@ -73,6 +85,11 @@ extension ExperimentSpec {
                               + "global-average-pooled taps (remove \"features\")")
         }
         features = try decodeFeatures(top["features"])
+        if backbone.tiling != nil, features.augment.values != [[]],
+           let augment = try top["features"]?.object(Shapes.features)["augment"] {
+            throw augment.error("does not apply with backbone.tiling (augmented copies are made of the resized and "
+                                + "centre-cropped input; remove \"augment\" or \"tiling\")")
+        }
         classifier = try decodeClassifier(top["classifier"])
 
         metrics = [.auroc, .ap, .f1Max]
@@ -103,15 +120,7 @@ extension ExperimentSpec {
                 tolerances[metric] = try reader.double(in: .closed(0, 1))
             }
         }
-        // Count the grid before anything expands it: a sweep of two 65,536-value lists
-        // would otherwise build 4.3 billion points.
-        let maxGridPoints = try top["max_grid_points"]?.int(in: 1...Self.gridPointsCeiling) ?? Self.defaultMaxGridPoints
-        if gridSize > maxGridPoints {
-            let count = gridSize == Int.max ? "more than \(Int.max)" : "\(gridSize)"
-            throw SpecError(file: file, path: top["max_grid_points"]?.path ?? .root,
-                            reason: "the sweeps make \(count) grid points, more than the limit of \(maxGridPoints); "
-                            + "sweep fewer values, or raise \"max_grid_points\" (at most \(Self.gridPointsCeiling))")
-        }
+        if gridSize > maxGridPoints { throw tooManyPoints(gridSize) }
     }
 }
 
@@ -157,13 +166,14 @@ enum Shapes {
     ]
 
     static let backbone = ObjectShape("backbone", required: ["name"],
-                                      optional: ["weights", "taps", "resize", "input_size"])
+                                      optional: ["weights", "taps", "resize", "input_size", "tiling"])
+    static let tiling = ObjectShape("tiling", required: [], optional: ["tile", "stride", "scale"])
     static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim", "augment"])
 
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
                                  optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma"]),
-        "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric"]),
+        "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric", "aggregate", "scale"]),
         "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
                            optional: ["components", "covariance", "iterations", "regularization"]),
@@ -193,38 +203,158 @@ private func taggedObject(_ reader: ValueReader, tag: String, shapes: [String: O
     return (kind, try reader.object(shapes[kind]!))
 }
 
-private func decodeDataset(_ reader: ValueReader, seed: UInt64, context: DecodingContext) throws -> DatasetConfiguration {
+/// Dataset fields holding one value, which a list sweeps: `"cell_type": ["mono", "poly"]`.
+private let sweepableScalarFields = ["fail_probability", "cell_type", "train_fraction", "max_train_images",
+                                     "max_test_images_per_class", "seed"]
+/// Dataset fields holding a list, which a list of lists sweeps: `"normal_classes": [[0], [1]]`.
+private let sweepableListFields = ["normal_classes", "normal_folders", "anomalous_folders"]
+/// Manifest fields holding predicates, whose `value`s may be swept.
+private let predicateFields = ["label", "train", "test"]
+
+/// A swept dataset field: where it sits in the dataset object, its column name and values.
+private struct DatasetSweep {
+    var location: [JSONPath.Component]
+    var name: String
+    var values: [ValueReader]
+}
+
+/// Reads the dataset object and expands its swept fields into dataset points (cartesian
+/// product in field order, the last varying fastest). Every value is checked where it is
+/// written (`dataset.cell_type[2]`) before the points are decoded; more than `maxPoints`
+/// points is the error `tooManyPoints` makes of their count, before any is built.
+private func decodeDatasets(_ reader: ValueReader, seed: UInt64, context: DecodingContext, maxPoints: Int,
+                            tooManyPoints: (Int) -> SpecError) throws -> [DatasetPoint] {
     let (kind, object) = try taggedObject(reader, tag: "kind", shapes: Shapes.datasets, order: DatasetConfiguration.kinds)
-    // Check the common fields here (range, type), resolve paths, then hand the object to
-    // the Datasets configuration decoders (camelCase keys) for the kind-specific rest.
     var fields = try reader.objectFields()
     for key in ["root", "path"] where object[key] != nil {
         fields[key] = .string(try context.path(object[key]!))
     }
-    _ = try object["train_fraction"]?.double(in: .closed(0, 1))
-    _ = try object["max_train_images"]?.int(in: 1...maximumImageCount)
-    _ = try object["max_test_images_per_class"]?.int(in: 1...maximumImageCount)
-    _ = try object["fail_probability"]?.double(in: .openClosed(0, 1))
-    _ = try object["cell_type"]?.choice(["all", "mono", "poly"])
-    _ = try object["format"]?.choice(["csv", "fathomnet"])
-    for key in ["normal_folders", "anomalous_folders"] {
-        _ = try object[key]?.array(nonEmpty: true).map { try $0.nonEmptyString() }
+    if object["seed"] == nil, kind != "mvtec" { fields["seed"] = .number(Double(seed)) }
+
+    var sweeps = [DatasetSweep]()
+    for key in Shapes.datasets[kind]!.keys {
+        guard let value = object[key] else { continue }
+        if sweepableScalarFields.contains(key) || sweepableListFields.contains(key) {
+            let items = try sweptValues(value, holdsList: sweepableListFields.contains(key))
+            for item in items ?? [value] { try checkDatasetField(key, item) }
+            if let items { sweeps.append(DatasetSweep(location: [.key(key)], name: key, values: items)) }
+        } else if predicateFields.contains(key) {
+            try collectPredicateSweeps(value, location: [.key(key)], name: key, into: &sweeps)
+        } else {
+            try checkDatasetField(key, value)
+        }
     }
-    if let classes = object["normal_classes"] {
-        _ = try classes.array(nonEmpty: true).map { try $0.int(in: 0...9) }
+
+    let count = product(sweeps.map(\.values.count))
+    if count > maxPoints { throw tooManyPoints(count) }
+    var points: [(fields: JSONValue, parameters: [Parameter])] = [(.object(fields), [])]
+    for sweep in sweeps {
+        points = points.flatMap { point in
+            sweep.values.map { item in
+                (point.fields.replacing(at: sweep.location[...], with: item.value),
+                 point.parameters + [Parameter(name: sweep.name, value: renderSweptValue(item.value))])
+            }
+        }
     }
-    if let own = object["seed"] {
-        _ = try own.int(in: 0...(1 << 53))
-    } else if kind != "mvtec" {
-        fields["seed"] = .number(Double(seed))
+    return try points.enumerated().map { index, point in
+        DatasetPoint(index: index, configuration: try decodeDatasetConfiguration(point.fields, base: reader),
+                     parameters: point.parameters)
     }
+}
+
+/// The values of a swept field, or nil when `reader` holds one value: a list sweeps a
+/// one-value field; a list of lists sweeps a list field. Repeated values are an error.
+private func sweptValues(_ reader: ValueReader, holdsList: Bool) throws -> [ValueReader]? {
+    guard case .array(let items) = reader.value else { return nil }
+    if holdsList { guard case .array? = items.first else { return nil } }
+    let values = try reader.array(nonEmpty: true)
+    for (index, item) in values.enumerated() where values[..<index].contains(where: { $0.value == item.value }) {
+        throw item.error("the value is listed twice in this sweep")
+    }
+    return values
+}
+
+/// Type and range checks of the dataset fields the Datasets decoders do not make.
+private func checkDatasetField(_ key: String, _ reader: ValueReader) throws {
+    switch key {
+    case "train_fraction": _ = try reader.double(in: .closed(0, 1))
+    case "max_train_images", "max_test_images_per_class": _ = try reader.int(in: 1...maximumImageCount)
+    case "fail_probability": _ = try reader.double(in: .openClosed(0, 1))
+    case "cell_type": _ = try reader.choice(["all", "mono", "poly"])
+    case "format": _ = try reader.choice(["csv", "fathomnet"])
+    case "seed": _ = try reader.int(in: 0...(1 << 53))
+    case "normal_folders", "anomalous_folders": _ = try reader.array(nonEmpty: true).map { try $0.nonEmptyString() }
+    case "normal_classes": _ = try reader.array(nonEmpty: true).map { try $0.int(in: 0...9) }
+    default: break
+    }
+}
+
+/// Finds swept `value`s in a predicate (`{"column", "op", "value"}`, `{"all": […]}`,
+/// `{"any": […]}`, a label rule's `anomalous_when`): a list sweeps a comparison's value,
+/// a list of lists an `in` list. Named by their path in the dataset (`train.all[1].value`).
+private func collectPredicateSweeps(_ reader: ValueReader, location: [JSONPath.Component], name: String,
+                                    into sweeps: inout [DatasetSweep]) throws {
+    guard case .object(let fields) = reader.value else { return }  // the Datasets decoder reports it
+    let child = { (key: String) in ValueReader(value: fields[key]!, path: reader.path.appending(key), file: reader.file) }
+    if fields["value"] != nil, case .string(let op)? = fields["op"] {
+        let value = child("value")
+        if let items = try sweptValues(value, holdsList: op == "in") {
+            sweeps.append(DatasetSweep(location: location + [.key("value")], name: name + ".value", values: items))
+        }
+    }
+    if fields["anomalous_when"] != nil {
+        try collectPredicateSweeps(child("anomalous_when"), location: location + [.key("anomalous_when")],
+                                   name: name + ".anomalous_when", into: &sweeps)
+    }
+    for key in ["all", "any"] where fields[key] != nil {
+        guard case .array(let items) = fields[key]! else { continue }
+        for index in items.indices {
+            let item = ValueReader(value: items[index], path: child(key).path.appending(index: index), file: reader.file)
+            try collectPredicateSweeps(item, location: location + [.key(key), .index(index)],
+                                       name: "\(name).\(key)[\(index)]", into: &sweeps)
+        }
+    }
+}
+
+/// A swept value as a table cell: numbers as the spec writes them, lists joined by `+`
+/// (`"normal_classes": [0, 1]` → `0+1`).
+private func renderSweptValue(_ value: JSONValue) -> String {
+    switch value {
+    case .number(let number): return formatNumber(number)
+    case .string(let text): return text
+    case .bool(let flag): return String(flag)
+    case .array(let items): return items.map(renderSweptValue).joined(separator: "+")
+    case .null, .object: return value.excerpt
+    }
+}
+
+/// Hands one dataset point's fields (single values, paths resolved) to the Datasets
+/// configuration decoders (camelCase keys) for the kind-specific rest.
+private func decodeDatasetConfiguration(_ fields: JSONValue, base reader: ValueReader) throws -> DatasetConfiguration {
     do {
-        let data = try JSONSerialization.data(withJSONObject: foundationObject(.object(fields)))
+        let data = try JSONSerialization.data(withJSONObject: foundationObject(fields))
         let decoder = JSONDecoder()
         decoder.keyDecodingStrategy = .convertFromSnakeCase
         return try decoder.decode(DatasetConfiguration.self, from: data)
     } catch let error as DecodingError {
         throw translate(error, base: reader)
+    }
+}
+
+extension JSONValue {
+    /// The value with the element at `location` (object keys, array indices) replaced.
+    fileprivate func replacing(at location: ArraySlice<JSONPath.Component>, with replacement: JSONValue) -> JSONValue {
+        guard let first = location.first else { return replacement }
+        switch (self, first) {
+        case (.object(var fields), .key(let key)):
+            fields[key] = fields[key]?.replacing(at: location.dropFirst(), with: replacement)
+            return .object(fields)
+        case (.array(var items), .index(let index)):
+            items[index] = items[index].replacing(at: location.dropFirst(), with: replacement)
+            return .array(items)
+        default:
+            return self
+        }
     }
 }
 
@@ -269,13 +399,29 @@ private func decodeBackbone(_ reader: ValueReader, context: DecodingContext) thr
             taps.append(tap)
         }
     }
+    let tiling = try object["tiling"].map(decodeTiling)
+    if tiling != nil, let fixedSize = object["resize"] ?? object["input_size"] {
+        throw fixedSize.error("does not apply with tiling (tiles see the image at its own size times tiling.scale)")
+    }
     let inputSize = try object["input_size"]?.int(in: 32...4096) ?? 224
     let resizeReader = object["resize"]
     let resize = try resizeReader?.int(in: 32...4096) ?? inputSize
     if let resizeReader, resize < inputSize {
         throw resizeReader.error("\(resize) is smaller than input_size \(inputSize); allowed: an integer ≥ \(inputSize)")
     }
-    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize)
+    return BackboneSpec(name: name, weights: weights, taps: taps, resize: resize, inputSize: inputSize, tiling: tiling)
+}
+
+private func decodeTiling(_ reader: ValueReader) throws -> Tiling {
+    let object = try reader.object(Shapes.tiling)
+    let defaults = Tiling()
+    let tile = try object["tile"]?.int(in: 32...4096) ?? defaults.tile
+    let stride = try object["stride"]?.int(in: 1...4096) ?? defaults.stride
+    if stride > tile {
+        throw (object["stride"] ?? reader).error("\(stride) is larger than tile \(tile) (tiles would leave gaps); allowed: an integer in [1, \(tile)]")
+    }
+    let scale = try object["scale"]?.double(in: .openClosed(0, 4)) ?? defaults.scale
+    return Tiling(tile: tile, stride: stride, scale: scale)
 }
 
 private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
@@ -331,7 +477,12 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
             blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4))
     case "knn":
-        return .knn(KNNSpec(k: try k(default: 5), metric: try metric()))
+        return .knn(KNNSpec(
+            k: try k(default: 5), metric: try metric(),
+            aggregate: try object["aggregate"]?.sweep {
+                KNNSpec.Aggregate(rawValue: try $0.choice(KNNSpec.Aggregate.allCases.map(\.rawValue)))!
+            } ?? Sweep(.mean),
+            scale: try object["scale"]?.bool() ?? false))
     case "mahalanobis":
         let estimatorReader = object["estimator"]
         let estimator = try estimatorReader?.sweep {

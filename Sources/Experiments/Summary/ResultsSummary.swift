@@ -34,7 +34,8 @@ public struct ResultsSummary {
     /// Metric columns in display order, with their headings.
     static let metricColumns: [(MetricName, String)] = [
         (.auroc, "image AUROC"), (.ap, "AP"), (.f1Max, "F1-max"), (.pixelAUROC, "pixel AUROC"),
-        (.aupro, "AUPRO"), (.sauc, "sAUC"), (.mapAt20, "MAP@20"), (.fathomnetScore, "FathomNet score"),
+        (.aupro, "AUPRO"), (.sauc, "sAUC"), (.fprAt95TPR, "FPR@95TPR"), (.auprIn, "AUPR-In"), (.auprOut, "AUPR-Out"),
+        (.mapAt20, "MAP@20"), (.fathomnetScore, "FathomNet score"),
     ]
 
     public var markdown: String {
@@ -55,11 +56,11 @@ public struct ResultsSummary {
                           + Self.metricColumns.map(\.1))
         for experiment in single {
             let swept = Self.sweptParameters(experiment.spec)
-            for row in experiment.metrics.rows {
+            for (index, row) in experiment.metrics.rows.enumerated() {
                 let values = swept.compactMap { name -> String? in
                     experiment.metrics.header.firstIndex(of: name).map { "\(name)=\(row[$0])" }
                 }
-                table.append([Self.reportLink(experiment.spec.name), describe(experiment.spec.dataset),
+                table.append([Self.reportLink(experiment.spec.name), describe(Self.datasetOfRow(index, experiment.spec)),
                               describeBackbone(experiment.spec),
                               describe(experiment.spec.scorer), values.joined(separator: ", ")]
                              + Self.metricColumns.map { metric, _ in
@@ -67,12 +68,13 @@ public struct ResultsSummary {
                              })
             }
         }
-        for group in fashion {
-            let first = group[0].spec
-            table.append(["fashion-mnist-\(first.scorer.kind)-class0…9", "Fashion-MNIST one-vs-rest, mean of \(group.count) classes",
-                          describeBackbone(first), describe(first.scorer), ""]
+        for experiment in fashion {
+            let spec = experiment.spec
+            table.append([Self.reportLink(spec.name), "Fashion-MNIST one-vs-rest, mean of \(spec.datasets.count) classes",
+                          describeBackbone(spec), describe(spec.scorer), ""]
                          + Self.metricColumns.map { metric, _ in
-                             Self.mean(group.map { Self.value($0, metric) }).map { String(format: "%.3f", $0) } ?? ""
+                             Self.mean(Self.classValues(experiment, metric).map { $0.value })
+                                 .map { String(format: "%.3f", $0) } ?? ""
                          })
         }
         text += table.markdown
@@ -84,40 +86,52 @@ public struct ResultsSummary {
         return text
     }
 
-    /// Experiments shown row by row, and the Fashion-MNIST single-class specs grouped by
-    /// scorer (everything but the normal class equal).
-    private func partitioned() -> (single: [ExperimentResults], fashion: [[ExperimentResults]]) {
+    /// Experiments shown row by row, and the Fashion-MNIST one-class-vs-rest sweeps (one
+    /// normal class per dataset point, one scorer setting), shown as their mean and a matrix.
+    private func partitioned() -> (single: [ExperimentResults], fashion: [ExperimentResults]) {
         var single = [ExperimentResults]()
-        var groups = [String: [ExperimentResults]]()
-        var order = [String]()
+        var fashion = [ExperimentResults]()
         for experiment in experiments {
-            guard case .fashionMNIST(let configuration) = experiment.spec.dataset,
-                  configuration.normalClasses.count == 1, experiment.metrics.rows.count == 1 else {
-                single.append(experiment)
-                continue
+            let spec = experiment.spec
+            let oneClassPerPoint = spec.datasets.allSatisfy {
+                if case .fashionMNIST(let configuration) = $0.configuration { return configuration.normalClasses.count == 1 }
+                return false
             }
-            let key = describeBackbone(experiment.spec) + "|" + describe(experiment.spec.scorer)
-            if groups[key] == nil { order.append(key) }
-            groups[key, default: []].append(experiment)
+            if spec.datasets.count > 1, oneClassPerPoint, spec.grid.count == spec.datasets.count,
+               experiment.metrics.rows.count == spec.datasets.count {
+                fashion.append(experiment)
+            } else {
+                single.append(experiment)
+            }
         }
-        return (single, order.map { groups[$0]!.sorted { Self.normalClass($0) < Self.normalClass($1) } })
+        return (single, fashion)
     }
 
-    private func fashionMatrix(_ groups: [[ExperimentResults]]) -> Table {
-        var table = Table(header: ["normal class"] + groups.map { describe($0[0].spec.scorer) })
+    private func fashionMatrix(_ experiments: [ExperimentResults]) -> Table {
+        var table = Table(header: ["normal class"] + experiments.map { describe($0.spec.scorer) })
+        let columns = experiments.map { Dictionary(Self.classValues($0, .auroc), uniquingKeysWith: { first, _ in first }) }
         for index in 0..<10 {
-            let cells = groups.map { group in
-                group.first { Self.normalClass($0) == index }.flatMap { experiment in
-                    Self.value(experiment, .auroc).map { Self.reportLink(experiment.spec.name, text: String(format: "%.3f", $0)) }
-                } ?? ""
+            let cells = zip(experiments, columns).map { experiment, values in
+                values[index].flatMap { $0 }.map { Self.reportLink(experiment.spec.name, text: String(format: "%.3f", $0)) } ?? ""
             }
             guard cells.contains(where: { !$0.isEmpty }) else { continue }
             table.append(["\(index) \(FashionMNISTConfiguration.classNames[index])"] + cells)
         }
-        table.append(["**mean**"] + groups.map { group in
-            Self.mean(group.map { Self.value($0, .auroc) }).map { "**" + String(format: "%.3f", $0) + "**" } ?? ""
+        table.append(["**mean**"] + experiments.map { experiment in
+            Self.mean(Self.classValues(experiment, .auroc).map { $0.value })
+                .map { "**" + String(format: "%.3f", $0) + "**" } ?? ""
         })
         return table
+    }
+
+    /// The normal class and `metric` of each row of a Fashion-MNIST one-class sweep (rows are
+    /// grid points, one per dataset point).
+    private static func classValues(_ experiment: ExperimentResults, _ metric: MetricName) -> [(key: Int, value: Double?)] {
+        let column = experiment.metrics.header.firstIndex(of: metric.rawValue)
+        return experiment.metrics.rows.indices.compactMap { index in
+            guard case .fashionMNIST(let configuration) = datasetOfRow(index, experiment.spec) else { return nil }
+            return (configuration.normalClasses[0], column.flatMap { Double(experiment.metrics.rows[index][$0]) })
+        }
     }
 
     /// A Markdown link to `Results/NAME/report.html` (relative to Results/README.md).
@@ -125,15 +139,10 @@ public struct ResultsSummary {
         "[\(text ?? name)](\(name)/report.html)"
     }
 
-    private static func normalClass(_ experiment: ExperimentResults) -> Int {
-        guard case .fashionMNIST(let configuration) = experiment.spec.dataset else { return -1 }
-        return configuration.normalClasses[0]
-    }
-
-    private static func value(_ experiment: ExperimentResults, _ metric: MetricName) -> Double? {
-        guard let column = experiment.metrics.header.firstIndex(of: metric.rawValue),
-              let row = experiment.metrics.rows.first else { return nil }
-        return Double(row[column])
+    /// The dataset configuration of metrics row `index` (row i is grid point i).
+    private static func datasetOfRow(_ index: Int, _ spec: ExperimentSpec) -> DatasetConfiguration {
+        let grid = spec.grid
+        return spec.datasets[index < grid.count ? grid[index].dataset : 0].configuration
     }
 
     private static func mean(_ values: [Double?]) -> Double? {
@@ -170,8 +179,9 @@ public struct ResultsSummary {
     /// Network, taps, input geometry and, for PatchCore, the patch features (when not swept).
     private func describeBackbone(_ spec: ExperimentSpec) -> String {
         let backbone = spec.backbone, features = spec.features
-        let input = backbone.resize == backbone.inputSize
-            ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)"
+        let input = backbone.tiling.map { "tiles \($0.tile)/\($0.stride) px at scale \($0.scale)" }
+            ?? (backbone.resize == backbone.inputSize
+                ? "\(backbone.inputSize) px" : "\(backbone.inputSize) crop of \(backbone.resize)")
         var text = "\(backbone.name) \(backbone.taps.joined(separator: "+")), \(input)"
         guard case .patchcore = spec.scorer else { return text }
         if features.pooling.values.count == 1, features.pooling.values[0] > 1 {
@@ -200,7 +210,8 @@ public struct ResultsSummary {
             return titled("PatchCore", [fixed(s.coresetRatio, "coreset", formatPercent), fixed(s.k, "k"),
                                         fixed(s.metric) { $0.rawValue }])
         case .knn(let s):
-            return titled("kNN", [fixed(s.k, "k"), fixed(s.metric) { $0.rawValue }])
+            return titled("kNN", [fixed(s.k, "k"), fixed(s.metric) { $0.rawValue }, fixed(s.aggregate) { $0.rawValue },
+                                  s.scale ? "scaled" : nil])
         case .mahalanobis(let s):
             return titled("Mahalanobis", [fixed(s.estimator) { $0.rawValue }])
         case .gmm(let s):
