@@ -7,23 +7,32 @@ public enum FittedScorer: Sendable {
     case knn(KNNScorer)
     case mahalanobis(MahalanobisScorer)
     case gmm(GMMScorer)
+    case ocsvm(OneClassSVMScorer)
 
-    /// `patchcore`, `knn`, `mahalanobis` or `gmm` (the spec's scorer kinds).
+    /// `patchcore`, `knn`, `mahalanobis`, `gmm` or `ocsvm` (the spec's scorer kinds).
     public var kind: String {
         switch self {
         case .patchcore: return "patchcore"
         case .knn: return "knn"
         case .mahalanobis: return "mahalanobis"
         case .gmm: return "gmm"
+        case .ocsvm: return "ocsvm"
         }
     }
 
-    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers.
+    /// Memory-bank rows (PatchCore, kNN); nil for parametric scorers and the one-class SVM.
     public var bankSize: Int? {
         switch self {
         case .patchcore(let scorer): return scorer.index?.count
         case .knn(let scorer): return scorer.index?.count
-        case .mahalanobis, .gmm: return nil
+        case .mahalanobis, .gmm, .ocsvm: return nil
         }
+    }
+
+    /// Whether `model.h5` can hold this scorer: every kind but the one-class SVM, whose
+    /// support vectors the model format does not store yet.
+    public var isSavable: Bool {
+        if case .ocsvm = self { return false }
+        return true
     }
 }

@@ -123,6 +123,8 @@ extension SavedModel {
             try writeFloats(group, "whitenings", shape: [k, parameters.whitenings[0].count],
                             parameters.whitenings.flatMap { $0 })
             try writeDoubles(group, "log_determinants", shape: [k], parameters.logDeterminants)
+        case .ocsvm:
+            throw HDF5Failure(description: "model.h5 does not hold one-class SVM scorers yet")
         }
     }
 

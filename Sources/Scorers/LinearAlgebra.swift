@@ -38,6 +38,20 @@ enum LinearAlgebra {
         return inverse
     }
 
+    /// Solves `L Lᵀ x = b` given the Cholesky factor `L` (row-major `n × n`, lower).
+    static func solveCholesky(_ l: [Double], _ b: [Double], n: Int) -> [Double] {
+        var y = b
+        for i in 0..<n {
+            for k in 0..<i { y[i] -= l[i * n + k] * y[k] }
+            y[i] /= l[i * n + i]
+        }
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            for k in i + 1 ..< n { y[i] -= l[k * n + i] * y[k] }
+            y[i] /= l[i * n + i]
+        }
+        return y
+    }
+
     /// Column means of `[rows, d]` in Double.
     static func columnMeans(_ x: UnsafePointer<Float>, rows: Int, d: Int) -> [Double] {
         var mean = [Double](repeating: 0, count: d)
@@ -57,26 +71,37 @@ enum LinearAlgebra {
         return g.map(Double.init)
     }
 
-    /// Squared norms of `W · (xᵣ − μ)` for each row of `x` (`[rows, d]`), `W` being `[d, d]`.
+    /// `xᵣ − μ` for each row of `x` (`[rows, d]`), in Float.
+    static func centred(_ x: UnsafePointer<Float>, rows: Int, d: Int, mean: [Double]) -> [Float] {
+        var out = [Float](repeating: 0, count: rows * d)
+        for r in 0..<rows { for j in 0..<d { out[r * d + j] = Float(Double(x[r * d + j]) - mean[j]) } }
+        return out
+    }
+
+    /// `A Bᵀ` of row-major `A` `[rowsA, d]` and `B` `[rowsB, d]`: `[rowsA, rowsB]`.
     ///
-    /// One product per row, always of the same shape: OpenBLAS picks its kernel by matrix
-    /// size, so a batched product could give a row other last bits depending on how many
-    /// rows share its batch; this way a row's value never depends on the others.
-    static func whitenedSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, d: Int,
-                                     mean: [Double], whitening: [Float]) -> [Double] {
-        var centred = [Float](repeating: 0, count: rows * d)
-        for r in 0..<rows { for j in 0..<d { centred[r * d + j] = Float(Double(x[r * d + j]) - mean[j]) } }
-        var z = [Float](repeating: 0, count: rows * d)
-        centred.withUnsafeBufferPointer { c in
-            whitening.withUnsafeBufferPointer { w in
-                z.withUnsafeMutableBufferPointer { out in
-                    for r in 0..<rows {
-                        sgemm(m: 1, n: d, k: d, a: c.baseAddress! + r * d, lda: d,
-                              b: w.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress! + r * d, ldc: d)
+    /// One product per row of `A`, always of the same shape: OpenBLAS picks its kernel by
+    /// matrix size, so a batched product could give a row other last bits depending on how
+    /// many rows share its batch; this way a row's values never depend on the others.
+    static func timesTransposed(_ a: [Float], rows rowsA: Int, _ b: [Float], rows rowsB: Int, d: Int) -> [Float] {
+        var product = [Float](repeating: 0, count: rowsA * rowsB)
+        a.withUnsafeBufferPointer { pa in
+            b.withUnsafeBufferPointer { pb in
+                product.withUnsafeMutableBufferPointer { out in
+                    for r in 0..<rowsA {
+                        sgemm(m: 1, n: rowsB, k: d, a: pa.baseAddress! + r * d, lda: d,
+                              b: pb.baseAddress!, ldb: d, transposeB: true, c: out.baseAddress! + r * rowsB, ldc: rowsB)
                     }
                 }
             }
         }
+        return product
+    }
+
+    /// Squared norms of `W · (xᵣ − μ)` for each row of `x` (`[rows, d]`), `W` being `[d, d]`.
+    static func whitenedSquaredNorms(_ x: UnsafePointer<Float>, rows: Int, d: Int,
+                                     mean: [Double], whitening: [Float]) -> [Double] {
+        let z = timesTransposed(centred(x, rows: rows, d: d, mean: mean), rows: rows, whitening, rows: d, d: d)
         return (0..<rows).map { r in
             var s: Double = 0
             for j in 0..<d { let v = Double(z[r * d + j]); s += v * v }

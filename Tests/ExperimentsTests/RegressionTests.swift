@@ -246,11 +246,11 @@ final class ResultsSummaryTests: XCTestCase {
         let lines = markdown.split(separator: "\n").map(String.init)
         XCTAssertTrue(lines.contains("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) | MVTec AD bottle | efficientnet-lite0 stride8+stride16, 224 crop of 256, 3×3 pool "
                                      + "| PatchCore (k 1, euclidean) | coreset_ratio=0.01 "
-                                     + "| 0.992 | 0.998 | 0.980 |  |  |  |  |  |  |"), markdown)
+                                     + "| 0.992 | 0.998 | 0.980 |  |  |  |  |  |  |  |  |"), markdown)
         XCTAssertTrue(lines.contains { $0.hasPrefix("| [mvtec-bottle-patchcore](mvtec-bottle-patchcore/report.html) |") && $0.contains("| coreset_ratio=0.1 | 1.000 |") })
         XCTAssertTrue(lines.contains("| [fashion-mnist-one-class-knn](fashion-mnist-one-class-knn/report.html) | Fashion-MNIST one-vs-rest, mean of 10 classes "
                                      + "| efficientnet-lite0 stride8+stride16, 64 px | kNN (k 100, cosine, mean) |  "
-                                     + "| 0.725 | 0.500 |  |  |  |  | 0.250 | 0.500 | 0.750 |"), markdown)
+                                     + "| 0.725 | 0.500 |  |  |  |  | 0.250 | 0.500 | 0.750 |  |  |"), markdown)
         XCTAssertTrue(lines.contains("| 3 Dress | [0.650](fashion-mnist-one-class-knn/report.html) |"), markdown)
         XCTAssertTrue(lines.contains("| **mean** | **0.725** |"), markdown)
     }

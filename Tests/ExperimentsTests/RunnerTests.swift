@@ -20,12 +20,14 @@ final class RunnerTests: XCTestCase {
         if let root { try? FileManager.default.removeItem(at: root) }
     }
 
-    /// Writes `Experiments/tiny.json` under the test folder and returns its URL.
+    /// Writes `Experiments/tiny.json` under the test folder and returns its URL; `overrides`
+    /// replace or add top-level keys.
     private func writeSpec(_ scorer: [String: Any], threshold: [String: Any] = ["rule": "f1_max"],
                            heatmaps: Int = 3, trainFraction: Any = 0.5,
                            backbone: [String: Any] = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
-                                                      "input_size": 64]) throws -> URL {
-        let spec: [String: Any] = [
+                                                      "input_size": 64],
+                           overrides: [String: Any] = [:]) throws -> URL {
+        var spec: [String: Any] = [
             "name": "tiny",
             "description": "end-to-end test",
             "dataset": ["kind": "folders", "root": "../data", "train_fraction": trainFraction],
@@ -36,6 +38,7 @@ final class RunnerTests: XCTestCase {
             "seed": 3,
             "outputs": ["heatmaps": heatmaps],
         ]
+        spec.merge(overrides) { $1 }
         let folder = root.appendingPathComponent("Experiments")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let url = folder.appendingPathComponent("tiny.json")
@@ -210,6 +213,129 @@ final class RunnerTests: XCTestCase {
             XCTAssertEqual(row[6], Double(row[5])! >= threshold ? "anomalous" : "normal")
         }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.appendingPathComponent("Results/tiny/heatmaps").path))
+    }
+
+    func testAugmentedBankHoldsTheTrainingCopiesAndRepeatsBitForBit() throws {
+        let spec = try writeSpec(["kind": "patchcore", "coreset_ratio": 1.0], heatmaps: 0,
+                                 overrides: ["features": ["augment": [[], ["hflip", "rot90"]]]])
+        let first = try run(spec)
+        // 12 images, then 4 training images × 2 augmentations in their own cache file.
+        XCTAssertEqual(first.cacheMisses, 12 + 8)
+        let metrics = try csv("metrics.csv")
+        let augment = try XCTUnwrap(metrics[0].firstIndex(of: "augment"))
+        let bank = try XCTUnwrap(metrics[0].firstIndex(of: "bank_size"))
+        XCTAssertEqual(metrics.dropFirst().map { $0[augment] }, ["none", "hflip+rot90"])
+        XCTAssertEqual(Int(metrics[2][bank]), 3 * Int(metrics[1][bank])!)
+        let scores = try csv("scores.csv")
+        // Only the test images are scored: augmented copies never reach the test set.
+        XCTAssertEqual(scores.dropFirst().filter { $0[0] == "1" }.count, 8)
+        XCTAssertFalse(scores.contains { $0[1].contains("#") })
+        let firstScores = try Data(contentsOf: root.appendingPathComponent("Results/tiny/scores.csv"))
+        let second = try run(spec)
+        XCTAssertEqual(second.cacheMisses, 0)
+        XCTAssertEqual(try Data(contentsOf: root.appendingPathComponent("Results/tiny/scores.csv")), firstScores)
+    }
+
+    func testOneClassSVMRunsOnGlobalFeatures() throws {
+        let spec = try writeSpec(["kind": "ocsvm", "nu": [0.25, 0.5], "gamma": "scale"], heatmaps: 0)
+        _ = try run(spec)
+        let metrics = try csv("metrics.csv")
+        XCTAssertEqual(Array(metrics[0].prefix(3)), ["point", "nu", "gamma"])
+        XCTAssertEqual(metrics.dropFirst().map { Array($0[1...2]) }, [["0.25", "scale"], ["0.5", "scale"]])
+        // The blob images lie outside the stripes' support.
+        let auroc = try XCTUnwrap(metrics[0].firstIndex(of: "auroc"))
+        XCTAssertGreaterThan(try XCTUnwrap(Double(metrics[1][auroc])), 0.7)
+    }
+
+    /// A manifest whose `species` column holds space-separated categories; the classifier
+    /// writes MAP@20, the FathomNet score and submission.csv.
+    func testClassifierWritesMAPFathomNetScoreAndSubmission() throws {
+        try writeSpeciesManifest()
+        let spec = try writeSpec(["kind": "knn", "k": 2], heatmaps: 0, overrides: [
+            "dataset": ["kind": "manifest", "path": "../data/images.csv",
+                        "label": ["column": "verdict", "normal": ["PASS"]], "train_fraction": 0.5],
+            "classifier": ["labels_column": "species", "separator": " ", "top_k": 20],
+            "metrics": ["fathomnet_score", "sauc", "map_at_20"],
+        ])
+        _ = try run(spec)
+        let metrics = try csv("metrics.csv")
+        func value(_ name: String) throws -> Double {
+            try XCTUnwrap(Double(metrics[1][try XCTUnwrap(metrics[0].firstIndex(of: name))]))
+        }
+        XCTAssertEqual(try value("fathomnet_score"), (try value("sauc") + value("map_at_20")) / 2, accuracy: 1e-12)
+        let submission = try csv("submission.csv")
+        XCTAssertEqual(submission[0], ["id", "categories", "osd"])
+        XCTAssertEqual(submission.count, 1 + 8)
+        // MAP@20 recomputed from submission.csv: AP = Σ precision at each hit / number of true categories.
+        var apSum = 0.0
+        for row in submission.dropFirst() {
+            let ranking = row[1].split(separator: " ").map(String.init)
+            XCTAssertTrue(Set(ranking).isSubset(of: ["3", "7"]) && Set(ranking).count == ranking.count && !ranking.isEmpty,
+                          "training categories, each ranked once: \(row)")
+            XCTAssertTrue((0...1).contains(try XCTUnwrap(Double(row[2]))), "osd in [0, 1]: \(row)")
+            let index = Int(row[0].dropFirst(5).prefix(2))!
+            let truth: Set<String> = row[0].hasPrefix("FAIL") ? ["9"] : index % 2 == 0 ? ["3", "7"] : ["3"]
+            var hits = 0.0, sum = 0.0
+            for (rank, category) in ranking.enumerated() where truth.contains(category) {
+                hits += 1
+                sum += hits / Double(rank + 1)
+            }
+            apSum += sum / Double(truth.count)
+        }
+        XCTAssertEqual(try value("map_at_20"), apSum / 8, accuracy: 1e-12)
+    }
+
+    /// With a dataset sweep, each point's bank holds its own training images and their
+    /// copies, and scores like a spec with that single dataset point.
+    func testAugmentedDatasetSweepGivesEachPointItsOwnCopies() throws {
+        let scorer: [String: Any] = ["kind": "patchcore", "coreset_ratio": 1.0]
+        let features: [String: Any] = ["features": ["augment": ["hflip"]]]
+        _ = try run(try writeSpec(scorer, heatmaps: 0, trainFraction: [0.5, 0.75], overrides: features))
+        let metrics = try csv("metrics.csv")
+        let bank = try XCTUnwrap(metrics[0].firstIndex(of: "bank_size"))
+        // 0.5: 4 training images, 0.75: 6, each with its hflip copy.
+        XCTAssertEqual(Int(metrics[1][bank])! * 6, Int(metrics[2][bank])! * 4)
+        let auroc = try XCTUnwrap(metrics[0].firstIndex(of: "auroc"))
+        for (fraction, row) in [(0.5, 1), (0.75, 2)] {
+            _ = try run(try writeSpec(scorer, heatmaps: 0, trainFraction: fraction, overrides: features))
+            let single = try csv("metrics.csv")
+            XCTAssertEqual(single[1][bank - 1], metrics[row][bank], "the train_fraction column is gone")
+            XCTAssertEqual(Double(single[1][auroc - 1])!, Double(metrics[row][auroc])!, accuracy: 1e-9)
+        }
+    }
+
+    /// With a dataset sweep the classifier is fitted per dataset point: each point's MAP@20 is
+    /// that of a spec with the single point, and submission.csv lists the best point's test images.
+    func testClassifierIsFittedPerDatasetPoint() throws {
+        try writeSpeciesManifest()
+        func spec(_ trainFraction: Any) throws -> URL {
+            try writeSpec(["kind": "knn", "k": 2], heatmaps: 0, overrides: [
+                "dataset": ["kind": "manifest", "path": "../data/images.csv",
+                            "label": ["column": "verdict", "normal": ["PASS"]], "train_fraction": trainFraction],
+                "classifier": ["labels_column": "species", "separator": " "],
+                "metrics": ["map_at_20", "sauc"],
+            ])
+        }
+        let summary = try run(try spec([0.5, 0.75]))
+        let metrics = try csv("metrics.csv")
+        let map = try XCTUnwrap(metrics[0].firstIndex(of: "map_at_20"))
+        // 0.5: 4 PASS train, 4 PASS + 4 FAIL test; 0.75: 6 PASS train, 2 PASS + 4 FAIL test.
+        XCTAssertEqual(try csv("submission.csv").count, 1 + (summary.headline.point == 0 ? 8 : 6))
+        for (fraction, row) in [(0.5, 1), (0.75, 2)] {
+            _ = try run(try spec(fraction))
+            let single = try csv("metrics.csv")
+            XCTAssertEqual(single[1][try XCTUnwrap(single[0].firstIndex(of: "map_at_20"))], metrics[row][map])
+        }
+    }
+
+    /// `data/images.csv`: the 8 PASS and 4 FAIL images with a `species` column of
+    /// space-separated categories (PASS: `3 7` or `3`, FAIL: `9`).
+    private func writeSpeciesManifest() throws {
+        var lines = ["path,verdict,species"]
+        for index in 0..<8 { lines.append(String(format: "PASS/%02d.png,PASS,%@", index, index % 2 == 0 ? "3 7" : "3")) }
+        for index in 0..<4 { lines.append(String(format: "FAIL/%02d.png,FAIL,9", index)) }
+        try (lines.joined(separator: "\n") + "\n").write(to: root.appendingPathComponent("data/images.csv"),
+                                                          atomically: true, encoding: .utf8)
     }
 
     func testDatasetSweepExtractsOnceAndReproducesSingleRuns() throws {

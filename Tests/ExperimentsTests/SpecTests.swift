@@ -44,7 +44,8 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(spec.datasets[0].configuration, .folders(FoldersConfiguration(root: "/specs/here/data", seed: 0)))
         XCTAssertEqual(spec.backbone, BackboneSpec(name: "efficientnet-lite0", weights: nil,
                                                    taps: ["stride8", "stride16"], resize: 224, inputSize: 224))
-        XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil)))
+        XCTAssertEqual(spec.features, FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil),
+                                                  augment: Sweep([])))
         XCTAssertEqual(spec.scorer, .patchcore(PatchCoreSpec(coresetRatio: Sweep(0.1), k: Sweep(1), metric: Sweep(.euclidean),
                                                              reweighting: Sweep(false), projectionDim: 128, blurSigma: 4)))
         XCTAssertEqual(spec.metrics, [.auroc, .ap, .f1Max])
@@ -120,7 +121,7 @@ final class SpecTests: XCTestCase {
         object["colour"] = "red"
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: colour: unknown key; allowed keys here: name, dataset, backbone, scorer, "
-                       + "$schema, description, features, metrics, threshold, seed, outputs, tolerances, max_grid_points")
+                       + "$schema, description, features, classifier, metrics, threshold, seed, outputs, tolerances, max_grid_points")
     }
 
     func testWrongTypeNamesPathGivenAndAllowed() {
@@ -155,7 +156,7 @@ final class SpecTests: XCTestCase {
         object["scorer"] = ["kind": "patchcor"]
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: scorer.kind: \"patchcor\" is not allowed; did you mean \"patchcore\"? "
-                       + "allowed: \"patchcore\", \"knn\", \"mahalanobis\", \"gmm\"")
+                       + "allowed: \"patchcore\", \"knn\", \"mahalanobis\", \"gmm\", \"ocsvm\"")
     }
 
     func testKeyOfAnotherScorerKindIsRejected() {
@@ -279,6 +280,70 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.name) }, [["estimator"]])
         object["scorer"] = ["kind": "mahalanobis", "estimator": "sample", "ridge": [0.01, 0.1]]
         XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.value) }, [["sample", "0.01"], ["sample", "0.1"]])
+    }
+
+    func testOneClassSVMGammaIsScaleOrAPositiveNumber() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "ocsvm", "nu": [0.1, 0.5], "gamma": ["scale", 0.02]]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.map(\.value) },
+                       [["0.1", "scale"], ["0.1", "0.02"], ["0.5", "scale"], ["0.5", "0.02"]])
+        object["scorer"] = ["kind": "ocsvm"]
+        guard case .ocsvm(let defaults) = try decode(object).scorer else { return XCTFail("not an ocsvm scorer") }
+        XCTAssertEqual(defaults.nu.value, 0.5)
+        XCTAssertEqual(defaults.gamma.value, .scale)
+        object["scorer"] = ["kind": "ocsvm", "gamma": "scael"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.gamma: \"scael\" is not allowed; did you mean \"scale\"? allowed: \"scale\"")
+        object["scorer"] = ["kind": "ocsvm", "gamma": 0]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.gamma: 0 is out of range; allowed: a number in (0, 1000]")
+        object["scorer"] = ["kind": "ocsvm", "gamma": true]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.gamma")
+        object["scorer"] = ["kind": "ocsvm", "nu": 1.5]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.nu")
+    }
+
+    func testClassifierSectionAndItsMetrics() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "knn"]
+        object["metrics"] = ["fathomnet_score", "map_at_20"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: metrics[0]: \"fathomnet_score\" needs a \"classifier\" section (the species classifier it scores)")
+        object["classifier"] = ["labels_column": "categories", "separator": " "]
+        let classifier = try XCTUnwrap(try decode(object).classifier)
+        XCTAssertEqual(classifier, ClassifierSpec(labelsColumn: "categories", separator: " ", regularization: 1e-3, topK: 20))
+        object["classifier"] = ["labels_column": "categories", "top_k": 21]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: classifier.top_k: 21 is out of range; allowed: an integer in [1, 20]")
+        object["classifier"] = ["labels_column": "categories", "regularisation": 0.1]
+        XCTAssertEqual(specError(object)?.path.description, "classifier.regularisation")
+        XCTAssertTrue(specError(object)?.reason.contains("did you mean \"regularization\"?") ?? false)
+        object["classifier"] = ["separator": " "]
+        XCTAssertEqual(specError(object)?.path.description, "classifier")
+    }
+
+    func testAugmentIsOneSetOrASweepOfSets() throws {
+        var object = baseSpec()
+        object["features"] = ["augment": ["rot90", "hflip"]]
+        XCTAssertEqual(try decode(object).features.augment, Sweep([.hflip, .rot90]))
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.first { $0.name == "augment" }?.value }, ["hflip+rot90"])
+        object["features"] = ["augment": [[], ["hflip", "vflip", "rot90"]]]
+        XCTAssertEqual(try decode(object).grid.map { $0.parameters.first { $0.name == "augment" }?.value },
+                       ["none", "hflip+vflip+rot90"])
+        object["features"] = ["augment": []]
+        XCTAssertFalse(try decode(object).grid[0].parameters.contains { $0.name == "augment" })
+        object["features"] = ["augment": ["hflip", "flip"]]
+        XCTAssertEqual(specError(object)?.path.description, "features.augment[1]")
+        object["features"] = ["augment": ["hflip", "hflip"]]
+        XCTAssertEqual(specError(object)?.description, "Experiments/t.json: features.augment[1]: \"hflip\" is listed twice")
+        object["features"] = ["augment": [["hflip", "vflip"], ["vflip", "hflip"]]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: features.augment[1]: the value is listed twice in this sweep")
+        object["backbone"] = ["name": "efficientnet-lite0", "tiling": ["tile": 224]]
+        object["features"] = ["augment": ["hflip"]]
+        XCTAssertEqual(specError(object)?.path.description, "features.augment")
+        object["features"] = ["augment": []]
+        XCTAssertNoThrow(try decode(object))
     }
 
     func testSweepRejectsDuplicatesAndEmptyLists() {

@@ -10,6 +10,9 @@ struct ResultReport {
     /// The spec's dataset points, in order (`GridPoint.dataset` indexes them).
     var datasets: [LoadedDatasetPoint]
     var results: [PointResult]
+    /// The species classifier's predictions per dataset point (indexed like `datasets`),
+    /// when the spec has a classifier.
+    var classifiers: [ClassifierOutcome]?
 
     func writeTables(to staging: ResultsStaging) throws {
         try staging.write(metricsTable.csv, to: "metrics.csv")
@@ -123,6 +126,21 @@ struct ResultReport {
                 table.append([String(result.point.index), i < curve.thresholds.count ? cell(curve.thresholds[i]) : "",
                               cell(curve.precisions[i]), cell(curve.recalls[i])])
             }
+        }
+        return table
+    }
+
+    /// FathomNet 2023 submission format, one row per test image: `id` (the sample id),
+    /// `categories` (the classifier's ranking, space-separated, at most 20) and `osd`, the
+    /// out-of-sample score of `result`'s point min–max scaled over the test images to [0, 1]
+    /// (a monotone map: sAUC is unchanged; 0 for all when every score is equal).
+    func submissionTable(_ result: PointResult) -> Table {
+        var table = Table(header: ["id", "categories", "osd"])
+        let low = result.testScores.min()!, high = result.testScores.max()!
+        let rankings = classifiers![result.point.dataset].rankings
+        for (position, (sample, score)) in zip(datasets[result.point.dataset].test, result.testScores).enumerated() {
+            table.append([sample.id, rankings[position].joined(separator: " "),
+                          cell(high > low ? (score - low) / (high - low) : 0)])
         }
         return table
     }

@@ -25,14 +25,25 @@ struct PointResult {
 
 /// The features of the training and test samples, as rows of the extracted tap tensors.
 struct FeatureSplits {
-    /// Tap tensors `[N, C, H, W]` in spec tap order.
+    /// Tap tensors `[N, C, H, W]` in spec tap order: the samples of all dataset points, then
+    /// the augmented copies of their training images.
     var taps: [Tensor]
     var trainRows: [Int]
     var testRows: [Int]
-    /// SHA-256 of the embedding cache key of `taps`, and the ids of the training rows in
-    /// order: what identifies the training features in coreset cache keys.
+    /// Rows of the augmented copies of the training images, in `trainRows` order, per
+    /// augmentation (PatchCore's `features.augment`).
+    var augmentedTrainRows: [Augmentation: [Int]]
+    /// SHA-256 of the embedding cache key of the samples' features, and the ids of the
+    /// training rows in order: what identifies the training features in coreset cache keys.
     var featureKeySHA256: String
     var trainIDs: [String]
+
+    /// The rows of the memory bank of `augment`: the training rows, then each
+    /// augmentation's copies; and their ids (a copy's id ends in `#hflip` etc.).
+    func bank(_ augment: [Augmentation]) -> (rows: [Int], ids: [String]) {
+        (trainRows + augment.flatMap { augmentedTrainRows[$0]! },
+         trainIDs + augment.flatMap { augmentation in trainIDs.map { "\($0)#\(augmentation.rawValue)" } })
+    }
     /// Test labels, true = anomalous.
     var testLabels: [Bool]
     /// Ground-truth masks of the test samples on the anomaly-map grid, when pixel metrics are asked for.
@@ -47,8 +58,9 @@ let scoringBatch = 32
 
 /// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
 /// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.
+/// `classifierMAP` is the species classifier's MAP@20 when the spec has a classifier.
 func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
-              showsProgress: Bool) throws -> PointResult {
+              classifierMAP: Double?, showsProgress: Bool) throws -> PointResult {
     let clock = Date()
     let (scorer, coresetOutcome) = try fit(point, spec: spec, features: features, coresets: coresets,
                                            showsProgress: showsProgress)
@@ -92,6 +104,9 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
                 SegmentationSample(anomalyMap: $0, mask: $1, height: features.mapHeight, width: features.mapWidth)
             }
             metrics[metric] = metric == .aupro ? try aupro(samples) : try pixelAUROC(samples)
+        case .mapAt20: metrics[metric] = classifierMAP!
+        case .fathomnetScore:
+            metrics[metric] = 0.5 * (try scaledAUROC(scores: testScores, labels: labels) + classifierMAP!)
         }
     }
     let threshold: Double
@@ -125,6 +140,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
     let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
     switch point.scorer {
     case .patchcore(let parameters):
+        let bank = features.bank(point.features.augment.value)
+        let bankTaps = features.taps.map { gatherRows(of: $0, bank.rows) }
         let ratio = parameters.coresetRatio.value
         var scorer = PatchCoreScorer(
             aggregator: aggregator(point.features),
@@ -134,12 +151,12 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
         guard let sampler = scorer.coreset else {
-            try scorer.fit(taps: trainTaps)
+            try scorer.fit(taps: bankTaps)
             return (.patchcore(scorer), nil)
         }
-        let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: features.trainIDs,
+        let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: bank.ids,
                                    taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler)
-        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(trainTaps).features, key: key)
+        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(bankTaps).features, key: key)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
@@ -160,6 +177,15 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             regCovar: parameters.regularization, maxIterations: parameters.iterations, seed: spec.seed)
         try scorer.fit(try globalAveragePool(trainTaps))
         return (.gmm(scorer), nil)
+    case .ocsvm(let parameters):
+        let gamma: OneClassSVMScorer.Gamma
+        switch parameters.gamma.value {
+        case .scale: gamma = .scale
+        case .value(let value): gamma = .value(value)
+        }
+        var scorer = OneClassSVMScorer(nu: parameters.nu.value, gamma: gamma)
+        try scorer.fit(try globalAveragePool(trainTaps))
+        return (.ocsvm(scorer), nil)
     }
 }
 
@@ -199,5 +225,6 @@ func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor
     case .knn(let knn): return try knn.score(try globalAveragePool(taps(rows))).map(Double.init)
     case .mahalanobis(let mahalanobis): return try mahalanobis.score(try globalAveragePool(taps(rows))).map(Double.init)
     case .gmm(let gmm): return try gmm.score(try globalAveragePool(taps(rows))).map(Double.init)
+    case .ocsvm(let svm): return try svm.decisionFunction(try globalAveragePool(taps(rows))).map { -$0 }
     }
 }

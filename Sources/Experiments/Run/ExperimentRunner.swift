@@ -45,6 +45,7 @@ public struct RunSummary: Sendable {
     public var resultsDirectory: URL
     /// The first metric of the spec, at the grid point where it is best.
     public var headline: (metric: MetricName, value: Double, point: Int)
+    /// Images read from the embedding cache / computed, augmented training copies included.
     public var cacheHits: Int
     public var cacheMisses: Int
     /// Grid points whose PatchCore coreset selection was reused / computed (and saved).
@@ -117,28 +118,64 @@ public struct ExperimentRunner {
         let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
         let pipeline = InputPipeline(spec.backbone, backbone: backbone)
 
-        // Features.
+        // Features: every sample of the dataset points, then (in their own cache file, so the
+        // samples' file is shared with specs without augmentation) the augmented copies of
+        // every training image of any point, each image once.
         let mapSize = try pipeline.mapSize(samples[0])
-        let extracted = try stage("features") {
-            try extractFeatures(of: samples, backbone: backbone, backboneSpec: spec.backbone,
-                                weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: mapSize,
-                                cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
+        func extract(_ items: [ExtractionItem], _ name: String) throws -> ExtractedFeatures {
+            let extracted = try stage(name) {
+                try extractFeatures(of: items, backbone: backbone, backboneSpec: spec.backbone,
+                                    weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: mapSize,
+                                    cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
+                                    toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
+            }
+            extracted.warnings.forEach { log("warning: \($0)") }
+            log("\(name): \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
+            return extracted
         }
-        extracted.warnings.forEach { log("warning: \($0)") }
-        log("features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
+        let extracted = try extract(samples.map { ExtractionItem(sample: $0) }, "features")
+        let augmentations = Augmentation.allCases.filter { Set(spec.features.augment.values.joined()).contains($0) }
+        // Every dataset point's training rows, each once, in point order.
+        var seen = Set<Int>()
+        let trainRows = loaded.flatMap(\.trainRows).filter { seen.insert($0).inserted }
+        let augmentedItems = augmentations.flatMap { augmentation in
+            trainRows.map { ExtractionItem(sample: samples[$0], augmentation: augmentation) }
+        }
+        let augmented = try augmentedItems.isEmpty ? nil : extract(augmentedItems, "augmented features")
+        // Per augmentation: sample row → the row of its copy (after all samples' rows).
+        let augmentedRows = Dictionary(uniqueKeysWithValues: augmentations.enumerated().map { position, augmentation in
+            (augmentation, Dictionary(uniqueKeysWithValues: trainRows.enumerated().map { index, row in
+                (row, samples.count + position * trainRows.count + index)
+            }))
+        })
 
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let taps = spec.backbone.taps.map { extracted.taps[$0]! }
+        let taps = spec.backbone.taps.map { tap in
+            augmented.map { concatenatingRows(extracted.taps[tap]!, $0.taps[tap]!) } ?? extracted.taps[tap]!
+        }
         let splits = try loaded.map { point in
             FeatureSplits(
                 taps: taps, trainRows: point.trainRows, testRows: point.testRows,
+                augmentedTrainRows: augmentedRows.mapValues { rows in point.trainRows.map { rows[$0]! } },
                 featureKeySHA256: extracted.key.sha256, trainIDs: point.train.map(\.id),
                 testLabels: point.test.map(\.label.isAnomalous),
                 testMasks: try needsMasks ? stage("masks") {
                     try point.test.map { try pipeline.mask($0, height: mapSize.height, width: mapSize.width) }
                 } : nil,
                 mapHeight: mapSize.height, mapWidth: mapSize.width)
+        }
+
+        // The species classifier, once per dataset point: it does not depend on the scorer.
+        let classifiers = try spec.classifier.map { classifierSpec in
+            try loaded.indices.map { index in
+                let classifier = try stage(loaded.count > 1 ? "classifier \(index)" : "classifier") {
+                    try classify(classifierSpec, dataset: loaded[index], features: splits[index])
+                }
+                log(String(format: "classifier%@: %d categories, MAP@20 %.4f",
+                           loaded.count > 1 ? " (dataset point \(index))" : "", classifier.categories.count,
+                           classifier.mapAt20))
+                return classifier
+            }
         }
 
         // Scorers, one grid point after another.
@@ -148,6 +185,7 @@ public struct ExperimentRunner {
         for point in grid {
             let result = try stage("grid point \(point.index)") {
                 try evaluate(point, spec: spec, features: splits[point.dataset], coresets: coresets,
+                             classifierMAP: classifiers?[point.dataset].mapAt20,
                              showsProgress: options.showsProgress)
             }
             if let outcome = result.coresetCache {
@@ -173,7 +211,7 @@ public struct ExperimentRunner {
         for (sample, row) in zip(bestDataset.train + bestDataset.test, bestDataset.trainRows + bestDataset.testRows) {
             samplesByRow[row] = sample
         }
-        let report = ResultReport(spec: spec, datasets: loaded, results: results)
+        let report = ResultReport(spec: spec, datasets: loaded, results: results, classifiers: classifiers)
         var record = RunRecord(
             name: spec.name, description: spec.description, thresholdRule: spec.threshold.summary,
             toolVersion: options.toolVersion,
@@ -196,8 +234,10 @@ public struct ExperimentRunner {
         let resultsClock = Date()
         try publisher.publish { staging in
             try report.writeTables(to: staging)
+            if classifiers != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
             try staging.write(embeddingMap.table(samplesByRow).csv, to: "embedding.csv")
-            let models = spec.outputs.model == .all ? results : [best]
+            let models = (spec.outputs.model == .all ? results : [best]).filter(\.scorer.isSavable)
+            if !best.scorer.isSavable { log("model: not saved (model.h5 does not hold \(best.scorer.kind) scorers yet)") }
             for result in models {
                 let model = try savedModel(result, splits: splits[result.point.dataset], weightsFile: weightsFile,
                                            weightsSHA256: weightsSHA256, backboneName: backbone.name)
@@ -224,7 +264,7 @@ public struct ExperimentRunner {
         log(String(format: "headline: %@ = %.4f (grid point %d)", headlineMetric.rawValue,
                    best.metrics[headlineMetric]!, best.point.index))
         return RunSummary(resultsDirectory: destination, headline: (headlineMetric, best.metrics[headlineMetric]!, best.point.index),
-                          cacheHits: extracted.hits, cacheMisses: extracted.misses,
+                          cacheHits: extracted.hits + (augmented?.hits ?? 0), cacheMisses: extracted.misses + (augmented?.misses ?? 0),
                           coresetCacheHits: record.coresetCache.hits, coresetCacheMisses: record.coresetCache.misses,
                           wallSeconds: Date().timeIntervalSince(start))
     }

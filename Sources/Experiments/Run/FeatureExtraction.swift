@@ -8,7 +8,7 @@ import Tensors
 /// Backbone feature maps of every sample, read from the embedding cache or computed (and
 /// cached) for the images it lacks.
 struct ExtractedFeatures {
-    /// Tap name (as the spec writes it) → `[N, C, H, W]`, rows in `samples` order.
+    /// Tap name (as the spec writes it) → `[N, C, H, W]`, rows in `items` order.
     var taps: [String: Tensor]
     /// Images read from the cache / computed now.
     var hits: Int
@@ -21,21 +21,32 @@ struct ExtractedFeatures {
     var warnings: [String]
 }
 
-/// Computes or loads the features of `samples` for `spec`'s backbone and taps. With tiling,
+/// One network input to extract: a sample's image, or a transformed copy of it.
+struct ExtractionItem {
+    var sample: Sample
+    var augmentation: Augmentation?
+
+    /// The sample id, with `#<augmentation>` appended for a copy (`train/good/000.png#hflip`):
+    /// the row's name in the cache, so the cache key records the augmentation.
+    var id: String { augmentation.map { "\(sample.id)#\($0.rawValue)" } ?? sample.id }
+}
+
+/// Computes or loads the features of `items` for `spec`'s backbone and taps. With tiling
+/// (never with augmented items: the spec decoder rejects `features.augment` with tiling),
 /// every image must have the size `mapSize` (the scaled image size) after scaling; each
 /// image's tiles form one backbone batch and its taps come back stitched,
 /// `[1, C, ⌈H / stride⌉, ⌈W / stride⌉]`. `log` receives the line saying so when another
 /// process holds the cache entry and this one waits.
-func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: BackboneSpec,
+func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpec: BackboneSpec,
                      weightsSHA256: String, pipeline: InputPipeline, mapSize: (height: Int, width: Int),
                      cache: EmbeddingCache, specHash: String, toolVersion: String,
                      showsProgress: Bool, log: (String) -> Void) throws -> ExtractedFeatures {
-    let digests = try samples.map { ($0.id, try contentSHA256($0)) }
+    let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
     let key = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
                          backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
                          pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
-    let ids = samples.map(\.id)
-    let byID = Dictionary(uniqueKeysWithValues: samples.map { ($0.id, $0) })
+    let ids = items.map(\.id)
+    let byID = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) })
     // How many images the cache lacks, for the progress bar (the entry and its lock are
     // released again before `features` reopens it); files it moved aside are reported
     // with the warnings of `features`.
@@ -87,17 +98,17 @@ func extractFeatures(of samples: [Sample], backbone: Backbone, backboneSpec: Bac
     let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
                                     waiting: waiting, extract: extract)
     progress?.finish()
-    return ExtractedFeatures(taps: cached.features, hits: samples.count - cached.computedCount,
+    return ExtractedFeatures(taps: cached.features, hits: items.count - cached.computedCount,
                              misses: cached.computedCount, file: cache.url(for: key), key: key,
                              warnings: previewWarnings + cached.warnings)
 }
 
-/// Network inputs of `samples`, decoded and preprocessed on every core (no BLAS involved).
-private func decodeInParallel(_ samples: [Sample], pipeline: InputPipeline) throws -> [Tensor] {
-    var results = [Result<Tensor, Error>?](repeating: nil, count: samples.count)
+/// Network inputs of `items`, decoded and preprocessed on every core (no BLAS involved).
+private func decodeInParallel(_ items: [ExtractionItem], pipeline: InputPipeline) throws -> [Tensor] {
+    var results = [Result<Tensor, Error>?](repeating: nil, count: items.count)
     let lock = NSLock()
-    DispatchQueue.concurrentPerform(iterations: samples.count) { i in
-        let result = Result { try pipeline.input(samples[i]) }
+    DispatchQueue.concurrentPerform(iterations: items.count) { i in
+        let result = Result { try pipeline.input(items[i].sample, augmentation: items[i].augmentation) }
         lock.lock()
         results[i] = result
         lock.unlock()
@@ -116,4 +127,10 @@ func gatherRows(of tensor: Tensor, _ indices: some Collection<Int>) -> Tensor {
         }
     }
     return Tensor(shape: [indices.count] + tensor.shape.dropFirst(), data: data)
+}
+
+/// `[Na, …]` and `[Nb, …]` (equal trailing extents) as `[Na + Nb, …]`, `a`'s rows first.
+func concatenatingRows(_ a: Tensor, _ b: Tensor) -> Tensor {
+    precondition(a.shape.dropFirst() == b.shape.dropFirst(), "rows of shapes \(a.shape) and \(b.shape)")
+    return Tensor(shape: [a.shape[0] + b.shape[0]] + a.shape.dropFirst(), data: a.data + b.data)
 }

@@ -47,11 +47,16 @@ struct InputPipeline: Sendable {
         return image.resized(shorterSide: shorterSide, filter: filter).centerCropped(width: crop, height: crop)
     }
 
-    /// The network input of `sample`: `[3, inputSize, inputSize]`, or with tiling the whole
-    /// scaled image `[3, H, W]` (to be cut by `Backbone.features(tiled:tiling:taps:)`).
-    func input(_ sample: Sample) throws -> Tensor {
+    /// The network input of `sample`: `[3, inputSize, inputSize]`, transformed by
+    /// `augmentation` when given, or with tiling the whole scaled image `[3, H, W]` (to be
+    /// cut by `Backbone.features(tiled:tiling:taps:)`; tiling takes no augmentation).
+    func input(_ sample: Sample, augmentation: Augmentation? = nil) throws -> Tensor {
         let image = try decode(sample)
-        guard tiling != nil else { return try preprocessing.input(for: image, source: source(sample)) }
+        guard tiling != nil else {
+            let input = try preprocessing.input(for: image, source: source(sample))
+            return augmentation.map { transformed(input, $0) } ?? input
+        }
+        precondition(augmentation == nil, "augmentations apply to the resize + centre crop input only")
         return preprocessing.normalized(try geometry(image, source: source(sample)))
     }
 
@@ -109,6 +114,29 @@ struct InputPipeline: Sendable {
             tiling: FeatureKey.Tiling(tile: tiling.tile, stride: tiling.stride, scale: tiling.scale,
                                       stitching: "most-central-tile"))
     }
+}
+
+/// `input` (`[C, S, S]`) mirrored or rotated; output pixel (y, x) reads input pixel
+/// hflip (y, S−1−x), vflip (S−1−y, x), rot90 (x, S−1−y) (numpy `rot90`, counter-clockwise).
+private func transformed(_ input: Tensor, _ augmentation: Augmentation) -> Tensor {
+    let (channels, side) = (input.shape[0], input.shape[1])
+    precondition(input.shape[2] == side, "augmentations need a square input")
+    var out = Tensor(shape: input.shape)
+    for c in 0..<channels {
+        let plane = c * side * side
+        for y in 0..<side {
+            for x in 0..<side {
+                let (sourceY, sourceX): (Int, Int)
+                switch augmentation {
+                case .hflip: (sourceY, sourceX) = (y, side - 1 - x)
+                case .vflip: (sourceY, sourceX) = (side - 1 - y, x)
+                case .rot90: (sourceY, sourceX) = (x, side - 1 - y)
+                }
+                out.data[plane + y * side + x] = input.data[plane + sourceY * side + sourceX]
+            }
+        }
+    }
+    return out
 }
 
 /// The content digest of a sample's pixels: the file's bytes, or the in-memory values.

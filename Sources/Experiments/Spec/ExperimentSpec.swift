@@ -22,6 +22,8 @@ public struct ExperimentSpec: Sendable {
     public var backbone: BackboneSpec
     public var features: FeatureSpec
     public var scorer: ScorerSpec
+    /// The species classifier beside the anomaly score (FathomNet 2023's MAP@20); nil = none.
+    public var classifier: ClassifierSpec?
     public var metrics: [MetricName]
     public var threshold: ThresholdRule
     /// Seeds everything random: the dataset split (unless the dataset names its own seed),
@@ -79,6 +81,20 @@ public struct FeatureSpec: Hashable, Sendable {
     /// Length of the concatenated patch feature after a final adaptive average pooling
     /// (PatchCore's `target_embed_dimension`); nil keeps the concatenation.
     public var targetDim: Sweep<Int?>
+    /// Transformed copies of every training image added to the memory bank before the
+    /// coreset (never to the test set), in `Augmentation.allCases` order; empty = none.
+    public var augment: Sweep<[Augmentation]>
+}
+
+/// A transform of the network input `[3, S, S]` (after resize and crop) whose features are
+/// added to the PatchCore memory bank.
+public enum Augmentation: String, CaseIterable, Hashable, Sendable {
+    /// Mirror left–right.
+    case hflip
+    /// Mirror top–bottom.
+    case vflip
+    /// Rotate 90° counter-clockwise (numpy `rot90`).
+    case rot90
 }
 
 /// Distance between feature vectors.
@@ -97,8 +113,9 @@ public enum ScorerSpec: Hashable, Sendable {
     case knn(KNNSpec)
     case mahalanobis(MahalanobisSpec)
     case gmm(GMMSpec)
+    case ocsvm(OneClassSVMSpec)
 
-    public static let kinds = ["patchcore", "knn", "mahalanobis", "gmm"]
+    public static let kinds = ["patchcore", "knn", "mahalanobis", "gmm", "ocsvm"]
 
     public var kind: String {
         switch self {
@@ -106,6 +123,7 @@ public enum ScorerSpec: Hashable, Sendable {
         case .knn: return "knn"
         case .mahalanobis: return "mahalanobis"
         case .gmm: return "gmm"
+        case .ocsvm: return "ocsvm"
         }
     }
 }
@@ -171,6 +189,44 @@ public struct GMMSpec: Hashable, Sendable {
     public var regularization: Double
 }
 
+/// One-class SVM (RBF kernel, libsvm's dual as sklearn `OneClassSVM` solves it) on
+/// global-average-pooled training features; the score is the negated decision value.
+public struct OneClassSVMSpec: Hashable, Sendable {
+    /// The RBF kernel's γ in `exp(−γ‖a − b‖²)`.
+    public enum Gamma: Hashable, Sendable, CustomStringConvertible {
+        /// sklearn's `"scale"`: `1 / (D · Var(X))` over the training features.
+        case scale
+        /// A fixed γ > 0, in inverse squared feature units.
+        case value(Double)
+
+        /// As the spec writes it: `scale` or the number.
+        public var description: String {
+            switch self {
+            case .scale: return "scale"
+            case .value(let gamma): return formatNumber(gamma)
+            }
+        }
+    }
+
+    /// Upper bound on the share of training outliers, lower bound on the share of support
+    /// vectors, in (0, 1].
+    public var nu: Sweep<Double>
+    public var gamma: Sweep<Gamma>
+}
+
+/// A multi-label linear probe (one-vs-rest L2-regularised logistic regression) on the
+/// training split's global-average-pooled features, ranking categories for each test image.
+public struct ClassifierSpec: Hashable, Sendable {
+    /// The sample metadata column holding each image's categories (Fashion-MNIST: `class`).
+    public var labelsColumn: String
+    /// Splits a column value into categories; nil = the whole value is one category.
+    public var separator: String?
+    /// λ, the L2 penalty per training sample (sklearn's `C = 1 / (N·λ)`).
+    public var regularization: Double
+    /// Categories predicted per image (submission.csv and MAP@20), 1–20.
+    public var topK: Int
+}
+
 /// Metrics a spec may ask for.
 public enum MetricName: String, CaseIterable, Hashable, Sendable {
     /// Image-level area under the ROC curve.
@@ -192,6 +248,10 @@ public enum MetricName: String, CaseIterable, Hashable, Sendable {
     case auprIn = "aupr_in"
     /// Area under the PR curve with anomalous images positive (OpenOOD).
     case auprOut = "aupr_out"
+    /// The classifier's mean average precision at 20 over test images (FathomNet 2023).
+    case mapAt20 = "map_at_20"
+    /// FathomNet 2023's score, ½ (sAUC + MAP@20).
+    case fathomnetScore = "fathomnet_score"
 }
 
 /// How the PASS/FAIL decision threshold on the anomaly score is chosen.

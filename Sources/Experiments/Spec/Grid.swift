@@ -18,7 +18,8 @@ extension ExperimentSpec {
     public var gridSize: Int {
         var counts = [datasets.count]
         if case .patchcore = scorer {
-            counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count]
+            counts += [features.pooling.values.count, features.pretrainDim.values.count, features.targetDim.values.count,
+                       features.augment.values.count]
         }
         switch scorer {
         case .patchcore(let spec):
@@ -31,6 +32,8 @@ extension ExperimentSpec {
             if spec.estimator.values.contains(.sample) { counts.append(spec.ridge.values.count) }
         case .gmm(let spec):
             counts += [spec.components.values.count, spec.covariance.values.count]
+        case .ocsvm(let spec):
+            counts += [spec.nu.values.count, spec.gamma.values.count]
         }
         return product(counts)
     }
@@ -44,6 +47,9 @@ extension ExperimentSpec {
             features.sweep(\.pooling, "pooling") { String($0) }
             features.sweep(\.pretrainDim, "pretrain_dim") { $0.map(String.init) ?? "all" }
             features.sweep(\.targetDim, "target_dim") { $0.map(String.init) ?? "all" }
+            if self.features.augment.values != [[]] {
+                features.sweep(\.augment, "augment") { $0.isEmpty ? "none" : $0.map(\.rawValue).joined(separator: "+") }
+            }
         }
 
         let scorers: [(ScorerSpec, [Parameter])]
@@ -71,6 +77,11 @@ extension ExperimentSpec {
             grid.sweep(\.components, "components") { String($0) }
             grid.sweep(\.covariance, "covariance") { $0.rawValue }
             scorers = grid.points.map { (.gmm($0.root), $0.parameters) }
+        case .ocsvm(let spec):
+            var grid = GridExpansion(spec)
+            grid.sweep(\.nu, "nu", formatNumber)
+            grid.sweep(\.gamma, "gamma") { $0.description }
+            scorers = grid.points.map { (.ocsvm($0.root), $0.parameters) }
         }
 
         var points = [GridPoint]()

@@ -8,8 +8,8 @@ extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
     /// `Experiments/schema.json` (the top level is `experiment`).
     public static let shapes: [ObjectShape] = [
-        Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.outputs, Shapes.tolerances,
-        Shapes.qualityComparison,
+        Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.classifier, Shapes.outputs,
+        Shapes.tolerances, Shapes.qualityComparison,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
         + Array(Shapes.thresholdRules.values)
 
@@ -90,6 +90,12 @@ extension ExperimentSpec {
                               + "global-average-pooled taps (remove \"features\")")
         }
         features = try decodeFeatures(top["features"])
+        if backbone.tiling != nil, features.augment.values != [[]],
+           let augment = try top["features"]?.object(Shapes.features)["augment"] {
+            throw augment.error("does not apply with backbone.tiling (augmented copies are made of the resized and "
+                                + "centre-cropped input; remove \"augment\" or \"tiling\")")
+        }
+        classifier = try decodeClassifier(top["classifier"])
 
         metrics = [.auroc, .ap, .f1Max]
         if let list = top["metrics"] {
@@ -99,6 +105,9 @@ extension ExperimentSpec {
                 guard !metrics.contains(metric) else { throw item.error("\"\(metric.rawValue)\" is listed twice") }
                 if metric == .pixelAUROC || metric == .aupro, scorer.kind != "patchcore" {
                     throw item.error("\"\(metric.rawValue)\" needs anomaly maps, which only the patchcore scorer makes")
+                }
+                if metric == .mapAt20 || metric == .fathomnetScore, classifier == nil {
+                    throw item.error("\"\(metric.rawValue)\" needs a \"classifier\" section (the species classifier it scores)")
                 }
                 metrics.append(metric)
             }
@@ -145,7 +154,7 @@ private struct DecodingContext {
 enum Shapes {
     static let experiment = ObjectShape(
         "experiment", required: ["name", "dataset", "backbone", "scorer"],
-        optional: ["$schema", "description", "features", "metrics", "threshold", "seed", "outputs", "tolerances",
+        optional: ["$schema", "description", "features", "classifier", "metrics", "threshold", "seed", "outputs", "tolerances",
                    "max_grid_points"])
 
     static let split = ["train_fraction", "max_train_images", "seed", "quality"]
@@ -164,7 +173,7 @@ enum Shapes {
     static let backbone = ObjectShape("backbone", required: ["name"],
                                       optional: ["weights", "taps", "resize", "input_size", "tiling"])
     static let tiling = ObjectShape("tiling", required: [], optional: ["tile", "stride", "scale"])
-    static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim"])
+    static let features = ObjectShape("features", required: [], optional: ["pooling", "pretrain_dim", "target_dim", "augment"])
 
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
@@ -173,6 +182,7 @@ enum Shapes {
         "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
                            optional: ["components", "covariance", "iterations", "regularization"]),
+        "ocsvm": ObjectShape("ocsvmScorer", required: ["kind"], optional: ["nu", "gamma"]),
     ]
 
     static let thresholdRules: [String: ObjectShape] = [
@@ -180,6 +190,8 @@ enum Shapes {
         "train_percentile": ObjectShape("trainPercentileThreshold", required: ["rule", "percentile"]),
         "fixed": ObjectShape("fixedThreshold", required: ["rule", "value"]),
     ]
+    static let classifier = ObjectShape("classifier", required: ["labels_column"],
+                                        optional: ["separator", "regularization", "top_k"])
     static let outputs = ObjectShape("outputs", required: [], optional: ["heatmaps", "overlays", "model"])
     static let qualityComparison = ObjectShape("qualityComparison", required: ["column", "op", "value"])
     static let tolerances = ObjectShape("tolerances", required: [], optional: MetricName.allCases.map(\.rawValue))
@@ -421,7 +433,7 @@ private func decodeTiling(_ reader: ValueReader) throws -> Tiling {
 
 private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
     guard let object = try reader?.object(Shapes.features) else {
-        return FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil))
+        return FeatureSpec(pooling: Sweep(3), pretrainDim: Sweep(nil), targetDim: Sweep(nil), augment: Sweep([]))
     }
     let pooling = try object["pooling"]?.sweep { item -> Int in
         let kernel = try item.int(in: 1...15)
@@ -431,7 +443,26 @@ private func decodeFeatures(_ reader: ValueReader?) throws -> FeatureSpec {
     func dimension(_ key: String) throws -> Sweep<Int?> {
         try object[key]?.sweep { item -> Int? in try item.int(in: 1...65536) } ?? Sweep(nil)
     }
-    return FeatureSpec(pooling: pooling, pretrainDim: try dimension("pretrain_dim"), targetDim: try dimension("target_dim"))
+    return FeatureSpec(pooling: pooling, pretrainDim: try dimension("pretrain_dim"), targetDim: try dimension("target_dim"),
+                       augment: try object["augment"].map(decodeAugmentations) ?? Sweep([]))
+}
+
+/// `["hflip", "rot90"]` (one set of augmentations) or a list of such lists (a sweep,
+/// `[]` = none); each set is stored in `Augmentation.allCases` order.
+private func decodeAugmentations(_ reader: ValueReader) throws -> Sweep<[Augmentation]> {
+    func augmentations(_ reader: ValueReader) throws -> [Augmentation] {
+        var chosen = Set<Augmentation>()
+        for item in try reader.array() {
+            let augmentation = Augmentation(rawValue: try item.choice(Augmentation.allCases.map(\.rawValue)))!
+            guard chosen.insert(augmentation).inserted else { throw item.error("\"\(augmentation.rawValue)\" is listed twice") }
+        }
+        return Augmentation.allCases.filter(chosen.contains)
+    }
+    let items = try reader.array()
+    guard items.contains(where: { if case .array = $0.value { return true } else { return false } }) else {
+        return Sweep(try augmentations(reader))
+    }
+    return try reader.sweep(augmentations)
 }
 
 private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
@@ -470,6 +501,16 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             throw ridgeReader.error("\"ridge\" applies to the \"sample\" estimator only; set \"estimator\": \"sample\"")
         }
         return .mahalanobis(MahalanobisSpec(estimator: estimator, ridge: ridge))
+    case "ocsvm":
+        return .ocsvm(OneClassSVMSpec(
+            nu: try object["nu"]?.sweep { try $0.double(in: .openClosed(0, 1)) } ?? Sweep(0.5),
+            gamma: try object["gamma"]?.sweep { item -> OneClassSVMSpec.Gamma in
+                if case .string = item.value { _ = try item.choice(["scale"]); return .scale }
+                guard case .number = item.value else {
+                    throw item.error("expected \"scale\" or a number in (0, 1000], got \(item.value.typeDescription) \(item.value.excerpt)")
+                }
+                return .value(try item.double(in: .openClosed(0, 1000)))
+            } ?? Sweep(.scale)))
     default:
         return .gmm(GMMSpec(
             components: try object["components"]?.sweep { try $0.int(in: 1...256) } ?? Sweep(4),
@@ -479,6 +520,15 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             iterations: try object["iterations"]?.int(in: 1...10000) ?? 100,
             regularization: try object["regularization"]?.double(in: .openClosed(0, 1)) ?? 1e-6))
     }
+}
+
+private func decodeClassifier(_ reader: ValueReader?) throws -> ClassifierSpec? {
+    guard let object = try reader?.object(Shapes.classifier) else { return nil }
+    return ClassifierSpec(
+        labelsColumn: try object.required("labels_column").nonEmptyString(),
+        separator: try object["separator"]?.nonEmptyString(),
+        regularization: try object["regularization"]?.double(in: .openClosed(0, 100)) ?? 1e-3,
+        topK: try object["top_k"]?.int(in: 1...20) ?? 20)
 }
 
 private func decodeThreshold(_ reader: ValueReader?) throws -> ThresholdRule {

@@ -35,6 +35,7 @@ public struct ResultsSummary {
     static let metricColumns: [(MetricName, String)] = [
         (.auroc, "image AUROC"), (.ap, "AP"), (.f1Max, "F1-max"), (.pixelAUROC, "pixel AUROC"),
         (.aupro, "AUPRO"), (.sauc, "sAUC"), (.fprAt95TPR, "FPR@95TPR"), (.auprIn, "AUPR-In"), (.auprOut, "AUPR-Out"),
+        (.mapAt20, "MAP@20"), (.fathomnetScore, "FathomNet score"),
     ]
 
     public var markdown: String {
@@ -215,6 +216,8 @@ public struct ResultsSummary {
             return titled("Mahalanobis", [fixed(s.estimator) { $0.rawValue }])
         case .gmm(let s):
             return titled("GMM", [fixed(s.components, "components"), fixed(s.covariance) { $0.rawValue }])
+        case .ocsvm(let s):
+            return titled("one-class SVM", [fixed(s.nu, "ν", formatNumber), fixed(s.gamma, "γ")])
         }
     }
 }
