@@ -39,6 +39,7 @@ public struct AddNormal {
         var model = loaded.model
         if case .mahalanobis = model.scorer { throw cannotExtend("Mahalanobis") }
         if case .gmm = model.scorer { throw cannotExtend("GMM") }
+        if case .ocsvm = model.scorer { throw cannotExtend("one-class SVM") }
         let samples = images.samples
         guard !samples.isEmpty else { throw RunError("no images to add") }
         log("adding \(samples.count) normal images to \(modelFile.path)"
@@ -57,7 +58,7 @@ public struct AddNormal {
         case .knn(var scorer):
             try scorer.fit(stacked(scorer.index!.bank, try globalAveragePool(taps)))
             model.scorer = .knn(scorer)
-        case .mahalanobis, .gmm:
+        case .mahalanobis, .gmm, .ocsvm:
             preconditionFailure("refused above")
         }
         if case .knn(let scorer) = model.scorer {

@@ -49,7 +49,7 @@ struct LoadedModel {
                                                     warnings: [String]) {
         let mapSize = try pipeline.mapSize(samples[0])
         let extracted = try extractFeatures(
-            of: samples, backbone: backbone, backboneSpec: backboneSpec, weightsSHA256: model.backbone.weightsSHA256,
+            of: samples.map { ExtractionItem(sample: $0) }, backbone: backbone, backboneSpec: backboneSpec, weightsSHA256: model.backbone.weightsSHA256,
             pipeline: pipeline, mapSize: mapSize, cache: EmbeddingCache(directory: options.cacheDirectory),
             specHash: try SHA256.hexDigest(ofFileAt: file), toolVersion: options.toolVersion,
             showsProgress: options.showsProgress, log: log)
