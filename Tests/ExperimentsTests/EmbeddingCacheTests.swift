@@ -456,4 +456,90 @@ final class EmbeddingCacheTests: XCTestCase {
             XCTAssertEqual(info["crcOK"] as? [Bool], [Bool](repeating: true, count: ids.count), "zlib.crc32 of each row")
         }
     }
+
+    // MARK: Shards
+
+    func testShardAssignmentIsTheDocumentedHash() {
+        // Python: int.from_bytes(hashlib.sha256(id.encode()).digest()[:8], "big") % N
+        XCTAssertEqual(ImageShard.index(of: "train/good/000.png", count: 4), 1)
+        XCTAssertEqual(ImageShard.index(of: "test/bent/000.png", count: 4), 0)
+        XCTAssertEqual(["a", "b", "c"].map { ImageShard.index(of: $0, count: 4) }, [2, 2, 2])
+        XCTAssertEqual(["a", "b", "c"].map { ImageShard.index(of: $0, count: 3) }, [1, 1, 2])
+        XCTAssertEqual(ImageShard("3/8"), ImageShard(index: 3, count: 8))
+        for bad in ["8/8", "-1/4", "1/0", "1", "a/b", "1/2/3", ""] { XCTAssertNil(ImageShard(bad), bad) }
+        XCTAssertEqual(cache.url(for: key().sharded(ImageShard(index: 1, count: 3))).lastPathComponent,
+                       key().sha256 + ".shard-1-of-3.h5")
+    }
+
+    /// Writes shards `indices` of `count` as `trawl extract --shard` does; returns their ids.
+    @discardableResult
+    private func writeShards(_ indices: [Int], of count: Int) throws -> [String] {
+        var written = [String]()
+        for index in indices {
+            let shard = ImageShard(index: index, count: count)
+            let shardIDs = EmbeddingCache.ids(ids, in: shard)
+            let result = try cache.features(for: key().sharded(shard), imageIDs: shardIDs, specHash: "s", batchSize: 2) {
+                self.features($0)
+            }
+            XCTAssertEqual(result.computedCount, shardIDs.count)
+            written += shardIDs
+        }
+        return written
+    }
+
+    func testFinishedShardFilesAreMergedAsCacheHitsAndRemoved() throws {
+        // Python: [h(id) % 3 for id in ids] == [2, 1, 2, 0, 0, 1].
+        XCTAssertEqual((0..<3).map { EmbeddingCache.ids(ids, in: ImageShard(index: $0, count: 3)) },
+                       [[ids[3], ids[4]], [ids[1], ids[5]], [ids[0], ids[2]]])
+        try writeShards([0, 1, 2], of: 3)
+        var extracted = [String]()
+        let merged = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 4) { batch in
+            extracted += batch
+            return self.features(batch)
+        }
+        XCTAssertEqual(extracted, [], "every image came from a shard file")
+        XCTAssertEqual(merged.computedCount, 0)
+        XCTAssertEqual(merged.warnings, [])
+        for (tap, tensor) in features(ids) { assertBitEqual(merged.features[tap]!, tensor) }
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        XCTAssertEqual(names.filter { $0.hasSuffix(".h5") }, [key().sha256 + ".h5"], "merged shard files are removed")
+    }
+
+    func testMissingShardIsExtractedByARunAndNamedByAStrictMerge() throws {
+        let present = try writeShards([0, 2], of: 3)
+        let absent = EmbeddingCache.ids(ids, in: ImageShard(index: 1, count: 3))
+        XCTAssertThrowsError(try cache.mergeShards(for: key(), imageIDs: ids, count: 3, specHash: "s")) { error in
+            let shard = ImageShard(index: 1, count: 3)
+            XCTAssertEqual(error as? EmbeddingCacheError,
+                           .missingShards([shard], files: [cache.url(for: key().sharded(shard))], warnings: []))
+            XCTAssertTrue("\(error)".contains("shard 1/3 (\(directory.path)/\(key().sha256).shard-1-of-3.h5)"), "\(error)")
+        }
+        // The rows of the present shards are in the partial file now; a run extracts only the absent shard's.
+        var extracted = [String]()
+        let result = try cache.features(for: key(), imageIDs: ids, specHash: "s", batchSize: 4) { batch in
+            extracted += batch
+            return self.features(batch)
+        }
+        XCTAssertEqual(Set(extracted), Set(absent))
+        XCTAssertEqual(result.computedCount, ids.count - present.count)
+        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+    }
+
+    func testCorruptShardIsMovedAsideAndNamed() throws {
+        try writeShards([0, 1, 2], of: 3)
+        let shard = ImageShard(index: 2, count: 3)
+        let url = cache.url(for: key().sharded(shard))
+        let bytes = try Data(contentsOf: url)
+        try bytes.prefix(bytes.count / 2).write(to: url)
+        XCTAssertThrowsError(try cache.mergeShards(for: key(), imageIDs: ids, count: 3, specHash: "s")) { error in
+            guard case .missingShards(let shards, let files, let warnings)? = error as? EmbeddingCacheError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(shards, [shard])
+            XCTAssertEqual(files, [url])
+            XCTAssertEqual(warnings.count, 1)
+            XCTAssertTrue(warnings[0].hasPrefix(url.path + ": cannot open as HDF5"), warnings[0])
+        }
+        try assertSetAside(url, holding: bytes.prefix(bytes.count / 2))
+    }
 }

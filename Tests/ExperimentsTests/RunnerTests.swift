@@ -1,4 +1,5 @@
 import Datasets
+import EmbeddingCache
 @testable import Experiments
 import Foundation
 import Images
@@ -173,6 +174,49 @@ final class RunnerTests: XCTestCase {
     /// Tiled extraction end to end: the 64×64 images scaled by 2 and cut into 3×3 tiles of 64
     /// px every 48 px; anomaly maps at the scaled size; the cache key carries the tiling (the
     /// untiled run of the same images misses), and a repeat reads the cache to the same scores.
+    /// `trawl extract --shard I/3` three times, then `trawl run --feature-shards 3 --coreset-shards 2`:
+    /// the run extracts nothing, and its scores equal a single-machine run's on a fresh cache.
+    func testShardedExtractionIsACacheHitAndShardedCoresetMatchesOneMachine() throws {
+        let url = try writeSpec(["kind": "patchcore", "coreset_ratio": 0.25], heatmaps: 0)
+        var options = RunOptions(root: root, toolVersion: "test", showsProgress: false)
+        options.assetsDirectory = assetsDirectory
+        func runner(_ options: RunOptions) throws -> ExperimentRunner {
+            var runner = ExperimentRunner(spec: try ExperimentSpec(contentsOf: url), specFile: url, options: options)
+            runner.log = { _ in }
+            return runner
+        }
+        var strict = options
+        strict.featureShards = 3
+        XCTAssertThrowsError(try runner(strict).run()) { error in
+            XCTAssertTrue("\(error)".contains("3 shard file(s) missing, unfinished or corrupt: shard 0/3 ("), "\(error)")
+        }
+        var computed = 0
+        for index in 0..<3 {
+            let summary = try runner(options).extract(shard: ImageShard(index: index, count: 3))
+            XCTAssertEqual(summary.hits, 0)
+            computed += summary.misses
+        }
+        XCTAssertEqual(computed, 12, "every image extracted once, in its shard")
+        strict.coresetShards = 2
+        let sharded = try runner(strict).run()
+        XCTAssertEqual(sharded.cacheHits, 12)
+        XCTAssertEqual(sharded.cacheMisses, 0, "the run after the shards extracts nothing")
+        let shardedScores = try csv("scores.csv")
+        let record = try String(contentsOf: root.appendingPathComponent("Results/tiny/run.json"), encoding: .utf8)
+        XCTAssertTrue(record.contains("\"coreset_shards_override\" : 2"), record)
+        // A shard extracted again after the merge finds the key's file: nothing to do.
+        XCTAssertEqual(try runner(options).extract(shard: ImageShard(index: 1, count: 3)).misses, 0)
+
+        try FileManager.default.removeItem(at: root.appendingPathComponent(".cache"))
+        var single = options
+        single.coresetShards = 2
+        let fresh = try runner(single).run()
+        XCTAssertEqual(fresh.cacheMisses, 12)
+        XCTAssertEqual(try csv("scores.csv"), shardedScores, "same scores bit for bit, whichever machine extracted")
+        let unsharded = try runner(options).run()
+        XCTAssertEqual(unsharded.coresetCacheMisses, 1, "a single-pass coreset has its own saved selection")
+    }
+
     func testTiledRunMapsAtTheScaledSizeAndCachesUnderItsOwnKey() throws {
         let tiled = ["name": "efficientnet-lite0", "taps": ["stride8", "stride16"],
                      "tiling": ["tile": 64, "stride": 48, "scale": 2]] as [String: Any]

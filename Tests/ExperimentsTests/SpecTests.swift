@@ -105,7 +105,8 @@ final class SpecTests: XCTestCase {
         object["scorer"] = ["kind": "patchcore", "coreset_ratoi": 0.1]
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: scorer.coreset_ratoi: unknown key; did you mean \"coreset_ratio\"? "
-                       + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma")
+                       + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma, "
+                       + "coreset_shards")
     }
 
     func testCamelCaseKeySuggestsTheSnakeCaseKey() {

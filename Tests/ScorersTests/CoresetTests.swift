@@ -88,4 +88,67 @@ final class CoresetTests: XCTestCase {
         assertThrows(.nonFinite(argument: "coreset features", index: 7),
                      try CoresetSampler(size: .count(2), showsProgress: false).select(from: poisoned))
     }
+
+    // MARK: Two-round sharded selection
+
+    /// Largest distance from a point of `features` to its nearest selected point.
+    private func coveringRadius(_ features: Tensor, _ selected: [Int]) -> Double {
+        let (n, d) = (features.shape[0], features.shape[1])
+        return (0..<n).map { i in
+            selected.map { c in
+                (0..<d).reduce(0.0) { sum, j in
+                    let v = Double(features.data[i * d + j]) - Double(features.data[c * d + j])
+                    return sum + v * v
+                }.squareRoot()
+            }.min()!
+        }.max()!
+    }
+
+    /// 2000 rows in 4 shards of unequal size, interleaved as images' patches are.
+    private let shards: [[Int]] = (0..<4).map { shard in (0..<2000).filter { ($0 / 7 + $0 / 300) % 4 == shard } }
+
+    func testShardedSelectionIsTheTwoRoundScheme() throws {
+        let features = gaussianMatrix(2000, 16, seed: 31)
+        let sampler = CoresetSampler(size: .fraction(0.05), start: .referenceMean(points: 10), seed: 4, showsProgress: false)
+        let selected = try sampler.select(from: features, shards: shards)
+        // The scheme restated: each shard keeps ⌈2 · 100 · rows / 2000⌉ of its rows, one pass over the union keeps 100.
+        var union = [Int]()
+        for rows in shards {
+            var first = sampler
+            first.size = .count(Int((2 * 100 * Double(rows.count) / 2000).rounded(.up)))
+            let sub = Tensor(shape: [rows.count, 16], data: rows.flatMap { features.data[$0 * 16 ..< ($0 + 1) * 16] })
+            union += try first.select(from: sub).map { rows[$0] }
+        }
+        union.sort()
+        var second = sampler
+        second.size = .count(100)
+        let unionRows = Tensor(shape: [union.count, 16], data: union.flatMap { features.data[$0 * 16 ..< ($0 + 1) * 16] })
+        XCTAssertEqual(selected, try second.select(from: unionRows).map { union[$0] })
+        XCTAssertEqual(selected.count, 100)
+        XCTAssertEqual(Set(selected).count, 100)
+        XCTAssertEqual(try sampler.select(from: features, shards: shards), selected, "deterministic")
+        XCTAssertEqual(try sampler.select(from: features, shards: [Array(0..<2000)]), try sampler.select(from: features),
+                       "one shard is the single pass")
+    }
+
+    func testShardedCoveringRadiusIsWithinTheTwoRoundBound() throws {
+        // Greedy k-center is a 2-approximation, the two-round scheme a 4-approximation (Malkomes et
+        // al. 2015), so its covering radius is at most 4 × the optimum ≤ 4 × the single pass's.
+        let features = gaussianMatrix(2000, 16, seed: 32)
+        let sampler = CoresetSampler(size: .count(60), start: .randomPoint, seed: 6, showsProgress: false)
+        let single = coveringRadius(features, try sampler.select(from: features))
+        let sharded = coveringRadius(features, try sampler.select(from: features, shards: shards))
+        XCTAssertLessThanOrEqual(sharded, 4 * single)
+        XCTAssertLessThanOrEqual(sharded, 1.5 * single, "with 2× oversampling the radius stays close to the single pass's")
+    }
+
+    func testShardsMustPartitionTheRows() {
+        let features = gaussianMatrix(10, 3, seed: 1)
+        let sampler = CoresetSampler(size: .count(2), showsProgress: false)
+        for bad in [[[0, 1, 2], [3, 4]], [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [9]], [Array(0..<9) + [10]]] {
+            assertThrows(.invalidParameter(name: "coreset shards", value: "\(bad.count) shards",
+                                           reason: "must hold every one of the 10 rows exactly once"),
+                         try sampler.select(from: features, shards: bad))
+        }
+    }
 }

@@ -55,6 +55,9 @@ struct RunRecord: Encodable {
     /// nil when the spec is not inside a git work tree (or git is missing).
     var git: Git?
     var spec: Spec
+    /// `trawl run --coreset-shards N`: the `scorer.coreset_shards` every PatchCore grid point
+    /// used instead of the spec's; absent without the option.
+    var coresetShardsOverride: Int?
     var seed: UInt64
     var backbone: Backbone
     var swiftVersion: String

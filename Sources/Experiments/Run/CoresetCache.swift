@@ -43,9 +43,13 @@ struct CoresetCache {
         var projectionDimension: Int
         /// Decimal, so that JSON readers without 64-bit integers keep it exact.
         var seed: String
+        /// `scorer.coreset_shards` and the first round's oversampling; nil (absent, the keys of
+        /// single-pass selections unchanged) for one shard.
+        var shards: Int?
+        var shardOversampling: Int?
 
         init(featureKeySHA256: String, trainImageIDs: [String], taps: [String],
-             aggregator: PatchFeatureAggregator, sampler: CoresetSampler) {
+             aggregator: PatchFeatureAggregator, sampler: CoresetSampler, shards: Int = 1) {
             formatVersion = CoresetCache.formatVersion
             self.featureKeySHA256 = featureKeySHA256
             trainImages = trainImageIDs.count
@@ -66,6 +70,10 @@ struct CoresetCache {
             }
             projectionDimension = sampler.projectionDimension
             seed = String(sampler.seed)
+            if shards > 1 {
+                self.shards = shards
+                shardOversampling = CoresetSampler.shardOversampling
+            }
         }
 
         /// Compact JSON with sorted keys.
@@ -123,8 +131,9 @@ struct CoresetCache {
     func url(for key: Key) -> URL { directory.appendingPathComponent(key.sha256 + ".json") }
 
     /// Fits `scorer` (which has a coreset) on `bank` (`[M, D]`), from the saved selection of
-    /// `key` when there is a valid one; otherwise selects and saves the selection.
-    func fit(_ scorer: inout PatchCoreScorer, bank: Tensor, key: Key) throws -> Outcome {
+    /// `key` when there is a valid one; otherwise selects (in the two-round sharded scheme
+    /// over `shards`, rows of `bank`, when given) and saves the selection.
+    func fit(_ scorer: inout PatchCoreScorer, bank: Tensor, key: Key, shards: [[Int]]? = nil) throws -> Outcome {
         let file = url(for: key)
         var warnings = [String]()
         if FileManager.default.fileExists(atPath: file.path) {
@@ -147,7 +156,13 @@ struct CoresetCache {
                 try? FileManager.default.removeItem(at: file)
             }
         }
-        let selected = try scorer.fit(bank: bank) ?? []
+        let selected: [Int]
+        if let shards, let sampler = scorer.coreset {
+            selected = try sampler.select(from: bank, shards: shards)
+            try scorer.fit(bank: bank, selectedRows: selected)
+        } else {
+            selected = try scorer.fit(bank: bank) ?? []
+        }
         do {
             try save(Entry(key: key, bank: bank, selectedRows: selected), to: file)
         } catch {

@@ -1,3 +1,4 @@
+import EmbeddingCache
 import Foundation
 import Metrics
 import SavedModels
@@ -155,8 +156,17 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             return (.patchcore(scorer), nil)
         }
         let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: bank.ids,
-                                   taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler)
-        let outcome = try coresets.fit(&scorer, bank: scorer.aggregator(bankTaps).features, key: key)
+                                   taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler,
+                                   shards: parameters.coresetShards)
+        let patches = try scorer.aggregator(bankTaps).features
+        // Bank rows grouped by their image's shard (rows are image-major), as Slurm array tasks split the images.
+        let rowsPerImage = patches.shape[0] / bank.ids.count
+        let shards = parameters.coresetShards > 1
+            ? (0..<parameters.coresetShards).map { shard in
+                bank.ids.indices.filter { ImageShard.index(of: bank.ids[$0], count: parameters.coresetShards) == shard }
+                    .flatMap { $0 * rowsPerImage ..< ($0 + 1) * rowsPerImage }
+            } : nil
+        let outcome = try coresets.fit(&scorer, bank: patches, key: key, shards: shards)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),

@@ -19,6 +19,13 @@ public struct RunOptions: Sendable {
     public var toolVersion: String
     /// Draw progress bars on stderr.
     public var showsProgress: Bool
+    /// `trawl run --coreset-shards N`: overrides `scorer.coreset_shards` of every PatchCore
+    /// grid point (recorded in run.json as `coreset_shards_override`); nil keeps the spec's.
+    public var coresetShards: Int?
+    /// `trawl run --feature-shards N`: the features must come from the N shard files of
+    /// `trawl extract --shard I/N` (merged into the key's file; a missing or corrupt shard
+    /// is an error naming it) unless the key's file is finished; nil extracts what is missing.
+    public var featureShards: Int?
 
     /// Folders under `root` (default: the current directory): `Results/`,
     /// `.cache/embeddings/`, `.assets/`.
@@ -37,6 +44,15 @@ public struct RunError: Error, Equatable, CustomStringConvertible {
     public var description: String
 
     init(_ description: String) { self.description = description }
+}
+
+/// What `trawl extract` reports.
+public struct ExtractionSummary: Sendable {
+    /// Images (augmented copies included) already in the cache / computed now.
+    public var hits: Int
+    public var misses: Int
+    /// The cache files written or found (a shard's file, or the whole key's when it was finished).
+    public var files: [URL]
 }
 
 /// What a finished run reports.
@@ -72,6 +88,7 @@ public struct ExperimentRunner {
 
     public func run() throws -> RunSummary {
         let start = Date()
+        let spec = try options.coresetShards.map { try self.spec.withCoresetShards($0, file: specFile) } ?? self.spec
         var stages = [RunRecord.Stage]()
         func stage<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
             let clock = Date()
@@ -88,64 +105,19 @@ public struct ExperimentRunner {
         let resultsLock = try publisher.lock(waiting: log)
         defer { resultsLock.release() }
 
-        // Datasets, with the image-quality columns; the quality filter excludes images from every point.
-        let datasets = try stage("dataset") {
-            try spec.datasets.map { point -> (DatasetPoint, Dataset) in
-                let loaded = try point.configuration.load().addingImageQuality()
-                return (point, try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") }
-                            ?? loaded)
-            }
-        }
-        log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
-        for (point, dataset) in datasets {
-            if datasets.count > 1 {
-                log("dataset point \(point.index) [" + point.parameters.map { "\($0.name)=\($0.value)" }
-                    .joined(separator: " ") + "]:")
-            }
-            log(dataset.report.description)
-            try checkUsable(dataset)
-        }
-        let (samples, loaded) = unionOfSamples(datasets)
-
-        // Backbone.
-        let (backbone, weightsFile) = try stage("backbone") { () throws -> (Backbone, URL) in
-            let descriptor = try BackboneRegistry.descriptor(named: spec.backbone.name, assets: options.assetsDirectory)
-            let weights = spec.backbone.weights.map { URL(fileURLWithPath: $0) }
-            let backbone = try descriptor.load(weights: weights)
-            for tap in spec.backbone.taps { _ = try backbone.tap(named: tap) }
-            return (backbone, weights ?? descriptor.weightsFile!)
-        }
-        let weightsSHA256 = try stage("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
-        let pipeline = InputPipeline(spec.backbone, backbone: backbone)
-
-        // Features: every sample of the dataset points, then (in their own cache file, so the
-        // samples' file is shared with specs without augmentation) the augmented copies of
-        // every training image of any point, each image once.
-        let mapSize = try pipeline.mapSize(samples[0])
+        let inputs = try self.inputs { stages.append($0) }
+        let (samples, loaded, backbone, weightsFile, weightsSHA256, pipeline, mapSize) =
+            (inputs.samples, inputs.loaded, inputs.backbone, inputs.weightsFile, inputs.weightsSHA256, inputs.pipeline,
+             inputs.mapSize)
         func extract(_ items: [ExtractionItem], _ name: String) throws -> ExtractedFeatures {
-            let extracted = try stage(name) {
-                try extractFeatures(of: items, backbone: backbone, backboneSpec: spec.backbone,
-                                    weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: mapSize,
-                                    cache: EmbeddingCache(directory: options.cacheDirectory), specHash: specHash,
-                                    toolVersion: options.toolVersion, showsProgress: options.showsProgress, log: log)
-            }
-            extracted.warnings.forEach { log("warning: \($0)") }
-            log("\(name): \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))")
-            return extracted
+            try stage(name) { try self.extract(items, name, inputs: inputs, specHash: specHash, shard: nil) }
         }
-        let extracted = try extract(samples.map { ExtractionItem(sample: $0) }, "features")
-        let augmentations = Augmentation.allCases.filter { Set(spec.features.augment.values.joined()).contains($0) }
-        // Every dataset point's training rows, each once, in point order.
-        var seen = Set<Int>()
-        let trainRows = loaded.flatMap(\.trainRows).filter { seen.insert($0).inserted }
-        let augmentedItems = augmentations.flatMap { augmentation in
-            trainRows.map { ExtractionItem(sample: samples[$0], augmentation: augmentation) }
-        }
-        let augmented = try augmentedItems.isEmpty ? nil : extract(augmentedItems, "augmented features")
+        let extracted = try extract(inputs.sampleItems, "features")
+        let augmented = try inputs.augmentedItems.isEmpty ? nil : extract(inputs.augmentedItems, "augmented features")
         // Per augmentation: sample row → the row of its copy (after all samples' rows).
-        let augmentedRows = Dictionary(uniqueKeysWithValues: augmentations.enumerated().map { position, augmentation in
-            (augmentation, Dictionary(uniqueKeysWithValues: trainRows.enumerated().map { index, row in
-                (row, samples.count + position * trainRows.count + index)
+        let augmentedRows = Dictionary(uniqueKeysWithValues: inputs.augmentations.enumerated().map { position, augmentation in
+            (augmentation, Dictionary(uniqueKeysWithValues: inputs.trainRows.enumerated().map { index, row in
+                (row, samples.count + position * inputs.trainRows.count + index)
             }))
         })
 
@@ -218,6 +190,7 @@ public struct ExperimentRunner {
             startedAt: ISO8601DateFormatter().string(from: start),
             git: Provenance.git(in: specFile.deletingLastPathComponent()).map { RunRecord.Git(sha: $0.sha, dirty: $0.dirty) },
             spec: RunRecord.Spec(path: specFile.path, sha256: specHash),
+            coresetShardsOverride: options.coresetShards,
             seed: spec.seed,
             backbone: RunRecord.Backbone(name: backbone.name, weights: weightsFile.path, weightsSha256: weightsSHA256,
                                          taps: spec.backbone.taps, resize: spec.backbone.resize,
@@ -267,6 +240,88 @@ public struct ExperimentRunner {
                           cacheHits: extracted.hits + (augmented?.hits ?? 0), cacheMisses: extracted.misses + (augmented?.misses ?? 0),
                           coresetCacheHits: record.coresetCache.hits, coresetCacheMisses: record.coresetCache.misses,
                           wallSeconds: Date().timeIntervalSince(start))
+    }
+
+    /// `trawl extract`: the features a run of the spec needs (every sample, then the augmented
+    /// training copies), of `shard` only when given (into the shard's own cache file), computed
+    /// into the embedding cache; nothing is fitted or written to the results.
+    public func extract(shard: ImageShard?) throws -> ExtractionSummary {
+        let specHash = SHA256.hash(try Data(contentsOf: specFile)).hex
+        let inputs = try self.inputs { _ in }
+        var summary = ExtractionSummary(hits: 0, misses: 0, files: [])
+        for (items, name) in [(inputs.sampleItems, "features"), (inputs.augmentedItems, "augmented features")]
+        where !items.isEmpty {
+            let extracted = try extract(items, name, inputs: inputs, specHash: specHash, shard: shard)
+            summary.hits += extracted.hits
+            summary.misses += extracted.misses
+            summary.files.append(extracted.file)
+        }
+        return summary
+    }
+
+    /// The datasets, backbone and input pipeline of the spec, and the items whose features a
+    /// run extracts. `stage` times each step.
+    private func inputs(timing: (RunRecord.Stage) -> Void) throws -> RunInputs {
+        func timed<T>(_ name: String, _ body: () throws -> T) throws -> T {
+            let clock = Date()
+            defer { timing(RunRecord.Stage(name: name, seconds: Date().timeIntervalSince(clock))) }
+            return try body()
+        }
+        // Datasets, with the image-quality columns; the quality filter excludes images from every point.
+        let datasets = try timed("dataset") {
+            try spec.datasets.map { point -> (DatasetPoint, Dataset) in
+                let loaded = try point.configuration.load().addingImageQuality()
+                return (point, try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") }
+                            ?? loaded)
+            }
+        }
+        log(spec.description.isEmpty ? spec.name : "\(spec.name): \(spec.description)")
+        for (point, dataset) in datasets {
+            if datasets.count > 1 {
+                log("dataset point \(point.index) [" + point.parameters.map { "\($0.name)=\($0.value)" }
+                    .joined(separator: " ") + "]:")
+            }
+            log(dataset.report.description)
+            try checkUsable(dataset)
+        }
+        let (samples, loaded) = unionOfSamples(datasets)
+
+        // Backbone.
+        let (backbone, weightsFile) = try timed("backbone") { () throws -> (Backbone, URL) in
+            let descriptor = try BackboneRegistry.descriptor(named: spec.backbone.name, assets: options.assetsDirectory)
+            let weights = spec.backbone.weights.map { URL(fileURLWithPath: $0) }
+            let backbone = try descriptor.load(weights: weights)
+            for tap in spec.backbone.taps { _ = try backbone.tap(named: tap) }
+            return (backbone, weights ?? descriptor.weightsFile!)
+        }
+        let weightsSHA256 = try timed("weights checksum") { try SHA256.hexDigest(ofFileAt: weightsFile) }
+        let pipeline = InputPipeline(spec.backbone, backbone: backbone)
+
+        // Features: every sample of the dataset points, then (in their own cache file, so the
+        // samples' file is shared with specs without augmentation) the augmented copies of
+        // every training image of any point, each image once.
+        let augmentations = Augmentation.allCases.filter { Set(spec.features.augment.values.joined()).contains($0) }
+        // Every dataset point's training rows, each once, in point order.
+        var seen = Set<Int>()
+        let trainRows = loaded.flatMap(\.trainRows).filter { seen.insert($0).inserted }
+        return RunInputs(samples: samples, loaded: loaded, backbone: backbone, weightsFile: weightsFile,
+                         weightsSHA256: weightsSHA256, pipeline: pipeline, mapSize: try pipeline.mapSize(samples[0]),
+                         augmentations: augmentations, trainRows: trainRows)
+    }
+
+    /// Features of `items` (of `shard` only, when given) through the embedding cache, logged
+    /// as `name`; with ``RunOptions/featureShards``, merged from the shard files first.
+    private func extract(_ items: [ExtractionItem], _ name: String, inputs: RunInputs, specHash: String,
+                         shard: ImageShard?) throws -> ExtractedFeatures {
+        let extracted = try extractFeatures(
+            of: items, backbone: inputs.backbone, backboneSpec: spec.backbone, weightsSHA256: inputs.weightsSHA256,
+            pipeline: inputs.pipeline, mapSize: inputs.mapSize, cache: EmbeddingCache(directory: options.cacheDirectory),
+            specHash: specHash, toolVersion: options.toolVersion, shard: shard,
+            mergingShards: shard == nil ? options.featureShards : nil, showsProgress: options.showsProgress, log: log)
+        extracted.warnings.forEach { log("warning: \($0)") }
+        log("\(name)\(shard.map { " (shard \($0))" } ?? ""): \(extracted.hits) images from the cache, "
+            + "\(extracted.misses) computed (\(extracted.file.path))")
+        return extracted
     }
 
     /// The model of one grid point: its fitted scorer, the backbone and preprocessing, the

@@ -37,15 +37,27 @@ struct ExtractionItem {
 /// image's tiles form one backbone batch and its taps come back stitched,
 /// `[1, C, ⌈H / stride⌉, ⌈W / stride⌉]`. `log` receives the line saying so when another
 /// process holds the cache entry and this one waits.
+///
+/// With `shard` (`trawl extract --shard`), only the items of that shard are extracted, into
+/// the shard's own cache file, and `taps` holds their rows (none when the whole key's file
+/// is already finished: nothing is left to do). Without, finished shard files of the key
+/// are merged into its file and their images count as cache hits; with `mergingShards` N,
+/// the key's file must be finished or all N shard files present (an error names the
+/// missing or corrupt ones), so nothing is extracted.
 func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpec: BackboneSpec,
                      weightsSHA256: String, pipeline: InputPipeline, mapSize: (height: Int, width: Int),
-                     cache: EmbeddingCache, specHash: String, toolVersion: String,
-                     showsProgress: Bool, log: (String) -> Void) throws -> ExtractedFeatures {
+                     cache: EmbeddingCache, specHash: String, toolVersion: String, shard: ImageShard? = nil,
+                     mergingShards: Int? = nil, showsProgress: Bool, log: (String) -> Void) throws -> ExtractedFeatures {
     let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
-    let key = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
-                         backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
-                         pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
-    let ids = items.map(\.id)
+    let wholeKey = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
+                              backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
+                              pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
+    let key = shard.map(wholeKey.sharded) ?? wholeKey
+    let ids = shard.map { EmbeddingCache.ids(items.map(\.id), in: $0) } ?? items.map(\.id)
+    if shard != nil && (ids.isEmpty || FileManager.default.fileExists(atPath: cache.url(for: wholeKey).path)) {
+        return ExtractedFeatures(taps: [:], hits: ids.count, misses: 0, file: cache.url(for: wholeKey), key: wholeKey,
+                                 warnings: [])
+    }
     let byID = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) })
     // How many images the cache lacks, for the progress bar (the entry and its lock are
     // released again before `features` reopens it); files it moved aside are reported
@@ -55,9 +67,12 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
         if !waited { log(line) }
         waited = true
     }
+    let mergeWarnings = try mergingShards.map {
+        try cache.mergeShards(for: key, imageIDs: ids, count: $0, specHash: specHash, waiting: waiting)
+    } ?? []
     let preview = try cache.entry(for: key, imageIDs: ids, specHash: specHash, waiting: waiting)
     let missing = preview.missingIDs.count
-    let previewWarnings = preview.warnings
+    let previewWarnings = mergeWarnings + preview.warnings
     preview.close()
     let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
     let progress: ProgressReporter?
@@ -98,7 +113,7 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
     let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
                                     waiting: waiting, extract: extract)
     progress?.finish()
-    return ExtractedFeatures(taps: cached.features, hits: items.count - cached.computedCount,
+    return ExtractedFeatures(taps: cached.features, hits: ids.count - cached.computedCount,
                              misses: cached.computedCount, file: cache.url(for: key), key: key,
                              warnings: previewWarnings + cached.warnings)
 }

@@ -142,6 +142,11 @@ public struct PatchCoreSpec: Hashable, Sendable {
     public var projectionDim: Int
     /// σ of the Gaussian that smooths the anomaly map, in input pixels (the paper's 4).
     public var blurSigma: Double
+    /// Shards of the two-round coreset (1 = one greedy pass over the whole bank): bank rows
+    /// are grouped by their image's ``ImageShard``, each shard keeps a greedy coreset of
+    /// `CoresetSampler.shardOversampling` × the ratio, and one greedy pass over their union
+    /// keeps the ratio.
+    public var coresetShards: Int = 1
 }
 
 /// Image-level k-nearest-neighbour distance between global-average-pooled features.
@@ -278,5 +283,20 @@ public struct OutputSpec: Hashable, Sendable {
 
     public enum ModelOutput: String, CaseIterable, Hashable, Sendable {
         case best, all
+    }
+}
+
+extension ExperimentSpec {
+    /// This spec with `scorer.coreset_shards` = `shards` (`trawl run --coreset-shards`); an
+    /// error naming `file` when its scorer is not PatchCore.
+    public func withCoresetShards(_ shards: Int, file: URL) throws -> ExperimentSpec {
+        guard case .patchcore(var patchcore) = scorer else {
+            throw RunError("\(file.path): --coreset-shards needs a patchcore scorer; the spec's is \(scorer.kind)")
+        }
+        guard (1...4096).contains(shards) else { throw RunError("--coreset-shards \(shards): allowed 1…4096") }
+        patchcore.coresetShards = shards
+        var spec = self
+        spec.scorer = .patchcore(patchcore)
+        return spec
     }
 }

@@ -177,7 +177,8 @@ enum Shapes {
 
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
-                                 optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma"]),
+                                 optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma",
+                                            "coreset_shards"]),
         "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric", "aggregate", "scale"]),
         "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
@@ -482,7 +483,8 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             metric: try metric(),
             reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
-            blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4))
+            blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4,
+            coresetShards: try object["coreset_shards"]?.int(in: 1...4096) ?? 1))
     case "knn":
         return .knn(KNNSpec(
             k: try k(default: 5), metric: try metric(),
