@@ -247,7 +247,7 @@ public struct ExperimentRunner {
     /// into the embedding cache; nothing is fitted or written to the results.
     public func extract(shard: ImageShard?) throws -> ExtractionSummary {
         let specHash = SHA256.hash(try Data(contentsOf: specFile)).hex
-        let inputs = try self.inputs { _ in }
+        let inputs = try self.inputs(measuringQuality: spec.qualityFilter != nil) { _ in }
         var summary = ExtractionSummary(hits: 0, misses: 0, files: [])
         for (items, name) in [(inputs.sampleItems, "features"), (inputs.augmentedItems, "augmented features")]
         where !items.isEmpty {
@@ -260,8 +260,10 @@ public struct ExperimentRunner {
     }
 
     /// The datasets, backbone and input pipeline of the spec, and the items whose features a
-    /// run extracts. `stage` times each step.
-    private func inputs(timing: (RunRecord.Stage) -> Void) throws -> RunInputs {
+    /// run extracts; `timing` receives each step's time. `measuringQuality` false skips the
+    /// image-quality columns (which decode every image) where no quality filter needs them:
+    /// an extraction shard then reads only its own images' pixels.
+    private func inputs(measuringQuality: Bool = true, timing: (RunRecord.Stage) -> Void) throws -> RunInputs {
         func timed<T>(_ name: String, _ body: () throws -> T) throws -> T {
             let clock = Date()
             defer { timing(RunRecord.Stage(name: name, seconds: Date().timeIntervalSince(clock))) }
@@ -270,7 +272,8 @@ public struct ExperimentRunner {
         // Datasets, with the image-quality columns; the quality filter excludes images from every point.
         let datasets = try timed("dataset") {
             try spec.datasets.map { point -> (DatasetPoint, Dataset) in
-                let loaded = try point.configuration.load().addingImageQuality()
+                let loaded = try measuringQuality ? point.configuration.load().addingImageQuality()
+                                                  : point.configuration.load()
                 return (point, try spec.qualityFilter.map { try loaded.filtered(by: $0, reason: "quality filter not met") }
                             ?? loaded)
             }
