@@ -133,7 +133,7 @@ say "cluster run: $(( $(date +%s) - CLUSTER_START )) s"
 scontrol -o show job "$FIT_JOB" | grep -q 'JobState=COMPLETED' \
     || fail "fit-score did not complete: $(cat "slurm/$NAME/fit-score-$FIT_JOB.out")"
 FIT_LOG=slurm/$NAME/fit-score-$FIT_JOB.out
-grep '^features' "$FIT_LOG"
+grep '^features\|^headline' "$FIT_LOG"
 grep -q '^features: [0-9]* images from the cache, 0 computed' "$FIT_LOG" \
     || fail "fit-score extracted features itself (see $FIT_LOG)"
 for task in $(seq 0 $(( SHARDS - 1 ))); do
