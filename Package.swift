@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images",
+            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images", "Metrics",
             "Reports", "Tables", "TestSupport",
         ]),
     ],
