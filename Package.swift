@@ -93,7 +93,7 @@ let package = Package(
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),
         .testTarget(name: "ClusterScriptsTests", dependencies: ["ClusterScripts"]),
         .testTarget(name: "ExperimentsTests", dependencies: [
-            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images",
+            "Experiments", "Backbones", "Datasets", "EmbeddingCache", "FileLocks", "HDF5", "SavedModels", "Images", "Metrics",
             "Reports", "Tables", "TestSupport",
         ]),
     ],

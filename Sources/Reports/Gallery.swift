@@ -86,11 +86,21 @@ public enum Gallery {
         return html
     }
 
-    /// A whole page: `<title>`, a heading, the gallery CSS and the sections.
-    public static func page(title: String, intro: String? = nil, sections: [Section]) throws -> String {
+    /// A whole page: `<title>`, a heading, the gallery CSS and the sections. Grid columns
+    /// are at least `cardWidth` CSS pixels wide (a card with an overlay spans two): wide
+    /// images such as whole modules need more than the default 170 px to be legible.
+    public static func page(title: String, intro: String? = nil, sections: [Section], cardWidth: Int = 170) throws -> String {
         let gallery = try html(sections, headingLevel: 2)
         let body = "<h1>\(escapeHTML(title))</h1>\n" + (intro.map { "<p>\(escapeHTML($0))</p>\n" } ?? "") + gallery
-        return htmlDocument(title: title, css: css, body: body)
+        let columns = cardWidth == 170 ? ""
+            : "\n.gallery-grid { grid-template-columns: repeat(auto-fill, minmax(\(cardWidth)px, 1fr)); }"
+        return htmlDocument(title: title, css: css + columns, body: body)
+    }
+
+    /// The column width that shows images `imageWidth` px wide legibly on a 1280 px page:
+    /// a third of the image, between 170 and 480 CSS pixels.
+    public static func cardWidth(forImageWidth imageWidth: Int) -> Int {
+        min(480, max(170, imageWidth / 3))
     }
 
     private static func cardHTML(_ card: Card) throws -> String {

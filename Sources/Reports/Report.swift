@@ -39,14 +39,24 @@ public enum Report {
         return figures.map(\.file) + ["report.html"]
     }
 
-    /// Problems with `report.html` in `folder`: every `src` and local `href` must name an
-    /// existing file inside the folder, PNGs must decode and SVGs must parse as XML. Empty
-    /// when the page is sound.
+    /// Problems with `report.html` in `folder` (see ``problems(ofPage:)``); throws when there
+    /// is no report.
     public static func problems(in folder: URL) throws -> [String] {
         let page = folder.appendingPathComponent("report.html")
-        guard let data = FileManager.default.contents(atPath: page.path) else {
+        guard FileManager.default.fileExists(atPath: page.path) else {
             throw ReportError("\(page.path): no report (run `trawl report \(folder.path)`)")
         }
+        return try problems(ofPage: page)
+    }
+
+    /// Problems with the HTML page `page` (a report, `trawl score`'s gallery): every `src`
+    /// and local `href` must name an existing file inside the page's folder, PNGs must
+    /// decode and SVGs must parse as XML. Empty when the page is sound.
+    public static func problems(ofPage page: URL) throws -> [String] {
+        guard let data = FileManager.default.contents(atPath: page.path) else {
+            throw ReportError("\(page.path): no such page")
+        }
+        let folder = page.deletingLastPathComponent()
         var problems = [String]()
         var seen = Set<String>()
         for link in links(in: String(decoding: data, as: UTF8.self)) where seen.insert(link).inserted {

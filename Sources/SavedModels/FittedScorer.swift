@@ -28,11 +28,4 @@ public enum FittedScorer: Sendable {
         case .mahalanobis, .gmm, .ocsvm: return nil
         }
     }
-
-    /// Whether `model.h5` can hold this scorer: every kind but the one-class SVM, whose
-    /// support vectors the model format does not store yet.
-    public var isSavable: Bool {
-        if case .ocsvm = self { return false }
-        return true
-    }
 }

@@ -7,8 +7,8 @@ import Tensors
 /// A fitted anomaly model as `Results/NAME/model.h5` holds it: everything `trawl score` needs
 /// to score new images the way the run scored its test images, without labels or refitting.
 ///
-/// File layout (HDF5, readable with h5py; `format_version` 2 — 1 lacked kNN's `aggregate` and
-/// `scale`, and is refused):
+/// File layout (HDF5, readable with h5py; `format_version` 3 — 2 lacked `/normalisation` and
+/// one-class SVMs, 1 kNN's `aggregate` and `scale`; older versions are refused):
 ///
 ///     /                  attrs format_version (int64), trawl_version, experiment, grid_point (int64),
 ///                              grid_parameters (JSON object of the swept values)
@@ -16,7 +16,7 @@ import Tensors
 ///                              spec (JSON: the experiment's backbone object — taps, resize, input size,
 ///                              and any other preprocessing such as tiling)
 ///     /features          attrs pooling, pretrain_dim, target_dim (int64; −1 = none)
-///     /scorer            attrs kind (patchcore | knn | mahalanobis | gmm) and its parameters
+///     /scorer            attrs kind (patchcore | knn | mahalanobis | gmm | ocsvm) and its parameters
 ///       patchcore: attrs neighbours, metric, reweighting_neighbours (−1 = none), blur_sigma,
 ///                  coreset_ratio (1 = none), coreset_projection_dim, coreset_seed;
 ///                  bank float32 [M, D] (the memory bank)
@@ -27,11 +27,16 @@ import Tensors
 ///                  attr shrinkage
 ///       gmm:       attrs covariance (full | diagonal), regularization; weights float64 [K],
 ///                  means float64 [K, D], whitenings float32 [K, D·D or D], log_determinants float64 [K]
+///       ocsvm:     attrs kernel (rbf), nu, gamma_rule (scale | value), gamma (the γ used), tolerance, rho;
+///                  dual_coefficients float64 [S], support_vectors float32 [S, D] (minus training_mean),
+///                  training_mean float64 [D]
 ///     /threshold         attrs rule (f1_max | train_percentile | fixed), percentile (train_percentile), value
-///     /training_scores   float64 [N]: the training images' scores (for 0–1 normalisation)
+///     /normalisation     attrs min, max: the lowest and highest score of the images the run scored at
+///                              this grid point (training and test), for ``normalisedScore(_:)``
+///     /training_scores   float64 [N]: the training images' scores
 public struct SavedModel: Sendable {
     /// The layout version this Trawl writes and reads.
-    public static let formatVersion: Int64 = 2
+    public static let formatVersion: Int64 = 3
 
     /// The backbone whose features the scorer was fitted on.
     public struct Backbone: Equatable, Sendable {
@@ -79,10 +84,13 @@ public struct SavedModel: Sendable {
     public var threshold: Threshold
     /// Scores of the normal training images, in the scorer's units (kNN: leave-one-out).
     public var trainingScores: [Double]
+    /// The lowest and highest score the run saw (training and test images of the grid
+    /// point), in score units: the span of ``normalisedScore(_:)``.
+    public var scoreRange: ClosedRange<Double>
 
     public init(trawlVersion: String, experiment: String, gridPoint: Int, gridParameters: [String: String],
                 backbone: Backbone, aggregator: PatchFeatureAggregator, scorer: FittedScorer, threshold: Threshold,
-                trainingScores: [Double]) {
+                trainingScores: [Double], scoreRange: ClosedRange<Double>) {
         self.trawlVersion = trawlVersion
         self.experiment = experiment
         self.gridPoint = gridPoint
@@ -92,13 +100,19 @@ public struct SavedModel: Sendable {
         self.scorer = scorer
         self.threshold = threshold
         self.trainingScores = trainingScores
+        self.scoreRange = scoreRange
     }
 
-    /// `score` on a 0–1 scale: the share of training scores at or below it (its
-    /// percentile rank among the normal training images; 1 = above all of them).
+    /// `score` on a 0–1 scale as anomalib's min–max normalisation does it:
+    /// `(score − threshold) / (max − min) + 0.5`, clipped to [0, 1], with `min … max` the
+    /// ``scoreRange``. The threshold maps to 0.5 (above = predicted anomalous) and one run's
+    /// score range spans 1. (A rank among the training scores would saturate for PatchCore,
+    /// whose training images sit in their own memory bank and score ≈ 0.) A range of zero
+    /// width gives 0 or 1 by the threshold.
     public func normalisedScore(_ score: Double) -> Double {
-        guard !trainingScores.isEmpty else { return .nan }
-        return Double(trainingScores.lazy.filter { $0 <= score }.count) / Double(trainingScores.count)
+        let span = scoreRange.upperBound - scoreRange.lowerBound
+        guard span > 0 else { return score >= threshold.value ? 1 : 0 }
+        return min(1, max(0, (score - threshold.value) / span + 0.5))
     }
 }
 

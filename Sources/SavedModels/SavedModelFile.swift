@@ -77,6 +77,10 @@ extension SavedModel {
             if let percentile = threshold.percentile { try writeDoubleAttribute(group, "percentile", percentile) }
             try writeDoubleAttribute(group, "value", threshold.value)
         }
+        try inGroup(file, "normalisation", creating: true) { group in
+            try writeDoubleAttribute(group, "min", scoreRange.lowerBound)
+            try writeDoubleAttribute(group, "max", scoreRange.upperBound)
+        }
         try writeDoubles(file, "training_scores", shape: [trainingScores.count], trainingScores)
     }
 
@@ -123,8 +127,21 @@ extension SavedModel {
             try writeFloats(group, "whitenings", shape: [k, parameters.whitenings[0].count],
                             parameters.whitenings.flatMap { $0 })
             try writeDoubles(group, "log_determinants", shape: [k], parameters.logDeterminants)
-        case .ocsvm:
-            throw HDF5Failure(description: "model.h5 does not hold one-class SVM scorers yet")
+        case .ocsvm(let svm):
+            guard let support = svm.support else { throw HDF5Failure(description: "the one-class SVM scorer is not fitted") }
+            let (s, d) = (support.coefficients.count, support.trainingMean.count)
+            try writeStringAttribute(group, "kernel", "rbf")
+            try writeDoubleAttribute(group, "nu", svm.nu)
+            switch svm.gamma {
+            case .scale: try writeStringAttribute(group, "gamma_rule", "scale")
+            case .value: try writeStringAttribute(group, "gamma_rule", "value")
+            }
+            try writeDoubleAttribute(group, "gamma", support.gamma)
+            try writeDoubleAttribute(group, "tolerance", svm.tolerance)
+            try writeDoubleAttribute(group, "rho", support.rho)
+            try writeDoubles(group, "dual_coefficients", shape: [s], support.coefficients)
+            try writeFloats(group, "support_vectors", shape: [s, d], support.centredVectors)
+            try writeDoubles(group, "training_mean", shape: [d], support.trainingMean)
         }
     }
 
@@ -175,6 +192,13 @@ extension SavedModel {
         }
         try requireFinite(scores.values, "training_scores")
         trainingScores = scores.values
+        scoreRange = try inGroup(file, "normalisation") { group -> ClosedRange<Double> in
+            let (low, high) = (try readDoubleAttribute(group, "min"), try readDoubleAttribute(group, "max"))
+            guard low.isFinite, high.isFinite, low <= high else {
+                throw HDF5Failure(description: "attributes min \(low) and max \(high) are not a finite range")
+            }
+            return low...high
+        }
         guard threshold.value.isFinite else { throw HDF5Failure(description: "threshold value is \(threshold.value)") }
     }
 
@@ -269,8 +293,34 @@ extension SavedModel {
                 whitenings: (0..<k).map { Array(whitenings.data[$0 * w ..< ($0 + 1) * w]) },
                 logDeterminants: logDeterminants.values))
             return .gmm(scorer)
+        case "ocsvm":
+            let kernel = try readStringAttribute(group, "kernel")
+            guard kernel == "rbf" else { throw HDF5Failure(description: "kernel \"\(kernel)\" is not rbf") }
+            let gammaRule = try readStringAttribute(group, "gamma_rule")
+            let gamma = try readDoubleAttribute(group, "gamma")
+            let rule: OneClassSVMScorer.Gamma
+            switch gammaRule {
+            case "scale": rule = .scale
+            case "value": rule = .value(gamma)
+            default: throw HDF5Failure(description: "gamma_rule \"\(gammaRule)\" is not scale or value")
+            }
+            let coefficients = try readDoubles(group, "dual_coefficients")
+            let vectors = try matrix(group, "support_vectors")
+            let mean = try readDoubles(group, "training_mean")
+            guard coefficients.shape == [vectors.shape[0]], mean.shape == [vectors.shape[1]] else {
+                throw HDF5Failure(description: "one-class SVM datasets disagree: dual_coefficients \(coefficients.shape), "
+                                  + "support_vectors \(vectors.shape), training_mean \(mean.shape)")
+            }
+            try requireFinite(coefficients.values, "dual_coefficients")
+            try requireFinite(mean.values, "training_mean")
+            var scorer = OneClassSVMScorer(nu: try readDoubleAttribute(group, "nu"), gamma: rule,
+                                           tolerance: try readDoubleAttribute(group, "tolerance"))
+            try scorer.restore(OneClassSVMScorer.Support(
+                gamma: gamma, rho: try readDoubleAttribute(group, "rho"), coefficients: coefficients.values,
+                centredVectors: vectors.data, trainingMean: mean.values))
+            return .ocsvm(scorer)
         default:
-            throw HDF5Failure(description: "scorer kind \"\(kind)\" is not one of patchcore, knn, mahalanobis, gmm")
+            throw HDF5Failure(description: "scorer kind \"\(kind)\" is not one of patchcore, knn, mahalanobis, gmm, ocsvm")
         }
     }
 }

@@ -95,6 +95,57 @@ public struct OneClassSVMScorer: Sendable {
         fittedGamma = resolvedGamma
     }
 
+    /// What scoring needs after ``fit(_:)`` (what `model.h5` stores): γ, ρ, the dual
+    /// coefficients and the support vectors minus the training mean; nil before fitting.
+    public var support: Support? {
+        fittedGamma.map { Support(gamma: $0, rho: rho, coefficients: dualCoefficients,
+                                  centredVectors: supportVectors, trainingMean: trainingMean) }
+    }
+
+    /// A fitted one-class SVM's decision function: `Σαᵢ exp(−γ‖xᵢ − x‖²) − ρ` over the
+    /// support vectors `xᵢ`, stored minus the training mean (the kernel is translation
+    /// invariant), so a restored scorer scores bit for bit as the fitted one.
+    public struct Support: Sendable {
+        /// γ, in inverse squared feature units.
+        public var gamma: Double
+        public var rho: Double
+        /// `αᵢ > 0`, one per support vector.
+        public var coefficients: [Double]
+        /// Support vectors minus `trainingMean`, row-major `[S, D]`.
+        public var centredVectors: [Float]
+        /// Column means of the training embeddings, `[D]`.
+        public var trainingMean: [Double]
+
+        public init(gamma: Double, rho: Double, coefficients: [Double], centredVectors: [Float], trainingMean: [Double]) {
+            self.gamma = gamma
+            self.rho = rho
+            self.coefficients = coefficients
+            self.centredVectors = centredVectors
+            self.trainingMean = trainingMean
+        }
+    }
+
+    /// Sets the fitted state from `support` (e.g. read from `model.h5`); the support
+    /// vectors' training indices are not restored (``supportIndices`` is empty).
+    public mutating func restore(_ support: Support) throws {
+        let (s, d) = (support.coefficients.count, support.trainingMean.count)
+        guard s >= 1, d >= 1, support.centredVectors.count == s * d, support.gamma > 0, support.gamma.isFinite,
+              support.rho.isFinite, support.coefficients.allSatisfy({ $0 > 0 && $0.isFinite }),
+              support.trainingMean.allSatisfy(\.isFinite), support.centredVectors.allSatisfy(\.isFinite) else {
+            throw ScorerError.invalidParameter(
+                name: "one-class SVM support", value: "\(s) coefficients, \(support.centredVectors.count) vector values, D = \(d), γ = \(support.gamma)",
+                reason: "needs S ≥ 1 positive coefficients, S × D finite vector values, finite ρ and γ > 0")
+        }
+        fittedGamma = support.gamma
+        rho = support.rho
+        dualCoefficients = support.coefficients
+        supportVectors = support.centredVectors
+        supportSquaredNorms = squaredNorms(support.centredVectors, rows: s, d: d)
+        trainingMean = support.trainingMean
+        supportIndices = []
+        iterations = 0
+    }
+
     /// sklearn `decision_function` of each row of `[N, D]`: `Σαᵢ K(xᵢ, x) − ρ`, positive
     /// inside the learned support.
     public func decisionFunction(_ x: Tensor) throws -> [Double] {
@@ -104,7 +155,7 @@ public struct OneClassSVMScorer: Sendable {
         guard x.shape[1] == d else {
             throw ScorerError.badShape(argument: "one-class SVM test embeddings", shape: x.shape, expected: "[N, \(d)]")
         }
-        let n = x.shape[0], s = supportIndices.count
+        let n = x.shape[0], s = dualCoefficients.count
         let centred = centre(x)
         let kernel = rbfKernel(centred, squaredNorms(centred, rows: n, d: d), rows: n,
                                supportVectors, supportSquaredNorms, rows: s, d: d, gamma: fittedGamma)

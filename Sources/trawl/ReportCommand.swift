@@ -45,15 +45,46 @@ struct ReportCommand: ParsableCommand {
                 failed = failed || !problems.isEmpty
             }
         }
-        if let screenshot {
-            let share = try ImageCheck.dominantColourShare(ofImageAt: URL(fileURLWithPath: screenshot))
-            let verdict = share > ReportCommand.blankShare ? "blank" : "not blank"
-            print(String(format: "%@: %.1f %% of the pixels have the most common colour: %@", screenshot, share * 100, verdict))
-            failed = failed || share > ReportCommand.blankShare
-        }
+        if let screenshot { failed = try !ReportCommand.screenshotIsNotBlank(screenshot) || failed }
         if failed { throw ExitCode.failure }
+    }
+
+    /// Prints and returns whether the PNG rendering at `path` is not blank.
+    static func screenshotIsNotBlank(_ path: String) throws -> Bool {
+        let share = try ImageCheck.dominantColourShare(ofImageAt: URL(fileURLWithPath: path))
+        let blank = share > blankShare
+        print(String(format: "%@: %.1f %% of the pixels have the most common colour: %@", path, share * 100,
+                     blank ? "blank" : "not blank"))
+        return !blank
     }
 
     /// A rendering whose most common colour covers more than this share of it is blank.
     static let blankShare = 0.985
+}
+
+/// `trawl check-page PAGE [--screenshot PNG]`: the checks of `trawl report --check` on any
+/// page Trawl wrote, e.g. `trawl score`'s gallery.html.
+struct CheckPageCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-page",
+        abstract: "Check an HTML page Trawl wrote (e.g. trawl score's gallery.html): links, images and a rendering.",
+        discussion: """
+            Fails when an image or file the page links to is missing or outside its folder, a PNG \
+            does not decode or an SVG does not parse, or the --screenshot rendering is blank.
+            """)
+
+    @Argument(help: "The page, e.g. scores/gallery.html.")
+    var page: String
+
+    @Option(help: "A PNG rendering of the page (e.g. from headless Chromium) that must not be blank.")
+    var screenshot: String?
+
+    func run() throws {
+        let problems = try Report.problems(ofPage: URL(fileURLWithPath: page))
+        problems.forEach { print("problem: \($0)") }
+        if problems.isEmpty { print("\(page): every linked image exists and decodes") }
+        var failed = !problems.isEmpty
+        if let screenshot { failed = try !ReportCommand.screenshotIsNotBlank(screenshot) || failed }
+        if failed { throw ExitCode.failure }
+    }
 }

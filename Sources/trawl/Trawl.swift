@@ -10,7 +10,7 @@ struct Trawl: ParsableCommand {
         abstract: "Visual anomaly and out-of-distribution detection experiments.",
         version: TrawlVersion.string,
         subcommands: [Run.self, Extract.self, Slurm.self, Validate.self, List.self, Version.self, BackbonesCommand.self, ClassifyCommand.self,
-                      Tables.self, ReportCommand.self, Regress.self, UpdateBaseline.self, ELPVModulesCommand.self,
+                      Tables.self, ReportCommand.self, CheckPageCommand.self, Regress.self, UpdateBaseline.self, ELPVModulesCommand.self,
                       Score.self, ModelCommand.self]
     )
 

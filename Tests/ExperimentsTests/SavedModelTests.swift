@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import HDF5
 import Images
+import Metrics
 import SavedModels
 import Tensors
 import TestSupport
@@ -79,6 +80,7 @@ final class SavedModelTests: XCTestCase {
             ["kind": "knn", "k": 2, "aggregate": "kth", "scale": true],
             ["kind": "mahalanobis"],
             ["kind": "gmm", "components": 1],
+            ["kind": "ocsvm", "nu": 0.5, "gamma": "scale"],
         ]
         for scorer in scorers {
             let runScores = try run(scorer)
@@ -193,7 +195,7 @@ final class SavedModelTests: XCTestCase {
             try writeInt64Attribute(file, "format_version", [99])
         }
         XCTAssertEqual(failure(load), "\(modelFile.path): not a valid Trawl model: format version 99 (written by Trawl test); "
-                       + "this Trawl reads format version 2 — re-run the experiment to save it again")
+                       + "this Trawl reads format version 3 — re-run the experiment to save it again")
 
         // A missing dataset.
         try original.write(to: modelFile)
@@ -219,6 +221,57 @@ final class SavedModelTests: XCTestCase {
         XCTAssertEqual(failure(load), "\(modelFile.path): no such model file")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: modelFile.deletingLastPathComponent().path)
                         .filter { $0.contains("partial") }, [])
+    }
+
+    func testScoringTheTestImagesRanksThemAsTheRunDid() throws {
+        // The run's test images copied into one folder (FAIL/…, PASS/…) and scored as an
+        // unlabeled folder: the ranking's AUROC against the folders is the run's AUROC.
+        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.25])
+        let unlabeled = root.appendingPathComponent("unlabeled")
+        for id in runScores.keys {
+            let copy = unlabeled.appendingPathComponent(id)
+            try FileManager.default.createDirectory(at: copy.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: root.appendingPathComponent("data/\(id)"), to: copy)
+        }
+        let scored = try score([unlabeled], top: 0)
+        XCTAssertEqual(scored.summary.ranking.count, 8)
+        let labels = scored.summary.ranking.map { $0.id.hasPrefix("FAIL") }
+        XCTAssertEqual(labels.filter { $0 }.count, 4)
+        let ranking = try Metrics.auroc(scores: scored.summary.ranking.map(\.score), labels: labels)
+        let metrics = try csvRows(root.appendingPathComponent("Results/tiny/metrics.csv"))
+        XCTAssertEqual(ranking, Double(metrics[1][metrics[0].firstIndex(of: "auroc")!])!)
+    }
+
+    func testNormalisedScoresPutTheThresholdAtOneHalfAndSpanTheRunsScores() throws {
+        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.25])
+        let model = try SavedModel(contentsOf: modelFile)
+        // The range covers the run's training scores (≈ 0 for PatchCore) and its test scores.
+        let runRows = try csvRows(root.appendingPathComponent("Results/tiny/scores.csv"))
+        let scoreColumn = runRows[0].firstIndex(of: "score")!
+        let all = runRows.dropFirst().map { Double($0[scoreColumn])! }
+        XCTAssertEqual(model.scoreRange.lowerBound, min(all.min()!, model.trainingScores.min()!))
+        XCTAssertEqual(model.scoreRange.upperBound, all.max()!)
+        XCTAssertGreaterThan(model.scoreRange.upperBound, model.trainingScores.max()!)
+
+        var fixed = model
+        fixed.threshold.value = 4
+        fixed.scoreRange = 2...10
+        XCTAssertEqual(fixed.normalisedScore(4), 0.5)
+        XCTAssertEqual(fixed.normalisedScore(6), 0.75)
+        XCTAssertEqual(fixed.normalisedScore(1), 0.125)
+        XCTAssertEqual(fixed.normalisedScore(9), 1)
+        XCTAssertEqual(fixed.normalisedScore(-30), 0)
+
+        // scores.csv: the formula on the model's own range; not saturated at 0 or 1.
+        let scored = try score(runScores.keys.sorted().map { root.appendingPathComponent("data/\($0)") }, top: 0)
+        let rows = try csvRows(root.appendingPathComponent("Scored/scores.csv"))
+        let span = model.scoreRange.upperBound - model.scoreRange.lowerBound
+        for row in rows.dropFirst() {
+            let expected = min(1, max(0, (Double(row[2])! - model.threshold.value) / span + 0.5))
+            XCTAssertEqual(Double(row[3])!, expected, accuracy: 1e-12, "\(row)")
+            XCTAssertEqual(row[4] == "anomalous", Double(row[3])! >= 0.5, "\(row)")
+        }
+        XCTAssertGreaterThan(Set(rows.dropFirst().map { $0[3] }).count, scored.summary.scored / 2)
     }
 
     func testAllGridPointsSaveAModelWhenAsked() throws {

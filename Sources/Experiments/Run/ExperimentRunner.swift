@@ -209,8 +209,7 @@ public struct ExperimentRunner {
             try report.writeTables(to: staging)
             if classifiers != nil { try staging.write(report.submissionTable(best).csv, to: "submission.csv") }
             try staging.write(embeddingMap.table(samplesByRow).csv, to: "embedding.csv")
-            let models = (spec.outputs.model == .all ? results : [best]).filter(\.scorer.isSavable)
-            if !best.scorer.isSavable { log("model: not saved (model.h5 does not hold \(best.scorer.kind) scorers yet)") }
+            let models = spec.outputs.model == .all ? results : [best]
             for result in models {
                 let model = try savedModel(result, splits: splits[result.point.dataset], weightsFile: weightsFile,
                                            weightsSHA256: weightsSHA256, backboneName: backbone.name)
@@ -328,8 +327,8 @@ public struct ExperimentRunner {
     }
 
     /// The model of one grid point: its fitted scorer, the backbone and preprocessing, the
-    /// threshold and the training images' scores (`splits`: the features of the point's
-    /// dataset point).
+    /// threshold, the training images' scores and the range of every score the point gave
+    /// (`splits`: the features of the point's dataset point).
     private func savedModel(_ result: PointResult, splits: FeatureSplits, weightsFile: URL, weightsSHA256: String,
                             backboneName: String) throws -> SavedModel {
         let threshold: SavedModel.Threshold
@@ -339,13 +338,15 @@ public struct ExperimentRunner {
             threshold = SavedModel.Threshold(rule: "train_percentile", percentile: percentile, value: result.threshold)
         case .fixed: threshold = SavedModel.Threshold(rule: "fixed", value: result.threshold)
         }
+        let training = try result.trainScores ?? trainingScores(of: result.scorer, features: splits)
+        let scores = training + result.testScores
         return SavedModel(
             trawlVersion: options.toolVersion, experiment: spec.name, gridPoint: result.point.index,
             gridParameters: Dictionary(uniqueKeysWithValues: result.point.parameters.map { ($0.name, $0.value) }),
             backbone: SavedModel.Backbone(name: backboneName, weightsSHA256: weightsSHA256, weightsPath: weightsFile.path,
                                           specJSON: spec.backbone.specJSON),
             aggregator: aggregator(result.point.features), scorer: result.scorer, threshold: threshold,
-            trainingScores: try result.trainScores ?? trainingScores(of: result.scorer, features: splits))
+            trainingScores: training, scoreRange: scores.min()!...scores.max()!)
     }
 
     /// The dataset has training images and both classes in its test split; pixel metrics

@@ -39,7 +39,11 @@ public struct AddNormal {
         var model = loaded.model
         if case .mahalanobis = model.scorer { throw cannotExtend("Mahalanobis") }
         if case .gmm = model.scorer { throw cannotExtend("GMM") }
-        if case .ocsvm = model.scorer { throw cannotExtend("one-class SVM") }
+        if case .ocsvm = model.scorer {
+            throw RunError("\(modelFile.path): a one-class SVM cannot take new images without refitting (its support "
+                           + "vectors and ρ come from solving the dual over every training image); re-run its experiment "
+                           + "with the images in the training set")
+        }
         let samples = images.samples
         guard !samples.isEmpty else { throw RunError("no images to add") }
         log("adding \(samples.count) normal images to \(modelFile.path)"
@@ -68,6 +72,9 @@ public struct AddNormal {
                                                     mapHeight: mapSize.height, mapWidth: mapSize.width, keepMaps: false,
                                                     progress: nil) { _ in }
         }
+        // The normalisation's range grows to cover the new training scores.
+        model.scoreRange = min(model.scoreRange.lowerBound, model.trainingScores.min()!)
+            ... max(model.scoreRange.upperBound, model.trainingScores.max()!)
         try model.write(to: modelFile)
         let after = model.scorer.bankSize ?? 0
         log("memory bank: \(before) → \(after) rows; threshold kept at \(model.threshold.value); wrote \(modelFile.path)")

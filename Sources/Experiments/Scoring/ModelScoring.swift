@@ -101,14 +101,14 @@ public struct ModelScoring {
                 + "(grid point \(model.gridPoint)), backbone \(loaded.backboneSpec.name), threshold "
                 + String(format: "%.4f", model.threshold.value) + " (\(model.threshold.rule)). Each card: the network's view"
                 + (overlays.isEmpty ? "" : " and its anomaly map (one colour scale for all, blue low, red high)")
-                + ". Normalised score: share of the model's training images scoring at or below the image."
+                + ". Normalised score: (score − threshold) / (the run's score range) + 0.5, clipped to 0–1; 0.5 is the threshold."
                 + dataset.exclusions.map { " Excluded: \($0)." }.joined()
             let gallery = try Gallery.page(title: "trawl score: \(samples.count) images", intro: intro, sections: [
                 Gallery.Section(title: "Most anomalous (\(highest.count))", note: "Highest scores first.",
                                 cards: try cards(highest, prefix: "highest")),
                 Gallery.Section(title: "Least anomalous (\(lowest.count))", note: "Lowest scores first, for contrast.",
                                 cards: try cards(lowest, prefix: "lowest")),
-            ])
+            ], cardWidth: Gallery.cardWidth(forImageWidth: mapSize.width))
             try staging.write(gallery, to: "gallery.html")
         }
         log("scored \(samples.count) images; results: \(directory.path)/ (scores.csv, gallery.html)")
