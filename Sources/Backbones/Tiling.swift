@@ -126,15 +126,44 @@ public struct Tiling: Sendable, Hashable, Codable {
     }
 }
 
+/// One image's features computed tile by tile.
+public struct TiledFeatures: Equatable, Sendable {
+    /// Each tap's tile outputs stitched onto the image grid, `[1, C, ⌈H / stride⌉, ⌈W / stride⌉]`.
+    public var maps: [Tensor]
+    /// The image's global embedding `[1, ΣC]`: each tile's global-average-pooled taps
+    /// (concatenated in tap order, what an untiled image of the tile's size gives), averaged
+    /// over the tiles (summed in `Double` in tile order, rounded to `Float` once).
+    public var tileMeanEmbedding: Tensor
+}
+
+extension Tiling {
+    /// The mean over tiles of the tiles' global embeddings, from each tap's tile outputs
+    /// `[T, Cᵢ, h, w]` (same `T`): `[1, ΣCᵢ]`.
+    public func meanTileEmbedding(_ tileOutputs: [Tensor]) -> Tensor {
+        var embedding = [Float]()
+        for output in tileOutputs {
+            let (tiles, channels) = (output.shape[0], output.shape[1])
+            let means = channelMeans(output)
+            for c in 0..<channels {
+                var sum: Double = 0
+                for t in 0..<tiles { sum += Double(means.data[t * channels + c]) }
+                embedding.append(Float(sum / Double(tiles)))
+            }
+        }
+        return Tensor(shape: [1, embedding.count], data: embedding)
+    }
+}
+
 extension Backbone {
     /// The taps `tapNames` of one scaled, normalised image `[3, H, W]`, computed tile by tile
-    /// (the tiles form one batch, spread over the cores) and stitched by `tiling`: each
-    /// `[1, C, ⌈H / stride⌉, ⌈W / stride⌉]`, in the order asked.
-    public func features(tiled input: Tensor, tiling: Tiling, taps tapNames: [String]) throws -> [Tensor] {
+    /// (the tiles form one batch, spread over the cores): stitched by `tiling` (in the order
+    /// asked), and the mean of the tiles' global embeddings.
+    public func features(tiled input: Tensor, tiling: Tiling, taps tapNames: [String]) throws -> TiledFeatures {
         let (height, width) = (input.shape[1], input.shape[2])
         let outputs = try features(try tiling.tiles(of: input), taps: tapNames)
-        return try zip(tapNames, outputs).map { name, output in
+        let maps = try zip(tapNames, outputs).map { name, output in
             tiling.stitch(output, tapStride: try tap(named: name).stride, width: width, height: height)
         }
+        return TiledFeatures(maps: maps, tileMeanEmbedding: tiling.meanTileEmbedding(outputs))
     }
 }

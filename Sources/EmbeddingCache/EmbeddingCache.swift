@@ -74,7 +74,8 @@ public struct EmbeddingCache: Sendable {
         try CacheEntry(cache: self, key: key, imageIDs: imageIDs, specHash: specHash, waiting: waiting)
     }
 
-    /// Features for `key`, computing only what the cache lacks.
+    /// Features for `key`, computing only what the cache lacks, as rows to read one image
+    /// at a time (the file is read back and verified row by row, never held whole).
     ///
     /// `extract` receives ids (in row order, at most `batchSize`) and returns, for every
     /// tap of the key, a tensor whose first axis runs over those ids. Two kinds of bad
@@ -93,6 +94,7 @@ public struct EmbeddingCache: Sendable {
             defer { entry.close() }
             warnings += entry.warnings
             let resumed = !entry.isComplete && entry.missingIDs.count < imageIDs.count
+            let wasComplete = entry.isComplete
             let shards = try mergeShards(into: entry, waiting: waiting)
             warnings += shards.warnings
             var missing = entry.missingIDs[...]
@@ -103,10 +105,12 @@ public struct EmbeddingCache: Sendable {
                     try entry.append(ids: batch, features: try extract(batch))
                     computed.formUnion(batch)
                 }
+                // `finish` verifies what it writes; a file found finished is verified here.
                 if !entry.isComplete { try entry.finish() }
-                let features = try Dictionary(uniqueKeysWithValues: key.taps.map { ($0, try entry.read(tap: $0)) })
+                let rows = try entry.rows()
+                if wasComplete { try rows.verifyAll() }
                 removeMerged(shards.files)
-                return CachedFeatures(features: features, warnings: warnings, computedCount: computed.count)
+                return CachedFeatures(rows: rows, warnings: warnings, computedCount: computed.count)
             } catch EmbeddingCacheError.corrupt(let url, let reason) where attempt == 0 {
                 warnings.append(try entry.setAside(url, reason: reason))
             } catch EmbeddingCacheError.mismatchedFeatures(let url, let reason) where attempt == 0 && resumed {
@@ -197,8 +201,8 @@ public struct EmbeddingCache: Sendable {
 
 /// What `EmbeddingCache.features` returns.
 public struct CachedFeatures {
-    /// Tap name → `[N, …]` features in `imageIDs` order.
-    public var features: [String: Tensor]
+    /// The features of every tap, row `i` for `imageIDs[i]`, read one image at a time.
+    public var rows: CachedRows
     /// Problems found with existing files (each names the file and the reason).
     public var warnings: [String]
     /// Number of distinct images whose features this call extracted (each counted once,
@@ -472,50 +476,24 @@ public final class CacheEntry {
             } catch let failure as HDF5Failure {
                 throw EmbeddingCacheError.io(partialURL, failure.description)
             }
-            for tap in key.taps { _ = try readVerified(partialURL, tap: tap) }
+            try CachedRows(url: partialURL, imageIDs: imageIDs, rowShapes: rowShapes, checksums: checksums).verifyAll()
             guard rename(partialURL.path, url.path) == 0 else {
                 throw EmbeddingCacheError.io(url, "cannot rename \(partialURL.lastPathComponent): \(String(cString: strerror(errno)))")
             }
         }
     }
 
+    /// The finished file's rows, to read one image at a time, each verified against its
+    /// checksum. Throws `.corrupt` when the file does not open or its checksums differ.
+    public func rows() throws -> CachedRows {
+        guard file == nil else { throw EmbeddingCacheError.incomplete(partialURL, missing: missingIDs.count) }
+        return try CachedRows(url: url, imageIDs: imageIDs, rowShapes: rowShapes, checksums: checksums)
+    }
+
     /// All rows of `tap`: `[N, …]` in `imageIDs` order, each verified against its
     /// checksum. Throws `.corrupt` when the finished file does not read back or verify.
     public func read(tap: String) throws -> Tensor {
-        try withHDF5 {
-            guard file == nil else { throw EmbeddingCacheError.incomplete(partialURL, missing: missingIDs.count) }
-            return try readVerified(url, tap: tap)
-        }
-    }
-
-    /// Rows of `tap` in the closed file at `location`, checked against `checksums`.
-    private func readVerified(_ location: URL, tap: String) throws -> Tensor {
-        guard let rowShape = rowShapes[tap], let expected = checksums[tap] else {
-            throw EmbeddingCacheError.invalidKey("tap \(tap) is not in the key")
-        }
-        do {
-            let file = try openFile(location.path, writable: false)
-            let shape = [imageIDs.count] + rowShape
-            let data = try using(file, H5Fclose, "the file") { file in
-                guard try readUInt32s(file, "checksums/\(tap)") == expected else {
-                    throw HDF5Failure(description: "checksums/\(tap) differs from the checksums written")
-                }
-                return try readFloats(file, "features/\(tap)", count: shape.reduce(1, *))
-            }
-            let rowSize = rowShape.reduce(1, *)
-            try data.withUnsafeBufferPointer { values in
-                for row in 0..<imageIDs.count {
-                    let actual = CRC32.checksum(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: values[row * rowSize ..< (row + 1) * rowSize])))
-                    guard actual == expected[row] else {
-                        throw HDF5Failure(description: "row \(row) (\(imageIDs[row])) of features/\(tap) fails its CRC-32 "
-                                          + "(stored \(String(expected[row], radix: 16)), read \(String(actual, radix: 16)))")
-                    }
-                }
-            }
-            return Tensor(shape: shape, data: data)
-        } catch let failure as HDF5Failure {
-            throw EmbeddingCacheError.corrupt(location, failure.description)
-        }
+        try rows().rows(imageIDs.indices, tap: tap)
     }
 
     /// Moves the invalid file (or folder) at `url`, one of this entry's, aside to

@@ -14,7 +14,8 @@ public struct FeatureKey: Codable, Equatable, Sendable {
     public var backbone: String
     /// SHA-256 (hex) of the weights file.
     public var weightsSHA256: String
-    /// Tapped layers, in the order the caller stores them, e.g. `["blocks.4", "blocks.10"]`.
+    /// The datasets stored, in the caller's order: tapped layers, e.g. `["blocks.4", "blocks.10"]`
+    /// (a tiled run adds `tile_mean_embedding`, each image's mean tile embedding).
     public var taps: [String]
     /// How feature maps are reduced before caching: nil stores the maps `[C, H, W]`
     /// per image; e.g. `global-average` stores pooled vectors `[D]`.

@@ -353,6 +353,30 @@ public func writeFloatRow(_ location: hid_t, _ name: String, index: Int, row: Un
     }
 }
 
+/// Reads the row (first-axis slice) at index `index` of a float dataset whose rows hold
+/// `count` elements: with one row per chunk, one chunk is read and decompressed.
+public func readFloatRow(_ location: hid_t, _ name: String, index: Int, count: Int) throws -> [Float] {
+    try withDataset(location, name) { dataset in
+        try using(try check(id: H5Dget_space(dataset), "H5Dget_space"), H5Sclose, "dataspace") { fileSpace in
+            let rank = Int(H5Sget_simple_extent_ndims(fileSpace))
+            var extents = [hsize_t](repeating: 0, count: rank)
+            try check(H5Sget_simple_extent_dims(fileSpace, &extents, nil), "H5Sget_simple_extent_dims")
+            guard index >= 0, index < Int(extents[0]), extents.dropFirst().reduce(1, *) == hsize_t(count) else {
+                throw HDF5Failure(description: "row \(index) of \(count) elements is not in \(name), shape \(extents)")
+            }
+            var start = [hsize_t(index)] + [hsize_t](repeating: 0, count: rank - 1)
+            var selected = [1] + extents.dropFirst()
+            try check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, &start, nil, &selected, nil), "H5Sselect_hyperslab")
+            var values = [Float](repeating: 0, count: count)
+            try withSpace(selected) { memorySpace in
+                try check(H5Dread(dataset, trawl_h5t_native_float(), memorySpace, fileSpace, trawl_h5p_default(),
+                                  &values), "cannot read row \(index) of \(name)")
+            }
+            return values
+        }
+    }
+}
+
 /// Reads a whole float dataset of `count` elements.
 public func readFloats(_ location: hid_t, _ name: String, count: Int) throws -> [Float] {
     try withDataset(location, name) { dataset in

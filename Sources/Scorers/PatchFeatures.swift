@@ -128,14 +128,9 @@ public func globalAveragePool(_ taps: [Tensor]) throws -> Tensor {
     var out = Tensor(shape: [n, d])
     var offset = 0
     for tap in taps {
-        let (c, plane) = (tap.shape[1], tap.shape[2] * tap.shape[3])
+        let (c, means) = (tap.shape[1], channelMeans(tap))
         for image in 0..<n {
-            for channel in 0..<c {
-                let base = (image * c + channel) * plane
-                var sum: Double = 0
-                for i in 0..<plane { sum += Double(tap.data[base + i]) }
-                out.data[image * d + offset + channel] = Float(sum / Double(plane))
-            }
+            for channel in 0..<c { out.data[image * d + offset + channel] = means.data[image * c + channel] }
         }
         offset += c
     }

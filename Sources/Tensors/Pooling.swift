@@ -79,3 +79,19 @@ private func slidingWindow(
     }
     return out
 }
+
+/// The mean of every channel plane of `[N, C, H, W]`: `[N, C]`, each summed in `Double`
+/// in row-major order and rounded to `Float` once (global average pooling).
+public func channelMeans(_ x: Tensor) -> Tensor {
+    precondition(x.rank == 4, "channelMeans expects [N, C, H, W], got \(x.shape)")
+    let (planes, plane) = (x.shape[0] * x.shape[1], x.shape[2] * x.shape[3])
+    var out = Tensor(shape: [x.shape[0], x.shape[1]])
+    x.data.withUnsafeBufferPointer { input in
+        for p in 0..<planes {
+            var sum: Double = 0
+            for i in 0..<plane { sum += Double(input[p * plane + i]) }
+            out.data[p] = Float(sum / Double(plane))
+        }
+    }
+    return out
+}

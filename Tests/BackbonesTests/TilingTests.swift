@@ -89,10 +89,12 @@ final class TilingTests: XCTestCase {
         let tiling = Tiling(tile: 96, stride: 64)
         let tiled = try backbone.features(tiled: input, tiling: tiling, taps: ["stride8", "stride16"])
         let plain = try backbone.features(input.reshaped([1, 3, 96, 96]), taps: ["stride8", "stride16"])
-        XCTAssertEqual(tiled, plain)
+        XCTAssertEqual(tiled.maps, plain)
+        XCTAssertEqual(tiled.tileMeanEmbedding, joined(channelMeans(plain[0]), channelMeans(plain[1])))
 
         let wide = Tensor(shape: [3, 96, 200], data: noise(3 * 96 * 200))
-        let stitched = try backbone.features(tiled: wide, tiling: tiling, taps: ["stride8", "stride16"])
+        let tiledWide = try backbone.features(tiled: wide, tiling: tiling, taps: ["stride8", "stride16"])
+        let stitched = tiledWide.maps
         XCTAssertEqual(stitched.map(\.shape), [[1, 40, 12, 25], [1, 112, 6, 13]])
         // The first tile's most central cells are the first tile's own outputs (alone the tile
         // runs with multi-threaded BLAS, in the batch single-threaded: equal to rounding).
@@ -112,5 +114,48 @@ final class TilingTests: XCTestCase {
                 }
             }
         }
+        // The global embedding is the mean of the three tiles' (origins 0, 64, 104) own
+        // embeddings, each what the tile alone as an untiled image gives.
+        var tileEmbeddings = [Tensor]()
+        for left in [0, 64, 104] {
+            var pixels = [Float]()
+            for row in 0..<(3 * 96) { pixels += wide.data[(row * 200 + left)..<(row * 200 + left + 96)] }
+            let taps = try backbone.features(Tensor(shape: [1, 3, 96, 96], data: pixels), taps: ["stride8", "stride16"])
+            tileEmbeddings.append(joined(channelMeans(taps[0]), channelMeans(taps[1])))
+        }
+        XCTAssertEqual(tiledWide.tileMeanEmbedding.shape, [1, 152])
+        for d in 0..<152 {
+            let mean = tileEmbeddings.map { Double($0.data[d]) }.reduce(0, +) / 3
+            XCTAssertEqual(Double(tiledWide.tileMeanEmbedding.data[d]), mean, accuracy: 1e-4, "dimension \(d)")
+        }
+    }
+
+    /// Synthetic tap outputs whose tiles carry known values: the global embedding of a tiled
+    /// image is the plain mean over tiles of each tile's channel means (taps concatenated in
+    /// order), every tile weighted once, not the mean of the stitched grid (which weights each
+    /// tile by the cells it is most central for).
+    func testGlobalEmbeddingIsTheMeanOfTileEmbeddings() {
+        let (height, width) = (300, 500)
+        let tiling = Tiling(tile: 224, stride: 192)   // 2 × 3 tiles: origins y [0, 76], x [0, 192, 276]
+        // Tap 1 (stride 8, 28 × 28 cells): tile t, channel c holds 10 t + c ± 1 (checkerboard, mean 10 t + c).
+        var fine = Tensor(shape: [6, 2, 28, 28])
+        for t in 0..<6 { for c in 0..<2 { for y in 0..<28 { for x in 0..<28 {
+            fine.data[((t * 2 + c) * 28 + y) * 28 + x] = Float(10 * t + c) + ((x + y) % 2 == 0 ? 1 : -1)
+        } } } }
+        // Tap 2 (stride 16, 14 × 14 cells): tile t holds t².
+        var coarse = Tensor(shape: [6, 1, 14, 14])
+        for t in 0..<6 { for i in 0..<196 { coarse.data[t * 196 + i] = Float(t * t) } }
+        let embedding = tiling.meanTileEmbedding([fine, coarse])
+        XCTAssertEqual(embedding.shape, [1, 3])
+        XCTAssertEqual(embedding.data, [25, 26, Float(55.0 / 6)])   // mean over t of 10 t + c; (0 + 1 + 4 + 9 + 16 + 25) / 6
+        // The stitched grid's mean weights the tiles unequally (the shifted last column of
+        // tiles is most central for fewer cells): another number.
+        let stitchedMean = channelMeans(tiling.stitch(coarse, tapStride: 16, width: width, height: height))
+        XCTAssertNotEqual(stitchedMean.data[0], embedding.data[2])
+    }
+
+    /// `[1, a]` and `[1, b]` side by side: `[1, a + b]`.
+    private func joined(_ a: Tensor, _ b: Tensor) -> Tensor {
+        Tensor(shape: [1, a.count + b.count], data: a.data + b.data)
     }
 }

@@ -143,12 +143,12 @@ final class EmbeddingCacheTests: XCTestCase {
             self.features(batch, shapes: ["pooled": [7]])
         }
         XCTAssertEqual(result.computedCount, 6)
-        assertBitEqual(result.features["pooled"]!, features(ids, shapes: ["pooled": [7]])["pooled"]!)
+        assertBitEqual(try result.rows.rows(ids.indices, tap: "pooled"), features(ids, shapes: ["pooled": [7]])["pooled"]!)
         let again = try cache.features(for: pooledKey, imageIDs: ids, specHash: "s", batchSize: 4) { _ in
             XCTFail("a complete cache must not extract"); return [:]
         }
         XCTAssertEqual(again.computedCount, 0)
-        assertBitEqual(again.features["pooled"]!, result.features["pooled"]!)
+        assertBitEqual(try again.rows.rows(ids.indices, tap: "pooled"), try result.rows.rows(ids.indices, tap: "pooled"))
     }
 
     func testInterruptedExtractionResumesWithOnlyTheMissingImages() throws {
@@ -168,7 +168,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(requested, [[ids[3], ids[4]], [ids[5]]])
         XCTAssertEqual(result.computedCount, 3)
         XCTAssertEqual(result.warnings, [])
-        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+        for (tap, tensor) in features(ids) { assertBitEqual(try result.rows.rows(ids.indices, tap: tap), tensor) }
     }
 
     func testResumedPartialWithOtherShapesIsRebuilt() throws {
@@ -183,7 +183,7 @@ final class EmbeddingCacheTests: XCTestCase {
             "\(cache.url(for: key()).path).partial: tap blocks.4 rows have shape [4, 3, 2], the file holds [4, 3, 3]; "
             + "moved aside to \(key().sha256).h5.partial.corrupt-"), result.warnings[0])
         XCTAssertEqual(result.computedCount, 6)
-        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+        for (tap, tensor) in features(ids) { assertBitEqual(try result.rows.rows(ids.indices, tap: tap), tensor) }
         XCTAssertThrowsError(try cache.features(for: key(taps: ["x"]), imageIDs: ids, specHash: "s", batchSize: 6) { self.features($0) })
     }
 
@@ -217,7 +217,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(result.warnings.count, 1, "\(result.warnings)", file: file, line: line)
         XCTAssertTrue(result.warnings.first?.hasPrefix(cache.url(for: key()).path) == true, file: file, line: line)
         XCTAssertTrue(result.warnings.first?.contains(reason) == true, "\(result.warnings)", file: file, line: line)
-        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor, file: file, line: line) }
+        for (tap, tensor) in features(ids) { assertBitEqual(try result.rows.rows(ids.indices, tap: tap), tensor, file: file, line: line) }
     }
 
     func testTruncatedFileIsDetectedMovedAsideAndRebuilt() throws {
@@ -279,7 +279,7 @@ final class EmbeddingCacheTests: XCTestCase {
             XCTAssertTrue(result.warnings.first?.hasPrefix("\(url.path): \(reason)") == true, "\(name): \(result.warnings)")
             XCTAssertTrue(result.warnings.first?.contains("moved aside to \(url.lastPathComponent).corrupt-") == true,
                           "\(name): \(result.warnings)")
-            for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+            for (tap, tensor) in features(ids) { assertBitEqual(try result.rows.rows(ids.indices, tap: tap), tensor) }
             try assertSetAside(url, holding: name == "folder" ? nil : before)
             if name == "folder" {
                 let aside = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.contains(".corrupt-") }!
@@ -330,7 +330,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertEqual(result.warnings.count, 1)
         XCTAssertTrue(result.warnings[0].contains("row 4 (\(ids[4])) of features/blocks"), "\(result.warnings)")
         XCTAssertTrue(result.warnings[0].hasPrefix(cache.url(for: key()).path + ".partial: "), "\(result.warnings)")
-        for (tap, tensor) in features(ids) { assertBitEqual(result.features[tap]!, tensor) }
+        for (tap, tensor) in features(ids) { assertBitEqual(try result.rows.rows(ids.indices, tap: tap), tensor) }
     }
 
     func testGarbageFileIsDetectedAndRebuilt() throws {
@@ -360,7 +360,7 @@ final class EmbeddingCacheTests: XCTestCase {
         XCTAssertThrowsError(try cache.entry(for: key(), imageIDs: ids, specHash: "s").read(tap: "blocks.4")) { error in
             guard case EmbeddingCacheError.corrupt(url, _) = error else { return XCTFail("\(error)") }
         }
-        try assertRebuilt(reason: "cannot read dataset features/blocks.4")
+        try assertRebuilt(reason: "cannot read row 2 of features/blocks.4")
         try assertSetAside(url, holding: bytes)
     }
 

@@ -4,8 +4,8 @@ import Scorers
 import Tables
 import Tensors
 
-/// Every run's map of its images: the image embeddings (global-average-pooled taps, what
-/// the kNN, Mahalanobis and GMM scorers use) of training and test samples projected to 2-D
+/// Every run's map of its images: the image embeddings (global-average-pooled taps, with
+/// tiling the mean over tiles; what the kNN, Mahalanobis, GMM and one-class SVM scorers use) of training and test samples projected to 2-D
 /// by PCA and by UMAP, written as `embedding.csv`.
 struct EmbeddingMap {
     /// Above this many samples a seeded subsample of this size is drawn (UMAP's cost grows
@@ -19,14 +19,14 @@ struct EmbeddingMap {
     var umap: Tensor
 
     /// Maps the sample `rows` (all of them, or `maximumPoints` drawn with `seed`) from the
-    /// tap tensors (`[N, C, H, W]` per tap, indexed by sample row); UMAP is seeded by `seed`.
-    init(rows: [Int], taps: [Tensor], seed: UInt64, maximumPoints: Int = Self.maximumPoints) throws {
+    /// samples' global embeddings (`[N, D]`, indexed by sample row); UMAP is seeded by `seed`.
+    init(rows: [Int], embeddings allEmbeddings: Tensor, seed: UInt64, maximumPoints: Int = Self.maximumPoints) throws {
         var chosen = rows.sorted()
         if chosen.count > maximumPoints {
             var rng = SeededRandom(seed: seed)
             chosen = rng.distinctIndices(maximumPoints, from: chosen.count).sorted().map { chosen[$0] }
         }
-        let embeddings = try globalAveragePool(taps.map { gatherRows(of: $0, chosen) })
+        let embeddings = gatherRows(of: allEmbeddings, chosen)
         self.rows = chosen
         pca = try PCA(fitting: embeddings, components: 2).transform(embeddings)
         umap = try UMAP(seed: seed).embed(embeddings)

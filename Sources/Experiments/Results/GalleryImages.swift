@@ -42,10 +42,11 @@ func writeGallery(result: PointResult, report: ResultReport, dataset: LoadedData
     // Anomaly maps of every image shown (PatchCore with heatmaps asked for), on one scale.
     var maps = [Int: Tensor]()
     if heatmapCount > 0, case .patchcore(let scorer) = result.scorer {
-        for start in stride(from: 0, to: shown.count, by: scoringBatch) {
-            let batch = Array(shown[start..<min(start + scoringBatch, shown.count)])
+        let batchSize = scoringBatch(mapHeight: splits.mapHeight, mapWidth: splits.mapWidth)
+        for start in stride(from: 0, to: shown.count, by: batchSize) {
+            let batch = Array(shown[start..<min(start + batchSize, shown.count)])
             let rows = batch.map { splits.testRows[$0] }
-            let scored = try scorer.score(taps: splits.taps.map { gatherRows(of: $0, rows) },
+            let scored = try scorer.score(taps: splits.features.taps(rows),
                                           imageHeight: splits.mapHeight, imageWidth: splits.mapWidth)
             for (index, position) in batch.enumerated() { maps[position] = scored.anomalyMaps.slice(index) }
         }

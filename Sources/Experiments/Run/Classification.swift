@@ -16,8 +16,7 @@ struct ClassifierOutcome {
     var mapAt20: Double
 }
 
-/// Fits the one-vs-rest logistic probe on `dataset`'s training rows' global-average-pooled
-/// taps and ranks the categories of every test row; `features` are the dataset point's.
+/// Fits the one-vs-rest logistic probe on `dataset`'s training rows' global embeddings and ranks the categories of every test row; `features` are the dataset point's.
 /// Every sample needs a value in the labels column.
 func classify(_ spec: ClassifierSpec, dataset: LoadedDatasetPoint, features: FeatureSplits) throws -> ClassifierOutcome {
     let trainLabels = try dataset.train.map { try categoriesInLabelsColumn(of: $0, spec) }
@@ -28,11 +27,9 @@ func classify(_ spec: ClassifierSpec, dataset: LoadedDatasetPoint, features: Fea
     let index = [String: Int](uniqueKeysWithValues: categories.enumerated().map { ($1, $0) })
 
     var probe = LogisticProbe(regularization: spec.regularization)
-    let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
-    try probe.fit(try globalAveragePool(trainTaps), labels: trainLabels.map { Set($0.map { index[$0]! }) },
+    try probe.fit(features.features.embeddings(features.trainRows), labels: trainLabels.map { Set($0.map { index[$0]! }) },
                   classCount: categories.count)
-    let testTaps = features.taps.map { gatherRows(of: $0, features.testRows) }
-    let rankings = try probe.probabilities(try globalAveragePool(testTaps)).map { (probabilities: [Double]) -> [String] in
+    let rankings = try probe.probabilities(features.features.embeddings(features.testRows)).map { (probabilities: [Double]) -> [String] in
         let order = probabilities.indices.sorted { (a: Int, b: Int) -> Bool in
             probabilities[a] > probabilities[b] || (probabilities[a] == probabilities[b] && a < b)
         }

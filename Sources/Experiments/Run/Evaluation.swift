@@ -24,11 +24,10 @@ struct PointResult {
     var coresetCache: CoresetCache.Outcome?
 }
 
-/// The features of the training and test samples, as rows of the extracted tap tensors.
+/// The features of the training and test samples, as rows of the run's features.
 struct FeatureSplits {
-    /// Tap tensors `[N, C, H, W]` in spec tap order: the samples of all dataset points, then
-    /// the augmented copies of their training images.
-    var taps: [Tensor]
+    /// The samples of all dataset points, then the augmented copies of their training images.
+    var features: RunFeatures
     var trainRows: [Int]
     var testRows: [Int]
     /// Rows of the augmented copies of the training images, in `trainRows` order, per
@@ -54,8 +53,12 @@ struct FeatureSplits {
     var mapWidth: Int
 }
 
-/// Images scored per PatchCore batch (bounds the memory of patch distances and maps).
-let scoringBatch = 32
+/// Images scored per PatchCore batch: at most 32, and images of at most about 4 million
+/// anomaly-map pixels in all (bounds the memory of patch features, distances and maps; a
+/// 1500×900 px tiled image is scored 2 at a time). Scores do not depend on the batch.
+func scoringBatch(mapHeight: Int, mapWidth: Int) -> Int {
+    max(1, min(32, 4_000_000 / (mapHeight * mapWidth)))
+}
 
 /// Fits the scorer of `point` on the training rows (reusing a PatchCore coreset selection
 /// saved in `coresets` when there is a valid one), scores the test rows, computes metrics.
@@ -73,7 +76,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
     // Only PatchCore's scoring is long enough to need a progress bar.
     let progress = showsProgress && point.scorer.kind == "patchcore"
         ? ProgressReporter("scoring point \(point.index)", total: features.testRows.count) : nil
-    let testScores = try scoreImages(features.testRows, with: scorer, taps: features.taps,
+    let testScores = try scoreImages(features.testRows, with: scorer, features: features.features,
                                      mapHeight: features.mapHeight, mapWidth: features.mapWidth,
                                      keepMaps: needsMaps, progress: progress) { maps += $0 }
     progress?.finish()
@@ -138,11 +141,10 @@ private func distance(_ name: DistanceName) -> DistanceMetric {
 
 private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits, coresets: CoresetCache,
                  showsProgress: Bool) throws -> (FittedScorer, CoresetCache.Outcome?) {
-    let trainTaps = features.taps.map { gatherRows(of: $0, features.trainRows) }
+    let trainEmbeddings = features.features.embeddings(features.trainRows)
     switch point.scorer {
     case .patchcore(let parameters):
         let bank = features.bank(point.features.augment.value)
-        let bankTaps = features.taps.map { gatherRows(of: $0, bank.rows) }
         let ratio = parameters.coresetRatio.value
         var scorer = PatchCoreScorer(
             aggregator: aggregator(point.features),
@@ -151,41 +153,42 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
             blurSigma: Float(parameters.blurSigma))
+        // The training images' patch features, read and aggregated one image at a time.
+        let bankFeatures = try features.features.patchFeatures(bank.rows, aggregator: scorer.aggregator)
         guard let sampler = scorer.coreset else {
-            try scorer.fit(taps: bankTaps)
+            try scorer.fit(bank: bankFeatures)
             return (.patchcore(scorer), nil)
         }
         let key = CoresetCache.Key(featureKeySHA256: features.featureKeySHA256, trainImageIDs: bank.ids,
                                    taps: spec.backbone.taps, aggregator: scorer.aggregator, sampler: sampler,
                                    shards: parameters.coresetShards)
-        let patches = try scorer.aggregator(bankTaps).features
         // Bank rows grouped by their image's shard (rows are image-major), as Slurm array tasks split the images.
-        let rowsPerImage = patches.shape[0] / bank.ids.count
+        let rowsPerImage = bankFeatures.shape[0] / bank.ids.count
         let shards = parameters.coresetShards > 1
             ? (0..<parameters.coresetShards).map { shard in
                 bank.ids.indices.filter { ImageShard.index(of: bank.ids[$0], count: parameters.coresetShards) == shard }
                     .flatMap { $0 * rowsPerImage ..< ($0 + 1) * rowsPerImage }
             } : nil
-        let outcome = try coresets.fit(&scorer, bank: patches, key: key, shards: shards)
+        let outcome = try coresets.fit(&scorer, bank: bankFeatures, key: key, shards: shards)
         return (.patchcore(scorer), outcome)
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
                                aggregate: parameters.aggregate.value == .kth ? .kth : .mean,
                                scalesByTrainingScores: parameters.scale)
-        try scorer.fit(try globalAveragePool(trainTaps))
+        try scorer.fit(trainEmbeddings)
         return (.knn(scorer), nil)
     case .mahalanobis(let parameters):
         let estimator: CovarianceEstimator = parameters.estimator.value == .ledoitWolf
             ? .ledoitWolf : .sampleWithRidge(parameters.ridge.value)
         var scorer = MahalanobisScorer(estimator: estimator)
-        try scorer.fit(try globalAveragePool(trainTaps))
+        try scorer.fit(trainEmbeddings)
         return (.mahalanobis(scorer), nil)
     case .gmm(let parameters):
         var scorer = GMMScorer(
             components: parameters.components.value,
             covarianceType: parameters.covariance.value == .full ? .full : .diagonal,
             regCovar: parameters.regularization, maxIterations: parameters.iterations, seed: spec.seed)
-        try scorer.fit(try globalAveragePool(trainTaps))
+        try scorer.fit(trainEmbeddings)
         return (.gmm(scorer), nil)
     case .ocsvm(let parameters):
         let gamma: OneClassSVMScorer.Gamma
@@ -194,7 +197,7 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
         case .value(let value): gamma = .value(value)
         }
         var scorer = OneClassSVMScorer(nu: parameters.nu.value, gamma: gamma)
-        try scorer.fit(try globalAveragePool(trainTaps))
+        try scorer.fit(trainEmbeddings)
         return (.ocsvm(scorer), nil)
     }
 }
@@ -203,7 +206,7 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
 /// training order and ``scoreImages`` units.
 func trainingScores(of scorer: FittedScorer, features: FeatureSplits) throws -> [Double] {
     if case .knn(let knn) = scorer { return knn.scaledTrainingScores.map(Double.init) }
-    return try scoreImages(features.trainRows, with: scorer, taps: features.taps,
+    return try scoreImages(features.trainRows, with: scorer, features: features.features,
                            mapHeight: features.mapHeight, mapWidth: features.mapWidth,
                            keepMaps: false, progress: nil) { _ in }
 }
@@ -213,28 +216,29 @@ func aggregator(_ features: FeatureSpec) -> PatchFeatureAggregator {
                            targetDimension: features.targetDim.value)
 }
 
-/// Scores of `rows` (of the tap tensors `[N, C, H, W]`) in order: what a run scores its
-/// test images with and what `trawl score` scores new images with. PatchCore works in
-/// batches (advancing `progress`) and hands each batch's anomaly maps (`[mapHeight · mapWidth]`
-/// per image) to `maps` when `keepMaps` is set.
-func scoreImages(_ rows: [Int], with scorer: FittedScorer, taps allTaps: [Tensor], mapHeight: Int, mapWidth: Int,
+/// Scores of `rows` (of `features`) in order: what a run scores its test images with and
+/// what `trawl score` scores new images with. PatchCore reads the rows' taps from the cache
+/// a batch at a time (advancing `progress`) and hands each batch's anomaly maps
+/// (`[mapHeight · mapWidth]` per image) to `maps` when `keepMaps` is set; the other scorers
+/// score the global embeddings.
+func scoreImages(_ rows: [Int], with scorer: FittedScorer, features: RunFeatures, mapHeight: Int, mapWidth: Int,
                  keepMaps: Bool, progress: ProgressReporter?, maps: ([[Float]]) -> Void) throws -> [Double] {
-    func taps(_ rows: some Collection<Int>) -> [Tensor] { allTaps.map { gatherRows(of: $0, rows) } }
     switch scorer {
     case .patchcore(let patchcore):
         var scores = [Double]()
         scores.reserveCapacity(rows.count)
-        for start in stride(from: 0, to: rows.count, by: scoringBatch) {
-            let batch = rows[start..<min(start + scoringBatch, rows.count)]
-            let result = try patchcore.score(taps: taps(batch), imageHeight: mapHeight, imageWidth: mapWidth)
+        let batchSize = scoringBatch(mapHeight: mapHeight, mapWidth: mapWidth)
+        for start in stride(from: 0, to: rows.count, by: batchSize) {
+            let batch = rows[start..<min(start + batchSize, rows.count)]
+            let result = try patchcore.score(taps: features.taps(batch), imageHeight: mapHeight, imageWidth: mapWidth)
             scores += result.imageScores.map(Double.init)
             if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
             progress?.advance(by: batch.count)
         }
         return scores
-    case .knn(let knn): return try knn.score(try globalAveragePool(taps(rows))).map(Double.init)
-    case .mahalanobis(let mahalanobis): return try mahalanobis.score(try globalAveragePool(taps(rows))).map(Double.init)
-    case .gmm(let gmm): return try gmm.score(try globalAveragePool(taps(rows))).map(Double.init)
-    case .ocsvm(let svm): return try svm.decisionFunction(try globalAveragePool(taps(rows))).map { -$0 }
+    case .knn(let knn): return try knn.score(features.embeddings(rows)).map(Double.init)
+    case .mahalanobis(let mahalanobis): return try mahalanobis.score(features.embeddings(rows)).map(Double.init)
+    case .gmm(let gmm): return try gmm.score(features.embeddings(rows)).map(Double.init)
+    case .ocsvm(let svm): return try svm.decisionFunction(features.embeddings(rows)).map { -$0 }
     }
 }

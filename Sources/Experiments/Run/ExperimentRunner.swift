@@ -121,13 +121,12 @@ public struct ExperimentRunner {
             }))
         })
 
+        // Tap maps stay in the cache, read an image at a time; only the global embeddings are held.
+        let features = try stage("global embeddings") { try RunFeatures(samples: extracted, augmented: augmented) }
         let needsMasks = spec.metrics.contains(.pixelAUROC) || spec.metrics.contains(.aupro)
-        let taps = spec.backbone.taps.map { tap in
-            augmented.map { concatenatingRows(extracted.taps[tap]!, $0.taps[tap]!) } ?? extracted.taps[tap]!
-        }
         let splits = try loaded.map { point in
             FeatureSplits(
-                taps: taps, trainRows: point.trainRows, testRows: point.testRows,
+                features: features, trainRows: point.trainRows, testRows: point.testRows,
                 augmentedTrainRows: augmentedRows.mapValues { rows in point.trainRows.map { rows[$0]! } },
                 featureKeySHA256: extracted.key.sha256, trainIDs: point.train.map(\.id),
                 testLabels: point.test.map(\.label.isAnomalous),
@@ -177,7 +176,8 @@ public struct ExperimentRunner {
         // The embedding map shows the images of the best point's dataset point, as that point splits them.
         let bestDataset = loaded[best.point.dataset]
         let embeddingMap = try stage("embedding map") {
-            try EmbeddingMap(rows: bestDataset.trainRows + bestDataset.testRows, taps: taps, seed: spec.seed)
+            try EmbeddingMap(rows: bestDataset.trainRows + bestDataset.testRows, embeddings: features.embeddings,
+                             seed: spec.seed)
         }
         var samplesByRow = samples
         for (sample, row) in zip(bestDataset.train + bestDataset.test, bestDataset.trainRows + bestDataset.testRows) {

@@ -3,13 +3,24 @@ import Datasets
 import Dispatch
 import EmbeddingCache
 import Foundation
+import Scorers
 import Tensors
 
-/// Backbone feature maps of every sample, read from the embedding cache or computed (and
-/// cached) for the images it lacks.
+/// The cache dataset that holds, beside a tiled image's stitched taps, its global embedding
+/// `[ΣC]`: the mean of its tiles' global-average-pooled taps (no backbone tap has this name).
+let tileMeanEmbeddingTap = "tile_mean_embedding"
+
+/// Backbone feature maps of every item, in the embedding cache (computed and cached for the
+/// images it lacks), read from there one image at a time.
 struct ExtractedFeatures {
-    /// Tap name (as the spec writes it) → `[N, C, H, W]`, rows in `items` order.
-    var taps: [String: Tensor]
+    /// The cache file's rows, in `items` order: every tap `[C, H, W]` per image, and with
+    /// tiling `tileMeanEmbeddingTap` `[ΣC]`; nil only for an extraction shard that had nothing
+    /// to extract (its images are in the key's finished file, or it has none).
+    var rows: CachedRows?
+    /// The backbone taps, in spec order.
+    var taps: [String]
+    /// Whether the rows are of tiled images (and hold `tileMeanEmbeddingTap`).
+    var isTiled: Bool
     /// Images read from the cache / computed now.
     var hits: Int
     var misses: Int
@@ -19,6 +30,30 @@ struct ExtractedFeatures {
     var key: FeatureKey
     /// Problems with earlier cache files (each names the file).
     var warnings: [String]
+
+    /// Number of images (rows).
+    var count: Int { rows?.imageIDs.count ?? 0 }
+
+    /// The rows, which every run has (only `trawl extract --shard` may find none to read).
+    func readRows() throws -> CachedRows {
+        guard let rows else { throw RunError("\(file.path): no features were read (an extraction shard with nothing to do)") }
+        return rows
+    }
+
+    /// The taps of rows `indices`, in spec tap order: `[indices.count, C, H, W]` each.
+    func taps(_ indices: some Collection<Int>) throws -> [Tensor] {
+        try taps.map { try readRows().rows(indices, tap: $0) }
+    }
+
+    /// Every image's global embedding, `[N, ΣC]` (taps in spec order), read one image at a
+    /// time: the global average pool of its taps, or with tiling the mean of its tiles'
+    /// global embeddings (each tile pooled as an untiled image of the tile's size would be).
+    func globalEmbeddings() throws -> Tensor {
+        if isTiled { return try readRows().rows(0..<count, tap: tileMeanEmbeddingTap) }
+        var data = [Float]()
+        for row in 0..<count { data += try globalAveragePool(try taps(CollectionOfOne(row))).data }
+        return Tensor(shape: [count, data.count / count], data: data)
+    }
 }
 
 /// One network input to extract: a sample's image, or a transformed copy of it.
@@ -50,13 +85,14 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
                      mergingShards: Int? = nil, showsProgress: Bool, log: (String) -> Void) throws -> ExtractedFeatures {
     let digests = try items.map { ($0.id, try contentSHA256($0.sample)) }
     let wholeKey = FeatureKey(images: ImageSetFingerprint(digests.map { (id: $0.0, contentSHA256: $0.1) }),
-                              backbone: backbone.name, weightsSHA256: weightsSHA256, taps: backboneSpec.taps,
+                              backbone: backbone.name, weightsSHA256: weightsSHA256,
+                              taps: backboneSpec.taps + (pipeline.tiling == nil ? [] : [tileMeanEmbeddingTap]),
                               pooling: nil, preprocessing: pipeline.cacheDescription, toolVersion: toolVersion)
     let key = shard.map(wholeKey.sharded) ?? wholeKey
     let ids = shard.map { EmbeddingCache.ids(items.map(\.id), in: $0) } ?? items.map(\.id)
     if shard != nil && (ids.isEmpty || FileManager.default.fileExists(atPath: cache.url(for: wholeKey).path)) {
-        return ExtractedFeatures(taps: [:], hits: ids.count, misses: 0, file: cache.url(for: wholeKey), key: wholeKey,
-                                 warnings: [])
+        return ExtractedFeatures(rows: nil, taps: backboneSpec.taps, isTiled: pipeline.tiling != nil, hits: ids.count,
+                                 misses: 0, file: cache.url(for: wholeKey), key: wholeKey, warnings: [])
     }
     let byID = Dictionary(uniqueKeysWithValues: items.map { ($0.id, $0) })
     // How many images the cache lacks, for the progress bar (the entry and its lock are
@@ -87,7 +123,7 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
         batchSize = cores
         extract = { batch in
             let inputs = try decodeInParallel(batch.map { byID[$0]! }, pipeline: pipeline)
-            var stitched = [[Tensor]]()
+            var stitched = [TiledFeatures]()
             for (id, input) in zip(batch, inputs) {
                 guard (input.shape[1], input.shape[2]) == (mapSize.height, mapSize.width) else {
                     throw RunError("\(id): \(input.shape[2])×\(input.shape[1]) px after scaling; every image of a "
@@ -96,9 +132,11 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
                 stitched.append(try backbone.features(tiled: input, tiling: tiling, taps: backboneSpec.taps))
                 progress?.advance(by: tilesPerImage)
             }
-            return Dictionary(uniqueKeysWithValues: backboneSpec.taps.indices.map { tap in
-                (backboneSpec.taps[tap], Tensor.stack(stitched.map { $0[tap].reshaped(Array($0[tap].shape.dropFirst())) }))
+            var features = Dictionary(uniqueKeysWithValues: backboneSpec.taps.indices.map { tap in
+                (backboneSpec.taps[tap], Tensor.stack(stitched.map { $0.maps[tap].reshaped(Array($0.maps[tap].shape.dropFirst())) }))
             })
+            features[tileMeanEmbeddingTap] = Tensor.stack(stitched.map { $0.tileMeanEmbedding.reshaped([$0.tileMeanEmbedding.count]) })
+            return features
         }
     } else {
         progress = showsProgress && missing > 0 ? ProgressReporter("features (\(backbone.name))", total: missing) : nil
@@ -113,7 +151,7 @@ func extractFeatures(of items: [ExtractionItem], backbone: Backbone, backboneSpe
     let cached = try cache.features(for: key, imageIDs: ids, specHash: specHash, batchSize: batchSize,
                                     waiting: waiting, extract: extract)
     progress?.finish()
-    return ExtractedFeatures(taps: cached.features, hits: ids.count - cached.computedCount,
+    return ExtractedFeatures(rows: cached.rows, taps: backboneSpec.taps, isTiled: pipeline.tiling != nil, hits: ids.count - cached.computedCount,
                              misses: cached.computedCount, file: cache.url(for: key), key: key,
                              warnings: previewWarnings + cached.warnings)
 }
@@ -142,10 +180,4 @@ func gatherRows(of tensor: Tensor, _ indices: some Collection<Int>) -> Tensor {
         }
     }
     return Tensor(shape: [indices.count] + tensor.shape.dropFirst(), data: data)
-}
-
-/// `[Na, …]` and `[Nb, …]` (equal trailing extents) as `[Na + Nb, …]`, `a`'s rows first.
-func concatenatingRows(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape.dropFirst() == b.shape.dropFirst(), "rows of shapes \(a.shape) and \(b.shape)")
-    return Tensor(shape: [a.shape[0] + b.shape[0]] + a.shape.dropFirst(), data: a.data + b.data)
 }

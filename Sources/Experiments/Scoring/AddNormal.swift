@@ -48,19 +48,19 @@ public struct AddNormal {
         guard !samples.isEmpty else { throw RunError("no images to add") }
         log("adding \(samples.count) normal images to \(modelFile.path)"
             + images.exclusions.map { "\n  excluded: \($0)" }.joined())
-        let (taps, mapSize, line, warnings) = try loaded.features(of: samples, options: options, log: log)
+        let (features, mapSize, line, warnings) = try loaded.features(of: samples, options: options, log: log)
         warnings.forEach { log("warning: \($0)") }
         log(line)
 
         let before = model.scorer.bankSize ?? 0
         switch model.scorer {
         case .patchcore(var scorer):
-            let patches = try model.aggregator(taps).features
+            let patches = try features.patchFeatures(Array(samples.indices), aggregator: model.aggregator)
             let selected = try scorer.coreset.map { gatherRows(of: patches, try $0.select(from: patches)) } ?? patches
             try scorer.restore(bank: stacked(scorer.index!.bank, selected))
             model.scorer = .patchcore(scorer)
         case .knn(var scorer):
-            try scorer.fit(stacked(scorer.index!.bank, try globalAveragePool(taps)))
+            try scorer.fit(stacked(scorer.index!.bank, features.embeddings))
             model.scorer = .knn(scorer)
         case .mahalanobis, .gmm, .ocsvm:
             preconditionFailure("refused above")
@@ -68,7 +68,7 @@ public struct AddNormal {
         if case .knn(let scorer) = model.scorer {
             model.trainingScores = scorer.scaledTrainingScores.map(Double.init)
         } else {
-            model.trainingScores += try scoreImages(Array(samples.indices), with: model.scorer, taps: taps,
+            model.trainingScores += try scoreImages(Array(samples.indices), with: model.scorer, features: features,
                                                     mapHeight: mapSize.height, mapWidth: mapSize.width, keepMaps: false,
                                                     progress: nil) { _ in }
         }

@@ -40,12 +40,12 @@ struct LoadedModel {
         pipeline = InputPipeline(backboneSpec, backbone: backbone)
     }
 
-    /// Backbone taps `[N, C, H, W]` of `samples` (in the model's tap order) and the anomaly
-    /// maps' size (the input, or with tiling the image's scaled size), through the
+    /// The features of `samples` (rows in sample order, read from the cache an image at a
+    /// time) and the anomaly maps' size (the input, or with tiling the image's scaled size), through the
     /// embedding cache (waits on its lock are reported to `log`), and a line saying how many
     /// came from it.
     func features(of samples: [Sample], options: RunOptions,
-                  log: (String) -> Void) throws -> (taps: [Tensor], mapSize: (height: Int, width: Int), line: String,
+                  log: (String) -> Void) throws -> (features: RunFeatures, mapSize: (height: Int, width: Int), line: String,
                                                     warnings: [String]) {
         let mapSize = try pipeline.mapSize(samples[0])
         let extracted = try extractFeatures(
@@ -53,7 +53,7 @@ struct LoadedModel {
             pipeline: pipeline, mapSize: mapSize, cache: EmbeddingCache(directory: options.cacheDirectory),
             specHash: try SHA256.hexDigest(ofFileAt: file), toolVersion: options.toolVersion,
             showsProgress: options.showsProgress, log: log)
-        return (backboneSpec.taps.map { extracted.taps[$0]! }, mapSize,
+        return (try RunFeatures(samples: extracted), mapSize,
                 "features: \(extracted.hits) images from the cache, \(extracted.misses) computed (\(extracted.file.path))",
                 extracted.warnings)
     }

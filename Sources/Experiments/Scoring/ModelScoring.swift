@@ -51,12 +51,12 @@ public struct ModelScoring {
         log("images: \(samples.count) to score" + dataset.exclusions.map { "\n  excluded: \($0)" }.joined())
         guard !samples.isEmpty else { throw RunError("no images to score (\(dataset.report.excludedCount) excluded)") }
 
-        let (taps, mapSize, line, warnings) = try loaded.features(of: samples, options: options, log: log)
+        let (features, mapSize, line, warnings) = try loaded.features(of: samples, options: options, log: log)
         warnings.forEach { log("warning: \($0)") }
         log(line)
         let progress = options.showsProgress && model.scorer.kind == "patchcore"
             ? ProgressReporter("scoring", total: samples.count) : nil
-        let scores = try scoreImages(Array(samples.indices), with: model.scorer, taps: taps,
+        let scores = try scoreImages(Array(samples.indices), with: model.scorer, features: features,
                                      mapHeight: mapSize.height, mapWidth: mapSize.width, keepMaps: false,
                                      progress: progress) { _ in }
         progress?.finish()
@@ -70,7 +70,7 @@ public struct ModelScoring {
             var overlays = [Int: String]()
             if case .patchcore(let scorer) = model.scorer {
                 let rows = highest + lowest
-                let pictures = try heatmapOverlays(scorer: scorer, rows: rows, samples: samples, taps: taps,
+                let pictures = try heatmapOverlays(scorer: scorer, rows: rows, samples: samples, features: features,
                                                    pipeline: loaded.pipeline, mapSize: mapSize, overlays: true)
                 for (index, (row, picture)) in zip(rows, pictures).enumerated() {
                     let path = index < highest.count ? heatmapPath(rank: index, of: shown, id: samples[row].id)

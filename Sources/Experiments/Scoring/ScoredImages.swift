@@ -9,18 +9,22 @@ func rankedByScore(_ scores: [Double]) -> [Int] {
     scores.indices.sorted { scores[$0] > scores[$1] || (scores[$0] == scores[$1] && $0 < $1) }
 }
 
-/// PatchCore anomaly maps (`mapSize`) of `rows` (of `samples` and the tap tensors `[N, C, H, W]`) over
+/// PatchCore anomaly maps (`mapSize`) of `rows` (of `samples` and `features`, scored a batch at a time) over
 /// the network's view of each image (`opacity` 0.4), or alone when `overlays` is false,
 /// on one colour scale, the min–max of these maps, shown by a colour bar under each.
-func heatmapOverlays(scorer: PatchCoreScorer, rows: [Int], samples: [Sample], taps: [Tensor], pipeline: InputPipeline,
+func heatmapOverlays(scorer: PatchCoreScorer, rows: [Int], samples: [Sample], features: RunFeatures, pipeline: InputPipeline,
                      mapSize: (height: Int, width: Int), overlays: Bool) throws -> [Image] {
     guard !rows.isEmpty else { return [] }
-    let maps = try scorer.score(taps: taps.map { gatherRows(of: $0, rows) },
-                                imageHeight: mapSize.height, imageWidth: mapSize.width).anomalyMaps
-    let range = (maps.data.min() ?? 0)...(maps.data.max() ?? 0)
+    let batchSize = scoringBatch(mapHeight: mapSize.height, mapWidth: mapSize.width)
+    let maps = try stride(from: 0, to: rows.count, by: batchSize).flatMap { start -> [Tensor] in
+        let scored = try scorer.score(taps: features.taps(rows[start..<min(start + batchSize, rows.count)]),
+                                      imageHeight: mapSize.height, imageWidth: mapSize.width).anomalyMaps
+        return (0..<scored.shape[0]).map { scored.slice($0) }
+    }
+    let range = (maps.map { $0.data.min()! }.min() ?? 0)...(maps.map { $0.data.max()! }.max() ?? 0)
     return try rows.enumerated().map { rank, row in
         let image = try pipeline.geometry(try pipeline.decode(samples[row]), source: pipeline.source(samples[row]))
-        return Heatmap.withColourBar(Heatmap.overlay(maps.slice(rank), range: range, on: image, opacity: overlays ? 0.4 : 1),
+        return Heatmap.withColourBar(Heatmap.overlay(maps[rank], range: range, on: image, opacity: overlays ? 0.4 : 1),
                                      range: range)
     }
 }
