@@ -39,6 +39,15 @@ bool guarded(char *error, size_t size, Body body) {
     return false;
 }
 
+/// Holds OpenMP at one thread for its lifetime (restoring the previous count), so builds do
+/// not depend on thread timing: faiss inserts HNSW rows in parallel, and on a loaded machine
+/// k-means' many short parallel regions wait on descheduled threads at every barrier.
+struct OneThread {
+    int previous = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(previous); }
+};
+
 int64_t ivf_memory(const faiss::IndexIVF &ivf) {
     int64_t bytes = ivf.nlist * ivf.d * sizeof(float);
     for (size_t list = 0; list < ivf.nlist; list++) {
@@ -59,6 +68,7 @@ trawl_faiss_index *trawl_faiss_ivf_flat(const float *bank, int64_t rows, int64_t
         auto ivf = std::make_unique<faiss::IndexIVFFlat>(result->quantizer.get(), dim, lists);
         ivf->cp.seed = int(seed & 0x7fffffff);
         ivf->nprobe = probe;
+        OneThread building;
         ivf->train(rows, bank);
         ivf->add(rows, bank);
         result->memory_bytes = ivf_memory(*ivf);
@@ -75,16 +85,9 @@ trawl_faiss_index *trawl_faiss_hnsw(const float *bank, int64_t rows, int64_t dim
         hnsw->hnsw.rng = faiss::RandomGenerator(int64_t(seed & 0x7fffffffffffffff));
         hnsw->hnsw.efSearch = ef_search;
         // faiss inserts the rows of one level in parallel, so the graph (and the neighbours a
-        // search finds) would depend on thread timing: insert on one thread.
-        int threads = omp_get_max_threads();
-        omp_set_num_threads(1);
-        try {
-            hnsw->add(rows, bank);
-        } catch (...) {
-            omp_set_num_threads(threads);
-            throw;
-        }
-        omp_set_num_threads(threads);
+        // search finds) would depend on thread timing.
+        OneThread building;
+        hnsw->add(rows, bank);
         result->memory_bytes = int64_t(rows) * dim * sizeof(float)
                                + hnsw->hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t)
                                + hnsw->hnsw.offsets.size() * sizeof(size_t);
@@ -103,6 +106,7 @@ trawl_faiss_index *trawl_faiss_ivf_pq(const float *bank, int64_t rows, int64_t d
         ivf->cp.seed = int(seed & 0x7fffffff);
         ivf->pq.cp.seed = int((seed + 1) & 0x7fffffff);
         ivf->nprobe = probe;
+        OneThread building;
         ivf->train(rows, bank);
         ivf->add(rows, bank);
         result->memory_bytes = ivf_memory(*ivf) + ivf->pq.centroids.size() * sizeof(float)

@@ -1,6 +1,8 @@
 // A plain C surface over the faiss C++ library (Debian's libfaiss-dev ships no C API):
 // opaque index handles, built and searched with every C++ exception caught into a message.
-// Squared Euclidean (L2) distances throughout; rows are float32, row-major.
+// Squared Euclidean (L2) distances throughout; rows are float32, row-major. Indexes are built
+// (trained and filled) on one OpenMP thread, so they are the same whatever the thread count;
+// searches use every OpenMP thread.
 #ifndef TRAWL_FAISS_SHIM_H
 #define TRAWL_FAISS_SHIM_H
 
@@ -21,8 +23,7 @@ trawl_faiss_index *trawl_faiss_ivf_flat(const float *bank, int64_t rows, int64_t
                                         int64_t probe, uint64_t seed, char *error, size_t error_size);
 
 /// HNSW graph with `m` links per node, `ef_search` candidates per search, levels drawn
-/// from `seed`. Rows are inserted on one thread, in order, so the graph is the same
-/// whatever the OpenMP thread count.
+/// from `seed`; rows are inserted in order.
 trawl_faiss_index *trawl_faiss_hnsw(const float *bank, int64_t rows, int64_t dim, int64_t m,
                                     int64_t ef_search, uint64_t seed, char *error, size_t error_size);
 
