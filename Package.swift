@@ -86,7 +86,7 @@ let package = Package(
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "HDF5",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
