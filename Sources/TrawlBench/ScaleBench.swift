@@ -12,6 +12,8 @@ import Tensors
 /// turned into rows image by image, so only the bank and the queries stay in memory. Exact
 /// search of every query would take hours on 2 cores: it runs on the first
 /// `TRAWL_SCALE_EXACT_QUERIES` (2,000) queries, which give recall@1 and exact queries/s.
+/// `TRAWL_SCALE_ROWS` keeps only the first that many bank rows (default: all). Each table
+/// row is flushed as it is measured, so a run stopped early keeps what it measured.
 func runScaleBenchmarks() {
     print("\n## Scale: exact search vs faiss indexes on real patch features\n")
     guard ApproximateSearch.isAvailable else {
@@ -27,12 +29,14 @@ func runScaleBenchmarks() {
                      + "(trawl run Experiments/elpv-modules-tiled.json) or set TRAWL_SCALE_CACHE")
     }
     let exactCount = Int(environment["TRAWL_SCALE_EXACT_QUERIES"] ?? "") ?? 2000
+    let rowLimit = Int(environment["TRAWL_SCALE_ROWS"] ?? "") ?? Int.max
     do {
         let clock = Date()
-        let (bank, queries) = try scaleRows(file, queryCount: 100_000)
+        let (bank, queries) = try scaleRows(file, queryCount: 100_000, rowLimit: rowLimit)
         print(String(format: "bank: %d × %d real patch features (training images of %@), %d queries from its other images; "
                      + "read and pooled in %.1f s, peak RSS %.0f MiB", bank.shape[0], bank.shape[1], file.lastPathComponent,
                      queries.shape[0], Date().timeIntervalSince(clock), peakMemoryMiB()))
+        fflush(stdout)
         let exact = try NearestNeighbourIndex(bank: bank, metric: .euclidean)
         let exactQueries = Tensor(shape: [min(exactCount, queries.shape[0]), queries.shape[1]],
                                   data: Array(queries.data.prefix(min(exactCount, queries.shape[0]) * queries.shape[1])))
@@ -44,6 +48,7 @@ func runScaleBenchmarks() {
         print("|---|---|---|---|---|---|---|")
         print(String(format: "| exact (%d queries) | 0 | %.0f | 1.0 | 1.0000 | 0 | %.0f |", exactQueries.shape[0], exactRate,
                      residentMemoryMiB()))
+        fflush(stdout)
         let lists = max(1, min(1024, bank.shape[0] / ApproximateSearch.rowsPerList))
         let kinds: [ApproximateSearch.Kind] = [
             .ivfFlat(lists: lists, probe: min(8, lists)), .hnsw(m: 32, efSearch: 64),
@@ -58,6 +63,7 @@ func runScaleBenchmarks() {
             print(String(format: "| %@ | %.1f | %.0f | %.1f | %.4f | %.0f | %.0f |", kind.description, index.buildSeconds, rate,
                          rate / exactRate, Double(hits) / Double(truth.count), Double(index.memoryBytes) / 1_048_576,
                          residentMemoryMiB()))
+            fflush(stdout)
         }
         print(String(format: "\nbank rows (float32) %.0f MiB; peak RSS %.0f MiB", Double(bank.data.count * 4) / 1_048_576,
                      peakMemoryMiB()))
@@ -66,9 +72,9 @@ func runScaleBenchmarks() {
     }
 }
 
-/// The patch features of `file`'s training images (ids starting `train/`) and up to
-/// `queryCount` seeded patches of its other images: `[M, D]` and `[Q, D]`.
-private func scaleRows(_ file: URL, queryCount: Int) throws -> (bank: Tensor, queries: Tensor) {
+/// The patch features of `file`'s training images (ids starting `train/`; the first
+/// `rowLimit` rows) and up to `queryCount` seeded patches of its other images: `[M, D]` and `[Q, D]`.
+private func scaleRows(_ file: URL, queryCount: Int, rowLimit: Int) throws -> (bank: Tensor, queries: Tensor) {
     try withHDF5 {
         let handle = try openFile(file.path, writable: false)
         defer { try? closeFile(handle) }
@@ -93,7 +99,8 @@ private func scaleRows(_ file: URL, queryCount: Int) throws -> (bank: Tensor, qu
         var queries = [Float]()
         queries.reserveCapacity(count * dimension)
         for i in order.prefix(count) { queries += pool[i * dimension ..< (i + 1) * dimension] }
-        return (Tensor(shape: [bank.count / dimension, dimension], data: bank),
+        let rows = min(rowLimit, bank.count / dimension)
+        return (Tensor(shape: [rows, dimension], data: Array(bank.prefix(rows * dimension))),
                 Tensor(shape: [count, dimension], data: queries))
     }
 }
