@@ -138,7 +138,8 @@ baseline: build $(MODULES)
 tables: build
 	$(TRAWL) tables
 
-## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
+## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`);
+## SECTIONS=scale: exact search vs faiss indexes on an embedding-cache file (README "Scale").
 ## faiss-cpu from PyPI is the reference for the kNN figure, umap-learn for the UMAP figure
 ## (bench and reference tests only, never the main path).
 PYBENCH := $(ASSETS)/pybench

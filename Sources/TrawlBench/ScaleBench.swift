@@ -8,8 +8,9 @@ import Tensors
 /// PatchCore's) of the training images of one embedding-cache file, `TRAWL_SCALE_CACHE` (an
 /// `.h5` under `.cache/embeddings`; default: the largest there, e.g. after
 /// `trawl run Experiments/elpv-modules-tiled.json`); the queries are up to 100,000 patches
-/// of its other images, drawn with a fixed seed. Taps are read one file dataset at a time and
-/// turned into rows image by image, so only the bank and the queries stay in memory. Exact
+/// of its other images, drawn with a fixed seed. Each tap dataset is read whole and pooled
+/// image by image; every pooled row is held until the queries are sampled (a row iterator
+/// over the cache would bound this). Exact
 /// search of every query would take hours on 2 cores: it runs on the first
 /// `TRAWL_SCALE_EXACT_QUERIES` (2,000) queries, which give recall@1 and exact queries/s.
 /// `TRAWL_SCALE_ROWS` keeps only the first that many bank rows (default: all). Each table
