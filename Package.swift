@@ -2,14 +2,24 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
 //   → datasets, tables, reports, saved models, cluster scripts, specs and runner (Datasets, HDF5,
 //     EmbeddingCache, Tables, Reports, SavedModels, ClusterScripts, Experiments)
 //   → the `trawl` CLI.
+import Foundation
 import PackageDescription
+
+/// faiss (Debian: libfaiss-dev, installed by `make setup`) is optional: without its headers the
+/// CFaiss shim is left out, and specs that ask for a faiss index fail validation with a message
+/// saying how to install it. (SwiftPM caches this manifest: `touch Package.swift` after installing.)
+let faissInstalled = FileManager.default.fileExists(atPath: "/usr/include/faiss/IndexIVFPQ.h")
+/// faiss's headers include <omp.h>, which Debian keeps in GCC's own include folder.
+let gccOpenMPIncludes = ((try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/gcc/x86_64-linux-gnu")) ?? [])
+    .map { "/usr/lib/gcc/x86_64-linux-gnu/\($0)/include" }
+    .filter { FileManager.default.fileExists(atPath: "\($0)/omp.h") }
 
 let package = Package(
     name: "Trawl",
@@ -48,7 +58,7 @@ let package = Package(
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
         // Scorers, projections (PCA, UMAP) and metrics.
-        .target(name: "Scorers", dependencies: ["Tensors"]),
+        .target(name: "Scorers", dependencies: ["Tensors"]),  // + CFaiss when faiss is installed (below)
         .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
@@ -78,7 +88,7 @@ let package = Package(
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
-            "Datasets", "EmbeddingCache",
+            "Datasets", "EmbeddingCache", "HDF5",
         ]),
 
         // Tests. Run in release with testing enabled: `make test`.
@@ -99,3 +109,13 @@ let package = Package(
     ],
     swiftLanguageModes: [.v5]
 )
+
+if faissInstalled {
+    // faiss's C++ indexes behind an extern "C" surface (Swift cannot call the abstract
+    // faiss::Index); the static libfaiss.a needs OpenMP and BLAS/LAPACK (OpenBLAS has both).
+    package.targets.append(.target(
+        name: "CFaiss",
+        cxxSettings: [.unsafeFlags(gccOpenMPIncludes.prefix(1).flatMap { ["-isystem", $0] })],
+        linkerSettings: [.linkedLibrary("faiss"), .linkedLibrary("openblas"), .linkedLibrary("gomp")]))
+    package.targets.first { $0.name == "Scorers" }!.dependencies.append("CFaiss")
+}

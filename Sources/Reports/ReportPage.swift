@@ -132,7 +132,8 @@ struct ReportPage {
         guard let metrics = results.metrics else { return html + "<p class=\"note\">metrics.csv is absent.</p>\n" }
         let metricColumns = Set(results.metricColumns)
         let shown = metrics.header.filter { results.sweptParameters.contains($0) || metricColumns.contains($0)
-            || ["point", "threshold", "bank_size", "fit_seconds", "score_seconds"].contains($0) }
+            || ["point", "threshold", "bank_size", "index_recall_at_1", "fit_seconds", "score_seconds",
+                "index_build_seconds", "index_search_seconds", "exact_search_seconds"].contains($0) }
         let best = results.bestPoint.map(String.init)
         html += "<div class=\"scroll\"><table>\n<tr>" + shown.map { "<th>\(escapeHTML($0))</th>" }.joined() + "</tr>\n"
         for row in metrics.records() {

@@ -97,6 +97,7 @@ extension SavedModel {
             try writeDoubleAttribute(group, "coreset_ratio", ratio)
             try writeInt64Attribute(group, "coreset_projection_dim", [Int64(patchcore.coreset?.projectionDimension ?? 128)])
             try writeStringAttribute(group, "coreset_seed", String(patchcore.coreset?.seed ?? 0))
+            try writeIndex(group, patchcore.approximateSearch)
             try writeFloats(group, "bank", shape: index.bank.shape, index.bank.data)
         case .knn(let knn):
             guard let index = knn.index else { throw HDF5Failure(description: "the kNN scorer is not fitted") }
@@ -104,6 +105,7 @@ extension SavedModel {
             try writeStringAttribute(group, "metric", knn.metric.rawValue)
             try writeStringAttribute(group, "aggregate", knn.aggregate.rawValue)
             try writeInt64Attribute(group, "scale", [knn.scalesByTrainingScores ? 1 : 0])
+            try writeIndex(group, knn.approximateSearch)
             try writeFloats(group, "bank", shape: index.bank.shape, index.bank.data)
             try writeFloats(group, "loo_scores", shape: [knn.trainingScores.count], knn.trainingScores)
         case .mahalanobis(let mahalanobis):
@@ -228,7 +230,8 @@ extension SavedModel {
                                                     seed: seed, showsProgress: false) : nil,
                 neighbours: Int(try scalarInt(group, "neighbours")), metric: try metric(),
                 reweightingNeighbours: reweighting < 0 ? nil : Int(reweighting),
-                blurSigma: Float(try readDoubleAttribute(group, "blur_sigma")))
+                blurSigma: Float(try readDoubleAttribute(group, "blur_sigma")),
+                approximateSearch: try readIndex(group))
             try scorer.restore(bank: try matrix(group, "bank"))
             return .patchcore(scorer)
         case "knn":
@@ -238,7 +241,8 @@ extension SavedModel {
                                   + KNNScorer.Aggregate.allCases.map(\.rawValue).joined(separator: ", "))
             }
             var scorer = KNNScorer(k: Int(try scalarInt(group, "k")), metric: try metric(), aggregate: aggregate,
-                                   scalesByTrainingScores: try scalarInt(group, "scale") != 0)
+                                   scalesByTrainingScores: try scalarInt(group, "scale") != 0,
+                                   approximateSearch: try readIndex(group))
             let bank = try matrix(group, "bank")
             let loo = try readFloatDataset(group, "loo_scores")
             guard loo.shape == [bank.shape[0]] else {
@@ -326,6 +330,49 @@ extension SavedModel {
 }
 
 /// A float32 dataset `[rows ≥ 1, columns ≥ 1]` with finite values, as a tensor.
+/// The search index of a bank scorer as attributes: `index_kind` (`exact`, `ivf_flat`,
+/// `hnsw`, `ivf_pq`), and for a faiss kind `index_parameters` (`[lists, probe]`,
+/// `[m, ef_search]`, `[lists, code_bytes, probe, rerank]`) and `index_seed`. The faiss
+/// index itself is not stored: loading builds it again from the bank, bit-identically.
+private func writeIndex(_ group: hid_t, _ search: ApproximateSearch?) throws {
+    guard let search else { return try writeStringAttribute(group, "index_kind", "exact") }
+    try writeStringAttribute(group, "index_kind", search.kind.name)
+    let parameters: [Int]
+    switch search.kind {
+    case let .ivfFlat(lists, probe): parameters = [lists, probe]
+    case let .hnsw(m, efSearch): parameters = [m, efSearch]
+    case let .ivfPQ(lists, codeBytes, probe, rerank): parameters = [lists, codeBytes, probe, rerank]
+    }
+    try writeInt64Attribute(group, "index_parameters", parameters.map(Int64.init))
+    try writeStringAttribute(group, "index_seed", String(search.seed))
+}
+
+/// The index ``writeIndex(_:_:)`` wrote; a model without `index_kind` (saved before
+/// indexes existed) searches exactly.
+private func readIndex(_ group: hid_t) throws -> ApproximateSearch? {
+    guard H5Aexists(group, "index_kind") > 0 else { return nil }
+    let kind = try readStringAttribute(group, "index_kind")
+    if kind == "exact" { return nil }
+    let values = try readInt64Attribute(group, "index_parameters").map { Int($0) }
+    guard let seed = UInt64(try readStringAttribute(group, "index_seed")) else {
+        throw HDF5Failure(description: "attribute index_seed is not an unsigned integer")
+    }
+    let counts = ["ivf_flat": 2, "hnsw": 2, "ivf_pq": 4]
+    guard let count = counts[kind] else {
+        throw HDF5Failure(description: "index_kind \"\(kind)\" is not one of exact, ivf_flat, hnsw, ivf_pq")
+    }
+    guard values.count == count, values.allSatisfy({ $0 >= 1 }) else {
+        throw HDF5Failure(description: "index_parameters \(values) of \(kind): expected \(count) positive integers")
+    }
+    switch kind {
+    case "ivf_flat": return ApproximateSearch(.ivfFlat(lists: values[0], probe: values[1]), seed: seed)
+    case "hnsw": return ApproximateSearch(.hnsw(m: values[0], efSearch: values[1]), seed: seed)
+    default:
+        return ApproximateSearch(.ivfPQ(lists: values[0], codeBytes: values[1], probe: values[2], rerank: values[3]),
+                                 seed: seed)
+    }
+}
+
 private func matrix(_ group: hid_t, _ name: String) throws -> Tensor {
     let stored = try readFloatDataset(group, name)
     guard stored.shape.count == 2, stored.shape[0] > 0, stored.shape[1] > 0 else {

@@ -34,21 +34,28 @@ public struct KNNScorer: Sendable {
     public var scalesByTrainingScores: Bool
     /// Percentile (0–100) of training scores used as the threshold.
     public var thresholdPercentile: Double
+    /// The faiss index test embeddings search; nil searches exactly. Leave-one-out
+    /// training scores are always exact.
+    public var approximateSearch: ApproximateSearch?
 
     /// The training index; nil before ``fit(_:)``.
     public private(set) var index: NearestNeighbourIndex?
+    /// ``approximateSearch`` built over ``index``'s bank; nil when searching exactly.
+    public private(set) var approximateIndex: ApproximateNeighbourIndex?
     /// Leave-one-out scores of the training embeddings, unscaled, `[N]`.
     public private(set) var trainingScores: [Float] = []
     /// The decision threshold in ``score(_:)`` units.
     public private(set) var threshold: Float = .nan
 
     public init(k: Int = 100, metric: DistanceMetric = .cosine, aggregate: Aggregate = .mean,
-                scalesByTrainingScores: Bool = false, thresholdPercentile: Double = 95) {
+                scalesByTrainingScores: Bool = false, thresholdPercentile: Double = 95,
+                approximateSearch: ApproximateSearch? = nil) {
         self.k = k
         self.metric = metric
         self.aggregate = aggregate
         self.scalesByTrainingScores = scalesByTrainingScores
         self.thresholdPercentile = thresholdPercentile
+        self.approximateSearch = approximateSearch
     }
 
     /// Fits on training embeddings `[N, D]`; needs `N > k` for the leave-one-out scores.
@@ -59,13 +66,15 @@ public struct KNNScorer: Sendable {
         }
         let index = try NearestNeighbourIndex(bank: try prepared(embeddings, "embeddings"), metric: metric)
         trainingScores = aggregated(try index.searchLeavingOneOut(k: k))
+        approximateIndex = try approximateSearch.map { try ApproximateNeighbourIndex($0, over: index) }
         self.index = index
         threshold = scaled(percentile(trainingScores, thresholdPercentile))
     }
 
     /// Installs saved training embeddings `[N, D]` and their unscaled leave-one-out scores `[N]`
     /// (from a fitted scorer's ``index`` and ``trainingScores``; the bank as the index holds
-    /// it, L2-normalised for ``Aggregate/kth``) without searching again.
+    /// it, L2-normalised for ``Aggregate/kth``) without searching again; builds
+    /// ``approximateSearch``'s index again.
     public mutating func restore(bank: Tensor, trainingScores: [Float]) throws {
         let index = try NearestNeighbourIndex(bank: bank, metric: metric)
         guard trainingScores.count == index.count, k <= index.count else {
@@ -73,6 +82,7 @@ public struct KNNScorer: Sendable {
                                                reason: "need one per training embedding (\(index.count)) and k ≤ \(index.count)")
         }
         self.trainingScores = trainingScores
+        approximateIndex = try approximateSearch.map { try ApproximateNeighbourIndex($0, over: index) }
         self.index = index
         threshold = scaled(percentile(trainingScores, thresholdPercentile))
     }
@@ -81,7 +91,8 @@ public struct KNNScorer: Sendable {
     /// ``scalesByTrainingScores`` is set).
     public func score(_ embeddings: Tensor) throws -> [Float] {
         guard let index else { throw ScorerError.notFitted(scorer: "KNNScorer") }
-        return aggregated(try index.search(try prepared(embeddings, "embeddings"), k: k)).map(scaled)
+        let queries = try prepared(embeddings, "embeddings")
+        return aggregated(try approximateIndex?.search(queries, k: k) ?? index.search(queries, k: k)).map(scaled)
     }
 
     /// The leave-one-out training scores in ``score(_:)`` units (scaled when

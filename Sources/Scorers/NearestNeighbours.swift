@@ -67,13 +67,58 @@ public struct NearestNeighbourIndex: Sendable {
 
     /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`).
     public func search(_ queries: Tensor, k: Int) throws -> Neighbours {
+        run(try prepared(queries, k: k), k: k, excludeSelf: false)
+    }
+
+    /// `queries` checked (`[Q, D]`, finite, `1 ≤ k ≤ M`) and, for cosine, L2-normalised.
+    func prepared(_ queries: Tensor, k: Int) throws -> Tensor {
         try validateMatrix(queries, "queries")
         guard queries.shape[1] == dimension else {
             throw ScorerError.badShape(argument: "queries", shape: queries.shape, expected: "[Q, \(dimension)]")
         }
         try checkK(k, available: count)
-        let prepared = metric == .cosine ? try l2Normalised(queries, "queries") : queries
-        return run(prepared, k: k, excludeSelf: false)
+        return metric == .cosine ? try l2Normalised(queries, "queries") : queries
+    }
+
+    /// The `k` nearest of each query's `perQuery` candidate rows (`candidates` is
+    /// `[Q · perQuery]`, -1 = none), distances computed directly as `Σ (q − m)²` in row
+    /// order; ties go to the lower row. A query with fewer than `k` candidates is searched
+    /// exactly. `queries` are ``prepared(_:k:)`` ones.
+    func nearest(among candidates: [Int], perQuery: Int, queries: Tensor, k: Int) throws -> Neighbours {
+        let q = queries.shape[0], d = dimension
+        var distances = [Float](repeating: 0, count: q * k)
+        var indices = [Int](repeating: 0, count: q * k)
+        var short = [Int]()
+        queries.data.withUnsafeBufferPointer { queryBuffer in
+        bank.data.withUnsafeBufferPointer { bankBuffer in
+            for i in 0..<q {
+                let query = queryBuffer.baseAddress! + i * d
+                var top = TopK(k: k)
+                let rows = candidates[i * perQuery ..< (i + 1) * perQuery].filter { $0 >= 0 }.sorted()
+                guard rows.count >= k else { short.append(i); continue }
+                for row in rows {
+                    let m = bankBuffer.baseAddress! + row * d
+                    var sum: Float = 0
+                    for j in 0..<d { let difference = query[j] - m[j]; sum += difference * difference }
+                    if sum < top.worst { top.insert(sum, row) }
+                }
+                for j in 0..<k {
+                    distances[i * k + j] = finish(top.distances[j])
+                    indices[i * k + j] = top.indices[j]
+                }
+            }
+        }
+        }
+        if !short.isEmpty {
+            let found = run(gatherRows(queries, short), k: k, excludeSelf: false)
+            for (position, i) in short.enumerated() {
+                for j in 0..<k {
+                    distances[i * k + j] = found.distances[position * k + j]
+                    indices[i * k + j] = found.indices[position * k + j]
+                }
+            }
+        }
+        return Neighbours(k: k, distances: distances, indices: indices)
     }
 
     /// For every bank entry, its `k` nearest *other* bank entries

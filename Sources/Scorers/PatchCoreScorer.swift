@@ -41,20 +41,26 @@ public struct PatchCoreScorer: Sendable {
     public var reweightingNeighbours: Int?
     /// Gaussian σ (pixels) of the anomaly-map blur; 0 for none.
     public var blurSigma: Float
+    /// The faiss index test patches search; nil searches exactly.
+    public var approximateSearch: ApproximateSearch?
 
     /// The fitted memory bank's index; nil before ``fit(taps:)``.
     public private(set) var index: NearestNeighbourIndex?
+    /// ``approximateSearch`` built over ``index``'s bank; nil when searching exactly.
+    public private(set) var approximateIndex: ApproximateNeighbourIndex?
 
     public init(aggregator: PatchFeatureAggregator = PatchFeatureAggregator(),
                 coreset: CoresetSampler? = CoresetSampler(size: .fraction(0.1)),
                 neighbours: Int = 1, metric: DistanceMetric = .euclidean,
-                reweightingNeighbours: Int? = nil, blurSigma: Float = 4) {
+                reweightingNeighbours: Int? = nil, blurSigma: Float = 4,
+                approximateSearch: ApproximateSearch? = nil) {
         self.aggregator = aggregator
         self.coreset = coreset
         self.neighbours = neighbours
         self.metric = metric
         self.reweightingNeighbours = reweightingNeighbours
         self.blurSigma = blurSigma
+        self.approximateSearch = approximateSearch
     }
 
     /// Builds the memory bank from training taps (each `[N, Cᵢ, Hᵢ, Wᵢ]`).
@@ -99,8 +105,9 @@ public struct PatchCoreScorer: Sendable {
         try install(gatherRows(bank, selectedRows))
     }
 
-    /// Installs a saved memory bank `[M, D]` as it is (no coreset): the scorer then scores
-    /// bit-identically to the one whose ``index`` bank was saved.
+    /// Installs a saved memory bank `[M, D]` as it is (no coreset), building
+    /// ``approximateSearch``'s index again: the scorer then scores bit-identically to the
+    /// one whose ``index`` bank was saved.
     public mutating func restore(bank: Tensor) throws {
         try validateMatrix(bank, "PatchCore memory bank")
         try install(bank)
@@ -108,7 +115,9 @@ public struct PatchCoreScorer: Sendable {
 
     private mutating func install(_ kept: Tensor) throws {
         try checkNeighbours(bankSize: kept.shape[0])
-        index = try NearestNeighbourIndex(bank: kept, metric: metric)
+        let index = try NearestNeighbourIndex(bank: kept, metric: metric)
+        approximateIndex = try approximateSearch.map { try ApproximateNeighbourIndex($0, over: index) }
+        self.index = index
     }
 
     /// Scores test taps; anomaly maps come out at `imageHeight × imageWidth`.
@@ -130,7 +139,8 @@ public struct PatchCoreScorer: Sendable {
             throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
                                        expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
         }
-        let found = try index.search(patches.features, k: neighbours)
+        let found = try approximateIndex?.search(patches.features, k: neighbours)
+            ?? index.search(patches.features, k: neighbours)
         let perImage = patches.height * patches.width
         let cellScores = found.meanDistances
         var imageScores = [Float]()

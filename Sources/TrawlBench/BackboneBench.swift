@@ -53,14 +53,6 @@ func runBackboneBenchmarks() {
                  Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, peakMemoryMiB()))
 }
 
-/// Current resident memory of this process (`VmRSS`), in MiB.
-private func residentMemoryMiB() -> Double {
-    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
-          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
-    return kib / 1024
-}
-
 /// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the
 /// figures below are this section's peaks, not earlier benchmarks'.
 private func resetPeakMemory() {

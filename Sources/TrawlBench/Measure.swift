@@ -20,6 +20,14 @@ func peakMemoryMiB() -> Double {
     return kib / 1024
 }
 
+/// Current resident memory of this process (`VmRSS`), in MiB.
+func residentMemoryMiB() -> Double {
+    guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+          let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+          let kib = Double(line.split(separator: " ").dropFirst().first ?? "") else { return .nan }
+    return kib / 1024
+}
+
 /// Deterministic pseudo-random floats in [-1, 1) for benchmark inputs.
 func benchmarkFloats(_ count: Int, seed: UInt64 = 1) -> [Float] {
     var state = seed

@@ -12,6 +12,7 @@ let sections: [(name: String, run: () -> Void)] = [
     ("backbones", runBackboneBenchmarks),
     ("experiments", runExperimentsBenchmarks),
     ("end-to-end", runEndToEndBenchmarks),
+    ("scale", runScaleBenchmarks),
 ]
 let chosen = Set(CommandLine.arguments.dropFirst())
 if let unknown = chosen.subtracting(sections.map(\.name)).first {

@@ -6,6 +6,7 @@ import HDF5
 import Images
 import Metrics
 import SavedModels
+import Scorers
 import Tensors
 import TestSupport
 import XCTest
@@ -89,6 +90,28 @@ final class SavedModelTests: XCTestCase {
             let scored = try score([root.appendingPathComponent("data")])
             XCTAssertEqual(scored.summary.scored, 12)
             for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, "\(scorer) \(id)") }
+        }
+    }
+
+    /// A faiss index is saved as its parameters and built again on load: `trawl score`
+    /// reproduces the run's scores; metrics.csv has the index's recall against exact search.
+    func testASavedModelWithAnIndexReproducesTheRunsScores() throws {
+        guard ApproximateSearch.isAvailable else { return print("skipping: faiss is not installed (make setup)") }
+        for index: [String: Any] in [["kind": "hnsw", "m": 8, "ef_search": 16], ["kind": "ivf_flat", "lists": 4, "probe": 2],
+                                     ["kind": "ivf_pq", "lists": 2, "code_bytes": 38, "probe": 1, "rerank": 4]] {
+            let runScores = try run(["kind": "patchcore", "coreset_ratio": 1, "index": index])
+            let model = try SavedModel(contentsOf: modelFile)
+            guard case .patchcore(let patchcore) = model.scorer else { return XCTFail("\(model.scorer)") }
+            XCTAssertEqual(patchcore.approximateSearch?.kind.name, index["kind"] as? String)
+            XCTAssertEqual(patchcore.approximateSearch?.seed, 3)
+            let scored = try score([root.appendingPathComponent("data")])
+            for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, "\(index) \(id)") }
+            let metrics = try csvRows(root.appendingPathComponent("Results/tiny/metrics.csv"))
+            let recall = try XCTUnwrap(metrics[0].firstIndex(of: "index_recall_at_1"))
+            XCTAssertEqual(metrics[0][metrics[0].firstIndex(of: "index")!], "index")
+            let value = try XCTUnwrap(Double(metrics[1][recall]))
+            XCTAssertTrue(value > 0.5 && value <= 1, "\(index): recall \(value)")
+            XCTAssertNotNil(metrics[0].firstIndex(of: "index_search_seconds"))
         }
     }
 

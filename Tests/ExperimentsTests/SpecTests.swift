@@ -2,6 +2,7 @@ import Backbones
 import Datasets
 @testable import Experiments
 import Foundation
+import Scorers
 import TestSupport
 import XCTest
 
@@ -106,7 +107,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: scorer.coreset_ratoi: unknown key; did you mean \"coreset_ratio\"? "
                        + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma, "
-                       + "coreset_shards")
+                       + "coreset_shards, index")
     }
 
     func testCamelCaseKeySuggestsTheSnakeCaseKey() {
@@ -439,6 +440,54 @@ final class SpecTests: XCTestCase {
                        "Experiments/t.json: scorer.aggregate: \"kht\" is not allowed; did you mean \"kth\"? allowed: \"mean\", \"kth\"")
         object["scorer"] = ["kind": "knn", "scale": "yes"]
         XCTAssertEqual(specError(object)?.path.description, "scorer.scale")
+    }
+
+    func testIndexIsExactByDefaultAndASweepOfFaissKinds() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "index": [
+            ["kind": "exact"], ["kind": "ivf_flat", "lists": 64], ["kind": "hnsw"],
+            ["kind": "ivf_pq", "lists": 256, "code_bytes": 19, "probe": 32, "rerank": 50],
+        ]]
+        guard ApproximateSearch.isAvailable else {
+            // Without faiss a faiss kind is the install message, located at the element.
+            XCTAssertEqual(specError(object)?.description, "Experiments/t.json: scorer.index[1]: "
+                           + ApproximateSearch.notInstalledMessage(kind: "ivf_flat"))
+            return
+        }
+        let spec = try decode(object)
+        guard case .patchcore(let patchcore) = spec.scorer else { return XCTFail("\(spec.scorer)") }
+        XCTAssertEqual(patchcore.index.values, [nil, .ivfFlat(lists: 64, probe: 8), .hnsw(m: 32, efSearch: 64),
+                                                .ivfPQ(lists: 256, codeBytes: 19, probe: 32, rerank: 50)])
+        XCTAssertTrue(spec.usesApproximateIndex)
+        XCTAssertEqual(spec.grid.map { $0.parameters.last! }.map(\.value),
+                       ["exact", "ivf_flat lists=64 probe=8", "hnsw m=32 ef_search=64",
+                        "ivf_pq lists=256 code_bytes=19 probe=32 rerank=50"])
+        // Without an index the grid has no index column (existing baselines keep their columns).
+        object["scorer"] = ["kind": "knn", "index": ["kind": "exact"]]
+        let exact = try decode(object)
+        XCTAssertFalse(exact.usesApproximateIndex)
+        XCTAssertFalse(exact.grid[0].parameters.map(\.name).contains("index"))
+    }
+
+    func testIndexParametersAreChecked() {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "index": ["kind": "hnws"]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.index.kind: \"hnws\" is not allowed; did you mean \"hnsw\"? "
+                       + "allowed: \"exact\", \"ivf_flat\", \"hnsw\", \"ivf_pq\"")
+        object["scorer"] = ["kind": "knn", "index": ["kind": "exact", "lists": 4]]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.index.lists")
+        guard ApproximateSearch.isAvailable else { return print("skipping faiss parameter checks: faiss is not installed") }
+        object["scorer"] = ["kind": "patchcore", "index": ["kind": "ivf_flat", "lists": 16, "probe": 32]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.index.probe: probe 32 exceeds lists 16; allowed: 1...16")
+        object["scorer"] = ["kind": "patchcore", "index": ["kind": "hnsw", "m": 1]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.index.m: 1 is out of range; allowed: an integer in [2, 256]")
+        object["scorer"] = ["kind": "patchcore", "index": ["kind": "ivf_pq", "codebytes": 8]]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.index.codebytes: unknown key; did you mean \"code_bytes\"? "
+                       + "allowed keys here: kind, lists, code_bytes, probe, rerank")
     }
 
     // MARK: Paths and environment variables

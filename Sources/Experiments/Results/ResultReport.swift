@@ -23,18 +23,34 @@ struct ResultReport {
         try staging.write(confusionTable.csv, to: "confusion.csv")
     }
 
-    /// `point`, the grid parameters, every metric, the threshold, bank size and timings.
+    /// `point`, the grid parameters, every metric, the threshold, bank size and timings; with
+    /// a faiss index, its recall@1 against exact search and its build and search seconds
+    /// (empty on exact points).
     var metricsTable: Table {
+        let indexColumns = spec.usesApproximateIndex ? Self.indexColumns : []
         var table = Table(header: ["point"] + results[0].point.parameters.map(\.name) + spec.metrics.map(\.rawValue)
-                          + ["threshold", "bank_size", "fit_seconds", "score_seconds"])
+                          + ["threshold", "bank_size"] + indexColumns.prefix(1) + ["fit_seconds", "score_seconds"]
+                          + indexColumns.dropFirst())
         for result in results {
+            let check = result.indexCheck
+            let seconds = { (value: Double?) in value.map { String(format: "%.3f", $0) } ?? "" }
+            let indexCells = indexColumns.isEmpty ? [] : [
+                check.map { cell($0.recallAtOne) } ?? "", seconds(check?.buildSeconds), seconds(check?.searchSeconds),
+                seconds(check?.exactSearchSeconds),
+            ]
             table.append([String(result.point.index)] + result.point.parameters.map(\.value)
                          + spec.metrics.map { cell(result.metrics[$0]!) }
-                         + [cell(result.threshold), result.scorer.bankSize.map(String.init) ?? "",
-                            String(format: "%.3f", result.fitSeconds), String(format: "%.3f", result.scoreSeconds)])
+                         + [cell(result.threshold), result.scorer.bankSize.map(String.init) ?? ""]
+                         + indexCells.prefix(1)
+                         + [String(format: "%.3f", result.fitSeconds), String(format: "%.3f", result.scoreSeconds)]
+                         + indexCells.dropFirst())
         }
         return table
     }
+
+    /// The faiss index columns: recall@1 on the seeded query sample, then the timings
+    /// (`Baseline.timingColumns` leaves those out of baselines).
+    static let indexColumns = ["index_recall_at_1", "index_build_seconds", "index_search_seconds", "exact_search_seconds"]
 
     private var metricsMarkdown: String {
         var table = Table(header: metricsTable.header)
@@ -67,7 +83,7 @@ struct ResultReport {
                 + spec.metrics.map { metric in
                     String(format: "%.4f", members.map { $0.metrics[metric]! }.reduce(0, +) / Double(members.count))
                 }
-                + ["", "", "", ""]
+                + Array(repeating: "", count: 4 + (spec.usesApproximateIndex ? Self.indexColumns.count : 0))
         }
     }
 

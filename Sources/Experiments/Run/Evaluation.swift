@@ -22,6 +22,20 @@ struct PointResult {
     var scoreSeconds: Double
     /// How the coreset was found (PatchCore with a coreset and a coreset cache only).
     var coresetCache: CoresetCache.Outcome?
+    /// The faiss index's recall against exact search and its timings (faiss indexes only).
+    var indexCheck: IndexCheck?
+}
+
+/// How a grid point's faiss index compares with exact search on a seeded sample of at most
+/// ``IndexCheck/sampleSize`` test queries (PatchCore: patches; kNN: image embeddings).
+struct IndexCheck {
+    static let sampleSize = 1000
+    /// Share of the sample whose nearest bank row the index finds (faiss's recall@1).
+    var recallAtOne: Double
+    /// Wall time of building the index / searching the sample with it / searching exactly, seconds.
+    var buildSeconds: Double
+    var searchSeconds: Double
+    var exactSearchSeconds: Double
 }
 
 /// The features of the training and test samples, as rows of the run's features.
@@ -91,6 +105,7 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         trainScores = try trainingScores(of: scorer, features: features)
     }
     let scoreSeconds = Date().timeIntervalSince(scoringClock)
+    let indexCheck = try checkIndex(of: scorer, features: features, seed: spec.seed)
 
     let labels = features.testLabels
     var metrics = [MetricName: Double]()
@@ -125,7 +140,58 @@ func evaluate(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSplits,
         threshold: threshold, confusion: try ConfusionMatrix(scores: testScores, labels: labels, threshold: threshold),
         roc: try rocCurve(scores: testScores, labels: labels),
         precisionRecall: try precisionRecallCurve(scores: testScores, labels: labels),
-        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, coresetCache: coresetOutcome)
+        fitSeconds: fitSeconds, scoreSeconds: scoreSeconds, coresetCache: coresetOutcome, indexCheck: indexCheck)
+}
+
+/// The recall and timings of `scorer`'s faiss index on up to ``IndexCheck/sampleSize``
+/// test queries drawn with `seed`; nil when the scorer searches exactly.
+private func checkIndex(of scorer: FittedScorer, features: FeatureSplits, seed: UInt64) throws -> IndexCheck? {
+    let index: ApproximateNeighbourIndex
+    let queries: Tensor
+    switch scorer {
+    case .patchcore(let patchcore):
+        guard let approximate = patchcore.approximateIndex else { return nil }
+        index = approximate
+        // Patches are sampled from the test images' patches, aggregated one batch at a time.
+        let cells = try patchcore.aggregator(features.taps.map { gatherRows(of: $0, features.testRows.prefix(1)) })
+        let perImage = cells.height * cells.width
+        let sample = sampledRows(features.testRows.count * perImage, seed: seed)
+        var rows = [Float]()
+        var next = sample.startIndex
+        for start in stride(from: 0, to: features.testRows.count, by: scoringBatch) where next < sample.endIndex {
+            let batch = features.testRows[start..<min(start + scoringBatch, features.testRows.count)]
+            let end = (start + batch.count) * perImage
+            guard sample[next] < end else { continue }
+            let patches = try patchcore.aggregator(features.taps.map { gatherRows(of: $0, batch) }).features
+            while next < sample.endIndex && sample[next] < end {
+                let row = sample[next] - start * perImage
+                rows += patches.data[row * patches.shape[1] ..< (row + 1) * patches.shape[1]]
+                next += 1
+            }
+        }
+        queries = Tensor(shape: [sample.count, cells.features.shape[1]], data: rows)
+    case .knn(let knn):
+        guard let approximate = knn.approximateIndex else { return nil }
+        index = approximate
+        let embeddings = try globalAveragePool(features.taps.map { gatherRows(of: $0, features.testRows) })
+        queries = gatherRows(of: embeddings, sampledRows(embeddings.shape[0], seed: seed))
+    case .mahalanobis, .gmm, .ocsvm:
+        return nil
+    }
+    let check = try index.recallAtOne(queries)
+    return IndexCheck(recallAtOne: check.recall, buildSeconds: index.buildSeconds, searchSeconds: check.seconds,
+                      exactSearchSeconds: check.exactSeconds)
+}
+
+/// `min(count, IndexCheck.sampleSize)` distinct rows of `0..<count` drawn with `seed`, ascending.
+private func sampledRows(_ count: Int, seed: UInt64) -> [Int] {
+    guard count > IndexCheck.sampleSize else { return Array(0..<count) }
+    var random = SeededRandom(seed: seed)
+    var rows = Array(0..<count)
+    for i in 0..<IndexCheck.sampleSize {
+        rows.swapAt(i, i + Int(random.next() % UInt64(count - i)))
+    }
+    return rows.prefix(IndexCheck.sampleSize).sorted()
 }
 
 /// Reference settings the spec does not expose: anomalib's re-weighting support `b`.
@@ -152,7 +218,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
                                                 seed: spec.seed, showsProgress: showsProgress && isatty(STDERR_FILENO) != 0) : nil,
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
-            blurSigma: Float(parameters.blurSigma))
+            blurSigma: Float(parameters.blurSigma),
+            approximateSearch: parameters.index.value.map { ApproximateSearch($0, seed: spec.seed) })
         // The training images' patch features, read and aggregated one image at a time.
         let bankFeatures = try features.features.patchFeatures(bank.rows, aggregator: scorer.aggregator)
         guard let sampler = scorer.coreset else {
@@ -174,7 +241,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
     case .knn(let parameters):
         var scorer = KNNScorer(k: parameters.k.value, metric: distance(parameters.metric.value),
                                aggregate: parameters.aggregate.value == .kth ? .kth : .mean,
-                               scalesByTrainingScores: parameters.scale)
+                               scalesByTrainingScores: parameters.scale,
+                               approximateSearch: parameters.index.value.map { ApproximateSearch($0, seed: spec.seed) })
         try scorer.fit(trainEmbeddings)
         return (.knn(scorer), nil)
     case .mahalanobis(let parameters):

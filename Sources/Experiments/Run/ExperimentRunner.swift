@@ -166,7 +166,11 @@ public struct ExperimentRunner {
             let metrics = spec.metrics.map { "\($0.rawValue) \(String(format: "%.4f", result.metrics[$0]!))" }
             let swept = grid.count > 1 ? " [" + point.parameters.map { "\($0.name)=\($0.value)" }.joined(separator: " ") + "]" : ""
             log("point \(point.index)\(swept): " + metrics.joined(separator: ", ")
-                + String(format: " (fit %.1f s, score %.1f s)", result.fitSeconds, result.scoreSeconds))
+                + String(format: " (fit %.1f s, score %.1f s)", result.fitSeconds, result.scoreSeconds)
+                + (result.indexCheck.map {
+                    String(format: "; index recall@1 %.4f, built in %.2f s, query sample searched in %.3f s (exact %.3f s)",
+                           $0.recallAtOne, $0.buildSeconds, $0.searchSeconds, $0.exactSearchSeconds)
+                } ?? ""))
             results.append(result)
         }
 

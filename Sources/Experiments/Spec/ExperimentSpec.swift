@@ -1,6 +1,7 @@
 import Backbones
 import Datasets
 import Foundation
+import Scorers
 
 /// An experiment as `Experiments/NAME.json` describes it: which images, which backbone
 /// features, which scorer (with parameters that may be swept), which metrics and outputs.
@@ -147,6 +148,8 @@ public struct PatchCoreSpec: Hashable, Sendable {
     /// `CoresetSampler.shardOversampling` × the ratio, and one greedy pass over their union
     /// keeps the ratio.
     public var coresetShards: Int = 1
+    /// How test patches search the bank: nil = exact, else a faiss index.
+    public var index: Sweep<ApproximateSearch.Kind?> = Sweep(nil)
 }
 
 /// Image-level k-nearest-neighbour distance between global-average-pooled features.
@@ -165,6 +168,8 @@ public struct KNNSpec: Hashable, Sendable {
     /// Min–max scale scores by the leave-one-out training scores (0 = the lowest, 1 = the
     /// highest training score); thresholds are then in the same units.
     public var scale: Bool
+    /// How test embeddings search the training bank: nil = exact, else a faiss index.
+    public var index: Sweep<ApproximateSearch.Kind?> = Sweep(nil)
 }
 
 /// Mahalanobis distance to a Gaussian fitted to global-average-pooled training features.

@@ -1,3 +1,5 @@
+import Scorers
+
 /// One combination of a spec's swept parameters: a dataset point, and every `Sweep` in
 /// `features` and `scorer` holding exactly one value.
 public struct GridPoint: Hashable, Sendable {
@@ -24,9 +26,9 @@ extension ExperimentSpec {
         switch scorer {
         case .patchcore(let spec):
             counts += [spec.coresetRatio.values.count, spec.k.values.count, spec.metric.values.count,
-                       spec.reweighting.values.count]
+                       spec.reweighting.values.count, spec.index.values.count]
         case .knn(let spec):
-            counts += [spec.k.values.count, spec.metric.values.count, spec.aggregate.values.count]
+            counts += [spec.k.values.count, spec.metric.values.count, spec.aggregate.values.count, spec.index.values.count]
         case .mahalanobis(let spec):
             counts.append(spec.estimator.values.count)
             if spec.estimator.values.contains(.sample) { counts.append(spec.ridge.values.count) }
@@ -60,12 +62,14 @@ extension ExperimentSpec {
             grid.sweep(\.k, "k") { String($0) }
             grid.sweep(\.metric, "metric") { $0.rawValue }
             grid.sweep(\.reweighting, "reweighting") { String($0) }
+            if spec.index.values != [nil] { grid.sweep(\.index, "index", indexName) }
             scorers = grid.points.map { (.patchcore($0.root), $0.parameters) }
         case .knn(let spec):
             var grid = GridExpansion(spec)
             grid.sweep(\.k, "k") { String($0) }
             grid.sweep(\.metric, "metric") { $0.rawValue }
             grid.sweep(\.aggregate, "aggregate") { $0.rawValue }
+            if spec.index.values != [nil] { grid.sweep(\.index, "index", indexName) }
             scorers = grid.points.map { (.knn($0.root), $0.parameters) }
         case .mahalanobis(let spec):
             var grid = GridExpansion(spec)
@@ -96,6 +100,21 @@ extension ExperimentSpec {
         return points
     }
 }
+
+extension ExperimentSpec {
+    /// Whether any grid point searches with a faiss index (its metrics.csv then has the
+    /// `index` column and the index recall and timing columns).
+    public var usesApproximateIndex: Bool {
+        switch scorer {
+        case .patchcore(let spec): return spec.index.values != [nil]
+        case .knn(let spec): return spec.index.values != [nil]
+        case .mahalanobis, .gmm, .ocsvm: return false
+        }
+    }
+}
+
+/// The `index` grid column: `exact`, or the faiss kind and its parameters.
+private func indexName(_ kind: ApproximateSearch.Kind?) -> String { kind?.description ?? "exact" }
 
 /// The product of `counts`, `Int.max` when it overflows: the size of a grid before it is built.
 func product(_ counts: [Int]) -> Int {

@@ -3,6 +3,7 @@ import Datasets
 import FileErrors
 import Foundation
 import Images
+import Scorers
 
 extension ExperimentSpec {
     /// Every object shape the decoder accepts, one per `$defs` entry of
@@ -11,7 +12,7 @@ extension ExperimentSpec {
         Shapes.experiment, Shapes.backbone, Shapes.tiling, Shapes.features, Shapes.classifier, Shapes.outputs,
         Shapes.tolerances, Shapes.qualityComparison,
     ] + Array(Shapes.datasets.values) + Array(Shapes.scorers.values)
-        + Array(Shapes.thresholdRules.values)
+        + Array(Shapes.thresholdRules.values) + Array(Shapes.indexes.values)
 
     /// The largest spec file accepted, in bytes.
     public static let maximumFileSize = 1 << 20
@@ -178,12 +179,19 @@ enum Shapes {
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
                                  optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma",
-                                            "coreset_shards"]),
-        "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric", "aggregate", "scale"]),
+                                            "coreset_shards", "index"]),
+        "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric", "aggregate", "scale", "index"]),
         "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
                            optional: ["components", "covariance", "iterations", "regularization"]),
         "ocsvm": ObjectShape("ocsvmScorer", required: ["kind"], optional: ["nu", "gamma"]),
+    ]
+
+    static let indexes: [String: ObjectShape] = [
+        "exact": ObjectShape("exactIndex", required: ["kind"]),
+        "ivf_flat": ObjectShape("ivfFlatIndex", required: ["kind"], optional: ["lists", "probe"]),
+        "hnsw": ObjectShape("hnswIndex", required: ["kind"], optional: ["m", "ef_search"]),
+        "ivf_pq": ObjectShape("ivfPqIndex", required: ["kind"], optional: ["lists", "code_bytes", "probe", "rerank"]),
     ]
 
     static let thresholdRules: [String: ObjectShape] = [
@@ -475,6 +483,9 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
         try object["metric"]?.sweep { DistanceName(rawValue: try $0.choice(DistanceName.allCases.map(\.rawValue)))! }
             ?? Sweep(.euclidean)
     }
+    func index() throws -> Sweep<ApproximateSearch.Kind?> {
+        try object["index"]?.sweep(decodeIndex) ?? Sweep(nil)
+    }
     switch kind {
     case "patchcore":
         return .patchcore(PatchCoreSpec(
@@ -484,14 +495,16 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
             blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4,
-            coresetShards: try object["coreset_shards"]?.int(in: 1...4096) ?? 1))
+            coresetShards: try object["coreset_shards"]?.int(in: 1...4096) ?? 1,
+            index: try index()))
     case "knn":
         return .knn(KNNSpec(
             k: try k(default: 5), metric: try metric(),
             aggregate: try object["aggregate"]?.sweep {
                 KNNSpec.Aggregate(rawValue: try $0.choice(KNNSpec.Aggregate.allCases.map(\.rawValue)))!
             } ?? Sweep(.mean),
-            scale: try object["scale"]?.bool() ?? false))
+            scale: try object["scale"]?.bool() ?? false,
+            index: try index()))
     case "mahalanobis":
         let estimatorReader = object["estimator"]
         let estimator = try estimatorReader?.sweep {
@@ -521,6 +534,40 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             } ?? Sweep(.diagonal),
             iterations: try object["iterations"]?.int(in: 1...10000) ?? 100,
             regularization: try object["regularization"]?.double(in: .openClosed(0, 1)) ?? 1e-6))
+    }
+}
+
+/// `scorer.index`: `{"kind": "exact"}` (nil) or a faiss index with its parameters (the
+/// defaults suit banks of millions of rows). A faiss kind in a build without faiss is an
+/// error saying how to install it. Whether `lists` suits the bank is checked when it is
+/// built (39 rows per list), when the bank size is known.
+private func decodeIndex(_ reader: ValueReader) throws -> ApproximateSearch.Kind? {
+    let (kind, object) = try taggedObject(reader, tag: "kind", shapes: Shapes.indexes,
+                                          order: ["exact", "ivf_flat", "hnsw", "ivf_pq"])
+    if kind == "exact" { return nil }
+    guard ApproximateSearch.isAvailable else {
+        throw reader.error(ApproximateSearch.notInstalledMessage(kind: kind))
+    }
+    func int(_ key: String, _ range: ClosedRange<Int>, _ value: Int) throws -> Int {
+        try object[key]?.int(in: range) ?? value
+    }
+    func lists(default value: Int) throws -> (lists: Int, probe: Int) {
+        let lists = try int("lists", 1...1 << 20, value)
+        let probeDefault = min(lists, kind == "ivf_pq" ? 16 : 8)
+        let probe = try int("probe", 1...1 << 20, probeDefault)
+        guard probe <= lists else { throw object["probe"]!.error("probe \(probe) exceeds lists \(lists); allowed: 1...\(lists)") }
+        return (lists, probe)
+    }
+    switch kind {
+    case "ivf_flat":
+        let (lists, probe) = try lists(default: 1024)
+        return .ivfFlat(lists: lists, probe: probe)
+    case "hnsw":
+        return .hnsw(m: try int("m", 2...256, 32), efSearch: try int("ef_search", 1...1 << 16, 64))
+    default:
+        let (lists, probe) = try lists(default: 4096)
+        return .ivfPQ(lists: lists, codeBytes: try int("code_bytes", 1...256, 32), probe: probe,
+                      rerank: try int("rerank", 1...1 << 16, 100))
     }
 }
 
