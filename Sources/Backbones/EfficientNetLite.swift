@@ -19,7 +19,7 @@ public enum EfficientNetLite {
     /// resolution (224, 240, 260 for Lite0, 1, 2), used for preprocessing.
     public static func backbone(_ dict: consuming StateDict, name: String, inputSize: Int) throws -> Backbone {
         let stem = try dict.foldedConv("_conv_stem", bn: "_bn0", inputChannels: 3, kernel: 3, stride: 2,
-                                       padding: .same, epsilon: epsilon)
+                                       padding: .same, epsilon: epsilon, activation: .relu6)
         let blockCount = dict.count(prefix: "_blocks.", suffix: "._project_conv.weight")
         let outputs = try (0..<blockCount).map { try dict.shape(of: "_blocks.\($0)._project_conv.weight")[0] }
         guard let strides = invertedResidualStrides(outputChannels: outputs, inputChannels: stem.outputChannels) else {
@@ -28,17 +28,18 @@ public enum EfficientNetLite {
                 detail: "\(blockCount) blocks with output channels \(outputs) do not form the 7 EfficientNet stages")
         }
 
-        var stages = [convReLU6Stage(name: "_conv_stem", stem)]
+        var stages = [convStage(name: "_conv_stem", stem)]
         var channels = stem.outputChannels
         for (i, stride) in strides.enumerated() {
             let p = "_blocks.\(i)"
             let expand = dict.contains(p + "._expand_conv.weight")
                 ? try dict.foldedConv(p + "._expand_conv", bn: p + "._bn0", inputChannels: channels, kernel: 1,
-                                      padding: .same, epsilon: epsilon)
+                                      padding: .same, epsilon: epsilon, activation: .relu6)
                 : nil
             let hidden = expand?.outputChannels ?? channels
             let depthwise = try dict.foldedConv(p + "._depthwise_conv", bn: p + "._bn1", inputChannels: hidden,
-                                                stride: stride, padding: .same, depthwise: true, epsilon: epsilon)
+                                                stride: stride, padding: .same, depthwise: true, epsilon: epsilon,
+                                                activation: .relu6)
             let project = try dict.foldedConv(p + "._project_conv", bn: p + "._bn2", inputChannels: hidden,
                                               kernel: 1, padding: .same, epsilon: epsilon)
             let residual = stride == 1 && project.outputChannels == channels
@@ -48,13 +49,9 @@ public enum EfficientNetLite {
         }
 
         let head = try dict.foldedConv("_conv_head", bn: "_bn1", inputChannels: channels, kernel: 1,
-                                       padding: .same, epsilon: epsilon)
+                                       padding: .same, epsilon: epsilon, activation: .relu6)
         let fc = try dict.linear("_fc", inputFeatures: head.outputChannels)
-        let classifier: @Sendable (Tensor) -> Tensor = { x in
-            var h = head(x)
-            relu6(&h)
-            return fc(globalAveragePool(h))
-        }
+        let classifier: @Sendable (Tensor) -> Tensor = { fc(globalAveragePool(head($0))) }
 
         // The stride-4, 8, 16, 32 stages are stages 1, 2, 4 and 6 (stride-1 stages 0, 3, 5 in between).
         let ends = stageEnds(outputChannels: outputs)

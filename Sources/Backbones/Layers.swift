@@ -10,7 +10,7 @@ enum PaddingRule: Sendable {
     case same
 }
 
-/// A convolution with its BatchNorm folded in, padding resolved per input size.
+/// A convolution with its BatchNorm folded in and its activation fused, padding resolved per input size.
 struct FoldedConv: Sendable {
     let conv: Conv2D
     let rule: PaddingRule
@@ -27,10 +27,7 @@ struct FoldedConv: Sendable {
         }
         let (top, bottom) = split(x.shape[2], conv.kernelHeight)
         let (left, right) = split(x.shape[3], conv.kernelWidth)
-        let padded = Conv2D(weight: conv.weight, bias: conv.bias, stride: conv.stride,
-                            padding: Padding2D(top: top, left: left, bottom: bottom, right: right),
-                            groups: conv.groups)
-        return padded(x)
+        return conv.withPadding(Padding2D(top: top, left: left, bottom: bottom, right: right))(x)
     }
 }
 
@@ -39,15 +36,15 @@ struct FoldedConv: Sendable {
 /// two copies of the weights.
 extension StateDict {
     /// The convolution `convKey` (`.weight`, and `.bias` if stored) followed by the
-    /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`),
-    /// folded into one convolution.
+    /// BatchNorm `bnKey` (`.weight`, `.bias`, `.running_mean`, `.running_var`) and
+    /// `activation`, as one convolution.
     ///
     /// The weight must be `[O, inputChannels, k, k]` (depthwise:
     /// `[inputChannels, 1, k, k]`), with `O` = `outputChannels` and `k` =
     /// `kernel` where given, else as stored.
     mutating func foldedConv(_ convKey: String, bn bnKey: String, inputChannels: Int, outputChannels: Int? = nil,
                              kernel: Int? = nil, stride: Int = 1, padding: PaddingRule, depthwise: Bool = false,
-                             epsilon: Float) throws -> FoldedConv {
+                             epsilon: Float, activation: Activation = .identity) throws -> FoldedConv {
         let key = convKey + ".weight"
         let weight = try take(key)
         let found = weight.shape
@@ -63,7 +60,7 @@ extension StateDict {
         let symmetric: Padding2D
         if case let .symmetric(p) = padding { symmetric = .uniform(p) } else { symmetric = .uniform(0) }
         let conv = Conv2D(weight: weight, bias: bias, stride: stride, padding: symmetric,
-                          groups: depthwise ? inputChannels : 1)
+                          groups: depthwise ? inputChannels : 1, activation: activation)
         return FoldedConv(conv: conv.foldingBatchNorm(bn), rule: padding)
     }
 
@@ -122,28 +119,21 @@ func globalAveragePool(_ x: Tensor) -> Tensor {
     return out
 }
 
-/// A convolution followed by ReLU6: EfficientNet-Lite's and MobileNetV2's stem and head.
-func convReLU6Stage(name: String, _ conv: FoldedConv) -> Backbone.Stage {
-    Backbone.Stage(name: name) { x in
-        var y = conv(x)
-        relu6(&y)
-        return y
-    }
+/// A convolution alone (its activation fused): EfficientNet-Lite's and MobileNetV2's stem and head.
+func convStage(name: String, _ conv: FoldedConv) -> Backbone.Stage {
+    Backbone.Stage(name: name) { conv($0) }
 }
 
 /// An inverted-residual block (MobileNetV2, EfficientNet-Lite without squeeze-excitation):
-/// optional 1×1 expansion + ReLU6, depthwise + ReLU6, linear 1×1 projection, and the
-/// identity added back when `residual` (stride 1, equal channels).
+/// optional 1×1 expansion + ReLU6, depthwise + ReLU6 (both activations fused into their
+/// convolutions), linear 1×1 projection, and the identity added back when `residual`
+/// (stride 1, equal channels).
 func invertedResidualStage(name: String, expand: FoldedConv?, depthwise: FoldedConv,
                            project: FoldedConv, residual: Bool) -> Backbone.Stage {
     Backbone.Stage(name: name) { x in
         var h = x
-        if let expand {
-            h = expand(h)
-            relu6(&h)
-        }
+        if let expand { h = expand(h) }
         h = depthwise(h)
-        relu6(&h)
         h = project(h)
         if residual { add(&h, x) }
         return h

@@ -16,7 +16,7 @@ public enum MobileNetV2 {
 
     public static func backbone(_ dict: consuming StateDict, name: String) throws -> Backbone {
         let stem = try dict.foldedConv("features.0.0", bn: "features.0.1", inputChannels: 3, kernel: 3, stride: 2,
-                                       padding: .symmetric(1), epsilon: epsilon)
+                                       padding: .symmetric(1), epsilon: epsilon, activation: .relu6)
         var blocks: [Int] = []
         while dict.contains("features.\(blocks.count + 1).conv.0.weight") { blocks.append(blocks.count + 1) }
         let headName = "features.\(blocks.count + 1)"
@@ -34,7 +34,7 @@ public enum MobileNetV2 {
                 detail: "blocks with output channels \(outputs) do not form the 7 MobileNetV2 stages")
         }
 
-        var stages = [convReLU6Stage(name: "features.0", stem)]
+        var stages = [convStage(name: "features.0", stem)]
         var channels = stem.outputChannels
         for (i, block) in blocks.enumerated() {
             let p = "features.\(block).conv."
@@ -42,13 +42,13 @@ public enum MobileNetV2 {
             var expand: FoldedConv?
             if isExpanding[i] {
                 expand = try dict.foldedConv(p + "0", bn: p + "1", inputChannels: channels, kernel: 1,
-                                             padding: .symmetric(0), epsilon: epsilon)
+                                             padding: .symmetric(0), epsilon: epsilon, activation: .relu6)
                 hidden = expand!.outputChannels
             }
             let (dw, pw) = isExpanding[i] ? (3, 6) : (0, 3)
             let depthwise = try dict.foldedConv(p + "\(dw)", bn: p + "\(dw + 1)", inputChannels: hidden, kernel: 3,
                                                 stride: strides[i], padding: .symmetric(1), depthwise: true,
-                                                epsilon: epsilon)
+                                                epsilon: epsilon, activation: .relu6)
             let project = try dict.foldedConv(p + "\(pw)", bn: p + "\(pw + 1)", inputChannels: hidden,
                                               outputChannels: outputs[i], kernel: 1, padding: .symmetric(0),
                                               epsilon: epsilon)
@@ -58,8 +58,8 @@ public enum MobileNetV2 {
             channels = outputs[i]
         }
         let head = try dict.foldedConv(headName + ".0", bn: headName + ".1", inputChannels: channels, kernel: 1,
-                                       padding: .symmetric(0), epsilon: epsilon)
-        stages.append(convReLU6Stage(name: headName, head))
+                                       padding: .symmetric(0), epsilon: epsilon, activation: .relu6)
+        stages.append(convStage(name: headName, head))
 
         let ends = stageEnds(outputChannels: outputs).map { blocks[$0] }
         let taps = [

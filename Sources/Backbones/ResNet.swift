@@ -72,12 +72,8 @@ public enum ResNet {
     public static func backbone(_ dict: consuming StateDict, name: String) throws -> Backbone {
         let layout = try Layout(dict, name: name)
         let stem = try dict.foldedConv("conv1", bn: "bn1", inputChannels: 3, kernel: 7, stride: 2,
-                                       padding: .symmetric(3), epsilon: epsilon)
-        var stages = [Backbone.Stage(name: "conv1") { x in
-            var y = stem(x)
-            relu(&y)
-            return maxPool2d(y, kernel: 3, stride: 2, padding: 1)
-        }]
+                                       padding: .symmetric(3), epsilon: epsilon, activation: .relu)
+        var stages = [Backbone.Stage(name: "conv1") { maxPool2d(stem($0), kernel: 3, stride: 2, padding: 1) }]
         var channels = stem.outputChannels
         var taps: [FeatureTap] = []
         for (l, count) in layout.blockCounts.enumerated() {
@@ -152,18 +148,20 @@ public enum ResNet {
         var convs: [FoldedConv]
         if bottleneck {
             let reduce = try dict.foldedConv(p + ".conv1", bn: p + ".bn1", inputChannels: inputChannels, kernel: 1,
-                                             padding: .symmetric(0), epsilon: epsilon)
+                                             padding: .symmetric(0), epsilon: epsilon, activation: .relu)
             let width = reduce.outputChannels
             convs = [
                 reduce,
                 try dict.foldedConv(p + ".conv2", bn: p + ".bn2", inputChannels: width, outputChannels: width,
-                                    kernel: 3, stride: stride, padding: .symmetric(1), epsilon: epsilon),
+                                    kernel: 3, stride: stride, padding: .symmetric(1), epsilon: epsilon,
+                                    activation: .relu),
                 try dict.foldedConv(p + ".conv3", bn: p + ".bn3", inputChannels: width, kernel: 1,
                                     padding: .symmetric(0), epsilon: epsilon),
             ]
         } else {
             let first = try dict.foldedConv(p + ".conv1", bn: p + ".bn1", inputChannels: inputChannels, kernel: 3,
-                                            stride: stride, padding: .symmetric(1), epsilon: epsilon)
+                                            stride: stride, padding: .symmetric(1), epsilon: epsilon,
+                                            activation: .relu)
             convs = [
                 first,
                 try dict.foldedConv(p + ".conv2", bn: p + ".bn2", inputChannels: first.outputChannels,
@@ -184,11 +182,7 @@ public enum ResNet {
         }
         let path = convs
         return (outputs, { [shortcut] x in
-            var h = x
-            for (i, conv) in path.enumerated() {
-                h = conv(h)
-                if i < path.count - 1 { relu(&h) }
-            }
+            var h = path.reduce(x) { $1($0) }  // ReLU fused into all but the last
             add(&h, shortcut.map { $0(x) } ?? x)
             relu(&h)
             return h

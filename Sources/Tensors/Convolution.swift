@@ -47,20 +47,28 @@ public struct BatchNorm: Sendable {
 
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
 /// as im2col followed by one sgemm per image and group (1×1 stride-1
-/// convolutions skip im2col); depthwise convolutions (one input channel per
-/// group) run as a direct loop.
+/// convolutions skip im2col); stride-1 3×3 convolutions of 16 or more input
+/// and output channels run as Winograd F(4×4, 3×3) (``Winograd3x3``);
+/// depthwise convolutions (one input channel per group) run as a direct loop.
+/// The kernel depends on the layer's shape only. Bias and ``activation`` are applied
+/// as the outputs are written.
 public struct Conv2D: Sendable {
     /// `[O, C / groups, kH, kW]`.
     public private(set) var weight: Tensor
     /// `[O]`, or nil for no bias.
     public private(set) var bias: [Float]?
     public let stride: Int
-    public let padding: Padding2D
+    public private(set) var padding: Padding2D
     public let dilation: Int
     public let groups: Int
+    /// Applied to every output after the bias.
+    public let activation: Activation
+    /// The transformed weight when this layer runs as Winograd, else nil.
+    private let winograd: Winograd3x3?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
-                padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1) {
+                padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
+                activation: Activation = .identity) {
         precondition(weight.rank == 4, "conv weight must be [O, C/groups, kH, kW], got \(weight.shape)")
         precondition(groups >= 1 && weight.shape[0] % groups == 0,
                      "\(weight.shape[0]) output channels do not split into \(groups) groups")
@@ -72,6 +80,16 @@ public struct Conv2D: Sendable {
         self.padding = padding
         self.dilation = dilation
         self.groups = groups
+        self.activation = activation
+        self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
+            ? Winograd3x3(weight: weight) : nil
+    }
+
+    /// The same convolution with another padding (weights, and their Winograd transform, shared).
+    public func withPadding(_ padding: Padding2D) -> Conv2D {
+        var copy = self
+        copy.padding = padding
+        return copy
     }
 
     public var outputChannels: Int { weight.shape[0] }
@@ -86,7 +104,8 @@ public struct Conv2D: Sendable {
         return (h, w)
     }
 
-    /// This convolution followed by `bn`, folded into one convolution with bias.
+    /// This convolution followed by `bn`, folded into one convolution with bias (the
+    /// activation, if any, still comes last).
     public func foldingBatchNorm(_ bn: BatchNorm) -> Conv2D {
         precondition(bn.scale.count == outputChannels, "batch norm has \(bn.scale.count) channels, conv \(outputChannels)")
         var folded = weight
@@ -98,7 +117,7 @@ public struct Conv2D: Sendable {
             newBias[o] = ((bias?[o] ?? 0) - bn.mean[o]) * factor + bn.shift[o]
         }
         return Conv2D(weight: folded, bias: newBias, stride: stride, padding: padding,
-                      dilation: dilation, groups: groups)
+                      dilation: dilation, groups: groups, activation: activation)
     }
 
     /// `[N, C, H, W]` → `[N, O, H', W']`.
@@ -138,17 +157,19 @@ public struct Conv2D: Sendable {
     private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int,
                                into output: UnsafeMutablePointer<Float>) {
         let (outH, outW) = outputSize(height: height, width: width)
+        if let winograd {
+            winograd.convolve(image, height: height, width: width, padding: padding, outH: outH, outW: outW,
+                              bias: bias, activation: activation, into: output)
+            return
+        }
         let plane = outH * outW
         let groupIn = weight.shape[1], groupOut = outputChannels / groups
         let rows = groupIn * kernelHeight * kernelWidth
         let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1
             && padding == .uniform(0)
-        // im2col writes every element, so the buffer starts uninitialised.
-        var columns = [Float](unsafeUninitializedCapacity: isPointwise ? 0 : rows * plane) { _, count in
-            count = isPointwise ? 0 : rows * plane
-        }
+        // im2col writes every element, so the buffer may hold anything.
+        let columns = ThreadScratch.forCurrentThread.buffer(isPointwise ? 0 : rows * plane)
         weight.data.withUnsafeBufferPointer { w in
-            columns.withUnsafeMutableBufferPointer { cols in
                 for g in 0..<groups {
                     let groupImage = image + g * groupIn * height * width
                     let patches: UnsafePointer<Float>
@@ -156,23 +177,22 @@ public struct Conv2D: Sendable {
                         patches = groupImage
                     } else {
                         im2col(groupImage, channels: groupIn, height: height, width: width,
-                               outH: outH, outW: outW, into: cols.baseAddress!)
-                        patches = UnsafePointer(cols.baseAddress!)
+                               outH: outH, outW: outW, into: columns)
+                        patches = UnsafePointer(columns)
                     }
                     let groupOutput = output + g * groupOut * plane
                     sgemm(m: groupOut, n: plane, k: rows,
                           a: w.baseAddress! + g * groupOut * rows, lda: rows,
                           b: patches, ldb: plane,
                           c: groupOutput, ldc: plane)
-                    if let bias {
+                    if bias != nil || activation != .identity {
                         for o in 0..<groupOut {
-                            let b = bias[g * groupOut + o]
+                            let b = bias?[g * groupOut + o] ?? 0
                             let line = groupOutput + o * plane
-                            for p in 0..<plane { line[p] += b }
+                            for p in 0..<plane { line[p] = activation(line[p] + b) }
                         }
                     }
                 }
-            }
         }
     }
 
@@ -198,14 +218,7 @@ public struct Conv2D: Sendable {
                             line.update(repeating: 0, count: outW)
                             continue
                         }
-                        let src = plane + ih * width + offset
-                        line.update(repeating: 0, count: lo)
-                        if stride == 1 {
-                            (line + lo).update(from: src + lo, count: hi - lo)
-                        } else {
-                            for ow in lo..<hi { line[ow] = src[ow * stride] }
-                        }
-                        (line + hi).update(repeating: 0, count: outW - hi)
+                        copyRow(plane + ih * width + offset, stride: stride, into: line, count: outW, inside: lo..<hi)
                     }
                     row += 1
                 }
@@ -214,19 +227,19 @@ public struct Conv2D: Sendable {
     }
 
     /// Depthwise convolution: channel `c` of the output reads channel `c` of the input only.
+    /// One job per image and channel: the channel is copied, zero-padded, into scratch as
+    /// `stride` column phases (phase `p` holds padded columns `p`, `p + stride`, …), so every
+    /// tap of eight adjacent outputs is one contiguous load; each output is summed in a
+    /// register in the order bias, then taps row by row, and written once.
     private func depthwise(_ x: Tensor, into out: inout Tensor) {
         let (n, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (outH, outW) = (out.shape[2], out.shape[3])
         let (kh, kw) = (kernelHeight, kernelWidth)
         let (s, d, top, left) = (stride, dilation, padding.top, padding.left)
-        // Per kernel column kj: the output columns lo..<hi whose input column lies inside the image.
-        let columnRanges = (0..<kw).map { kj -> Range<Int> in
-            let offset = kj * d - left
-            let lo = max(0, (-offset + s - 1) / s)
-            let last = width - 1 - offset
-            let hi = last < 0 ? 0 : min(outW, last / s + 1)
-            return lo < hi ? lo..<hi : 0..<0
-        }
+        typealias Lanes = SIMD8<Float>
+        // Padded rows read, and columns per phase (the last group of eight may overrun outW).
+        let rows = (outH - 1) * s + (kh - 1) * d + 1
+        let phaseWidth = (outW + Lanes.scalarCount - 1) / Lanes.scalarCount * Lanes.scalarCount + (kw - 1) * d / s
         x.data.withUnsafeBufferPointer { input in
             weight.data.withUnsafeBufferPointer { w in
                 out.data.withUnsafeMutableBufferPointer { output in
@@ -235,22 +248,44 @@ public struct Conv2D: Sendable {
                         let c = job % channels
                         let src = inBase + job * height * width
                         let dst = outBase + job * outH * outW
-                        let b = bias?[c] ?? 0
-                        for p in 0..<(outH * outW) { dst[p] = b }
+                        let padded = ThreadScratch.forCurrentThread.buffer(s * rows * phaseWidth)
+                        for y in 0..<rows {
+                            let iy = y - top
+                            for phase in 0..<s {
+                                let line = padded + (phase * rows + y) * phaseWidth
+                                guard iy >= 0 && iy < height else {
+                                    line.update(repeating: 0, count: phaseWidth)
+                                    continue
+                                }
+                                // Column x of this phase is input column x · s + phase − left: inside for lo..<hi.
+                                let first = left - phase
+                                let lo = min(first <= 0 ? 0 : (first + s - 1) / s, phaseWidth)
+                                let last = width - 1 + first  // column x is inside while x · s ≤ last
+                                let hi = last < 0 ? lo : max(lo, min(phaseWidth, last / s + 1))
+                                copyRow(src + iy * width + phase - left, stride: s, into: line, count: phaseWidth,
+                                        inside: lo..<hi)
+                            }
+                        }
+                        let kernel = wBase + c * kh * kw
+                        let b = Lanes(repeating: bias?[c] ?? 0)
                         for oh in 0..<outH {
                             let line = dst + oh * outW
-                            for ki in 0..<kh {
-                                let ih = oh * s - top + ki * d
-                                if ih < 0 || ih >= height { continue }
-                                let row = src + ih * width
-                                for kj in 0..<kw {
-                                    let k = wBase[(c * kh + ki) * kw + kj]
-                                    let offset = kj * d - left
-                                    if s == 1 {
-                                        for ow in columnRanges[kj] { line[ow] += k * row[ow + offset] }
-                                    } else {
-                                        for ow in columnRanges[kj] { line[ow] += k * row[ow * s + offset] }
+                            for ow in Swift.stride(from: 0, to: outW, by: Lanes.scalarCount) {
+                                var sum = b
+                                for ki in 0..<kh {
+                                    let y = oh * s + ki * d
+                                    for kj in 0..<kw {
+                                        let column = kj * d
+                                        let tap = padded + ((column % s) * rows + y) * phaseWidth + ow + column / s
+                                        sum += kernel[ki * kw + kj] * UnsafeRawPointer(tap).loadUnaligned(as: Lanes.self)
                                     }
+                                }
+                                sum = activation(sum)
+                                let count = min(Lanes.scalarCount, outW - ow)
+                                if count == Lanes.scalarCount {
+                                    UnsafeMutableRawPointer(line + ow).storeBytes(of: sum, as: Lanes.self)
+                                } else {
+                                    for l in 0..<count { line[ow + l] = sum[l] }
                                 }
                             }
                         }
@@ -259,6 +294,19 @@ public struct Conv2D: Sendable {
             }
         }
     }
+}
+
+/// `line[x] = source[x · stride]` for `x` in `inside`, zero for the rest of `0..<count`
+/// (one row of a zero-padded, strided copy; `source` may point before the row it reads).
+private func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutablePointer<Float>,
+                     count: Int, inside: Range<Int>) {
+    line.update(repeating: 0, count: inside.lowerBound)
+    if stride == 1 {
+        (line + inside.lowerBound).update(from: source + inside.lowerBound, count: inside.count)
+    } else {
+        for x in inside { line[x] = source[x * stride] }
+    }
+    (line + inside.upperBound).update(repeating: 0, count: count - inside.upperBound)
 }
 
 /// A fully connected layer: `[N, in]` → `[N, out]`, `y = x · Wᵀ + b`.

@@ -1,3 +1,31 @@
+/// The elementwise function a convolution applies to each output as it writes it,
+/// after the bias (fused, instead of a second pass over the tensor).
+public enum Activation: Sendable {
+    case identity
+    /// max(x, 0).
+    case relu
+    /// min(max(x, 0), 6).
+    case relu6
+
+    @inline(__always)
+    func callAsFunction(_ x: Float) -> Float {
+        switch self {
+        case .identity: return x
+        case .relu: return max(x, 0)
+        case .relu6: return min(max(x, 0), 6)
+        }
+    }
+
+    @inline(__always)
+    func callAsFunction(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        switch self {
+        case .identity: return x
+        case .relu: return x.replacing(with: 0, where: x .< 0)
+        case .relu6: return x.replacing(with: 0, where: x .< 0).replacing(with: 6, where: x .> 6)
+        }
+    }
+}
+
 /// max(x, 0), elementwise, in place.
 public func relu(_ x: inout Tensor) {
     x.data.withUnsafeMutableBufferPointer { p in

@@ -46,11 +46,16 @@ func runBackboneBenchmarks() {
 
     // PatchCore's usual backbone, with placeholder weights of the right shapes.
     resetPeakMemory()
-    let wide = try! ResNet.backbone(.wideResNet50_2, weights: ResNet.placeholderWeights(.wideResNet50_2))
+    let wideWeights = ResNet.placeholderWeights(.wideResNet50_2)
+    let wideGFLOP = resNetGFLOP(wideWeights, upToLayer: 3, inputSize: 224)
+    let wide = try! ResNet.backbone(.wideResNet50_2, weights: wideWeights)
     let (wideWall, wideCPU) = measure(repeats: 1) { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
+    let widePerCore = wideGFLOP * Double(batch) / wideCPU
     print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
+                 + "%.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak; "
                  + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
-                 Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, peakMemoryMiB()))
+                 Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, wideGFLOP, widePerCore,
+                 100 * widePerCore / peak, peakMemoryMiB()))
 }
 
 /// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the
@@ -97,7 +102,9 @@ private func sgemmSingleThreadGFLOPS() -> Double {
 }
 
 /// Multiply-add FLOPs (2 per MAC) of a torchvision ResNet's convolutions
-/// through `layer<upToLayer>`: conv1 at input/2, `layerL` at input/2^(L+1).
+/// through `layer<upToLayer>`, as standard convolution counts them (Winograd
+/// layers do fewer, so the rate derived from it may exceed the sgemm peak):
+/// conv1 at input/2, `layerL` at input/2^(L+1).
 private func resNetGFLOP(_ dict: StateDict, upToLayer: Int, inputSize: Int) -> Double {
     var flops = 0.0
     for key in dict.keys where key.hasSuffix(".weight") {

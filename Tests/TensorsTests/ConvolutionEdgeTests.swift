@@ -8,21 +8,15 @@ import XCTest
 /// runs, strided gathers).
 final class ConvolutionEdgeTests: XCTestCase {
     func testMatchesDirectLoopOverGeometries() {
-        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-        func next() -> Float {  // SplitMix64 → [-1, 1)
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Float((z ^ (z >> 31)) >> 40) / Float(1 << 23) - 1
-        }
+        var generator = SplitMix64(seed: 0x9E37_79B9_7F4A_7C15)
+        func next() -> Float { uniform(&generator) }
         var checked = 0
         for (channels, groups) in [(2, 1), (4, 2), (3, 3)] {
             for kernel in [1, 3, 5] {
                 for stride in 1...3 {
                     for dilation in 1...2 {
                         for (top, left, bottom, right) in [(0, 0, 0, 0), (1, 1, 1, 1), (0, 2, 1, 0), (3, 4, 2, 5)] {
-                            for (height, width) in [(5, 4), (7, 9), (3, 11)] {
+                            for (height, width) in [(5, 4), (7, 9), (3, 11), (4, 2)] {
                                 let padding = Padding2D(top: top, left: left, bottom: bottom, right: right)
                                 let outputs = groups == channels ? channels : 4
                                 let weight = Tensor(shape: [outputs, channels / groups, kernel, kernel],
@@ -45,6 +39,42 @@ final class ConvolutionEdgeTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, 500)
+    }
+
+    /// Stride-1 3×3 layers of ≥ 16 channels run as Winograd F(4×4, 3×3): against the
+    /// Double direct loop on sizes that leave partial tiles (and SIMD groups) at the right
+    /// and bottom, with symmetric, asymmetric and wide padding; each image of a batch gets
+    /// the bits it gets alone.
+    func testWinogradMatchesDirectLoop() {
+        var generator = SplitMix64(seed: 42)
+        func next() -> Float { uniform(&generator) }
+        var worstRatio: Float = 0
+        for (channels, outputs) in [(16, 24), (32, 16)] {
+            for padding in [Padding2D.uniform(1), .uniform(0), Padding2D(top: 0, left: 1, bottom: 2, right: 3)] {
+                for (height, width) in [(14, 14), (7, 45), (3, 3), (17, 66)] {
+                    let weight = Tensor(shape: [outputs, channels, 3, 3],
+                                        data: (0..<(outputs * channels * 9)).map { _ in next() })
+                    let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, padding: padding)
+                    let (outH, outW) = conv.outputSize(height: height, width: width)
+                    guard outH > 0 && outW > 0 else { continue }
+                    let x = Tensor(shape: [2, channels, height, width],
+                                   data: (0..<(2 * channels * height * width)).map { _ in next() })
+                    let y = conv(x)
+                    let expected = directConvolution(x, conv)
+                    let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+                    let ratio = worst / expected.maxMagnitude
+                    worstRatio = max(worstRatio, ratio)
+                    XCTAssertLessThanOrEqual(ratio, 1e-5, "c\(channels) o\(outputs) p\(padding) \(height)x\(width)")
+                    XCTAssertEqual(conv(Tensor.stack([x.slice(1)])).slice(0), y.slice(1), "batch and single results differ")
+                }
+            }
+        }
+        print(String(format: "Winograd F(4x4,3x3): worst max abs error / max magnitude %.2e", worstRatio))
+    }
+
+    /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
+    private func uniform(_ generator: inout SplitMix64) -> Float {
+        Float(generator.next() >> 40) / Float(1 << 23) - 1
     }
 
     /// The textbook definition, in Double.
