@@ -152,28 +152,30 @@ private func checkIndex(of scorer: FittedScorer, features: FeatureSplits, seed: 
     case .patchcore(let patchcore):
         guard let approximate = patchcore.approximateIndex else { return nil }
         index = approximate
-        // Patches are sampled from the test images' patches, aggregated one batch at a time.
-        let cells = try patchcore.aggregator(features.taps.map { gatherRows(of: $0, features.testRows.prefix(1)) })
-        let perImage = cells.height * cells.width
+        // Patches are sampled from the test images' patches, aggregated one image at a time.
+        func patches(_ row: Int) throws -> Tensor {
+            try features.features.patchFeatures([row], aggregator: patchcore.aggregator)
+        }
+        let first = try patches(features.testRows[0])
+        let (perImage, dimension) = (first.shape[0], first.shape[1])
         let sample = sampledRows(features.testRows.count * perImage, seed: seed)
         var rows = [Float]()
         var next = sample.startIndex
-        for start in stride(from: 0, to: features.testRows.count, by: scoringBatch) where next < sample.endIndex {
-            let batch = features.testRows[start..<min(start + scoringBatch, features.testRows.count)]
-            let end = (start + batch.count) * perImage
+        for (position, row) in features.testRows.enumerated() where next < sample.endIndex {
+            let end = (position + 1) * perImage
             guard sample[next] < end else { continue }
-            let patches = try patchcore.aggregator(features.taps.map { gatherRows(of: $0, batch) }).features
+            let imagePatches = try patches(row)
             while next < sample.endIndex && sample[next] < end {
-                let row = sample[next] - start * perImage
-                rows += patches.data[row * patches.shape[1] ..< (row + 1) * patches.shape[1]]
+                let patch = sample[next] - position * perImage
+                rows += imagePatches.data[patch * dimension ..< (patch + 1) * dimension]
                 next += 1
             }
         }
-        queries = Tensor(shape: [sample.count, cells.features.shape[1]], data: rows)
+        queries = Tensor(shape: [sample.count, dimension], data: rows)
     case .knn(let knn):
         guard let approximate = knn.approximateIndex else { return nil }
         index = approximate
-        let embeddings = try globalAveragePool(features.taps.map { gatherRows(of: $0, features.testRows) })
+        let embeddings = features.features.embeddings(features.testRows)
         queries = gatherRows(of: embeddings, sampledRows(embeddings.shape[0], seed: seed))
     case .mahalanobis, .gmm, .ocsvm:
         return nil
