@@ -7,9 +7,11 @@ let sections: [(name: String, run: () -> Void)] = [
     ("metrics", runMetricsBenchmarks),
     ("images", runImagesBenchmarks),
     ("scorers", runScorerBenchmarks),
+    ("scaling", runScalingBenchmarks),
     ("projections", runProjectionBenchmarks),
     ("data", runDataBenchmarks),
     ("backbones", runBackboneBenchmarks),
+    ("tiling", runTilingBenchmarks),
     ("experiments", runExperimentsBenchmarks),
     ("end-to-end", runEndToEndBenchmarks),
 ]
