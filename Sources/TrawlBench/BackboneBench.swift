@@ -3,17 +3,21 @@ import Foundation
 import Tensors
 import Weights
 
-/// Backbone throughput at batch 16, share of sgemm peak, and peak memory.
+/// Backbone throughput at batch 16, share of sgemm peak, and peak memory; then torch CPU on
+/// the same networks in the same run (`Sources/TrawlBench/Peers/torch_backbones.py`, 2 threads, eager,
+/// `inference_mode`) and the ratios against issue #15's targets.
 ///
 /// The machine's cores are shared with other work, so besides wall-clock
 /// images/s each figure is also given in CPU time per image (all threads),
 /// which load does not inflate, and as the rate that CPU time allows on two
-/// idle cores.
+/// idle cores. The comparisons use wall time on both sides.
 func runBackboneBenchmarks() {
     print("\n## Backbones (batch 16, 224x224; cores shared with other work: wall figures are lower bounds)")
     let peak = sgemmSingleThreadGFLOPS()
     print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
     let batch = 16
+    var trawlRates = [String: Double]()   // wall images/s by network
+    defer { compareWithTorch(trawlRates, batch: batch) }
     resetPeakMemory()
     print(String(format: "resident memory at the start of this section (earlier benchmarks' leftovers): %.0f MiB",
                  residentMemoryMiB()))
@@ -22,6 +26,7 @@ func runBackboneBenchmarks() {
         let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 7))
         let (wall, cpu) = measure { _ = try! lite0.features(input, taps: ["_blocks.10"]) }
         report("efficientnet-lite0 to _blocks.10", batch: batch, wall: wall, cpu: cpu, target: 40)
+        trawlRates["efficientnet-lite0"] = Double(batch) / wall
         _ = try! lite0.logits(input)
         print(String(format: "peak memory (VmHWM, process incl. weights) after lite0 batch-%d forwards (incl. logits): %.0f MiB (limit 1024)",
                      batch, peakMemoryMiB()))
@@ -37,6 +42,7 @@ func runBackboneBenchmarks() {
     let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 8))
     let (wall, cpu) = measure { _ = try! resnet.features(input, taps: ["layer3"]) }
     report("resnet18 to layer3", batch: batch, wall: wall, cpu: cpu, target: 45)
+    trawlRates["resnet18"] = Double(batch) / wall
     let gflop = resNetGFLOP(dict, upToLayer: 3, inputSize: 224)
     let perCore = gflop * Double(batch) / cpu
     print(String(format: "resnet18 to layer3: %.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak",
@@ -56,12 +62,36 @@ func runBackboneBenchmarks() {
                  + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
                  Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, wideGFLOP, widePerCore,
                  100 * widePerCore / peak, peakMemoryMiB()))
+    trawlRates["wide_resnet50_2"] = Double(batch) / wideWall
 }
 
-/// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so the
-/// figures below are this section's peaks, not earlier benchmarks'.
-private func resetPeakMemory() {
-    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+/// Runs the torch peer on the networks Trawl measured and prints each ratio against its
+/// target (issue #15: Lite0 ≥ 3×, ResNet-18 ≥ 2×, WRN-50-2 ≥ 2× torch's images/s).
+private func compareWithTorch(_ trawlRates: [String: Double], batch: Int) {
+    guard !trawlRates.isEmpty else { return }
+    guard let script = peerScript("torch_backbones.py") else {
+        print("torch comparison skipped: Sources/TrawlBench/Peers/torch_backbones.py is absent")
+        return
+    }
+    print("torch CPU, same shapes, random weights (2 threads, eager, inference_mode, batch \(batch)):")
+    guard let output = runBenchPython(script, arguments: ["\(batch)", "2", "2"], packages: ["pybench-torch"],
+                                      skipping: "torch comparison (make bench installs torch into .assets/pybench-torch)")
+    else { return }
+    var torchRates = [String: Double]()
+    var version = "torch"
+    for line in output.split(separator: "\n") {
+        let fields = line.split(separator: " ")
+        if fields.count == 2, let rate = Double(fields[1]) { torchRates[String(fields[0])] = rate }
+        if fields.first == "torch" { version = String(line) }
+    }
+    for (network, label, target) in [("efficientnet-lite0", "efficientnet-lite0 to _blocks.10", 3.0),
+                                     ("resnet18", "resnet18 to layer3", 2.0),
+                                     ("wide_resnet50_2", "wide_resnet50_2 to layer3", 2.0)] {
+        guard let ours = trawlRates[network], let theirs = torchRates[network] else { continue }
+        printComparison(label, trawl: String(format: "%.1f images/s", ours),
+                        peer: String(format: "%@ %.1f images/s", version, theirs), ratio: ours / theirs, target: target)
+    }
+}
 }
 
 private func report(_ label: String, batch: Int, wall: Double, cpu: Double, target: Double) {

@@ -1,21 +1,19 @@
 import Foundation
 
-/// `trawl run` of `mvtec-bottle-patchcore` at the 10 % coreset, end to end in a child
-/// process: cold (empty embedding cache: decode, backbone, cache write, coreset, scoring,
-/// metrics, result files) and warm (features from the cache). Prints wall time, the run's
-/// stages and its peak resident memory against the targets: cold ≤ 60 s, warm ≤ 15 s,
-/// peak ≤ 1.5 GiB. The peak is the `VmHWM` the run records in run.json: a spawned child's
-/// `ru_maxrss` would include this benchmark process's own peak, which Linux carries across
-/// the child's exec.
+/// `trawl run` end to end in a child process, each stage's seconds from its run.json.
+///
+/// - `mvtec-bottle-patchcore` at the 10 % coreset, cold (empty embedding cache: decode,
+///   backbone, cache write, coreset, scoring, metrics, result files) and warm (features from
+///   the cache), against issue #15's targets (cold ≤ 15 s; warm ≤ 15 s; peak ≤ 1.5 GiB), then
+///   anomalib 2.7's PatchCore on CPU at the same ratio (`Sources/TrawlBench/Peers/anomalib_patchcore.py`,
+///   target: Trawl cold ≥ 15× faster than its fit + test, with a lower peak), when it imports.
+/// - `elpv-modules-tiled` cold (full-resolution tiling of 3000×1800 modules), in seconds per
+///   megapixel of the dataset's images, when `make modules` has made them.
+///
+/// The peak is the `VmHWM` the run records in run.json: a spawned child's `ru_maxrss` would
+/// include this benchmark process's own peak, which Linux carries across the child's exec.
 func runEndToEndBenchmarks() {
-    print("\n## End to end: trawl run mvtec-bottle-patchcore, 10 % coreset (2 cores shared with other work: wall times are upper bounds)")
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    let bottle = root.deletingLastPathComponent().appendingPathComponent("shared/datasets/mvtec/bottle")
-    guard FileManager.default.fileExists(atPath: bottle.path) else {
-        print("skipped: \(bottle.path) is absent (MVTec AD bottle comes with ../shared)")
-        return
-    }
+    print("\n## End to end (2 cores shared with other work: wall times are upper bounds)")
     let trawl = Bundle.main.executableURL!.deletingLastPathComponent().appendingPathComponent("trawl")
     guard FileManager.default.isExecutableFile(atPath: trawl.path) else {
         print("skipped: \(trawl.path) is absent (build the trawl product first: `make build`)")
@@ -24,41 +22,118 @@ func runEndToEndBenchmarks() {
     let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-e2e-\(getpid())")
     defer { try? FileManager.default.removeItem(at: scratch) }
     do {
-        let spec = try singleCoresetSpec(from: root.appendingPathComponent("Experiments/mvtec-bottle-patchcore.json"),
-                                         datasetRoot: bottle, coresetRatio: 0.1, into: scratch)
-        let results = scratch.appendingPathComponent("results")
-        let arguments = ["run", spec.path, "--quiet",
-                         "--results", results.path,
-                         "--cache", scratch.appendingPathComponent("cache").path,
-                         "--assets", root.appendingPathComponent(".assets").path]
-        for (label, target) in [("cold (empty cache)", 60.0), ("warm (cached features)", 15.0)] {
-            let run = try runChild(trawl, arguments)
-            guard run.status == 0 else {
-                print("\(label): trawl exited with status \(run.status)")
-                return
-            }
-            let record = try runRecord(results.appendingPathComponent("mvtec-bottle-patchcore/run.json"))
-            let gib = Double(record.peakBytes) / Double(1 << 30)
-            print(String(format: "%@: wall %.1f s (target ≤ %.0f s: %@), peak memory %.2f GiB (target ≤ 1.5 GiB: %@)",
-                         label, run.seconds, target, run.seconds <= target ? "met" : "MISSED",
-                         gib, gib <= 1.5 ? "met" : "MISSED"))
-            print("  stages: " + record.stages)
-        }
+        try benchmarkBottle(trawl, scratch: scratch.appendingPathComponent("bottle"))
+        try benchmarkTiledModules(trawl, scratch: scratch.appendingPathComponent("modules"))
     } catch {
         print("failed: \(error)")
     }
 }
 
-/// Writes a copy of the spec at `source` with one coreset ratio and an absolute dataset
-/// root into `folder` (same file name, as the spec's name requires); returns its URL.
-private func singleCoresetSpec(from source: URL, datasetRoot: URL, coresetRatio: Double, into folder: URL) throws -> URL {
+private func benchmarkBottle(_ trawl: URL, scratch: URL) throws {
+    print("trawl run mvtec-bottle-patchcore, 10 % coreset:")
+    let bottle = repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/datasets/mvtec/bottle")
+    guard FileManager.default.fileExists(atPath: bottle.path) else {
+        print("skipped: \(bottle.path) is absent (MVTec AD bottle comes with ../shared)")
+        return
+    }
+    let spec = try benchmarkSpec(from: repositoryRoot.appendingPathComponent("Experiments/mvtec-bottle-patchcore.json"),
+                                 datasetRoot: bottle, coresetRatio: 0.1, into: scratch)
+    var cold: (seconds: Double, peakBytes: Int)?
+    for (label, target) in [("cold (empty cache)", 15.0), ("warm (cached features)", 15.0)] {
+        guard let run = try runExperiment(trawl, spec: spec, scratch: scratch, label: label) else { return }
+        let gib = Double(run.peakBytes) / Double(1 << 30)
+        print(String(format: "%@: wall %.1f s (target <= %.0f s: %@), peak memory %.2f GiB (target <= 1.5 GiB: %@), image AUROC %.4f",
+                     label, run.seconds, target, verdict(run.seconds <= target), gib, verdict(gib <= 1.5), run.auroc))
+        print("  stages: " + run.stages)
+        if cold == nil { cold = (run.seconds, run.peakBytes) }
+    }
+    guard let cold, let script = peerScript("anomalib_patchcore.py") else { return }
+    let peerScratch = scratch.appendingPathComponent("anomalib")
+    try FileManager.default.createDirectory(at: peerScratch, withIntermediateDirectories: true)
+    guard let output = runBenchPython(script, arguments: [bottle.path, "0.1", peerScratch.path],
+                                      packages: ["pybench-anomalib", "pybench-torch", "pybench"],
+                                      skipping: "anomalib comparison (make bench tries to install anomalib 2.7 into .assets/pybench-anomalib)")
+    else { return }
+    let fields = output.split(separator: "\n").last?.split(separator: " ").compactMap { Double($0) } ?? []
+    guard fields.count == 4 else { print("anomalib comparison skipped: unexpected output \(output)"); return }
+    let (fit, test, peak, auroc) = (fields[0], fields[1], fields[2], fields[3])
+    printComparison("mvtec-bottle PatchCore 10 %, cold, fit + test",
+                    trawl: String(format: "%.1f s, %.2f GiB", cold.seconds, Double(cold.peakBytes) / Double(1 << 30)),
+                    peer: String(format: "anomalib 2.7 CPU fit %.1f s + test %.1f s, %.2f GiB, image AUROC %.3f (untrained backbone)",
+                                 fit, test, peak / Double(1 << 30), auroc),
+                    ratio: (fit + test) / cold.seconds, target: 15)
+    print("  peak memory below anomalib's: \(verdict(Double(cold.peakBytes) < peak))")
+}
+
+private func benchmarkTiledModules(_ trawl: URL, scratch: URL) throws {
+    print("trawl run elpv-modules-tiled (full resolution, 40 tiles per module), cold:")
+    let modules = repositoryRoot.appendingPathComponent(".assets/elpv-modules")
+    guard FileManager.default.fileExists(atPath: modules.path) else {
+        print("skipped: \(modules.path) is absent (make modules)")
+        return
+    }
+    let spec = try benchmarkSpec(from: repositoryRoot.appendingPathComponent("Experiments/elpv-modules-tiled.json"),
+                                 datasetRoot: modules, coresetRatio: nil, into: scratch)
+    guard let run = try runExperiment(trawl, spec: spec, scratch: scratch, label: "cold (empty cache)") else { return }
+    let megapixels = try datasetMegapixels(modules)
+    print(String(format: "cold (empty cache): wall %.1f s for %.0f megapixels = %.3f s per megapixel (%.1f megapixels/s), peak memory %.2f GiB",
+                 run.seconds, megapixels, run.seconds / megapixels, megapixels / run.seconds,
+                 Double(run.peakBytes) / Double(1 << 30)))
+    print("  stages: " + run.stages)
+}
+
+/// Runs `trawl run spec` into `scratch` (results and cache there) and reads back its record;
+/// nil after printing why when trawl fails.
+private func runExperiment(_ trawl: URL, spec: URL, scratch: URL, label: String) throws
+    -> (seconds: Double, peakBytes: Int, stages: String, auroc: Double)? {
+    let results = scratch.appendingPathComponent("results")
+    let run = try runChild(trawl, ["run", spec.path, "--quiet", "--results", results.path,
+                                   "--cache", scratch.appendingPathComponent("cache").path,
+                                   "--assets", repositoryRoot.appendingPathComponent(".assets").path])
+    guard run.status == 0 else {
+        print("\(label): trawl exited with status \(run.status)")
+        return nil
+    }
+    let folder = results.appendingPathComponent(spec.deletingPathExtension().lastPathComponent)
+    let record = try runRecord(folder.appendingPathComponent("run.json"))
+    return (run.seconds, record.peakBytes, record.stages, try firstAUROC(folder.appendingPathComponent("metrics.csv")))
+}
+
+/// The `auroc` column of the first row of a run's `metrics.csv` (NaN when it has none).
+private func firstAUROC(_ url: URL) throws -> Double {
+    let lines = try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
+    guard lines.count > 1, let column = lines[0].split(separator: ",").firstIndex(of: "auroc") else { return .nan }
+    let fields = lines[1].split(separator: ",", omittingEmptySubsequences: false)
+    return column < fields.count ? Double(fields[column]) ?? .nan : .nan
+}
+
+/// Megapixels of the PNG images of an MVTec-layout folder's `train` and `test` (from each
+/// file's IHDR header).
+private func datasetMegapixels(_ root: URL) throws -> Double {
+    var pixels = 0
+    for split in ["train", "test"] {
+        let files = FileManager.default.enumerator(at: root.appendingPathComponent(split), includingPropertiesForKeys: nil)
+        while let file = files?.nextObject() as? URL {
+            guard file.pathExtension == "png" else { continue }
+            let header = try FileHandle(forReadingFrom: file).read(upToCount: 24) ?? Data()
+            guard header.count == 24 else { continue }
+            let width = header[16..<20].reduce(0) { $0 << 8 | Int($1) }, height = header[20..<24].reduce(0) { $0 << 8 | Int($1) }
+            pixels += width * height
+        }
+    }
+    return Double(pixels) / 1e6
+}
+
+/// Writes a copy of the spec at `source` with an absolute dataset root (and one coreset ratio,
+/// if given) into `folder` (same file name, as the spec's name requires); returns its URL.
+private func benchmarkSpec(from source: URL, datasetRoot: URL, coresetRatio: Double?, into folder: URL) throws -> URL {
     let data = try Data(contentsOf: source)
     guard var spec = try JSONSerialization.jsonObject(with: data) as? [String: Any],
           var dataset = spec["dataset"] as? [String: Any], var scorer = spec["scorer"] as? [String: Any] else {
         throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: source.path])
     }
     dataset["root"] = datasetRoot.path
-    scorer["coreset_ratio"] = coresetRatio
+    if let coresetRatio { scorer["coreset_ratio"] = coresetRatio }
     spec["dataset"] = dataset
     spec["scorer"] = scorer
     spec["$schema"] = nil

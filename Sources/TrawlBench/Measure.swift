@@ -37,16 +37,19 @@ func benchmarkFloats(_ count: Int, seed: UInt64 = 1) -> [Float] {
     }
 }
 
-/// Runs `python3 -c script arguments…` with `.assets/pybench` (or `$TRAWL_PYBENCH`) first on
-/// PYTHONPATH, where `make bench` installs the reference packages: its trimmed stdout, or
-/// nil after printing why `what` is skipped.
-func runBenchPython(_ script: String, arguments: [String], skipping what: String) -> String? {
+/// Runs `python3 -c script arguments…` with the folders `packages` under `.assets` (or
+/// `$TRAWL_PYBENCH` in place of `.assets/pybench`) first on PYTHONPATH, where `make bench`
+/// installs the reference packages: its trimmed stdout, or nil after printing why `what` is
+/// skipped.
+func runBenchPython(_ script: String, arguments: [String], packages: [String] = ["pybench"],
+                    skipping what: String) -> String? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3", "-c", script] + arguments
     var environment = ProcessInfo.processInfo.environment
-    let pybench = environment["TRAWL_PYBENCH"] ?? FileManager.default.currentDirectoryPath + "/.assets/pybench"
-    environment["PYTHONPATH"] = [pybench, environment["PYTHONPATH"]].compactMap { $0 }.joined(separator: ":")
+    let assets = FileManager.default.currentDirectoryPath + "/.assets/"
+    let folders = packages.map { $0 == "pybench" ? environment["TRAWL_PYBENCH"] ?? assets + $0 : assets + $0 }
+    environment["PYTHONPATH"] = (folders + [environment["PYTHONPATH"]].compactMap { $0 }).joined(separator: ":")
     process.environment = environment
     let pipe = Pipe()
     process.standardOutput = pipe
@@ -57,3 +60,29 @@ func runBenchPython(_ script: String, arguments: [String], skipping what: String
     guard process.terminationStatus == 0 else { print("\(what) skipped: \(output)"); return nil }
     return output
 }
+
+/// The text of the peer script `Sources/TrawlBench/Peers/name` of this checkout.
+func peerScript(_ name: String) -> String? {
+    try? String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Peers/\(name)"), encoding: .utf8)
+}
+
+/// The checkout this benchmark was built from.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// Resets `VmHWM` to the current resident size (Linux ≥ 4.0), so a following
+/// ``peakMemoryMiB()`` is the peak of what ran in between (plus what was resident before).
+func resetPeakMemory() {
+    try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+}
+
+/// Prints one comparison with a peer: `label: Trawl … | peer … | ratio× (target ≥ …×: PASS/MISS)`.
+/// `ratio` is how many times better Trawl does (rates: Trawl / peer; times: peer / Trawl).
+func printComparison(_ label: String, trawl: String, peer: String, ratio: Double, target: Double) {
+    print(String(format: "%@: Trawl %@ | %@ | %.2fx (target >= %.1fx: %@)",
+                 label, trawl, peer, ratio, target, verdict(ratio >= target)))
+}
+
+/// `PASS` or `MISS`, how every target line of the bench ends.
+func verdict(_ met: Bool) -> String { met ? "PASS" : "MISS" }

@@ -44,6 +44,35 @@ final class CoresetTests: XCTestCase {
         }
     }
 
+    /// FNV-1a of a selection's indices.
+    private func checksum(_ indices: [Int]) -> UInt64 {
+        indices.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+    }
+
+    func testSelectionsArePinned() throws {
+        // The exact selections of the greedy loop as of commit 1c50663, which a faster loop must
+        // not move by a single index: 12,000 Gaussian rows of 152 dims (projected to 128), 10 %,
+        // both starts; and rows in 40 tight clusters, where near-ties make the selection sensitive
+        // to the last bit of a distance (changing the 1024-row blocks alone moves it: OpenBLAS's
+        // sgemm bits depend on the call's shape, so the block and centre-chunk layout is pinned too).
+        let gaussian = gaussianMatrix(12_000, 152, seed: 31)
+        var clustered = gaussianMatrix(12_000, 152, seed: 32, scale: 0.05)
+        let clusterCentres = gaussianMatrix(40, 152, seed: 33, scale: 3)
+        for r in 0..<12_000 { for j in 0..<152 { clustered.data[r * 152 + j] += clusterCentres.data[(r * 7 % 40) * 152 + j] } }
+        let cases: [(Tensor, CoresetSampler.Start, [Int], UInt64)] = [
+            (gaussian, .referenceMean(points: 10), [5983, 5159, 9273, 6856, 5390, 7689], 0x503c_e065_523b_6e74),
+            (gaussian, .randomPoint, [2722, 6121, 7034, 8956, 249, 1737], 0x1e59_721a_de5e_53e8),
+            (clustered, .referenceMean(points: 10), [4960, 8350, 8872, 6739, 9521, 3453], 0x94af_a3c8_416b_9ab2),
+        ]
+        for (features, start, prefix, sum) in cases {
+            let selection = try CoresetSampler(size: .fraction(0.1), start: start, seed: 0, showsProgress: false)
+                .select(from: features)
+            XCTAssertEqual(selection.count, 1200)
+            XCTAssertEqual(Array(selection.prefix(6)), prefix, "\(start)")
+            XCTAssertEqual(checksum(selection), sum, "\(start): 0x\(String(checksum(selection), radix: 16))")
+        }
+    }
+
     func testHandWorkedLine() throws {
         // Points 0…10 on a line, started from the seeded point s: the next centre is
         // the far end (10 when s < 5, else 0; at s = 5 the tie goes to the lower index).
