@@ -92,7 +92,6 @@ private func compareWithTorch(_ trawlRates: [String: Double], batch: Int) {
                         peer: String(format: "%@ %.1f images/s", version, theirs), ratio: ours / theirs, target: target)
     }
 }
-}
 
 private func report(_ label: String, batch: Int, wall: Double, cpu: Double, target: Double) {
     let cpuPerImage = cpu / Double(batch)
