@@ -40,6 +40,11 @@ public struct Neighbours: Equatable, Sendable {
 /// blocks of 128 × 2048, so memory stays at one small block per core whatever
 /// the sizes; the two cores take alternate query blocks. Ties go to the lower
 /// bank index. Results are deterministic.
+///
+/// OpenBLAS's sums for a query row depend on the row's position within its block,
+/// so a caller whose queries come in groups (one image's patches) passes the
+/// group's row count: blocks then start at every group, and a group's results do
+/// not depend on the groups searched with it.
 public struct NearestNeighbourIndex: Sendable {
     /// The metric of every search.
     public let metric: DistanceMetric
@@ -65,9 +70,17 @@ public struct NearestNeighbourIndex: Sendable {
         }
     }
 
-    /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`).
-    public func search(_ queries: Tensor, k: Int) throws -> Neighbours {
-        run(try prepared(queries, k: k), k: k, excludeSelf: false)
+    /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`), searched in groups
+    /// of `rowsPerGroup` consecutive rows (`Q` a multiple of it; nil = one group), each
+    /// group's results independent of the others.
+    public func search(_ queries: Tensor, k: Int, rowsPerGroup: Int? = nil) throws -> Neighbours {
+        let queries = try prepared(queries, k: k)
+        let group = rowsPerGroup ?? max(1, queries.shape[0])
+        guard group >= 1 && queries.shape[0] % group == 0 else {
+            throw ScorerError.invalidParameter(name: "rowsPerGroup", value: "\(group)",
+                                               reason: "must divide the \(queries.shape[0]) query rows")
+        }
+        return run(queries, k: k, excludeSelf: false, rowsPerGroup: group)
     }
 
     /// `queries` checked (`[Q, D]`, finite, `1 ≤ k ≤ M`) and, for cosine, L2-normalised.
@@ -110,7 +123,7 @@ public struct NearestNeighbourIndex: Sendable {
         }
         }
         if !short.isEmpty {
-            let found = run(gatherRows(queries, short), k: k, excludeSelf: false)
+            let found = run(gatherRows(queries, short), k: k, excludeSelf: false, rowsPerGroup: 1)
             for (position, i) in short.enumerated() {
                 for j in 0..<k {
                     distances[i * k + j] = found.distances[position * k + j]
@@ -125,7 +138,7 @@ public struct NearestNeighbourIndex: Sendable {
     /// (leave-one-out: entry `i` never counts as its own neighbour).
     public func searchLeavingOneOut(k: Int) throws -> Neighbours {
         try checkK(k, available: count - 1)
-        return run(bank, k: k, excludeSelf: true)
+        return run(bank, k: k, excludeSelf: true, rowsPerGroup: max(1, count))
     }
 
     private func checkK(_ k: Int, available: Int) throws {
@@ -133,12 +146,18 @@ public struct NearestNeighbourIndex: Sendable {
         guard k <= available else { throw ScorerError.notEnoughNeighbours(requested: k, available: available) }
     }
 
-    private func run(_ queries: Tensor, k: Int, excludeSelf: Bool) -> Neighbours {
+    private func run(_ queries: Tensor, k: Int, excludeSelf: Bool, rowsPerGroup: Int) -> Neighbours {
         let q = queries.shape[0], d = dimension, m = count
         var distances = [Float](repeating: 0, count: q * k)
         var indices = [Int](repeating: 0, count: q * k)
         let queryNorms = queries.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: q, dim: d) }
-        let blocks = (q + Self.queryBlock - 1) / Self.queryBlock
+        // Query blocks (first row, rows): each group cut into blocks from its first row.
+        let queryBlocks = stride(from: 0, to: q, by: rowsPerGroup).flatMap { group in
+            stride(from: group, to: group + rowsPerGroup, by: Self.queryBlock).map {
+                (start: $0, count: min(Self.queryBlock, group + rowsPerGroup - $0))
+            }
+        }
+        let blocks = queryBlocks.count
         let workers = min(2, blocks)
         queries.data.withUnsafeBufferPointer { queryBuffer in
         bank.data.withUnsafeBufferPointer { bankBuffer in
@@ -152,7 +171,7 @@ public struct NearestNeighbourIndex: Sendable {
                 scratch.withUnsafeMutableBufferPointer { scratchBuffer in
                     let s = scratchBuffer.baseAddress!
                     for block in stride(from: worker, to: blocks, by: workers) {
-                        let q0 = block * Self.queryBlock, qn = min(Self.queryBlock, q - q0)
+                        let (q0, qn) = queryBlocks[block]
                         var bestPerQuery = [TopK](repeating: empty, count: qn)
                         for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
                             let bn = min(Self.bankBlock, m - b0)

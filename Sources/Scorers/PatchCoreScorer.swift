@@ -139,9 +139,10 @@ public struct PatchCoreScorer: Sendable {
             throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
                                        expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
         }
-        let found = try approximateIndex?.search(patches.features, k: neighbours)
-            ?? index.search(patches.features, k: neighbours)
         let perImage = patches.height * patches.width
+        // Each image's patches are searched as one group: its scores do not depend on its batch.
+        let found = try approximateIndex?.search(patches.features, k: neighbours)
+            ?? index.search(patches.features, k: neighbours, rowsPerGroup: perImage)
         let cellScores = found.meanDistances
         var imageScores = [Float]()
         for image in 0..<patches.images {

@@ -49,6 +49,26 @@ final class NearestNeighbourTests: XCTestCase {
         }
     }
 
+    func testAGroupsResultsDoNotDependOnTheGroupsSearchedWithIt() throws {
+        // Groups of 200 rows (an image's patches) cross the 128-row query blocks; OpenBLAS's
+        // sums depend on a row's position within its block, so without groups the middle
+        // group's bits would change with the group in front of it.
+        let bank = gaussianMatrix(3000, 152, seed: 3)
+        let groups = (0..<3).map { gaussianMatrix(200, 152, seed: 10 + UInt64($0)) }
+        let index = try NearestNeighbourIndex(bank: bank, metric: .euclidean)
+        let together = try index.search(Tensor(shape: [600, 152], data: groups.flatMap(\.data)), k: 3, rowsPerGroup: 200)
+        for (position, group) in groups.enumerated() {
+            let alone = try index.search(group, k: 3, rowsPerGroup: 200)
+            XCTAssertEqual(Array(together.distances[position * 600 ..< (position + 1) * 600]).map(\.bitPattern),
+                           alone.distances.map(\.bitPattern), "group \(position)")
+            XCTAssertEqual(Array(together.indices[position * 600 ..< (position + 1) * 600]), alone.indices)
+        }
+        let singleRows = try index.search(Tensor(shape: [600, 152], data: groups.flatMap(\.data)), k: 3, rowsPerGroup: 1)
+        let lastRow = try index.search(Tensor(shape: [1, 152], data: Array(groups[2].data.suffix(152))), k: 3, rowsPerGroup: 1)
+        XCTAssertEqual(Array(singleRows.distances.suffix(3)).map(\.bitPattern), lastRow.distances.map(\.bitPattern))
+        XCTAssertThrowsError(try index.search(groups[0], k: 1, rowsPerGroup: 3), "200 rows are not groups of 3")
+    }
+
     func testLeaveOneOutExcludesSelf() throws {
         let bank = gaussianMatrix(2100, 8, seed: 3)
         let found = try NearestNeighbourIndex(bank: bank).searchLeavingOneOut(k: 3)
