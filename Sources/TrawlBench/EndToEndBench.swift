@@ -66,7 +66,7 @@ private func benchmarkBottle(_ trawl: URL, scratch: URL) throws {
 }
 
 private func benchmarkTiledModules(_ trawl: URL, scratch: URL) throws {
-    print("trawl run elpv-modules-tiled (full resolution, 40 tiles per module), cold:")
+    print("trawl run elpv-modules-tiled (tiled at the spec's scale), cold:")
     let modules = repositoryRoot.appendingPathComponent(".assets/elpv-modules")
     guard FileManager.default.fileExists(atPath: modules.path) else {
         print("skipped: \(modules.path) is absent (make modules)")
