@@ -59,9 +59,9 @@ extension StateDict {
         let bn = try batchNorm(bnKey, channels: outputs, epsilon: epsilon)
         let symmetric: Padding2D
         if case let .symmetric(p) = padding { symmetric = .uniform(p) } else { symmetric = .uniform(0) }
-        let conv = Conv2D(weight: weight, bias: bias, stride: stride, padding: symmetric,
+        let conv = Conv2D(weight: weight, bias: bias, foldingBatchNorm: bn, stride: stride, padding: symmetric,
                           groups: depthwise ? inputChannels : 1, activation: activation)
-        return FoldedConv(conv: conv.foldingBatchNorm(bn), rule: padding)
+        return FoldedConv(conv: conv, rule: padding)
     }
 
     /// Inference BatchNorm parameters under `prefix`, each `[channels]`.

@@ -104,20 +104,24 @@ public struct Conv2D: Sendable {
         return (h, w)
     }
 
-    /// This convolution followed by `bn`, folded into one convolution with bias (the
-    /// activation, if any, still comes last).
-    public func foldingBatchNorm(_ bn: BatchNorm) -> Conv2D {
-        precondition(bn.scale.count == outputChannels, "batch norm has \(bn.scale.count) channels, conv \(outputChannels)")
+    /// The convolution of `weight` and `bias` followed by `bn`, folded into one convolution
+    /// with bias (the activation, if any, still comes last). Folding before construction
+    /// transforms the weight for Winograd once, not twice.
+    public init(weight: Tensor, bias: [Float]? = nil, foldingBatchNorm bn: BatchNorm, stride: Int = 1,
+                padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
+                activation: Activation = .identity) {
+        let outputs = weight.shape[0]
+        precondition(bn.scale.count == outputs, "batch norm has \(bn.scale.count) channels, conv \(outputs)")
         var folded = weight
-        var newBias = [Float](repeating: 0, count: outputChannels)
-        let perChannel = weight.count / outputChannels
-        for o in 0..<outputChannels {
+        var foldedBias = [Float](repeating: 0, count: outputs)
+        let perChannel = weight.count / outputs
+        for o in 0..<outputs {
             let factor = bn.scale[o] / (bn.variance[o] + bn.epsilon).squareRoot()
             for i in o * perChannel ..< (o + 1) * perChannel { folded.data[i] *= factor }
-            newBias[o] = ((bias?[o] ?? 0) - bn.mean[o]) * factor + bn.shift[o]
+            foldedBias[o] = ((bias?[o] ?? 0) - bn.mean[o]) * factor + bn.shift[o]
         }
-        return Conv2D(weight: folded, bias: newBias, stride: stride, padding: padding,
-                      dilation: dilation, groups: groups, activation: activation)
+        self.init(weight: folded, bias: foldedBias, stride: stride, padding: padding,
+                  dilation: dilation, groups: groups, activation: activation)
     }
 
     /// `[N, C, H, W]` → `[N, O, H', W']`.

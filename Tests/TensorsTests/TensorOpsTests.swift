@@ -62,7 +62,7 @@ final class TensorOpsTests: XCTestCase {
         let bn = BatchNorm(scale: [1.5, -0.5, 2, 0.25, 1], shift: [0.1, 0.2, -0.3, 0, 1],
                            mean: [0.5, -1, 0, 2, 0.1], variance: [1, 4, 0.25, 9, 2], epsilon: 1e-3)
         let plain = conv(tensor(c.input))
-        let folded = conv.foldingBatchNorm(bn)(tensor(c.input))
+        let folded = Conv2D(weight: tensor(c.weight!), bias: c.bias, foldingBatchNorm: bn, padding: .uniform(1))(tensor(c.input))
         let plane = plain.shape[2] * plain.shape[3]
         for i in 0..<plain.count {
             let ch = (i / plane) % 5
