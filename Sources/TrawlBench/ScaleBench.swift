@@ -103,7 +103,8 @@ private struct ScaleSource {
                                         into: repositoryRoot.appendingPathComponent(".cache/scale-bench"))
         var options = RunOptions(root: repositoryRoot, toolVersion: "bench", showsProgress: false)
         options.resultsDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-scale-\(getpid())")
-        let runner = ExperimentRunner(spec: try ExperimentSpec(contentsOf: specURL), specFile: specURL, options: options)
+        var runner = ExperimentRunner(spec: try ExperimentSpec(contentsOf: specURL), specFile: specURL, options: options)
+        runner.log = { _ in }
         let clock = Date()
         let summary = try runner.extract(shard: nil)
         guard let rows = summary.rows.first else { throw ScaleBenchError("\(specURL.path): the runner returned no rows") }
@@ -267,11 +268,13 @@ private func benchmarkSwappedIndexAUROC() {
         let lines = try String(contentsOf: summary.resultsDirectory.appendingPathComponent("metrics.csv"), encoding: .utf8)
             .split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
         let header = lines[0]
-        let columns = ["index", "auroc", "pixel_auroc", "index_recall_at_1", "bank_size"].map { header.firstIndex(of: $0) }
-        print("| index | image AUROC | pixel AUROC | recall@1 (1,000 test patches) | bank rows |")
-        print("|---|---|---|---|---|")
+        let columns = ["index", "auroc", "pixel_auroc", "index_recall_at_1"].map { header.firstIndex(of: $0) }
+        print("| index (bank: all 19,600 training patches) | image AUROC | pixel AUROC | recall@1 (1,000 test patches) |")
+        print("|---|---|---|---|")
         for row in lines.dropFirst() {
-            print("| " + columns.map { $0.map { row[$0].isEmpty ? "—" : row[$0] } ?? "?" }.joined(separator: " | ") + " |")
+            print("| " + columns.map { column in
+                column.map { Double(row[$0]).map { String(format: "%.4f", $0) } ?? (row[$0].isEmpty ? "—" : row[$0]) } ?? "?"
+            }.joined(separator: " | ") + " |")
         }
         printFlushed(String(format: "(%.1f s wall)", summary.wallSeconds))
     } catch {
