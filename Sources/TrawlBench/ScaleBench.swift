@@ -17,7 +17,7 @@ import Tensors
 /// them from the cache with ``CachedRows``, one module at a time, into the one bank array.
 /// The queries are 100,000 patches of the 32 test modules drawn with seed 0.
 ///
-/// Exact search of every query would take about half an hour on 2 cores: it runs on the first
+/// Exact search of every query would take about 20 minutes on 2 cores: it runs on the first
 /// `TRAWL_SCALE_EXACT_QUERIES` (1,000) queries, which give exact queries/s and every index's
 /// recall@1. Each IVF kind is built once and searched at several probes (faiss's own
 /// probe/recall/speed curve) on the first 10,000 queries; its fastest probe with recall@1
