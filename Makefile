@@ -164,7 +164,9 @@ tables: build
 ## torchvision's wheels do not load against it, so Sources/TrawlBench/Peers defines the networks), and
 ## anomalib for the end-to-end figure (one attempt, remembered in its .done: it needs
 ## torchvision through timm, so it imports only where a matching torchvision does).
-## SECTIONS=scale: exact search vs faiss indexes on an embedding-cache file (README "Scale").
+## SECTIONS=scale: exact search vs faiss indexes on 2 million patch rows of the modules at
+## scale 1.0 (extracted into .cache/embeddings once), then a 10-million-row bank's peak
+## memory in a child process (README "Scale").
 PYBENCH := $(ASSETS)/pybench
 UMAP_REFERENCE := umap-learn==0.5.12 scikit-learn==1.9.1
 TORCH_PEER := $(ASSETS)/pybench-torch

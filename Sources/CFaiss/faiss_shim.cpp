@@ -4,6 +4,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
+#include <faiss/impl/FaissAssert.h>
 #include <faiss/impl/FaissException.h>
 #include <omp.h>
 
@@ -41,7 +42,9 @@ bool guarded(char *error, size_t size, Body body) {
 
 /// Holds OpenMP at one thread for its lifetime (restoring the previous count), so builds do
 /// not depend on thread timing: faiss inserts HNSW rows in parallel, and on a loaded machine
-/// k-means' many short parallel regions wait on descheduled threads at every barrier.
+/// k-means' many short parallel regions wait on descheduled threads at every barrier. Filling
+/// an IVF index uses every thread: each row's cell and code are computed on their own, and
+/// every list receives its rows in row order whatever the thread count.
 struct OneThread {
     int previous = omp_get_max_threads();
     OneThread() { omp_set_num_threads(1); }
@@ -68,9 +71,11 @@ trawl_faiss_index *trawl_faiss_ivf_flat(const float *bank, int64_t rows, int64_t
         auto ivf = std::make_unique<faiss::IndexIVFFlat>(result->quantizer.get(), dim, lists);
         ivf->cp.seed = int(seed & 0x7fffffff);
         ivf->nprobe = probe;
-        OneThread building;
-        ivf->train(rows, bank);
-        ivf->add(rows, bank);
+        {
+            OneThread training;
+            ivf->train(rows, bank);
+        }
+        ivf->add(rows, bank);  // per-row assignment and encoding, lists filled in row order
         result->memory_bytes = ivf_memory(*ivf);
         result->index = std::move(ivf);
     });
@@ -106,9 +111,11 @@ trawl_faiss_index *trawl_faiss_ivf_pq(const float *bank, int64_t rows, int64_t d
         ivf->cp.seed = int(seed & 0x7fffffff);
         ivf->pq.cp.seed = int((seed + 1) & 0x7fffffff);
         ivf->nprobe = probe;
-        OneThread building;
-        ivf->train(rows, bank);
-        ivf->add(rows, bank);
+        {
+            OneThread training;
+            ivf->train(rows, bank);
+        }
+        ivf->add(rows, bank);  // per-row assignment and encoding, lists filled in row order
         result->memory_bytes = ivf_memory(*ivf) + ivf->pq.centroids.size() * sizeof(float)
                                + ivf->precomputed_table.size() * sizeof(float);
         result->index = std::move(ivf);
@@ -117,10 +124,18 @@ trawl_faiss_index *trawl_faiss_ivf_pq(const float *bank, int64_t rows, int64_t d
 }
 
 int trawl_faiss_search(const trawl_faiss_index *index, const float *queries, int64_t count, int64_t k,
-                       float *distances, int64_t *labels, char *error, size_t error_size) {
+                       int64_t probe, float *distances, int64_t *labels, char *error, size_t error_size) {
     bool ok = guarded(error, error_size, [&] {
         static_assert(sizeof(faiss::Index::idx_t) == sizeof(int64_t), "faiss labels are 64-bit");
-        index->index->search(count, queries, k, distances, reinterpret_cast<faiss::Index::idx_t *>(labels));
+        auto found = reinterpret_cast<faiss::Index::idx_t *>(labels);
+        if (probe > 0) {
+            FAISS_THROW_IF_NOT_MSG(dynamic_cast<const faiss::IndexIVF *>(index->index.get()), "probe needs an IVF index");
+            faiss::SearchParametersIVF parameters;
+            parameters.nprobe = size_t(probe);
+            index->index->search(count, queries, k, distances, found, &parameters);
+        } else {
+            index->index->search(count, queries, k, distances, found);
+        }
     });
     return ok ? 0 : -1;
 }

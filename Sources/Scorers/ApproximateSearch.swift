@@ -175,7 +175,19 @@ public final class ApproximateNeighbourIndex: @unchecked Sendable {
     /// The `k` nearest bank rows of every row of `queries` (`[Q, D]`), distances in the exact
     /// index's metric. faiss proposes `k` candidates (IVF-PQ: `max(k, rerank)`); a query
     /// for which it finds fewer than `k` (its probed cells hold too few rows) is searched exactly.
-    public func search(_ queries: Tensor, k: Int) throws -> Neighbours {
+    /// `probe` (IVF kinds, 1...lists) scans that many cells instead of the settings' `probe`,
+    /// without rebuilding: how a probe/recall/speed curve is measured on one index.
+    public func search(_ queries: Tensor, k: Int, probe: Int? = nil) throws -> Neighbours {
+        if let probe {
+            switch settings.kind {
+            case .ivfFlat(let lists, _), .ivfPQ(let lists, _, _, _):
+                guard (1...lists).contains(probe) else {
+                    throw ScorerError.invalidParameter(name: "index.probe", value: "\(probe)", reason: "must be in 1...lists (\(lists))")
+                }
+            case .hnsw:
+                throw ScorerError.invalidParameter(name: "index.probe", value: "\(probe)", reason: "hnsw has no probe")
+            }
+        }
         let prepared = try exact.prepared(queries, k: k)
         let candidates: Int
         if case .ivfPQ(_, _, _, let rerank) = settings.kind { candidates = min(max(k, rerank), exact.count) } else { candidates = k }
@@ -188,7 +200,7 @@ public final class ApproximateNeighbourIndex: @unchecked Sendable {
             distances.withUnsafeMutableBufferPointer { distanceBuffer in
                 labels.withUnsafeMutableBufferPointer { labelBuffer in
                     message.withUnsafeMutableBufferPointer { error in
-                        trawl_faiss_search(handle, queryBuffer.baseAddress!, Int64(q), Int64(candidates),
+                        trawl_faiss_search(handle, queryBuffer.baseAddress!, Int64(q), Int64(candidates), Int64(probe ?? 0),
                                            distanceBuffer.baseAddress!, labelBuffer.baseAddress!,
                                            error.baseAddress!, error.count)
                     }

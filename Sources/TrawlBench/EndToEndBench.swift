@@ -125,8 +125,10 @@ private func datasetMegapixels(_ root: URL) throws -> Double {
 }
 
 /// Writes a copy of the spec at `source` with an absolute dataset root (and one coreset ratio,
-/// if given) into `folder` (same file name, as the spec's name requires); returns its URL.
-private func benchmarkSpec(from source: URL, datasetRoot: URL, coresetRatio: Double?, into folder: URL) throws -> URL {
+/// or tiling scale, if given) into `folder` (same file name, as the spec's name requires);
+/// returns its URL.
+func benchmarkSpec(from source: URL, datasetRoot: URL, coresetRatio: Double?, tilingScale: Double? = nil,
+                   into folder: URL) throws -> URL {
     let data = try Data(contentsOf: source)
     guard var spec = try JSONSerialization.jsonObject(with: data) as? [String: Any],
           var dataset = spec["dataset"] as? [String: Any], var scorer = spec["scorer"] as? [String: Any] else {
@@ -134,6 +136,11 @@ private func benchmarkSpec(from source: URL, datasetRoot: URL, coresetRatio: Dou
     }
     dataset["root"] = datasetRoot.path
     if let coresetRatio { scorer["coreset_ratio"] = coresetRatio }
+    if let tilingScale, var backbone = spec["backbone"] as? [String: Any], var tiling = backbone["tiling"] as? [String: Any] {
+        tiling["scale"] = tilingScale
+        backbone["tiling"] = tiling
+        spec["backbone"] = backbone
+    }
     spec["dataset"] = dataset
     spec["scorer"] = scorer
     spec["$schema"] = nil

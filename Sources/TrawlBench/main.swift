@@ -17,6 +17,10 @@ let sections: [(name: String, run: () -> Void)] = [
     ("scale", runScaleBenchmarks),
 ]
 let chosen = Set(CommandLine.arguments.dropFirst())
+if chosen == [bigBankSection] {   // section scale's child process
+    runBigBankBenchmark()
+    exit(0)
+}
 if let unknown = chosen.subtracting(sections.map(\.name)).first {
     print("TrawlBench: unknown section \(unknown); sections: \(sections.map(\.name).joined(separator: ", "))")
     exit(2)

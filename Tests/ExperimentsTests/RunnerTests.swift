@@ -194,6 +194,7 @@ final class RunnerTests: XCTestCase {
         for index in 0..<3 {
             let summary = try runner(options).extract(shard: ImageShard(index: index, count: 3))
             XCTAssertEqual(summary.hits, 0)
+            XCTAssertEqual(summary.rows.map(\.imageIDs.count), [summary.misses], "the shard file's rows, to stream")
             computed += summary.misses
         }
         XCTAssertEqual(computed, 12, "every image extracted once, in its shard")
@@ -205,7 +206,12 @@ final class RunnerTests: XCTestCase {
         let record = try String(contentsOf: root.appendingPathComponent("Results/tiny/run.json"), encoding: .utf8)
         XCTAssertTrue(record.contains("\"coreset_shards_override\" : 2"), record)
         // A shard extracted again after the merge finds the key's file: nothing to do.
-        XCTAssertEqual(try runner(options).extract(shard: ImageShard(index: 1, count: 3)).misses, 0)
+        let done = try runner(options).extract(shard: ImageShard(index: 1, count: 3))
+        XCTAssertEqual(done.misses, 0)
+        XCTAssertTrue(done.rows.isEmpty, "no shard file to read")
+        let whole = try runner(options).extract(shard: nil)
+        XCTAssertEqual(whole.rows.map(\.imageIDs.count), [12])
+        XCTAssertEqual(whole.rows.first?.url, whole.files.first)
 
         try FileManager.default.removeItem(at: root.appendingPathComponent(".cache"))
         var single = options

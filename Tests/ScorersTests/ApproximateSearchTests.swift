@@ -58,6 +58,25 @@ final class ApproximateSearchTests: XCTestCase {
         assertClose(found.distances, truth.distances.map(Double.init), tolerance: 1e-4, relative: true, "distances")
     }
 
+    func testAProbeGivenToASearchActsAsTheIndexBuiltWithIt() throws {
+        try requireFaiss()
+        let exact = try NearestNeighbourIndex(bank: clustered(3000, seed: 12), metric: .euclidean)
+        let queries = Tensor(shape: [300, 32], data: clustered(300, seed: 13).data.enumerated().map { $0.element + (Float($0.offset % 7) - 3) * 0.5 })
+        for (built, probed) in [(ApproximateSearch.Kind.ivfFlat(lists: 32, probe: 1), ApproximateSearch.Kind.ivfFlat(lists: 32, probe: 9)),
+                                (.ivfPQ(lists: 32, codeBytes: 8, probe: 1, rerank: 20), .ivfPQ(lists: 32, codeBytes: 8, probe: 9, rerank: 20))] {
+            let index = try ApproximateNeighbourIndex(ApproximateSearch(built, seed: 14), over: exact)
+            let reference = try ApproximateNeighbourIndex(ApproximateSearch(probed, seed: 14), over: exact)
+            let found = try index.search(queries, k: 2, probe: 9)
+            XCTAssertTrue(try found == reference.search(queries, k: 2), "\(built.name): probe 9 given to a search")
+            XCTAssertTrue(try found != index.search(queries, k: 2), "\(built.name): probe 9 finds other rows than 1")
+            XCTAssertTrue(try index.search(queries, k: 2) == index.search(queries, k: 2, probe: 1), "\(built.name): index unchanged")
+            assertThrows(.invalidParameter(name: "index.probe", value: "33", reason: "must be in 1...lists (32)"),
+                         try index.search(queries, k: 1, probe: 33))
+        }
+        let hnsw = try ApproximateNeighbourIndex(ApproximateSearch(.hnsw(m: 8, efSearch: 16), seed: 14), over: exact)
+        assertThrows(.invalidParameter(name: "index.probe", value: "4", reason: "hnsw has no probe"), try hnsw.search(queries, k: 1, probe: 4))
+    }
+
     func testRecallOfEachKindOnAClusteredBank() throws {
         try requireFaiss()
         let exact = try NearestNeighbourIndex(bank: clustered(4000, seed: 4), metric: .euclidean)

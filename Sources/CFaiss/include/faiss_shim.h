@@ -1,8 +1,8 @@
 // A plain C surface over the faiss C++ library (Debian's libfaiss-dev ships no C API):
 // opaque index handles, built and searched with every C++ exception caught into a message.
-// Squared Euclidean (L2) distances throughout; rows are float32, row-major. Indexes are built
-// (trained and filled) on one OpenMP thread, so they are the same whatever the thread count;
-// searches use every OpenMP thread.
+// Squared Euclidean (L2) distances throughout; rows are float32, row-major. k-means training
+// and HNSW insertion run on one OpenMP thread; filling IVF lists and searching use every
+// OpenMP thread. Indexes and results are the same whatever the thread count.
 #ifndef TRAWL_FAISS_SHIM_H
 #define TRAWL_FAISS_SHIM_H
 
@@ -35,9 +35,11 @@ trawl_faiss_index *trawl_faiss_ivf_pq(const float *bank, int64_t rows, int64_t d
 
 /// The `k` nearest rows of each of the `count` queries (`[count, dim]`): `distances` and
 /// `labels` are `[count, k]`, nearest first; a label of -1 is a missing neighbour (fewer
-/// than `k` rows in the cells searched). Returns 0, or -1 with a message in `error`.
+/// than `k` rows in the cells searched). `probe` > 0 scans that many cells instead of the
+/// index's own (IVF kinds only; the index is not changed), 0 keeps the index's. Returns 0,
+/// or -1 with a message in `error`.
 int trawl_faiss_search(const trawl_faiss_index *index, const float *queries, int64_t count, int64_t k,
-                       float *distances, int64_t *labels, char *error, size_t error_size);
+                       int64_t probe, float *distances, int64_t *labels, char *error, size_t error_size);
 
 /// Bytes the index holds (codes, lists, graph), excluding allocator overhead.
 int64_t trawl_faiss_memory_bytes(const trawl_faiss_index *index);

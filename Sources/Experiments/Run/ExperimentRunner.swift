@@ -53,6 +53,9 @@ public struct ExtractionSummary: Sendable {
     public var misses: Int
     /// The cache files written or found (a shard's file, or the whole key's when it was finished).
     public var files: [URL]
+    /// The rows of the files read, to stream one image at a time (none for a shard with
+    /// nothing to extract): features first, then augmented features when the spec has them.
+    public var rows: [CachedRows]
 }
 
 /// What a finished run reports.
@@ -251,13 +254,14 @@ public struct ExperimentRunner {
     public func extract(shard: ImageShard?) throws -> ExtractionSummary {
         let specHash = SHA256.hash(try Data(contentsOf: specFile)).hex
         let inputs = try self.inputs(measuringQuality: spec.qualityFilter != nil) { _ in }
-        var summary = ExtractionSummary(hits: 0, misses: 0, files: [])
+        var summary = ExtractionSummary(hits: 0, misses: 0, files: [], rows: [])
         for (items, name) in [(inputs.sampleItems, "features"), (inputs.augmentedItems, "augmented features")]
         where !items.isEmpty {
             let extracted = try extract(items, name, inputs: inputs, specHash: specHash, shard: shard)
             summary.hits += extracted.hits
             summary.misses += extracted.misses
             summary.files.append(extracted.file)
+            summary.rows += extracted.rows.map { [$0] } ?? []
         }
         return summary
     }
