@@ -130,6 +130,9 @@ public final class ApproximateNeighbourIndex: @unchecked Sendable {
         self.exact = exact
         #if canImport(CFaiss)
         let clock = Date()
+        // faiss assigns rows to cells with BLAS products: on one OpenBLAS thread their bits,
+        // and so the cells, do not depend on the thread count.
+        BLASThreads.pinToOne()
         var message = [CChar](repeating: 0, count: 512)
         let rows = Int64(exact.count), d = Int64(exact.dimension)
         let built: OpaquePointer? = exact.bank.data.withUnsafeBufferPointer { bank in
@@ -189,6 +192,7 @@ public final class ApproximateNeighbourIndex: @unchecked Sendable {
             }
         }
         let prepared = try exact.prepared(queries, k: k)
+        BLASThreads.pinToOne()   // the coarse quantizer ranks cells with BLAS products
         let candidates: Int
         if case .ivfPQ(_, _, _, let rerank) = settings.kind { candidates = min(max(k, rerank), exact.count) } else { candidates = k }
         let q = prepared.shape[0]
