@@ -6,8 +6,22 @@ public struct AnomalyScores: Equatable, Sendable {
     public var imageScores: [Float]
     /// Per-cell scores on the feature grid, `[N, h, w]`.
     public var patchScores: Tensor
-    /// `patchScores` resized bilinearly to the image size and blurred: `[N, H, W]`.
+    /// `patchScores` (minus each image's median with ``MapNormalization/imageMedian``)
+    /// resized bilinearly to the image size and blurred: `[N, H, W]`.
     public var anomalyMaps: Tensor
+}
+
+/// What a PatchCore anomaly map shows of its image's patch scores.
+public enum MapNormalization: String, CaseIterable, Sendable {
+    /// The patch scores themselves (distances to the bank).
+    case none
+    /// Each patch score minus the median patch score of its own image (numpy's median: the
+    /// mean of the two middle values for an even count). Where normal content of one kind
+    /// sits farther from its bank neighbours than another's (coarse texture, a sparser
+    /// mode), the maps of different images become comparable: a region scores how far it
+    /// stands out from its image's typical patch. Image scores are unchanged; an image that
+    /// is anomalous in more than half its patches gets a flat map.
+    case imageMedian = "image_median"
 }
 
 /// Resizes `[N, h, w]` scores bilinearly (`align_corners = False`) to
@@ -41,6 +55,8 @@ public struct PatchCoreScorer: Sendable {
     public var reweightingNeighbours: Int?
     /// Gaussian σ (pixels) of the anomaly-map blur; 0 for none.
     public var blurSigma: Float
+    /// What the anomaly maps show of the patch scores (image scores never change).
+    public var mapNormalization: MapNormalization
     /// The faiss index test patches search; nil searches exactly.
     public var approximateSearch: ApproximateSearch?
 
@@ -53,13 +69,14 @@ public struct PatchCoreScorer: Sendable {
                 coreset: CoresetSampler? = CoresetSampler(size: .fraction(0.1)),
                 neighbours: Int = 1, metric: DistanceMetric = .euclidean,
                 reweightingNeighbours: Int? = nil, blurSigma: Float = 4,
-                approximateSearch: ApproximateSearch? = nil) {
+                mapNormalization: MapNormalization = .none, approximateSearch: ApproximateSearch? = nil) {
         self.aggregator = aggregator
         self.coreset = coreset
         self.neighbours = neighbours
         self.metric = metric
         self.reweightingNeighbours = reweightingNeighbours
         self.blurSigma = blurSigma
+        self.mapNormalization = mapNormalization
         self.approximateSearch = approximateSearch
     }
 
@@ -157,8 +174,9 @@ public struct PatchCoreScorer: Sendable {
             imageScores.append(score)
         }
         let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
+        let mapGrid = mapNormalization == .imageMedian ? subtractingImageMedians(grid) : grid
         return AnomalyScores(imageScores: imageScores, patchScores: grid,
-                             anomalyMaps: anomalyMaps(grid, height: imageHeight, width: imageWidth, sigma: blurSigma))
+                             anomalyMaps: anomalyMaps(mapGrid, height: imageHeight, width: imageWidth, sigma: blurSigma))
     }
 
     /// Paper Eq. 7 as anomalib implements it: with `m*` the bank entry nearest
@@ -177,6 +195,20 @@ public struct PatchCoreScorer: Sendable {
         let largest = bySupport.max()!
         let exponentials = bySupport.map { Double(exp($0 - largest)) }
         return Float(1 - exponentials[0] / exponentials.reduce(0, +))
+    }
+
+    /// `[N, h, w]` scores minus each image's median score (``MapNormalization/imageMedian``).
+    private func subtractingImageMedians(_ grid: Tensor) -> Tensor {
+        let perImage = grid.shape[1] * grid.shape[2]
+        var out = grid
+        for image in 0..<grid.shape[0] {
+            let cells = image * perImage ..< (image + 1) * perImage
+            let sorted = grid.data[cells].sorted()
+            let middle = perImage / 2
+            let median = perImage % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            for cell in cells { out.data[cell] -= median }
+        }
+        return out
     }
 
     private func checkNeighbours(bankSize: Int) throws {

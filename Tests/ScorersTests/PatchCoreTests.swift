@@ -78,6 +78,34 @@ final class PatchCoreScorerTests: XCTestCase {
                        expected, accuracy: 1e-5)
     }
 
+    /// `map_normalization: image_median` against numpy (a bank with a tight and a wide normal
+    /// mode; an even and an odd cell count): maps are patch scores minus the image's median,
+    /// patch and image scores are the raw distances.
+    func testImageMedianMapsMatchTheReference() throws {
+        let json = try loadFixture("patchcore_image_median.json")
+        let bank = Tensor(shape: json["bank_shape"] as! [Int], data: try fixtureDoubles(json, "bank").map(Float.init))
+        for case let fixture as [String: Any] in try XCTUnwrap(json["cases"] as? [Any]) {
+            let (height, width) = (fixture["height"] as! Int, fixture["width"] as! Int)
+            let test = PatchFeatures(features: Tensor(shape: fixture["test_shape"] as! [Int],
+                                                      data: try fixtureDoubles(fixture, "test").map(Float.init)),
+                                     images: 2, height: height, width: width)
+            var scorer = PatchCoreScorer(coreset: nil, blurSigma: 0, mapNormalization: .imageMedian)
+            try scorer.fit(bank: bank)
+            let scores = try scorer.score(patches: test, imageHeight: height, imageWidth: width)
+            // Float GEMM distances (‖q‖² + ‖m‖² − 2q·m with ‖q‖² ≈ 100) agree with float64 to 1e-4.
+            let label = "\(height)×\(width)"
+            assertClose(scores.patchScores.data, try fixtureDoubles(fixture, "patch_scores"), tolerance: 1e-4, label)
+            assertClose(scores.imageScores, try fixtureDoubles(fixture, "image_scores"), tolerance: 1e-4, label)
+            assertClose(scores.anomalyMaps.data, try fixtureDoubles(fixture, "maps"), tolerance: 1e-4, label)
+            // The raw scorer's image scores are the same; only the maps move.
+            var raw = scorer
+            raw.mapNormalization = .none
+            let rawScores = try raw.score(patches: test, imageHeight: height, imageWidth: width)
+            XCTAssertEqual(rawScores.imageScores, scores.imageScores)
+            XCTAssertEqual(rawScores.anomalyMaps, rawScores.patchScores)
+        }
+    }
+
     func testAnomalousCellScoresHighestThroughTaps() throws {
         // Training: 4 images of small random taps; test: a copy of the first with a bright block.
         let fine = gaussianMatrix(4 * 6 * 8 * 8, 1, seed: 31, scale: 0.1).reshaped([4, 6, 8, 8])
