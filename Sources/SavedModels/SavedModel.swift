@@ -18,7 +18,8 @@ import Tensors
 ///     /features          attrs pooling, pretrain_dim, target_dim (int64; −1 = none)
 ///     /scorer            attrs kind (patchcore | knn | mahalanobis | gmm | ocsvm) and its parameters
 ///       patchcore: attrs neighbours, metric, reweighting_neighbours (−1 = none), blur_sigma,
-///                  map_normalization (none | image_median; absent = none), coreset_ratio (1 = none),
+///                  map_normalization (none | image_median; absent = none), map_max_filter (int64; absent = 1),
+///                  coreset_ratio (1 = none),
 ///                  coreset_projection_dim, coreset_seed;
 ///                  bank float32 [M, D] (the memory bank)
 ///       knn:       attrs k, metric, aggregate (mean | kth), scale (int64 0 | 1: min–max scaled by

@@ -93,6 +93,7 @@ extension SavedModel {
             try writeInt64Attribute(group, "reweighting_neighbours", [Int64(patchcore.reweightingNeighbours ?? -1)])
             try writeDoubleAttribute(group, "blur_sigma", Double(patchcore.blurSigma))
             try writeStringAttribute(group, "map_normalization", patchcore.mapNormalization.rawValue)
+            try writeInt64Attribute(group, "map_max_filter", [Int64(patchcore.mapMaxFilter)])
             let ratio: Double
             if case .fraction(let fraction)? = patchcore.coreset?.size { ratio = fraction } else { ratio = 1 }
             try writeDoubleAttribute(group, "coreset_ratio", ratio)
@@ -233,6 +234,7 @@ extension SavedModel {
                 reweightingNeighbours: reweighting < 0 ? nil : Int(reweighting),
                 blurSigma: Float(try readDoubleAttribute(group, "blur_sigma")),
                 mapNormalization: try readMapNormalization(group),
+                mapMaxFilter: try readMapMaxFilter(group),
                 approximateSearch: try readIndex(group))
             try scorer.restore(bank: try matrix(group, "bank"))
             return .patchcore(scorer)
@@ -358,6 +360,14 @@ private func readMapNormalization(_ group: hid_t) throws -> MapNormalization {
                           + MapNormalization.allCases.map(\.rawValue).joined(separator: ", "))
     }
     return normalization
+}
+
+/// PatchCore's `map_max_filter`; models written before it existed lack it and filtered nothing.
+private func readMapMaxFilter(_ group: hid_t) throws -> Int {
+    guard H5Aexists(group, "map_max_filter") > 0 else { return 1 }
+    let side = try scalarInt(group, "map_max_filter")
+    guard side >= 1 && side % 2 == 1 else { throw HDF5Failure(description: "map_max_filter \(side) is not odd and positive") }
+    return Int(side)
 }
 
 /// The index ``writeIndex(_:_:)`` wrote; a model without `index_kind` (saved before

@@ -6,8 +6,9 @@ public struct AnomalyScores: Equatable, Sendable {
     public var imageScores: [Float]
     /// Per-cell scores on the feature grid, `[N, h, w]`.
     public var patchScores: Tensor
-    /// `patchScores` (minus each image's median with ``MapNormalization/imageMedian``)
-    /// resized bilinearly to the image size and blurred: `[N, H, W]`.
+    /// `patchScores`, maximum-filtered (``PatchCoreScorer/mapMaxFilter``), minus each image's
+    /// median with ``MapNormalization/imageMedian``, resized bilinearly to the image size and
+    /// blurred: `[N, H, W]`.
     public var anomalyMaps: Tensor
 }
 
@@ -57,6 +58,11 @@ public struct PatchCoreScorer: Sendable {
     public var blurSigma: Float
     /// What the anomaly maps show of the patch scores (image scores never change).
     public var mapNormalization: MapNormalization
+    /// Side (patch-grid cells, odd) of the maximum filter the maps apply to the patch scores
+    /// before resizing: each cell shows the largest score within `mapMaxFilter / 2` cells
+    /// (`scipy.ndimage.maximum_filter`, mode `nearest`), so a region around an anomalous
+    /// patch lights up as a whole; 1 = none. Image scores never change.
+    public var mapMaxFilter: Int
     /// The faiss index test patches search; nil searches exactly.
     public var approximateSearch: ApproximateSearch?
 
@@ -69,7 +75,8 @@ public struct PatchCoreScorer: Sendable {
                 coreset: CoresetSampler? = CoresetSampler(size: .fraction(0.1)),
                 neighbours: Int = 1, metric: DistanceMetric = .euclidean,
                 reweightingNeighbours: Int? = nil, blurSigma: Float = 4,
-                mapNormalization: MapNormalization = .none, approximateSearch: ApproximateSearch? = nil) {
+                mapNormalization: MapNormalization = .none, mapMaxFilter: Int = 1,
+                approximateSearch: ApproximateSearch? = nil) {
         self.aggregator = aggregator
         self.coreset = coreset
         self.neighbours = neighbours
@@ -77,6 +84,7 @@ public struct PatchCoreScorer: Sendable {
         self.reweightingNeighbours = reweightingNeighbours
         self.blurSigma = blurSigma
         self.mapNormalization = mapNormalization
+        self.mapMaxFilter = mapMaxFilter
         self.approximateSearch = approximateSearch
     }
 
@@ -150,6 +158,9 @@ public struct PatchCoreScorer: Sendable {
                                                reason: "must be positive")
         }
         try checkNeighbours(bankSize: index.count)
+        guard mapMaxFilter >= 1 && mapMaxFilter % 2 == 1 else {
+            throw ScorerError.invalidParameter(name: "mapMaxFilter", value: "\(mapMaxFilter)", reason: "must be odd and positive")
+        }
         try validateMatrix(patches.features, "PatchCore test features")
         guard patches.dimension == index.dimension,
               patches.features.shape[0] == patches.images * patches.height * patches.width else {
@@ -174,7 +185,11 @@ public struct PatchCoreScorer: Sendable {
             imageScores.append(score)
         }
         let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
-        let mapGrid = mapNormalization == .imageMedian ? subtractingImageMedians(grid) : grid
+        let shape = [patches.images, 1, patches.height, patches.width]
+        let filtered = mapMaxFilter > 1
+            ? maxPool2d(grid.reshaped(shape), kernel: mapMaxFilter, stride: 1, padding: mapMaxFilter / 2).reshaped(grid.shape)
+            : grid
+        let mapGrid = mapNormalization == .imageMedian ? subtractingImageMedians(filtered) : filtered
         return AnomalyScores(imageScores: imageScores, patchScores: grid,
                              anomalyMaps: anomalyMaps(mapGrid, height: imageHeight, width: imageWidth, sigma: blurSigma))
     }

@@ -175,21 +175,23 @@ final class SavedModelTests: XCTestCase {
         for (id, value) in before { XCTAssertLessThan(Double(after[id]!)!, Double(value)!, id) }
     }
 
-    /// `map_normalization` reaches model.h5, survives add-normal (which changes only the
-    /// bank: the medians are the scored image's own), and `trawl score` still reproduces the run.
-    func testImageMedianMapsAreSavedAndSurviveAddNormal() throws {
-        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.25, "map_normalization": "image_median"])
-        func normalization() throws -> MapNormalization? {
-            guard case .patchcore(let scorer) = try SavedModel(contentsOf: modelFile).scorer else { return nil }
-            return scorer.mapNormalization
+    /// `map_normalization` and `map_max_filter` reach model.h5, survive add-normal (which
+    /// changes only the bank: the maps depend on nothing else fitted), and `trawl score` still
+    /// reproduces the run.
+    func testMapOptionsAreSavedAndSurviveAddNormal() throws {
+        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.25, "map_normalization": "image_median",
+                                 "map_max_filter": 3])
+        func mapOptions() throws -> [String] {
+            guard case .patchcore(let scorer) = try SavedModel(contentsOf: modelFile).scorer else { return [] }
+            return [scorer.mapNormalization.rawValue, String(scorer.mapMaxFilter)]
         }
-        XCTAssertEqual(try normalization(), .imageMedian)
+        XCTAssertEqual(try mapOptions(), ["image_median", "3"])
         let scored = try score([root.appendingPathComponent("data")])
         for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, id) }
         var adding = AddNormal(modelFile: modelFile, options: options)
         adding.log = { _ in }
         _ = try adding.add(try UnlabeledImages.files([root.appendingPathComponent("data/FAIL")]))
-        XCTAssertEqual(try normalization(), .imageMedian)
+        XCTAssertEqual(try mapOptions(), ["image_median", "3"])
     }
 
     func testQualityPredicatesExcludeImagesAndAreCounted() throws {
@@ -330,12 +332,12 @@ private func csvRows(_ url: URL) throws -> [[String]] {
         .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
 }
 
-/// A PatchCore model with image-median maps written and read back scores bit for bit as the
-/// scorer that was saved (maps included); a model written before `map_normalization`
-/// existed (no such attribute) loads with raw maps.
+/// A PatchCore model with map options written and read back scores bit for bit as the
+/// scorer that was saved (maps included); a model written before `map_normalization` and
+/// `map_max_filter` existed (no such attributes) loads with raw maps.
 final class SavedPatchCoreMapTests: XCTestCase {
     func testImageMedianMapsRoundTripAndOldModelsKeepRawMaps() throws {
-        var scorer = PatchCoreScorer(coreset: nil, blurSigma: 2, mapNormalization: .imageMedian)
+        var scorer = PatchCoreScorer(coreset: nil, blurSigma: 2, mapNormalization: .imageMedian, mapMaxFilter: 3)
         try scorer.fit(bank: Tensor(shape: [40, 6], data: (0..<240).map { Float(($0 * 37) % 23) / 7 }))
         let test = PatchFeatures(features: Tensor(shape: [2 * 5 * 4, 6], data: (0..<240).map { Float(($0 * 53) % 29) / 5 }),
                                  images: 2, height: 5, width: 4)
@@ -356,6 +358,7 @@ final class SavedPatchCoreMapTests: XCTestCase {
         }
         let expected = try scorer.score(patches: test, imageHeight: 10, imageWidth: 8)
         XCTAssertEqual(try reloaded().mapNormalization, .imageMedian)
+        XCTAssertEqual(try reloaded().mapMaxFilter, 3)
         XCTAssertEqual(try reloaded().score(patches: test, imageHeight: 10, imageWidth: 8), expected)
 
         try withHDF5 {
@@ -364,8 +367,10 @@ final class SavedPatchCoreMapTests: XCTestCase {
             let group = try openGroup(handle, "scorer")
             defer { H5Gclose(group) }
             try check(H5Adelete(group, "map_normalization"), "H5Adelete")
+            try check(H5Adelete(group, "map_max_filter"), "H5Adelete")
         }
         scorer.mapNormalization = .none
+        scorer.mapMaxFilter = 1
         XCTAssertEqual(try reloaded().mapNormalization, MapNormalization.none)
         XCTAssertEqual(try reloaded().score(patches: test, imageHeight: 10, imageWidth: 8),
                        try scorer.score(patches: test, imageHeight: 10, imageWidth: 8))

@@ -107,7 +107,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: scorer.coreset_ratoi: unknown key; did you mean \"coreset_ratio\"? "
                        + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma, "
-                       + "map_normalization, coreset_shards, index")
+                       + "map_normalization, map_max_filter, coreset_shards, index")
     }
 
     func testCamelCaseKeySuggestsTheSnakeCaseKey() {
@@ -453,6 +453,20 @@ final class SpecTests: XCTestCase {
                        + "allowed: \"none\", \"image_median\"")
         object["scorer"] = ["kind": "knn", "map_normalization": "image_median"]
         XCTAssertEqual(specError(object)?.path.description, "scorer.map_normalization")
+    }
+
+    func testMapMaxFilterIsAnOddSide() throws {
+        var object = baseSpec()
+        guard case .patchcore(let plain) = try decode(object).scorer else { return XCTFail("not patchcore") }
+        XCTAssertEqual(plain.mapMaxFilter, 1)
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 29]
+        guard case .patchcore(let filtered) = try decode(object).scorer else { return XCTFail("not patchcore") }
+        XCTAssertEqual(filtered.mapMaxFilter, 29)
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 28]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.map_max_filter: 28 is even; allowed: an odd integer in [1, 255]")
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 0]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.map_max_filter")
     }
 
     func testIndexIsExactByDefaultAndASweepOfFaissKinds() throws {
