@@ -18,7 +18,9 @@ import Tensors
 ///     /features          attrs pooling, pretrain_dim, target_dim (int64; −1 = none)
 ///     /scorer            attrs kind (patchcore | knn | mahalanobis | gmm | ocsvm) and its parameters
 ///       patchcore: attrs neighbours, metric, reweighting_neighbours (−1 = none), blur_sigma,
-///                  coreset_ratio (1 = none), coreset_projection_dim, coreset_seed;
+///                  map_normalization (none | image_median; absent = none), map_max_filter (int64; absent = 1),
+///                  coreset_ratio (1 = none),
+///                  coreset_projection_dim, coreset_seed;
 ///                  bank float32 [M, D] (the memory bank)
 ///       knn:       attrs k, metric, aggregate (mean | kth), scale (int64 0 | 1: min–max scaled by
 ///                  loo_scores); bank float32 [N, D] (L2-normalised for kth), loo_scores float32 [N]

@@ -92,6 +92,8 @@ extension SavedModel {
             try writeStringAttribute(group, "metric", patchcore.metric.rawValue)
             try writeInt64Attribute(group, "reweighting_neighbours", [Int64(patchcore.reweightingNeighbours ?? -1)])
             try writeDoubleAttribute(group, "blur_sigma", Double(patchcore.blurSigma))
+            try writeStringAttribute(group, "map_normalization", patchcore.mapNormalization.rawValue)
+            try writeInt64Attribute(group, "map_max_filter", [Int64(patchcore.mapMaxFilter)])
             let ratio: Double
             if case .fraction(let fraction)? = patchcore.coreset?.size { ratio = fraction } else { ratio = 1 }
             try writeDoubleAttribute(group, "coreset_ratio", ratio)
@@ -231,6 +233,8 @@ extension SavedModel {
                 neighbours: Int(try scalarInt(group, "neighbours")), metric: try metric(),
                 reweightingNeighbours: reweighting < 0 ? nil : Int(reweighting),
                 blurSigma: Float(try readDoubleAttribute(group, "blur_sigma")),
+                mapNormalization: try readMapNormalization(group),
+                mapMaxFilter: try readMapMaxFilter(group),
                 approximateSearch: try readIndex(group))
             try scorer.restore(bank: try matrix(group, "bank"))
             return .patchcore(scorer)
@@ -345,6 +349,25 @@ private func writeIndex(_ group: hid_t, _ search: ApproximateSearch?) throws {
     }
     try writeInt64Attribute(group, "index_parameters", parameters.map(Int64.init))
     try writeStringAttribute(group, "index_seed", String(search.seed))
+}
+
+/// PatchCore's `map_normalization`; models written before it existed lack it and made raw maps.
+private func readMapNormalization(_ group: hid_t) throws -> MapNormalization {
+    guard H5Aexists(group, "map_normalization") > 0 else { return .none }
+    let name = try readStringAttribute(group, "map_normalization")
+    guard let normalization = MapNormalization(rawValue: name) else {
+        throw HDF5Failure(description: "map_normalization \"\(name)\" is not one of "
+                          + MapNormalization.allCases.map(\.rawValue).joined(separator: ", "))
+    }
+    return normalization
+}
+
+/// PatchCore's `map_max_filter`; models written before it existed lack it and filtered nothing.
+private func readMapMaxFilter(_ group: hid_t) throws -> Int {
+    guard H5Aexists(group, "map_max_filter") > 0 else { return 1 }
+    let side = try scalarInt(group, "map_max_filter")
+    guard side >= 1 && side % 2 == 1 else { throw HDF5Failure(description: "map_max_filter \(side) is not odd and positive") }
+    return Int(side)
 }
 
 /// The index ``writeIndex(_:_:)`` wrote; a model without `index_kind` (saved before

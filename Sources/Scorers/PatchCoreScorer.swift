@@ -6,8 +6,23 @@ public struct AnomalyScores: Equatable, Sendable {
     public var imageScores: [Float]
     /// Per-cell scores on the feature grid, `[N, h, w]`.
     public var patchScores: Tensor
-    /// `patchScores` resized bilinearly to the image size and blurred: `[N, H, W]`.
+    /// `patchScores`, maximum-filtered (``PatchCoreScorer/mapMaxFilter``), minus each image's
+    /// median with ``MapNormalization/imageMedian``, resized bilinearly to the image size and
+    /// blurred: `[N, H, W]`.
     public var anomalyMaps: Tensor
+}
+
+/// What a PatchCore anomaly map shows of its image's patch scores.
+public enum MapNormalization: String, CaseIterable, Sendable {
+    /// The patch scores themselves (distances to the bank).
+    case none
+    /// Each patch score minus the median patch score of its own image (numpy's median: the
+    /// mean of the two middle values for an even count). Where normal content of one kind
+    /// sits farther from its bank neighbours than another's (coarse texture, a sparser
+    /// mode), the maps of different images become comparable: a region scores how far it
+    /// stands out from its image's typical patch. Image scores are unchanged; an image that
+    /// is anomalous in more than half its patches gets a flat map.
+    case imageMedian = "image_median"
 }
 
 /// Resizes `[N, h, w]` scores bilinearly (`align_corners = False`) to
@@ -41,6 +56,13 @@ public struct PatchCoreScorer: Sendable {
     public var reweightingNeighbours: Int?
     /// Gaussian σ (pixels) of the anomaly-map blur; 0 for none.
     public var blurSigma: Float
+    /// What the anomaly maps show of the patch scores (image scores never change).
+    public var mapNormalization: MapNormalization
+    /// Side (patch-grid cells, odd) of the maximum filter the maps apply to the patch scores
+    /// before resizing: each cell shows the largest score within `mapMaxFilter / 2` cells
+    /// (`scipy.ndimage.maximum_filter`, mode `nearest`), so a region around an anomalous
+    /// patch lights up as a whole; 1 = none. Image scores never change.
+    public var mapMaxFilter: Int
     /// The faiss index test patches search; nil searches exactly.
     public var approximateSearch: ApproximateSearch?
 
@@ -53,6 +75,7 @@ public struct PatchCoreScorer: Sendable {
                 coreset: CoresetSampler? = CoresetSampler(size: .fraction(0.1)),
                 neighbours: Int = 1, metric: DistanceMetric = .euclidean,
                 reweightingNeighbours: Int? = nil, blurSigma: Float = 4,
+                mapNormalization: MapNormalization = .none, mapMaxFilter: Int = 1,
                 approximateSearch: ApproximateSearch? = nil) {
         self.aggregator = aggregator
         self.coreset = coreset
@@ -60,6 +83,8 @@ public struct PatchCoreScorer: Sendable {
         self.metric = metric
         self.reweightingNeighbours = reweightingNeighbours
         self.blurSigma = blurSigma
+        self.mapNormalization = mapNormalization
+        self.mapMaxFilter = mapMaxFilter
         self.approximateSearch = approximateSearch
     }
 
@@ -133,6 +158,9 @@ public struct PatchCoreScorer: Sendable {
                                                reason: "must be positive")
         }
         try checkNeighbours(bankSize: index.count)
+        guard mapMaxFilter >= 1 && mapMaxFilter % 2 == 1 else {
+            throw ScorerError.invalidParameter(name: "mapMaxFilter", value: "\(mapMaxFilter)", reason: "must be odd and positive")
+        }
         try validateMatrix(patches.features, "PatchCore test features")
         guard patches.dimension == index.dimension,
               patches.features.shape[0] == patches.images * patches.height * patches.width else {
@@ -157,8 +185,13 @@ public struct PatchCoreScorer: Sendable {
             imageScores.append(score)
         }
         let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
+        let shape = [patches.images, 1, patches.height, patches.width]
+        let filtered = mapMaxFilter > 1
+            ? maxPool2d(grid.reshaped(shape), kernel: mapMaxFilter, stride: 1, padding: mapMaxFilter / 2).reshaped(grid.shape)
+            : grid
+        let mapGrid = mapNormalization == .imageMedian ? subtractingImageMedians(filtered) : filtered
         return AnomalyScores(imageScores: imageScores, patchScores: grid,
-                             anomalyMaps: anomalyMaps(grid, height: imageHeight, width: imageWidth, sigma: blurSigma))
+                             anomalyMaps: anomalyMaps(mapGrid, height: imageHeight, width: imageWidth, sigma: blurSigma))
     }
 
     /// Paper Eq. 7 as anomalib implements it: with `m*` the bank entry nearest
@@ -177,6 +210,20 @@ public struct PatchCoreScorer: Sendable {
         let largest = bySupport.max()!
         let exponentials = bySupport.map { Double(exp($0 - largest)) }
         return Float(1 - exponentials[0] / exponentials.reduce(0, +))
+    }
+
+    /// `[N, h, w]` scores minus each image's median score (``MapNormalization/imageMedian``).
+    private func subtractingImageMedians(_ grid: Tensor) -> Tensor {
+        let perImage = grid.shape[1] * grid.shape[2]
+        var out = grid
+        for image in 0..<grid.shape[0] {
+            let cells = image * perImage ..< (image + 1) * perImage
+            let sorted = grid.data[cells].sorted()
+            let middle = perImage / 2
+            let median = perImage % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            for cell in cells { out.data[cell] -= median }
+        }
+        return out
     }
 
     private func checkNeighbours(bankSize: Int) throws {

@@ -175,6 +175,25 @@ final class SavedModelTests: XCTestCase {
         for (id, value) in before { XCTAssertLessThan(Double(after[id]!)!, Double(value)!, id) }
     }
 
+    /// `map_normalization` and `map_max_filter` reach model.h5, survive add-normal (which
+    /// changes only the bank: the maps depend on nothing else fitted), and `trawl score` still
+    /// reproduces the run.
+    func testMapOptionsAreSavedAndSurviveAddNormal() throws {
+        let runScores = try run(["kind": "patchcore", "coreset_ratio": 0.25, "map_normalization": "image_median",
+                                 "map_max_filter": 3])
+        func mapOptions() throws -> [String] {
+            guard case .patchcore(let scorer) = try SavedModel(contentsOf: modelFile).scorer else { return [] }
+            return [scorer.mapNormalization.rawValue, String(scorer.mapMaxFilter)]
+        }
+        XCTAssertEqual(try mapOptions(), ["image_median", "3"])
+        let scored = try score([root.appendingPathComponent("data")])
+        for (id, value) in runScores { XCTAssertEqual(scored.scores[id], value, id) }
+        var adding = AddNormal(modelFile: modelFile, options: options)
+        adding.log = { _ in }
+        _ = try adding.add(try UnlabeledImages.files([root.appendingPathComponent("data/FAIL")]))
+        XCTAssertEqual(try mapOptions(), ["image_median", "3"])
+    }
+
     func testQualityPredicatesExcludeImagesAndAreCounted() throws {
         // A black frame among the PASS images: no contrast, no sharpness.
         try Image(pixels: Tensor(shape: [1, 64, 64], data: [Float](repeating: 0, count: 64 * 64)))
@@ -311,4 +330,49 @@ final class SavedModelTests: XCTestCase {
 private func csvRows(_ url: URL) throws -> [[String]] {
     try String(contentsOf: url, encoding: .utf8).split(separator: "\n")
         .map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+}
+
+/// A PatchCore model with map options written and read back scores bit for bit as the
+/// scorer that was saved (maps included); a model written before `map_normalization` and
+/// `map_max_filter` existed (no such attributes) loads with raw maps.
+final class SavedPatchCoreMapTests: XCTestCase {
+    func testImageMedianMapsRoundTripAndOldModelsKeepRawMaps() throws {
+        var scorer = PatchCoreScorer(coreset: nil, blurSigma: 2, mapNormalization: .imageMedian, mapMaxFilter: 3)
+        try scorer.fit(bank: Tensor(shape: [40, 6], data: (0..<240).map { Float(($0 * 37) % 23) / 7 }))
+        let test = PatchFeatures(features: Tensor(shape: [2 * 5 * 4, 6], data: (0..<240).map { Float(($0 * 53) % 29) / 5 }),
+                                 images: 2, height: 5, width: 4)
+        let model = SavedModel(trawlVersion: "test", experiment: "maps", gridPoint: 0, gridParameters: [:],
+                               backbone: .init(name: "efficientnet-lite0", weightsSHA256: String(repeating: "0", count: 64),
+                                               weightsPath: "none", specJSON: "{}"),
+                               aggregator: scorer.aggregator, scorer: .patchcore(scorer),
+                               threshold: .init(rule: "fixed", value: 1), trainingScores: [0.5], scoreRange: 0...2)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-maps-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("model.h5")
+        try model.write(to: file)
+
+        func reloaded() throws -> PatchCoreScorer {
+            guard case .patchcore(let scorer) = try SavedModel(contentsOf: file).scorer else { throw XCTSkip("not PatchCore") }
+            return scorer
+        }
+        let expected = try scorer.score(patches: test, imageHeight: 10, imageWidth: 8)
+        XCTAssertEqual(try reloaded().mapNormalization, .imageMedian)
+        XCTAssertEqual(try reloaded().mapMaxFilter, 3)
+        XCTAssertEqual(try reloaded().score(patches: test, imageHeight: 10, imageWidth: 8), expected)
+
+        try withHDF5 {
+            let handle = try openFile(file.path, writable: true)
+            defer { H5Fclose(handle) }
+            let group = try openGroup(handle, "scorer")
+            defer { H5Gclose(group) }
+            try check(H5Adelete(group, "map_normalization"), "H5Adelete")
+            try check(H5Adelete(group, "map_max_filter"), "H5Adelete")
+        }
+        scorer.mapNormalization = .none
+        scorer.mapMaxFilter = 1
+        XCTAssertEqual(try reloaded().mapNormalization, MapNormalization.none)
+        XCTAssertEqual(try reloaded().score(patches: test, imageHeight: 10, imageWidth: 8),
+                       try scorer.score(patches: test, imageHeight: 10, imageWidth: 8))
+    }
 }

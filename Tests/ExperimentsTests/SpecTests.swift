@@ -107,7 +107,7 @@ final class SpecTests: XCTestCase {
         XCTAssertEqual(specError(object)?.description,
                        "Experiments/t.json: scorer.coreset_ratoi: unknown key; did you mean \"coreset_ratio\"? "
                        + "allowed keys here: kind, coreset_ratio, k, metric, reweighting, projection_dim, blur_sigma, "
-                       + "coreset_shards, index")
+                       + "map_normalization, map_max_filter, coreset_shards, index")
     }
 
     func testCamelCaseKeySuggestsTheSnakeCaseKey() {
@@ -440,6 +440,33 @@ final class SpecTests: XCTestCase {
                        "Experiments/t.json: scorer.aggregate: \"kht\" is not allowed; did you mean \"kth\"? allowed: \"mean\", \"kth\"")
         object["scorer"] = ["kind": "knn", "scale": "yes"]
         XCTAssertEqual(specError(object)?.path.description, "scorer.scale")
+    }
+
+    func testMapNormalizationIsNoneOrImageMedian() throws {
+        var object = baseSpec()
+        object["scorer"] = ["kind": "patchcore", "map_normalization": "image_median"]
+        guard case .patchcore(let patchcore) = try decode(object).scorer else { return XCTFail("not patchcore") }
+        XCTAssertEqual(patchcore.mapNormalization, .imageMedian)
+        object["scorer"] = ["kind": "patchcore", "map_normalization": "image_mean"]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.map_normalization: \"image_mean\" is not allowed; did you mean \"image_median\"? "
+                       + "allowed: \"none\", \"image_median\"")
+        object["scorer"] = ["kind": "knn", "map_normalization": "image_median"]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.map_normalization")
+    }
+
+    func testMapMaxFilterIsAnOddSide() throws {
+        var object = baseSpec()
+        guard case .patchcore(let plain) = try decode(object).scorer else { return XCTFail("not patchcore") }
+        XCTAssertEqual(plain.mapMaxFilter, 1)
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 29]
+        guard case .patchcore(let filtered) = try decode(object).scorer else { return XCTFail("not patchcore") }
+        XCTAssertEqual(filtered.mapMaxFilter, 29)
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 28]
+        XCTAssertEqual(specError(object)?.description,
+                       "Experiments/t.json: scorer.map_max_filter: 28 is even; allowed: an odd integer in [1, 255]")
+        object["scorer"] = ["kind": "patchcore", "map_max_filter": 0]
+        XCTAssertEqual(specError(object)?.path.description, "scorer.map_max_filter")
     }
 
     func testIndexIsExactByDefaultAndASweepOfFaissKinds() throws {

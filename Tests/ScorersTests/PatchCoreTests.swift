@@ -78,6 +78,41 @@ final class PatchCoreScorerTests: XCTestCase {
                        expected, accuracy: 1e-5)
     }
 
+    /// The map options against numpy/scipy (a bank with a tight and a wide normal mode; an
+    /// even and an odd cell count): maps are the patch scores maximum-filtered, then minus the
+    /// image's median for `image_median`; patch and image scores stay the raw distances.
+    func testMapOptionsMatchTheReference() throws {
+        let json = try loadFixture("patchcore_maps.json")
+        let bank = Tensor(shape: json["bank_shape"] as! [Int], data: try fixtureDoubles(json, "bank").map(Float.init))
+        for case let fixture as [String: Any] in try XCTUnwrap(json["cases"] as? [Any]) {
+            let (height, width) = (fixture["height"] as! Int, fixture["width"] as! Int)
+            let maxFilter = fixture["max_filter"] as! Int
+            let normalization = try XCTUnwrap(MapNormalization(rawValue: fixture["normalization"] as! String))
+            let test = PatchFeatures(features: Tensor(shape: fixture["test_shape"] as! [Int],
+                                                      data: try fixtureDoubles(fixture, "test").map(Float.init)),
+                                     images: 2, height: height, width: width)
+            var scorer = PatchCoreScorer(coreset: nil, blurSigma: 0, mapNormalization: normalization, mapMaxFilter: maxFilter)
+            try scorer.fit(bank: bank)
+            let scores = try scorer.score(patches: test, imageHeight: height, imageWidth: width)
+            // Float GEMM distances (‖q‖² + ‖m‖² − 2q·m with ‖q‖² ≈ 100) agree with float64 to 1e-4.
+            let label = "\(height)×\(width) max filter \(maxFilter) \(normalization)"
+            assertClose(scores.patchScores.data, try fixtureDoubles(fixture, "patch_scores"), tolerance: 1e-4, label)
+            assertClose(scores.imageScores, try fixtureDoubles(fixture, "image_scores"), tolerance: 1e-4, label)
+            assertClose(scores.anomalyMaps.data, try fixtureDoubles(fixture, "maps"), tolerance: 1e-4, label)
+            // Without map options the image scores are the same; only the maps move.
+            var plain = PatchCoreScorer(coreset: nil, blurSigma: 0)
+            try plain.fit(bank: bank)
+            let raw = try plain.score(patches: test, imageHeight: height, imageWidth: width)
+            XCTAssertEqual(raw.imageScores, scores.imageScores)
+            XCTAssertEqual(raw.anomalyMaps, raw.patchScores)
+        }
+        var even = PatchCoreScorer(coreset: nil, mapMaxFilter: 4)
+        try even.fit(bank: bank)
+        let test = PatchFeatures(features: Tensor(shape: [1, 4]), images: 1, height: 1, width: 1)
+        assertThrows(.invalidParameter(name: "mapMaxFilter", value: "4", reason: "must be odd and positive"),
+                     try even.score(patches: test, imageHeight: 1, imageWidth: 1))
+    }
+
     func testAnomalousCellScoresHighestThroughTaps() throws {
         // Training: 4 images of small random taps; test: a copy of the first with a bright block.
         let fine = gaussianMatrix(4 * 6 * 8 * 8, 1, seed: 31, scale: 0.1).reshaped([4, 6, 8, 8])

@@ -220,7 +220,8 @@ private func fit(_ point: GridPoint, spec: ExperimentSpec, features: FeatureSpli
                                                 seed: spec.seed, showsProgress: showsProgress && isatty(STDERR_FILENO) != 0) : nil,
             neighbours: parameters.k.value, metric: distance(parameters.metric.value),
             reweightingNeighbours: parameters.reweighting.value ? reweightingNeighbours : nil,
-            blurSigma: Float(parameters.blurSigma),
+            blurSigma: Float(parameters.blurSigma), mapNormalization: parameters.mapNormalization,
+            mapMaxFilter: parameters.mapMaxFilter,
             approximateSearch: parameters.index.value.map { ApproximateSearch($0, seed: spec.seed) })
         // The training images' patch features, read and aggregated one image at a time.
         let bankFeatures = try features.features.patchFeatures(bank.rows, aggregator: scorer.aggregator)

@@ -143,6 +143,10 @@ public struct PatchCoreSpec: Hashable, Sendable {
     public var projectionDim: Int
     /// σ of the Gaussian that smooths the anomaly map, in input pixels (the paper's 4).
     public var blurSigma: Double
+    /// What the anomaly map shows: the patch scores, or each minus its image's median.
+    public var mapNormalization: MapNormalization = .none
+    /// Side (patch-grid cells, odd) of the maximum filter the map applies before resizing; 1 = none.
+    public var mapMaxFilter: Int = 1
     /// Shards of the two-round coreset (1 = one greedy pass over the whole bank): bank rows
     /// are grouped by their image's ``ImageShard``, each shard keeps a greedy coreset of
     /// `CoresetSampler.shardOversampling` × the ratio, and one greedy pass over their union

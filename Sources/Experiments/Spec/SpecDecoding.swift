@@ -179,7 +179,7 @@ enum Shapes {
     static let scorers: [String: ObjectShape] = [
         "patchcore": ObjectShape("patchcoreScorer", required: ["kind"],
                                  optional: ["coreset_ratio", "k", "metric", "reweighting", "projection_dim", "blur_sigma",
-                                            "coreset_shards", "index"]),
+                                            "map_normalization", "map_max_filter", "coreset_shards", "index"]),
         "knn": ObjectShape("knnScorer", required: ["kind"], optional: ["k", "metric", "aggregate", "scale", "index"]),
         "mahalanobis": ObjectShape("mahalanobisScorer", required: ["kind"], optional: ["estimator", "ridge"]),
         "gmm": ObjectShape("gmmScorer", required: ["kind"],
@@ -495,6 +495,14 @@ private func decodeScorer(_ reader: ValueReader) throws -> ScorerSpec {
             reweighting: try object["reweighting"]?.sweep { try $0.bool() } ?? Sweep(false),
             projectionDim: try object["projection_dim"]?.int(in: 1...4096) ?? 128,
             blurSigma: try object["blur_sigma"]?.double(in: .closed(0, 64)) ?? 4,
+            mapNormalization: try object["map_normalization"].map {
+                MapNormalization(rawValue: try $0.choice(MapNormalization.allCases.map(\.rawValue)))!
+            } ?? .none,
+            mapMaxFilter: try object["map_max_filter"].map { item -> Int in
+                let side = try item.int(in: 1...255)
+                guard side % 2 == 1 else { throw item.error("\(side) is even; allowed: an odd integer in [1, 255]") }
+                return side
+            } ?? 1,
             coresetShards: try object["coreset_shards"]?.int(in: 1...4096) ?? 1,
             index: try index()))
     case "knn":

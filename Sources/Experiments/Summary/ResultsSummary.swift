@@ -208,7 +208,9 @@ public struct ResultsSummary {
         switch scorer {
         case .patchcore(let s):
             return titled("PatchCore", [fixed(s.coresetRatio, "coreset", formatPercent), fixed(s.k, "k"),
-                                        fixed(s.metric) { $0.rawValue }])
+                                        fixed(s.metric) { $0.rawValue },
+                                        s.mapNormalization == .imageMedian ? "image-median maps" : nil,
+                                        s.mapMaxFilter > 1 ? "map max filter \(s.mapMaxFilter)" : nil])
         case .knn(let s):
             return titled("kNN", [fixed(s.k, "k"), fixed(s.metric) { $0.rawValue }, fixed(s.aggregate) { $0.rawValue },
                                   s.scale ? "scaled" : nil])
