@@ -7,8 +7,9 @@ import Tensors
 /// A fitted anomaly model as `Results/NAME/model.h5` holds it: everything `trawl score` needs
 /// to score new images the way the run scored its test images, without labels or refitting.
 ///
-/// File layout (HDF5, readable with h5py; `format_version` 3 — 2 lacked `/normalisation` and
-/// one-class SVMs, 1 kNN's `aggregate` and `scale`; older versions are refused):
+/// File layout (HDF5, readable with h5py; `format_version` 4 — 3 lacked PatchCore's
+/// `map_normalization` and `map_max_filter` and is read with raw maps; 2 lacked `/normalisation`
+/// and one-class SVMs, 1 kNN's `aggregate` and `scale`; versions before 3, and newer ones, are refused):
 ///
 ///     /                  attrs format_version (int64), trawl_version, experiment, grid_point (int64),
 ///                              grid_parameters (JSON object of the swept values)
@@ -18,7 +19,7 @@ import Tensors
 ///     /features          attrs pooling, pretrain_dim, target_dim (int64; −1 = none)
 ///     /scorer            attrs kind (patchcore | knn | mahalanobis | gmm | ocsvm) and its parameters
 ///       patchcore: attrs neighbours, metric, reweighting_neighbours (−1 = none), blur_sigma,
-///                  map_normalization (none | image_median; absent = none), map_max_filter (int64; absent = 1),
+///                  map_normalization (none | image_median), map_max_filter (int64; 1 = none),
 ///                  coreset_ratio (1 = none),
 ///                  coreset_projection_dim, coreset_seed;
 ///                  bank float32 [M, D] (the memory bank)
@@ -37,8 +38,11 @@ import Tensors
 ///                              this grid point (training and test), for ``normalisedScore(_:)``
 ///     /training_scores   float64 [N]: the training images' scores
 public struct SavedModel: Sendable {
-    /// The layout version this Trawl writes and reads.
-    public static let formatVersion: Int64 = 3
+    /// The layout version this Trawl writes.
+    public static let formatVersion: Int64 = 4
+    /// The versions this Trawl reads: 3 is 4 without PatchCore's map options (raw maps). A
+    /// Trawl that reads only 3 refuses a version-4 file rather than drawing its maps unfiltered.
+    public static let readableVersions: ClosedRange<Int64> = 3...4
 
     /// The backbone whose features the scorer was fitted on.
     public struct Backbone: Equatable, Sendable {

@@ -154,9 +154,10 @@ extension SavedModel {
     private init(reading file: hid_t) throws {
         let version = try readInt64Attribute(file, "format_version").first ?? -1
         let writer = (try? readStringAttribute(file, "trawl_version")) ?? "an unknown version"
-        guard version == Self.formatVersion else {
+        guard Self.readableVersions.contains(version) else {
             throw HDF5Failure(description: "format version \(version) (written by Trawl \(writer)); "
-                              + "this Trawl reads format version \(Self.formatVersion) — re-run the experiment to save it again")
+                              + "this Trawl reads format versions \(Self.readableVersions.lowerBound)–\(Self.readableVersions.upperBound)"
+                              + " — re-run the experiment to save it again")
         }
         trawlVersion = writer
         experiment = try readStringAttribute(file, "experiment")
@@ -183,7 +184,7 @@ extension SavedModel {
                                           targetDimension: try optional("target_dim"))
         }
         self.aggregator = aggregator
-        scorer = try inGroup(file, "scorer") { try Self.readScorer($0, aggregator: aggregator) }
+        scorer = try inGroup(file, "scorer") { try Self.readScorer($0, aggregator: aggregator, version: version) }
         threshold = try inGroup(file, "threshold") { group -> Threshold in
             let rule = try readStringAttribute(group, "rule")
             return Threshold(rule: rule,
@@ -206,8 +207,9 @@ extension SavedModel {
         guard threshold.value.isFinite else { throw HDF5Failure(description: "threshold value is \(threshold.value)") }
     }
 
-    /// The fitted scorer in `group`; PatchCore gets `aggregator` (the model's `/features`).
-    private static func readScorer(_ group: hid_t, aggregator: PatchFeatureAggregator) throws -> FittedScorer {
+    /// The fitted scorer in `group` of a file of format `version`; PatchCore gets `aggregator`
+    /// (the model's `/features`).
+    private static func readScorer(_ group: hid_t, aggregator: PatchFeatureAggregator, version: Int64) throws -> FittedScorer {
         let kind = try readStringAttribute(group, "kind")
         func metric() throws -> DistanceMetric {
             let name = try readStringAttribute(group, "metric")
@@ -233,8 +235,8 @@ extension SavedModel {
                 neighbours: Int(try scalarInt(group, "neighbours")), metric: try metric(),
                 reweightingNeighbours: reweighting < 0 ? nil : Int(reweighting),
                 blurSigma: Float(try readDoubleAttribute(group, "blur_sigma")),
-                mapNormalization: try readMapNormalization(group),
-                mapMaxFilter: try readMapMaxFilter(group),
+                mapNormalization: version < 4 ? .none : try readMapNormalization(group),
+                mapMaxFilter: version < 4 ? 1 : try readMapMaxFilter(group),
                 approximateSearch: try readIndex(group))
             try scorer.restore(bank: try matrix(group, "bank"))
             return .patchcore(scorer)
@@ -351,9 +353,8 @@ private func writeIndex(_ group: hid_t, _ search: ApproximateSearch?) throws {
     try writeStringAttribute(group, "index_seed", String(search.seed))
 }
 
-/// PatchCore's `map_normalization`; models written before it existed lack it and made raw maps.
+/// PatchCore's `map_normalization` (format 4; format 3 models made raw maps).
 private func readMapNormalization(_ group: hid_t) throws -> MapNormalization {
-    guard H5Aexists(group, "map_normalization") > 0 else { return .none }
     let name = try readStringAttribute(group, "map_normalization")
     guard let normalization = MapNormalization(rawValue: name) else {
         throw HDF5Failure(description: "map_normalization \"\(name)\" is not one of "
@@ -362,9 +363,8 @@ private func readMapNormalization(_ group: hid_t) throws -> MapNormalization {
     return normalization
 }
 
-/// PatchCore's `map_max_filter`; models written before it existed lack it and filtered nothing.
+/// PatchCore's `map_max_filter` (format 4; format 3 models filtered nothing).
 private func readMapMaxFilter(_ group: hid_t) throws -> Int {
-    guard H5Aexists(group, "map_max_filter") > 0 else { return 1 }
     let side = try scalarInt(group, "map_max_filter")
     guard side >= 1 && side % 2 == 1 else { throw HDF5Failure(description: "map_max_filter \(side) is not odd and positive") }
     return Int(side)

@@ -237,7 +237,7 @@ final class SavedModelTests: XCTestCase {
             try writeInt64Attribute(file, "format_version", [99])
         }
         XCTAssertEqual(failure(load), "\(modelFile.path): not a valid Trawl model: format version 99 (written by Trawl test); "
-                       + "this Trawl reads format version 3 — re-run the experiment to save it again")
+                       + "this Trawl reads format versions 3–4 — re-run the experiment to save it again")
 
         // A missing dataset.
         try original.write(to: modelFile)
@@ -334,7 +334,7 @@ private func csvRows(_ url: URL) throws -> [[String]] {
 
 /// A PatchCore model with map options written and read back scores bit for bit as the
 /// scorer that was saved (maps included); a model written before `map_normalization` and
-/// `map_max_filter` existed (no such attributes) loads with raw maps.
+/// `map_max_filter` existed (format version 3, no such attributes) loads with raw maps.
 final class SavedPatchCoreMapTests: XCTestCase {
     func testImageMedianMapsRoundTripAndOldModelsKeepRawMaps() throws {
         var scorer = PatchCoreScorer(coreset: nil, blurSigma: 2, mapNormalization: .imageMedian, mapMaxFilter: 3)
@@ -368,6 +368,15 @@ final class SavedPatchCoreMapTests: XCTestCase {
             defer { H5Gclose(group) }
             try check(H5Adelete(group, "map_normalization"), "H5Adelete")
             try check(H5Adelete(group, "map_max_filter"), "H5Adelete")
+        }
+        XCTAssertThrowsError(try reloaded(), "a version-4 model without its map attributes") { error in
+            XCTAssertTrue("\(error)".contains("map_normalization"), "\(error)")
+        }
+        try withHDF5 {
+            let handle = try openFile(file.path, writable: true)
+            defer { H5Fclose(handle) }
+            try check(H5Adelete(handle, "format_version"), "H5Adelete")
+            try writeInt64Attribute(handle, "format_version", [3])
         }
         scorer.mapNormalization = .none
         scorer.mapMaxFilter = 1
