@@ -228,7 +228,6 @@ public final class ApproximateNeighbourIndex: @unchecked Sendable {
         let exactClock = Date()
         let truth = try exact.search(queries, k: 1)
         let exactSeconds = Date().timeIntervalSince(exactClock)
-        let hits = zip(found.indices, truth.indices).filter { $0 == $1 }.count
-        return (Double(hits) / Double(max(1, truth.count)), seconds, exactSeconds)
+        return (found.recallAtOne(against: truth), seconds, exactSeconds)
     }
 }

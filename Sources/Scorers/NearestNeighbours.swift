@@ -23,6 +23,13 @@ public struct Neighbours: Equatable, Sendable {
     /// Number of queries.
     public var count: Int { k == 0 ? 0 : distances.count / k }
 
+    /// Share of `truth`'s queries (the first `truth.count` of these) whose nearest neighbour
+    /// here is `truth`'s nearest: faiss's recall@1 of these results against exact ones.
+    public func recallAtOne(against truth: Neighbours) -> Double {
+        let hits = (0..<truth.count).filter { indices[$0 * k] == truth.indices[$0 * truth.k] }.count
+        return Double(hits) / Double(max(1, truth.count))
+    }
+
     /// Mean of the `k` distances of each query: `[queries]`.
     public var meanDistances: [Float] {
         (0..<count).map { q in

@@ -218,9 +218,7 @@ public struct PatchCoreScorer: Sendable {
         var out = grid
         for image in 0..<grid.shape[0] {
             let cells = image * perImage ..< (image + 1) * perImage
-            let sorted = grid.data[cells].sorted()
-            let middle = perImage / 2
-            let median = perImage % 2 == 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+            let median = percentile(Array(grid.data[cells]), 50)
             for cell in cells { out.data[cell] -= median }
         }
         return out

@@ -164,13 +164,11 @@ private struct ScaleSource {
 /// Exact search, then each index kind, over `bank`: one table row per index (and probe).
 private func compareIndexes(bank: Tensor, queries: Tensor, settings: ScaleSettings) throws {
     let exact = try NearestNeighbourIndex(bank: bank, metric: .euclidean)
-    let sample = Tensor(shape: [settings.exactQueryCount, bank.shape[1]],
-                        data: Array(queries.data.prefix(settings.exactQueryCount * bank.shape[1])))
+    let sample = leadingRows(queries, settings.exactQueryCount)
     var clock = Date()
     let truth = try exact.search(sample, k: 1)
     let exactRate = Double(sample.shape[0]) / Date().timeIntervalSince(clock)
-    let sweep = Tensor(shape: [settings.sweepQueryCount, bank.shape[1]],
-                       data: Array(queries.data.prefix(settings.sweepQueryCount * bank.shape[1])))
+    let sweep = leadingRows(queries, settings.sweepQueryCount)
     print("\nsearch over \(bank.shape[0]) rows: queries/s over the first \(sweep.shape[0]) queries (each kind's fastest "
           + "setting with recall@1 >= 0.95 again over all \(queries.shape[0])), exact over the first \(sample.shape[0]), "
           + "which give recall@1; peak RSS = VmHWM from the build to the end of its searches; load average \(loadAverage())\n")
@@ -184,7 +182,7 @@ private func compareIndexes(bank: Tensor, queries: Tensor, settings: ScaleSettin
         clock = Date()
         let found = try index.search(queries, k: 1, probe: probe)
         let rate = Double(queries.shape[0]) / Date().timeIntervalSince(clock)
-        let recall = Double((0..<truth.count).filter { found.indices[$0] == truth.indices[$0] }.count) / Double(truth.count)
+        let recall = found.recallAtOne(against: truth)
         printFlushed(String(format: "| %@ | %.1f | %.0f | %.1f× | %.4f | %.0f | %.0f |", label, index.buildSeconds, rate,
                             rate / exactRate, recall, Double(index.memoryBytes) / 1_048_576, peakMemoryMiB()))
         return (rate, recall)
@@ -230,9 +228,8 @@ private func probing(_ kind: ApproximateSearch.Kind, _ probe: Int) -> Approximat
 /// same rows; `sample` leading queries give exact queries/s and recall@1.
 private func compareHNSW(bank: Tensor, queries: Tensor, sample: Int, rows: Int) throws {
     guard rows > 0 else { return print("hnsw: skipped (TRAWL_SCALE_HNSW_ROWS=0)") }
-    let subset = try NearestNeighbourIndex(bank: Tensor(shape: [rows, bank.shape[1]],
-                                                        data: Array(bank.data.prefix(rows * bank.shape[1]))))
-    let first = Tensor(shape: [sample, bank.shape[1]], data: Array(queries.data.prefix(sample * bank.shape[1])))
+    let subset = try NearestNeighbourIndex(bank: leadingRows(bank, rows))
+    let first = leadingRows(queries, sample)
     var clock = Date()
     let truth = try subset.search(first, k: 1)
     let exactRate = Double(sample) / Date().timeIntervalSince(clock)
@@ -241,7 +238,7 @@ private func compareHNSW(bank: Tensor, queries: Tensor, sample: Int, rows: Int) 
     clock = Date()
     let found = try index.search(queries, k: 1)
     let rate = Double(queries.shape[0]) / Date().timeIntervalSince(clock)
-    let recall = Double((0..<sample).filter { found.indices[$0] == truth.indices[$0] }.count) / Double(sample)
+    let recall = found.recallAtOne(against: truth)
     printFlushed(String(format: "| hnsw m=32 ef_search=64, first %d rows only (exact on them: %.0f queries/s) | %.1f (one thread) "
                         + "| %.0f | %.1f× | %.4f | %.0f | %.0f |", rows, exactRate, index.buildSeconds, rate, rate / exactRate,
                         recall, Double(index.memoryBytes) / 1_048_576, peakMemoryMiB()))
@@ -339,11 +336,11 @@ func runBigBankBenchmark() {
         clock = Date()
         let found = try index.search(queries, k: 1)
         let rate = Double(queries.shape[0]) / Date().timeIntervalSince(clock)
-        let sample = Tensor(shape: [200, source.dimension], data: Array(queries.data.prefix(200 * source.dimension)))
+        let sample = leadingRows(queries, 200)
         clock = Date()
         let truth = try exact.search(sample, k: 1)
         let exactRate = 200 / Date().timeIntervalSince(clock)
-        let recall = Double((0..<200).filter { found.indices[$0] == truth.indices[$0] }.count) / 200
+        let recall = found.recallAtOne(against: truth)
         let peak = peakMemoryMiB() / 1024
         printFlushed(String(format: "search: %.0f queries/s (exact %.1f queries/s on 200: %.1f×), recall@1 %.3f on 200; "
                             + "peak RSS of this process %.2f GiB (target <= 8 GiB: %@); load average %@",
@@ -351,6 +348,11 @@ func runBigBankBenchmark() {
     } catch {
         print("scale-10m failed: \(error)")
     }
+}
+
+/// The first `count` rows of `x` (`[N, D]`): `[count, D]`.
+private func leadingRows(_ x: Tensor, _ count: Int) -> Tensor {
+    Tensor(shape: [count, x.shape[1]], data: Array(x.data.prefix(count * x.shape[1])))
 }
 
 /// The 1-, 5- and 15-minute load averages, as `uptime` prints them.

@@ -1,4 +1,4 @@
-import Scorers
+@testable import Scorers
 import Tensors
 import XCTest
 
@@ -67,6 +67,15 @@ final class NearestNeighbourTests: XCTestCase {
         let lastRow = try index.search(Tensor(shape: [1, 152], data: Array(groups[2].data.suffix(152))), k: 3, rowsPerGroup: 1)
         XCTAssertEqual(Array(singleRows.distances.suffix(3)).map(\.bitPattern), lastRow.distances.map(\.bitPattern))
         XCTAssertThrowsError(try index.search(groups[0], k: 1, rowsPerGroup: 3), "200 rows are not groups of 3")
+    }
+
+    func testRecallAtOneComparesNearestNeighboursOfTheTruthsQueries() {
+        // 3 neighbours for 5 queries; the truth covers the first 4 with 1 neighbour each.
+        let found = Neighbours(k: 3, distances: [Float](repeating: 0, count: 15),
+                               indices: [7, 1, 2, 4, 7, 9, 5, 3, 0, 8, 6, 1, 2, 2, 2])
+        let truth = Neighbours(k: 1, distances: [0, 0, 0, 0], indices: [7, 7, 5, 6])
+        XCTAssertEqual(found.recallAtOne(against: truth), 0.5)   // query 1's 7 is its second, query 3 finds 8
+        XCTAssertEqual(truth.recallAtOne(against: truth), 1)
     }
 
     func testLeaveOneOutExcludesSelf() throws {

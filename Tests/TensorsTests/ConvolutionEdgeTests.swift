@@ -19,14 +19,12 @@ final class ConvolutionEdgeTests: XCTestCase {
                             for (height, width) in [(5, 4), (7, 9), (3, 11), (4, 2)] {
                                 let padding = Padding2D(top: top, left: left, bottom: bottom, right: right)
                                 let outputs = groups == channels ? channels : 4
-                                let weight = Tensor(shape: [outputs, channels / groups, kernel, kernel],
-                                                    data: (0..<(outputs * channels / groups * kernel * kernel)).map { _ in next() })
+                                let weight = randomTensor([outputs, channels / groups, kernel, kernel], &generator)
                                 let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, stride: stride,
                                                   padding: padding, dilation: dilation, groups: groups)
                                 let (outH, outW) = conv.outputSize(height: height, width: width)
                                 guard outH > 0 && outW > 0 else { continue }
-                                let x = Tensor(shape: [2, channels, height, width],
-                                               data: (0..<(2 * channels * height * width)).map { _ in next() })
+                                let x = randomTensor([2, channels, height, width], &generator)
                                 let y = conv(x)
                                 let expected = directConvolution(x, conv)
                                 let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
@@ -52,13 +50,11 @@ final class ConvolutionEdgeTests: XCTestCase {
         for (channels, outputs) in [(16, 24), (32, 16)] {
             for padding in [Padding2D.uniform(1), .uniform(0), Padding2D(top: 0, left: 1, bottom: 2, right: 3)] {
                 for (height, width) in [(14, 14), (7, 45), (3, 3), (17, 66)] {
-                    let weight = Tensor(shape: [outputs, channels, 3, 3],
-                                        data: (0..<(outputs * channels * 9)).map { _ in next() })
+                    let weight = randomTensor([outputs, channels, 3, 3], &generator)
                     let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, padding: padding)
                     let (outH, outW) = conv.outputSize(height: height, width: width)
                     guard outH > 0 && outW > 0 else { continue }
-                    let x = Tensor(shape: [2, channels, height, width],
-                                   data: (0..<(2 * channels * height * width)).map { _ in next() })
+                    let x = randomTensor([2, channels, height, width], &generator)
                     let y = conv(x)
                     let expected = directConvolution(x, conv)
                     let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
@@ -75,6 +71,11 @@ final class ConvolutionEdgeTests: XCTestCase {
     /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
     private func uniform(_ generator: inout SplitMix64) -> Float {
         Float(generator.next() >> 40) / Float(1 << 23) - 1
+    }
+
+    /// A tensor of `shape` filled with ``uniform(_:)`` values in row-major order.
+    private func randomTensor(_ shape: [Int], _ generator: inout SplitMix64) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in uniform(&generator) })
     }
 
     /// The textbook definition, in Double.
