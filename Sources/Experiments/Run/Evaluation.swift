@@ -164,7 +164,7 @@ private func checkIndex(of scorer: FittedScorer, features: FeatureSplits, seed: 
         for (position, row) in features.testRows.enumerated() where next < sample.endIndex {
             let end = (position + 1) * perImage
             guard sample[next] < end else { continue }
-            let imagePatches = try patches(row)
+            let imagePatches = position == 0 ? first : try patches(row)
             while next < sample.endIndex && sample[next] < end {
                 let patch = sample[next] - position * perImage
                 rows += imagePatches.data[patch * dimension ..< (patch + 1) * dimension]
