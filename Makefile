@@ -162,8 +162,9 @@ tables: build
 ## faiss-cpu for the kNN figure, umap-learn for the UMAP figure, torch CPU for the backbone
 ## figures (--no-deps: the CPU wheel plus its pure-Python dependencies, no CUDA packages;
 ## torchvision's wheels do not load against it, so Sources/TrawlBench/Peers defines the networks), and
-## anomalib for the end-to-end figure (one attempt, remembered in its .done: it needs
-## torchvision through timm, so it imports only where a matching torchvision does).
+## anomalib for the end-to-end figure (one attempt, remembered in its .done; torchvision's
+## compiled operators need CUDA, so its peer script declares the missing ones, which PatchCore
+## never calls, before importing it).
 ## SECTIONS=scale: exact search vs faiss indexes on 2 million patch rows of the modules at
 ## scale 1.0 (extracted into .cache/embeddings once), then a 10-million-row bank's peak
 ## memory in a child process (README "Scale").
@@ -181,7 +182,8 @@ ANOMALIB_REQUIREMENTS := anomalib==2.7.0 torchvision==0.29.2 timm==1.0.31 lightn
                          opencv-python-headless==5.0.0.93 scikit-image==0.26.0 imagecodecs==2026.3.6 \
                          tifffile==2026.3.3 lazy-loader==0.6 pandas==3.1.1 python-dateutil==4.0.0 pytz==2026.6 \
                          tzdata==2026.6 six==1.17.0 matplotlib==3.11.2 packaging==26.4 safetensors==0.8.0 \
-                         huggingface-hub==2.4.0 tqdm==4.70.1 pillow==13.0.0
+                         huggingface-hub==2.4.0 tqdm==4.70.1 pillow==13.0.0 \
+                         cycler==0.12.1 kiwisolver==1.5.1 fonttools==4.68.0 httpx2==2.16.2
 bench: build
 	@PYTHONPATH=$(PYBENCH) $(PYTHON) -c "import faiss" 2>/dev/null || \
 	  $(PYTHON) -m pip install -q --no-deps --target $(PYBENCH) faiss-cpu==1.15.1 || \

@@ -152,38 +152,18 @@ public struct PatchCoreScorer: Sendable {
 
     /// Scores patch features (from the same ``aggregator`` as the bank).
     public func score(patches: PatchFeatures, imageHeight: Int, imageWidth: Int) throws -> AnomalyScores {
-        guard let index else { throw ScorerError.notFitted(scorer: "PatchCoreScorer") }
         guard imageHeight > 0 && imageWidth > 0 else {
             throw ScorerError.invalidParameter(name: "image size", value: "\(imageHeight)x\(imageWidth)",
                                                reason: "must be positive")
         }
-        try checkNeighbours(bankSize: index.count)
+        let index = try checkedIndex(for: patches)
         guard mapMaxFilter >= 1 && mapMaxFilter % 2 == 1 else {
             throw ScorerError.invalidParameter(name: "mapMaxFilter", value: "\(mapMaxFilter)", reason: "must be odd and positive")
         }
-        try validateMatrix(patches.features, "PatchCore test features")
-        guard patches.dimension == index.dimension,
-              patches.features.shape[0] == patches.images * patches.height * patches.width else {
-            throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
-                                       expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
-        }
         let perImage = patches.height * patches.width
-        // Each image's patches are searched as one group: its scores do not depend on its batch.
-        let found = try approximateIndex?.search(patches.features, k: neighbours)
-            ?? index.search(patches.features, k: neighbours, rowsPerGroup: perImage)
+        let found = try neighbours(of: patches.features, rowsPerImage: perImage, index: index)
         let cellScores = found.meanDistances
-        var imageScores = [Float]()
-        for image in 0..<patches.images {
-            let cells = image * perImage ..< (image + 1) * perImage
-            var worst = cells.lowerBound
-            for cell in cells where cellScores[cell] > cellScores[worst] { worst = cell }
-            var score = cellScores[worst]
-            if let b = reweightingNeighbours {
-                score *= try reweighting(patch: gatherRows(patches.features, [worst]),
-                                         nearest: found.indices[worst * neighbours], b: b, index: index)
-            }
-            imageScores.append(score)
-        }
+        let imageScores = try imageScores(patches, cellScores: cellScores, found: found, index: index)
         let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
         let shape = [patches.images, 1, patches.height, patches.width]
         let filtered = mapMaxFilter > 1
@@ -192,6 +172,54 @@ public struct PatchCoreScorer: Sendable {
         let mapGrid = mapNormalization == .imageMedian ? subtractingImageMedians(filtered) : filtered
         return AnomalyScores(imageScores: imageScores, patchScores: grid,
                              anomalyMaps: anomalyMaps(mapGrid, height: imageHeight, width: imageWidth, sigma: blurSigma))
+    }
+
+    /// Scores test taps without maps: ``score(taps:imageHeight:imageWidth:)``'s image scores.
+    public func imageScores(taps: [Tensor]) throws -> [Float] {
+        try imageScores(patches: aggregator(taps))
+    }
+
+    /// The image scores of ``score(patches:imageHeight:imageWidth:)``, bit for bit, without
+    /// its maps (what training images and images without masks need).
+    public func imageScores(patches: PatchFeatures) throws -> [Float] {
+        let index = try checkedIndex(for: patches)
+        let perImage = patches.height * patches.width
+        let found = try neighbours(of: patches.features, rowsPerImage: perImage, index: index)
+        return try imageScores(patches, cellScores: found.meanDistances, found: found, index: index)
+    }
+
+    /// Each image's score from its worst cell (the first of equal ones) of `cellScores`.
+    private func imageScores(_ patches: PatchFeatures, cellScores: [Float], found: Neighbours,
+                             index: NearestNeighbourIndex) throws -> [Float] {
+        let perImage = patches.height * patches.width
+        return try (0..<patches.images).map { image in
+            let cells = image * perImage ..< (image + 1) * perImage
+            var worst = cells.lowerBound
+            for cell in cells where cellScores[cell] > cellScores[worst] { worst = cell }
+            guard let b = reweightingNeighbours else { return cellScores[worst] }
+            return cellScores[worst] * (try reweighting(patch: gatherRows(patches.features, [worst]),
+                                                        nearest: found.indices[worst * neighbours], b: b, index: index))
+        }
+    }
+
+    /// The fitted index, after checking `patches` against it.
+    private func checkedIndex(for patches: PatchFeatures) throws -> NearestNeighbourIndex {
+        guard let index else { throw ScorerError.notFitted(scorer: "PatchCoreScorer") }
+        try checkNeighbours(bankSize: index.count)
+        try validateMatrix(patches.features, "PatchCore test features")
+        guard patches.dimension == index.dimension,
+              patches.features.shape[0] == patches.images * patches.height * patches.width else {
+            throw ScorerError.badShape(argument: "PatchCore test features", shape: patches.features.shape,
+                                       expected: "[\(patches.images) · \(patches.height) · \(patches.width), \(index.dimension)] (the bank's dimension)")
+        }
+        return index
+    }
+
+    /// The ``neighbours`` nearest bank rows of every patch, each image's `rowsPerImage`
+    /// patches searched as one group, so that its scores do not depend on its batch.
+    private func neighbours(of features: Tensor, rowsPerImage: Int, index: NearestNeighbourIndex) throws -> Neighbours {
+        try approximateIndex?.search(features, k: neighbours)
+            ?? index.search(features, k: neighbours, rowsPerGroup: rowsPerImage)
     }
 
     /// Paper Eq. 7 as anomalib implements it: with `m*` the bank entry nearest

@@ -67,6 +67,33 @@ final class PatchCoreScorerTests: XCTestCase {
                        (3 * Float(2).squareRoot() + Float(20).squareRoot()) / 2, accuracy: 1e-5)
     }
 
+    /// `imageScores(patches:)` (no maps) gives `score`'s image scores bit for bit: three images
+    /// of 300 patches near bank rows, one far patch in image 1, two equal far patches in image 2.
+    func testImageScoresEqualTheFullSearchBitForBit() throws {
+        let bank = gaussianMatrix(4096, 24, seed: 1)
+        let noise = gaussianMatrix(900, 24, seed: 2, scale: 0.05)
+        var features = Tensor(shape: [900, 24], data: [Float](repeating: 0, count: 900 * 24))
+        for row in 0..<900 {
+            for j in 0..<24 { features.data[row * 24 + j] = bank.data[(row * 7 % 4096) * 24 + j] + noise.data[row * 24 + j] }
+        }
+        for (row, scale) in [(300 + 200, Float(3)), (600 + 10, 2), (600 + 250, 2)] {
+            for j in 0..<24 { features.data[row * 24 + j] = scale * features.data[(600 + 10) * 24 + j] + 1 }
+        }
+        let patches = PatchFeatures(features: features, images: 3, height: 15, width: 20)
+        let scorers = [
+            PatchCoreScorer(coreset: nil),
+            PatchCoreScorer(coreset: nil, neighbours: 3, metric: .squaredEuclidean),
+            PatchCoreScorer(coreset: nil, metric: .cosine, reweightingNeighbours: 5),
+            PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.5), showsProgress: false), reweightingNeighbours: 9),
+        ]
+        for var scorer in scorers {
+            try scorer.fit(bank: bank)
+            let full = try scorer.score(patches: patches, imageHeight: 15, imageWidth: 20).imageScores
+            let pruned = try scorer.imageScores(patches: patches)
+            XCTAssertEqual(pruned.map(\.bitPattern), full.map(\.bitPattern), "\(scorer.metric), k = \(scorer.neighbours)")
+        }
+    }
+
     func testReweightingFollowsEquationSeven() throws {
         // m* = (0, 1); its b = 2 nearest bank entries: itself and (0, 0).
         // Distances of (3, 4) to them: 3√2 and 5; weight = 1 − e^{3√2} / (e^{3√2} + e⁵).

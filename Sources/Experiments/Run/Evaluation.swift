@@ -301,9 +301,13 @@ func scoreImages(_ rows: [Int], with scorer: FittedScorer, features: RunFeatures
         let batchSize = scoringBatch(mapHeight: mapHeight, mapWidth: mapWidth)
         for start in stride(from: 0, to: rows.count, by: batchSize) {
             let batch = rows[start..<min(start + batchSize, rows.count)]
-            let result = try patchcore.score(taps: features.taps(batch), imageHeight: mapHeight, imageWidth: mapWidth)
-            scores += result.imageScores.map(Double.init)
-            if keepMaps { maps((0..<batch.count).map { result.anomalyMaps.slice($0).data }) }
+            if keepMaps {
+                let result = try patchcore.score(taps: features.taps(batch), imageHeight: mapHeight, imageWidth: mapWidth)
+                scores += result.imageScores.map(Double.init)
+                maps((0..<batch.count).map { result.anomalyMaps.slice($0).data })
+            } else {
+                scores += try patchcore.imageScores(taps: features.taps(batch)).map(Double.init)
+            }
             progress?.advance(by: batch.count)
         }
         return scores

@@ -12,8 +12,29 @@ import sys
 import time
 from pathlib import Path
 
+# torchvision's compiled operators (nms, roi_align, deform_conv2d, ...) come in a library linked
+# against CUDA, which the CPU torch wheel lacks, so they never load and torchvision's import
+# fails where it registers their shapes. PatchCore calls none of them: declare each one that
+# is missing with a placeholder signature so that the import goes through; calling one still
+# fails, loudly.
+TORCHVISION_OPERATORS = ["roi_align", "_roi_align_backward", "ps_roi_align", "_ps_roi_align_backward", "roi_pool",
+                         "_roi_pool_backward", "ps_roi_pool", "_ps_roi_pool_backward", "nms", "qnms", "qroi_align",
+                         "deform_conv2d", "_deform_conv2d_backward"]
+
+
+def declare_missing_torchvision_operators(torch):
+    library = torch.library.Library("torchvision", "FRAGMENT")
+    for name in TORCHVISION_OPERATORS:
+        try:
+            getattr(torch.ops.torchvision, name)
+        except (AttributeError, RuntimeError):
+            library.define(f"{name}(Tensor a, Tensor b, float c) -> Tensor")
+    return library
+
+
 try:
     import torch
+    torchvision_placeholders = declare_missing_torchvision_operators(torch)
     from anomalib.data import Folder
     from anomalib.engine import Engine
     from anomalib.models import Patchcore
