@@ -1,3 +1,4 @@
+import CDistanceKernels
 import Dispatch
 import Tensors
 
@@ -167,6 +168,11 @@ public struct CoresetSampler: Sendable {
 
     static let blockRows = 1024
     static let centreChunk = 256
+    /// Widest points the fused kernel takes: OpenBLAS splits longer products into partial
+    /// sums (measured: the plain chain up to 320 dimensions, not at 384).
+    static let fusedDimensionLimit = 256
+    /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
+    static let workers = 2
 
     func greedySelection(_ prepared: Prepared, count target: Int) -> [Int] {
         let points = prepared.points
@@ -198,9 +204,18 @@ public struct CoresetSampler: Sendable {
 
         var progress = showsProgress ? ProgressBar(label: "coreset", total: target) : nil
         var refreshed = [Bool](repeating: false, count: blockCount)
+        let workers = Self.workers
         let scratchSize = blockRows * Self.centreChunk
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * scratchSize)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * scratchSize)
         defer { scratch.deallocate() }
+        // The points again, eight rows at a time dimension-major, for the fused kernel (blocks start at a tile).
+        let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats)
+        defer { tiles.deallocate() }
+        points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) }
+        // Each worker's running distances of the (up to) two blocks of a round, merged by minimum.
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * blockRows)
+        defer { partial.deallocate() }
 
         func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
             let slot = selected.count
@@ -212,7 +227,9 @@ public struct CoresetSampler: Sendable {
 
         points.data.withUnsafeBufferPointer { pointBuffer in
         running.withUnsafeMutableBufferPointer { runningBuffer in
+        norms.withUnsafeBufferPointer { normBuffer in
             let pointBase = pointBuffer.baseAddress!, runningBase = runningBuffer.baseAddress!
+            let normBase = normBuffer.baseAddress!
             if case .randomPoint = start { addCentre(prepared.starts[0], runningBase) }
             while selected.count < target {
                 let seenNow = selected.count
@@ -233,20 +250,47 @@ public struct CoresetSampler: Sendable {
                         if !canWin { break }
                     }
                     if candidates.isEmpty { break }
-                    let refresh = { (slot: Int) in
-                        let b = candidates[slot]
-                        let r0 = b * blockRows, r1 = min(n, r0 + blockRows)
-                        centres.withUnsafeBufferPointer { c in
-                            Self.applyCentres(points: pointBase + r0 * d, norms: norms, rows: r0..<r1, dim: d,
-                                              centres: c.baseAddress!, centreNorms: centreNorms,
-                                              centreRange: blockSeen[b]..<seenNow,
-                                              running: runningBase, scratch: scratch + slot * scratchSize)
+                    // The round's work: every candidate block against each chunk of the centres it
+                    // has not seen, dealt to the workers in turn; the chunks (and so every distance's
+                    // bits) are the same however they are dealt, and a minimum in any order is exact.
+                    var units = [(slot: Int, centres: Range<Int>)]()
+                    for (slot, b) in candidates.enumerated() {
+                        for c0 in stride(from: blockSeen[b], to: seenNow, by: Self.centreChunk) {
+                            units.append((slot, c0..<min(seenNow, c0 + Self.centreChunk)))
                         }
                     }
-                    if candidates.count == 2 {
-                        DispatchQueue.concurrentPerform(iterations: 2) { refresh($0) }
+                    let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
+                    let active = max(1, min(workers, units.count))
+                    let work = { (worker: Int) in
+                        let own = partial + worker * 2 * blockRows
+                        for (slot, rows) in rowRanges.enumerated() {
+                            (own + slot * blockRows).update(from: runningBase + rows.lowerBound, count: rows.count)
+                        }
+                        centres.withUnsafeBufferPointer { c in
+                            centreNorms.withUnsafeBufferPointer { cn in
+                                for u in stride(from: worker, to: units.count, by: active) {
+                                    let (slot, chunk) = units[u]
+                                    let rows = rowRanges[slot]
+                                    Self.applyCentres(points: pointBase + rows.lowerBound * d,
+                                                      tiles: tiles + rows.lowerBound * d, norms: normBase + rows.lowerBound,
+                                                      rows: rows.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
+                                                      centreNorms: cn.baseAddress! + chunk.lowerBound, count: chunk.count,
+                                                      running: own + slot * blockRows, scratch: scratch + worker * scratchSize)
+                                }
+                            }
+                        }
+                    }
+                    if active > 1 {
+                        DispatchQueue.concurrentPerform(iterations: active) { work($0) }
                     } else {
-                        refresh(0)
+                        work(0)
+                    }
+                    for (slot, rows) in rowRanges.enumerated() {
+                        for r in rows {
+                            var value = partial[slot * blockRows + r - rows.lowerBound]
+                            for w in 1..<active { value = min(value, partial[(w * 2 + slot) * blockRows + r - rows.lowerBound]) }
+                            runningBase[r] = value
+                        }
                     }
                     for b in candidates {
                         blockSeen[b] = seenNow
@@ -263,33 +307,30 @@ public struct CoresetSampler: Sendable {
             }
         }
         }
+        }
         progress?.finish()
         return selected
     }
 
-    /// Lowers `running[r]` for `r` in `rows` to the squared distance from each
-    /// centre in `centreRange`, one GEMM per chunk of centres.
-    private static func applyCentres(points: UnsafePointer<Float>, norms: [Float], rows: Range<Int>, dim: Int,
-                                     centres: UnsafePointer<Float>, centreNorms: [Float], centreRange: Range<Int>,
+    /// Lowers `running[i]` for the `rows` points (`[rows, dim]`, squared norms `norms`; the
+    /// same rows in `tiles`, packed by `trawl_pack_rows`) to their squared distance from each
+    /// of `count` ≤ ``centreChunk`` centres. OpenBLAS's bits depend on the product's shape, so
+    /// the blocks and chunks are fixed; for fewer than eight centres its sgemm is a plain
+    /// multiply-add chain per distance, which the fused kernel computes without packing the
+    /// rows again or writing the products out.
+    private static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+                                     rows: Int, dim: Int,
+                                     centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
                                      running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let rowCount = rows.count
-        for c0 in stride(from: centreRange.lowerBound, to: centreRange.upperBound, by: centreChunk) {
-            let cn = min(centreChunk, centreRange.upperBound - c0)
-            // scratch[i, j] = −2 p_i · c_j
-            sgemm(m: rowCount, n: cn, k: dim, alpha: -2,
-                  a: points, lda: dim, b: centres + c0 * dim, ldb: dim, transposeB: true,
-                  c: scratch, ldc: cn)
-            for i in 0..<rowCount {
-                let r = rows.lowerBound + i
-                var current = running[r]
-                let pn = norms[r], row = scratch + i * cn
-                for j in 0..<cn {
-                    let dist = max(0, row[j] + pn + centreNorms[c0 + j])
-                    current = min(current, dist)
-                }
-                running[r] = current
-            }
+        if count <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= Self.fusedDimensionLimit {
+            trawl_lower_running_distances(tiles, rows, dim, centres, centreNorms, count, norms, running)
+            return
         }
+        // scratch[i, j] = −2 p_i · c_j
+        sgemm(m: rows, n: count, k: dim, alpha: -2,
+              a: points, lda: dim, b: centres, ldb: dim, transposeB: true,
+              c: scratch, ldc: count)
+        trawl_lower_running_from_products(scratch, rows, count, norms, centreNorms, running)
     }
 
     /// Largest value in `values[lower..<upper]` and its first index.
