@@ -168,9 +168,32 @@ public struct CoresetSampler: Sendable {
 
     static let blockRows = 1024
     static let centreChunk = 256
-    /// Widest points the fused kernel takes: OpenBLAS splits longer products into partial
-    /// sums (measured: the plain chain up to 320 dimensions, not at 384).
-    static let fusedDimensionLimit = 256
+    /// Whether OpenBLAS's kernels are the ones whose rounding the fast paths below reproduce
+    /// (measured with OpenBLAS 0.3.21 on Zen; Haswell runs the same sgemm kernel). Elsewhere
+    /// every block and chunk is one sgemm, as before.
+    static let knownBLASKernels = ["Zen", "Haswell"].contains(BLASLibrary.coreName)
+
+    /// Whether the fused kernel gives sgemm's bits for a product against `centres` centres of
+    /// `dim` dimensions: with fewer than 8 columns OpenBLAS's sgemm is one multiply-add chain
+    /// per entry, as long as it does not split the dimensions into partial sums (measured: a
+    /// plain chain up to 320 dimensions, not at 384).
+    static func fusedKernelIsExact(centres: Int, dim: Int) -> Bool {
+        knownBLASKernels && centres <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= 256
+    }
+
+    /// Rows (of a block of `rows`) that one product covers. OpenBLAS's single-threaded sgemm
+    /// works through a 1024-row product in panels of 384 rows whose entries do not depend on
+    /// each other, so three products of 384, 384 and 256 rows give its bits (measured for
+    /// 8 … 256 centres of 16 … 128 dimensions); two cores can then share one block's chunk.
+    static func rowPieces(_ rows: Int, centres: Int, dim: Int) -> [Range<Int>] {
+        guard rows == blockRows && knownBLASKernels && (dim <= 128 || fusedKernelIsExact(centres: centres, dim: dim)) else {
+            return [0..<rows]
+        }
+        return [0..<384, 384..<768, 768..<1024]
+    }
+
+    /// A product's fixed cost (packing, the call), in row × centre units, for dealing work.
+    static let unitOverhead = 16
     /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
     static let workers = 2
 
@@ -206,7 +229,9 @@ public struct CoresetSampler: Sendable {
         var refreshed = [Bool](repeating: false, count: blockCount)
         let workers = Self.workers
         let scratchSize = blockRows * Self.centreChunk
+        // Each worker's products, all zero between products (see `applyCentres`).
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * scratchSize)
+        scratch.initialize(repeating: 0, count: workers * scratchSize)
         defer { scratch.deallocate() }
         // The points again, eight rows at a time dimension-major, for the fused kernel (blocks start at a tile).
         let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
@@ -251,16 +276,23 @@ public struct CoresetSampler: Sendable {
                     }
                     if candidates.isEmpty { break }
                     // The round's work: every candidate block against each chunk of the centres it
-                    // has not seen, dealt to the workers in turn; the chunks (and so every distance's
-                    // bits) are the same however they are dealt, and a minimum in any order is exact.
-                    var units = [(slot: Int, centres: Range<Int>)]()
+                    // has not seen, in pieces of rows, dealt to the workers by estimated cost. The
+                    // pieces reproduce the bits of one product per block and chunk, and a minimum
+                    // taken in any order is exact, so the dealing changes no result.
+                    let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
+                    var units = [[(slot: Int, rows: Range<Int>, centres: Range<Int>)]](repeating: [], count: workers)
+                    var load = [Int](repeating: 0, count: workers)
                     for (slot, b) in candidates.enumerated() {
                         for c0 in stride(from: blockSeen[b], to: seenNow, by: Self.centreChunk) {
-                            units.append((slot, c0..<min(seenNow, c0 + Self.centreChunk)))
+                            let chunk = c0..<min(seenNow, c0 + Self.centreChunk)
+                            for piece in Self.rowPieces(rowRanges[slot].count, centres: chunk.count, dim: d) {
+                                let worker = load.indices.min { load[$0] < load[$1] }!
+                                units[worker].append((slot, piece, chunk))
+                                load[worker] += piece.count * (chunk.count + Self.unitOverhead)
+                            }
                         }
                     }
-                    let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
-                    let active = max(1, min(workers, units.count))
+                    let active = max(1, units.filter { !$0.isEmpty }.count)
                     let work = { (worker: Int) in
                         let own = partial + worker * 2 * blockRows
                         for (slot, rows) in rowRanges.enumerated() {
@@ -268,14 +300,13 @@ public struct CoresetSampler: Sendable {
                         }
                         centres.withUnsafeBufferPointer { c in
                             centreNorms.withUnsafeBufferPointer { cn in
-                                for u in stride(from: worker, to: units.count, by: active) {
-                                    let (slot, chunk) = units[u]
-                                    let rows = rowRanges[slot]
-                                    Self.applyCentres(points: pointBase + rows.lowerBound * d,
-                                                      tiles: tiles + rows.lowerBound * d, norms: normBase + rows.lowerBound,
-                                                      rows: rows.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
+                                for (slot, piece, chunk) in units[worker] {
+                                    let r0 = rowRanges[slot].lowerBound + piece.lowerBound
+                                    Self.applyCentres(points: pointBase + r0 * d, tiles: tiles + r0 * d, norms: normBase + r0,
+                                                      rows: piece.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
                                                       centreNorms: cn.baseAddress! + chunk.lowerBound, count: chunk.count,
-                                                      running: own + slot * blockRows, scratch: scratch + worker * scratchSize)
+                                                      running: own + slot * blockRows + piece.lowerBound,
+                                                      scratch: scratch + worker * scratchSize)
                                 }
                             }
                         }
@@ -322,14 +353,15 @@ public struct CoresetSampler: Sendable {
                                      rows: Int, dim: Int,
                                      centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
                                      running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        if count <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= Self.fusedDimensionLimit {
+        if Self.fusedKernelIsExact(centres: count, dim: dim) {
             trawl_lower_running_distances(tiles, rows, dim, centres, centreNorms, count, norms, running)
             return
         }
-        // scratch[i, j] = −2 p_i · c_j
+        // scratch[i, j] = −2 p_i · c_j, added to the zeros the previous epilogue left: the same
+        // bits as beta 0 (OpenBLAS adds alpha · sum to a zeroed output either way), one pass fewer.
         sgemm(m: rows, n: count, k: dim, alpha: -2,
               a: points, lda: dim, b: centres, ldb: dim, transposeB: true,
-              c: scratch, ldc: count)
+              beta: 1, c: scratch, ldc: count)
         trawl_lower_running_from_products(scratch, rows, count, norms, centreNorms, running)
     }
 

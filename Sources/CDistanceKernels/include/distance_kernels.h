@@ -29,7 +29,9 @@ void trawl_lower_running_distances(const float *tiles, size_t rows, size_t dim,
 /// `= −2 · p_r · c_j` (as sgemm writes it, `[rows][count]`):
 /// `running[r] = min(running[r], max(0, (products[r · count + j] + norms[r]) + centreNorms[j]))`,
 /// each addition rounded to float; the minimum does not depend on the order it is taken in.
-void trawl_lower_running_from_products(const float *products, size_t rows, size_t count,
+/// Leaves `products` all zero, so that the next sgemm into it can add to it (beta 1: the same
+/// bits as beta 0, without OpenBLAS's separate pass that zeroes the output).
+void trawl_lower_running_from_products(float *products, size_t rows, size_t count,
                                        const float *norms, const float *centreNorms, float *running);
 
 #endif
