@@ -349,7 +349,7 @@ public struct CoresetSampler: Sendable {
     /// the blocks and chunks are fixed; for fewer than eight centres its sgemm is a plain
     /// multiply-add chain per distance, which the fused kernel computes without packing the
     /// rows again or writing the products out.
-    private static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+    static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>,
                                      rows: Int, dim: Int,
                                      centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
                                      running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
