@@ -185,3 +185,89 @@ void trawl_lower_running_distances(const float *tiles, size_t rows, size_t dim,
 #endif
     lower_portable(tiles, rows, dim, centres, centreNorms, count, norms, running);
 }
+
+static void nearest_portable(float *products, size_t rows, size_t count, const float *queryNorms,
+                             const float *bankNorms, int skipsOwn, long ownColumn, long firstIndex, float *bestDistance,
+                             long *bestIndex) {
+    for (size_t i = 0; i < rows; i++) {
+        float *row = products + i * count;
+        float best = bestDistance[i];
+        long index = bestIndex[i], own = skipsOwn ? ownColumn + (long)i : -1;
+        for (size_t j = 0; j < count; j++) {
+            float distance = (row[j] + queryNorms[i]) + bankNorms[j];
+            row[j] = 0;
+            if (distance < 0) distance = 0;
+            if (distance < best && (long)j != own) { best = distance; index = firstIndex + (long)j; }
+        }
+        bestDistance[i] = best;
+        bestIndex[i] = index;
+    }
+}
+
+#if defined(__x86_64__)
+/// Per lane the least distance and its first column, then the least over lanes (ties: the
+/// lower column): the first column with the least distance, as the portable scan finds it.
+__attribute__((target("avx2,fma")))
+static void nearest_avx2(float *products, size_t rows, size_t count, const float *queryNorms,
+                         const float *bankNorms, int skipsOwn, long ownColumn, long firstIndex, float *bestDistance,
+                         long *bestIndex) {
+    const __m256 zero = _mm256_setzero_ps(), infinity = _mm256_set1_ps(INFINITY);
+    const __m256i step = _mm256_set1_epi32(8), lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const size_t vectorCount = count / 8 * 8;
+    for (size_t i = 0; i < rows; i++) {
+        float *row = products + i * count;
+        const __m256 norm = _mm256_set1_ps(queryNorms[i]);
+        long own = skipsOwn ? ownColumn + (long)i : -1;
+        __m256 least = infinity;
+        __m256i where = _mm256_setzero_si256(), column = lanes;
+        for (size_t j = 0; j < vectorCount; j += 8) {
+            __m256 sum = _mm256_add_ps(_mm256_loadu_ps(row + j), norm);
+            _mm256_storeu_ps(row + j, zero);
+            __m256 distance = _mm256_max_ps(_mm256_add_ps(sum, _mm256_loadu_ps(bankNorms + j)), zero);
+            if (own >= (long)j && own < (long)j + 8) {
+                float values[8];
+                _mm256_storeu_ps(values, distance);
+                values[own - (long)j] = INFINITY;
+                distance = _mm256_loadu_ps(values);
+            }
+            __m256 better = _mm256_cmp_ps(distance, least, _CMP_LT_OQ);
+            least = _mm256_blendv_ps(least, distance, better);
+            where = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(where), _mm256_castsi256_ps(column), better));
+            column = _mm256_add_epi32(column, step);
+        }
+        float values[8];
+        int columns[8];
+        _mm256_storeu_ps(values, least);
+        _mm256_storeu_si256((__m256i *)columns, where);
+        float best = INFINITY;
+        long index = -1;
+        for (int l = 0; l < 8; l++)
+            if (values[l] < best || (values[l] == best && values[l] < INFINITY && columns[l] < index)) {
+                best = values[l];
+                index = columns[l];
+            }
+        for (size_t j = vectorCount; j < count; j++) {
+            float distance = (row[j] + queryNorms[i]) + bankNorms[j];
+            row[j] = 0;
+            if (distance < 0) distance = 0;
+            if (distance < best && (long)j != own) { best = distance; index = (long)j; }
+        }
+        if (index >= 0 && best < bestDistance[i]) {
+            bestDistance[i] = best;
+            bestIndex[i] = firstIndex + index;
+        }
+    }
+}
+#endif
+
+void trawl_nearest_from_products(float *products, size_t rows, size_t count, const float *queryNorms,
+                                 const float *bankNorms, int skipsOwn, long ownColumn, long firstIndex,
+                                 float *bestDistance, long *bestIndex) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2")) {
+        nearest_avx2(products, rows, count, queryNorms, bankNorms, skipsOwn, ownColumn, firstIndex, bestDistance, bestIndex);
+        return;
+    }
+#endif
+    nearest_portable(products, rows, count, queryNorms, bankNorms, skipsOwn, ownColumn, firstIndex, bestDistance, bestIndex);
+}
