@@ -22,9 +22,12 @@ import Tensors
 /// The selection is exactly that greedy sequence, computed lazily: points
 /// live in blocks of 1024 rows that remember an upper bound of their largest
 /// running distance; a step brings only the blocks whose bound can still beat
-/// the best exact value up to date, each with one GEMM against all centres
-/// it has not yet seen. Memory is `O(N · 128)` (the projected points) plus
-/// the centres; no `N × k` matrix exists.
+/// the best exact value up to date, two at a time, against the centres each
+/// has not yet seen (in chunks of 256, each one GEMM, cut into OpenBLAS's own
+/// 384-row panels so that both cores share the work; fewer than 8 centres go
+/// through a fused kernel with the same bits). Memory is `O(N · 128)` (the
+/// projected points, twice: row-major and tiled) plus the centres; no `N × k`
+/// matrix exists.
 public struct CoresetSampler: Sendable {
     /// How many points to keep.
     public enum Size: Sendable, Equatable {
