@@ -2,7 +2,7 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs; CFaiss when faiss is installed)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
@@ -45,6 +45,9 @@ let package = Package(
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch:
         // this small C layer turns them into return codes and messages.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
+        // Exact squared-distance minimum kernels (AVX2 with a portable fallback, the same bits)
+        // for the greedy coreset: C, because Swift cannot ask for fused multiply-adds per function.
+        .target(name: "CDistanceKernels"),
 
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS"]),
@@ -58,7 +61,7 @@ let package = Package(
         .target(name: "Backbones", dependencies: ["Tensors", "Images", "Weights", "Checksums"]),
 
         // Scorers, projections (PCA, UMAP) and metrics.
-        .target(name: "Scorers", dependencies: ["Tensors"]),  // + CFaiss when faiss is installed (below)
+        .target(name: "Scorers", dependencies: ["Tensors", "CDistanceKernels"]),  // + CFaiss when faiss is installed (below)
         .target(name: "Projections", dependencies: ["CBLAS", "Tensors", "Scorers"]),
         .target(name: "Metrics"),
 
@@ -97,7 +100,7 @@ let package = Package(
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Checksums", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),
-        .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "TestSupport"]),
+        .testTarget(name: "ScorersTests", dependencies: ["Scorers", "Tensors", "CDistanceKernels", "TestSupport"]),
         .testTarget(name: "ProjectionsTests", dependencies: ["Projections", "Datasets", "Tensors", "TestSupport"]),
         .testTarget(name: "MetricsTests", dependencies: ["Metrics", "TestSupport"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Tables", "Images", "Tensors"]),

@@ -1,3 +1,4 @@
+import CDistanceKernels
 import Dispatch
 import Tensors
 
@@ -21,9 +22,12 @@ import Tensors
 /// The selection is exactly that greedy sequence, computed lazily: points
 /// live in blocks of 1024 rows that remember an upper bound of their largest
 /// running distance; a step brings only the blocks whose bound can still beat
-/// the best exact value up to date, each with one GEMM against all centres
-/// it has not yet seen. Memory is `O(N · 128)` (the projected points) plus
-/// the centres; no `N × k` matrix exists.
+/// the best exact value up to date, two at a time, against the centres each
+/// has not yet seen (in chunks of 256, each one GEMM, cut into OpenBLAS's own
+/// 384-row panels so that both cores share the work; fewer than 8 centres go
+/// through a fused kernel with the same bits). Memory is `O(N · 128)` (the
+/// projected points, twice: row-major and tiled) plus the centres; no `N × k`
+/// matrix exists.
 public struct CoresetSampler: Sendable {
     /// How many points to keep.
     public enum Size: Sendable, Equatable {
@@ -167,6 +171,34 @@ public struct CoresetSampler: Sendable {
 
     static let blockRows = 1024
     static let centreChunk = 256
+    /// Whether OpenBLAS's kernels are the ones whose rounding the fast paths below reproduce
+    /// (measured with OpenBLAS 0.3.21 on Zen; Haswell runs the same sgemm kernel). Elsewhere
+    /// every block and chunk is one sgemm, as before.
+    static let knownBLASKernels = ["Zen", "Haswell"].contains(BLASLibrary.coreName)
+
+    /// Whether the fused kernel gives sgemm's bits for a product against `centres` centres of
+    /// `dim` dimensions: with fewer than 8 columns OpenBLAS's sgemm is one multiply-add chain
+    /// per entry, as long as it does not split the dimensions into partial sums (measured: a
+    /// plain chain up to 320 dimensions, not at 384).
+    static func fusedKernelIsExact(centres: Int, dim: Int) -> Bool {
+        knownBLASKernels && centres <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= 256
+    }
+
+    /// Rows (of a block of `rows`) that one product covers. OpenBLAS's single-threaded sgemm
+    /// works through a 1024-row product in panels of 384 rows whose entries do not depend on
+    /// each other, so three products of 384, 384 and 256 rows give its bits (measured for
+    /// 8 … 256 centres of 16 … 128 dimensions); two cores can then share one block's chunk.
+    static func rowPieces(_ rows: Int, centres: Int, dim: Int) -> [Range<Int>] {
+        guard rows == blockRows && knownBLASKernels && (dim <= 128 || fusedKernelIsExact(centres: centres, dim: dim)) else {
+            return [0..<rows]
+        }
+        return [0..<384, 384..<768, 768..<1024]
+    }
+
+    /// A product's fixed cost (packing, the call), in row × centre units, for dealing work.
+    static let unitOverhead = 16
+    /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
+    static let workers = 2
 
     func greedySelection(_ prepared: Prepared, count target: Int) -> [Int] {
         let points = prepared.points
@@ -198,9 +230,20 @@ public struct CoresetSampler: Sendable {
 
         var progress = showsProgress ? ProgressBar(label: "coreset", total: target) : nil
         var refreshed = [Bool](repeating: false, count: blockCount)
+        let workers = Self.workers
         let scratchSize = blockRows * Self.centreChunk
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * scratchSize)
+        // Each worker's products, all zero between products (see `applyCentres`).
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * scratchSize)
+        scratch.initialize(repeating: 0, count: workers * scratchSize)
         defer { scratch.deallocate() }
+        // The points again, eight rows at a time dimension-major, for the fused kernel (blocks start at a tile).
+        let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats)
+        defer { tiles.deallocate() }
+        points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) }
+        // Each worker's running distances of the (up to) two blocks of a round, merged by minimum.
+        let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * blockRows)
+        defer { partial.deallocate() }
 
         func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
             let slot = selected.count
@@ -212,7 +255,9 @@ public struct CoresetSampler: Sendable {
 
         points.data.withUnsafeBufferPointer { pointBuffer in
         running.withUnsafeMutableBufferPointer { runningBuffer in
+        norms.withUnsafeBufferPointer { normBuffer in
             let pointBase = pointBuffer.baseAddress!, runningBase = runningBuffer.baseAddress!
+            let normBase = normBuffer.baseAddress!
             if case .randomPoint = start { addCentre(prepared.starts[0], runningBase) }
             while selected.count < target {
                 let seenNow = selected.count
@@ -233,20 +278,53 @@ public struct CoresetSampler: Sendable {
                         if !canWin { break }
                     }
                     if candidates.isEmpty { break }
-                    let refresh = { (slot: Int) in
-                        let b = candidates[slot]
-                        let r0 = b * blockRows, r1 = min(n, r0 + blockRows)
-                        centres.withUnsafeBufferPointer { c in
-                            Self.applyCentres(points: pointBase + r0 * d, norms: norms, rows: r0..<r1, dim: d,
-                                              centres: c.baseAddress!, centreNorms: centreNorms,
-                                              centreRange: blockSeen[b]..<seenNow,
-                                              running: runningBase, scratch: scratch + slot * scratchSize)
+                    // The round's work: every candidate block against each chunk of the centres it
+                    // has not seen, in pieces of rows, dealt to the workers by estimated cost. The
+                    // pieces reproduce the bits of one product per block and chunk, and a minimum
+                    // taken in any order is exact, so the dealing changes no result.
+                    let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
+                    var units = [[(slot: Int, rows: Range<Int>, centres: Range<Int>)]](repeating: [], count: workers)
+                    var load = [Int](repeating: 0, count: workers)
+                    for (slot, b) in candidates.enumerated() {
+                        for c0 in stride(from: blockSeen[b], to: seenNow, by: Self.centreChunk) {
+                            let chunk = c0..<min(seenNow, c0 + Self.centreChunk)
+                            for piece in Self.rowPieces(rowRanges[slot].count, centres: chunk.count, dim: d) {
+                                let worker = load.indices.min { load[$0] < load[$1] }!
+                                units[worker].append((slot, piece, chunk))
+                                load[worker] += piece.count * (chunk.count + Self.unitOverhead)
+                            }
                         }
                     }
-                    if candidates.count == 2 {
-                        DispatchQueue.concurrentPerform(iterations: 2) { refresh($0) }
+                    let active = max(1, units.filter { !$0.isEmpty }.count)
+                    let work = { (worker: Int) in
+                        let own = partial + worker * 2 * blockRows
+                        for (slot, rows) in rowRanges.enumerated() {
+                            (own + slot * blockRows).update(from: runningBase + rows.lowerBound, count: rows.count)
+                        }
+                        centres.withUnsafeBufferPointer { c in
+                            centreNorms.withUnsafeBufferPointer { cn in
+                                for (slot, piece, chunk) in units[worker] {
+                                    let r0 = rowRanges[slot].lowerBound + piece.lowerBound
+                                    Self.applyCentres(points: pointBase + r0 * d, tiles: tiles + r0 * d, norms: normBase + r0,
+                                                      rows: piece.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
+                                                      centreNorms: cn.baseAddress! + chunk.lowerBound, count: chunk.count,
+                                                      running: own + slot * blockRows + piece.lowerBound,
+                                                      scratch: scratch + worker * scratchSize)
+                                }
+                            }
+                        }
+                    }
+                    if active > 1 {
+                        DispatchQueue.concurrentPerform(iterations: active) { work($0) }
                     } else {
-                        refresh(0)
+                        work(0)
+                    }
+                    for (slot, rows) in rowRanges.enumerated() {
+                        for r in rows {
+                            var value = partial[slot * blockRows + r - rows.lowerBound]
+                            for w in 1..<active { value = min(value, partial[(w * 2 + slot) * blockRows + r - rows.lowerBound]) }
+                            runningBase[r] = value
+                        }
                     }
                     for b in candidates {
                         blockSeen[b] = seenNow
@@ -263,33 +341,31 @@ public struct CoresetSampler: Sendable {
             }
         }
         }
+        }
         progress?.finish()
         return selected
     }
 
-    /// Lowers `running[r]` for `r` in `rows` to the squared distance from each
-    /// centre in `centreRange`, one GEMM per chunk of centres.
-    private static func applyCentres(points: UnsafePointer<Float>, norms: [Float], rows: Range<Int>, dim: Int,
-                                     centres: UnsafePointer<Float>, centreNorms: [Float], centreRange: Range<Int>,
+    /// Lowers `running[i]` for the `rows` points (`[rows, dim]`, squared norms `norms`; the
+    /// same rows in `tiles`, packed by `trawl_pack_rows`) to their squared distance from each
+    /// of `count` ≤ ``centreChunk`` centres. OpenBLAS's bits depend on the product's shape, so
+    /// the blocks and chunks are fixed; for fewer than eight centres its sgemm is a plain
+    /// multiply-add chain per distance, which the fused kernel computes without packing the
+    /// rows again or writing the products out.
+    static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>,
+                                     rows: Int, dim: Int,
+                                     centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
                                      running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let rowCount = rows.count
-        for c0 in stride(from: centreRange.lowerBound, to: centreRange.upperBound, by: centreChunk) {
-            let cn = min(centreChunk, centreRange.upperBound - c0)
-            // scratch[i, j] = −2 p_i · c_j
-            sgemm(m: rowCount, n: cn, k: dim, alpha: -2,
-                  a: points, lda: dim, b: centres + c0 * dim, ldb: dim, transposeB: true,
-                  c: scratch, ldc: cn)
-            for i in 0..<rowCount {
-                let r = rows.lowerBound + i
-                var current = running[r]
-                let pn = norms[r], row = scratch + i * cn
-                for j in 0..<cn {
-                    let dist = max(0, row[j] + pn + centreNorms[c0 + j])
-                    current = min(current, dist)
-                }
-                running[r] = current
-            }
+        if Self.fusedKernelIsExact(centres: count, dim: dim) {
+            trawl_lower_running_distances(tiles, rows, dim, centres, centreNorms, count, norms, running)
+            return
         }
+        // scratch[i, j] = −2 p_i · c_j, added to the zeros the previous epilogue left: the same
+        // bits as beta 0 (OpenBLAS adds alpha · sum to a zeroed output either way), one pass fewer.
+        sgemm(m: rows, n: count, k: dim, alpha: -2,
+              a: points, lda: dim, b: centres, ldb: dim, transposeB: true,
+              beta: 1, c: scratch, ldc: count)
+        trawl_lower_running_from_products(scratch, rows, count, norms, centreNorms, running)
     }
 
     /// Largest value in `values[lower..<upper]` and its first index.

@@ -1,3 +1,4 @@
+import CDistanceKernels
 import Dispatch
 import Tensors
 
@@ -173,37 +174,56 @@ public struct NearestNeighbourIndex: Sendable {
             let qp = queryBuffer.baseAddress!, bp = bankBuffer.baseAddress!
             let dOut = distanceBuffer.baseAddress!, iOut = indexBuffer.baseAddress!
             let work = { (worker: Int) in
+                // All zero between products: the nearest-neighbour epilogue leaves it so, and
+                // sgemm adds to it (beta 1, the same bits as beta 0 without a zeroing pass).
                 var scratch = [Float](repeating: 0, count: Self.queryBlock * Self.bankBlock)
                 let empty = TopK(k: k)
+                var nearestDistance = [Float](repeating: .infinity, count: Self.queryBlock)
+                var nearestIndex = [Int](repeating: -1, count: Self.queryBlock)
                 scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+                queryNorms.withUnsafeBufferPointer { queryNormBuffer in
+                bankNorms.withUnsafeBufferPointer { norms in
                     let s = scratchBuffer.baseAddress!
                     for block in stride(from: worker, to: blocks, by: workers) {
                         let (q0, qn) = queryBlocks[block]
+                        if k == 1 {
+                            for i in 0..<qn { (nearestDistance[i], nearestIndex[i]) = (.infinity, -1) }
+                            for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
+                                let bn = min(Self.bankBlock, m - b0)
+                                // s[i, j] = −2 q_i · m_j
+                                sgemm(m: qn, n: bn, k: d, alpha: -2, a: qp + q0 * d, lda: d,
+                                      b: bp + b0 * d, ldb: d, transposeB: true, beta: 1, c: s, ldc: bn)
+                                trawl_nearest_from_products(s, qn, bn, queryNormBuffer.baseAddress! + q0, norms.baseAddress! + b0,
+                                                            excludeSelf ? 1 : 0, q0 - b0, b0, &nearestDistance, &nearestIndex)
+                            }
+                            for i in 0..<qn {
+                                dOut[q0 + i] = finish(nearestDistance[i])
+                                iOut[q0 + i] = nearestIndex[i]
+                            }
+                            continue
+                        }
                         var bestPerQuery = [TopK](repeating: empty, count: qn)
                         for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
                             let bn = min(Self.bankBlock, m - b0)
                             // s[i, j] = −2 q_i · m_j
-                            sgemm(m: qn, n: bn, k: d, alpha: -2,
-                                  a: qp + q0 * d, lda: d,
-                                  b: bp + b0 * d, ldb: d, transposeB: true,
-                                  c: s, ldc: bn)
-                            bankNorms.withUnsafeBufferPointer { norms in
-                                let blockNorms = norms.baseAddress! + b0
-                                for i in 0..<qn {
-                                    let row = s + i * bn, qNorm = queryNorms[q0 + i]
-                                    let skip = excludeSelf ? q0 + i - b0 : -1
-                                    bestPerQuery[i].withUpdates { top in
-                                        // The clamp at 0 keeps order, so the scan compares
-                                        // unclamped values and clamps only what it keeps.
-                                        var worst = top.worst
-                                        for j in 0..<bn {
-                                            let value = row[j] + qNorm + blockNorms[j]
-                                            if value < worst && j != skip {
-                                                let dist = max(0, value)
-                                                if dist < worst {
-                                                    top.insert(dist, b0 + j)
-                                                    worst = top.worst
-                                                }
+                            sgemm(m: qn, n: bn, k: d, alpha: -2, a: qp + q0 * d, lda: d,
+                                  b: bp + b0 * d, ldb: d, transposeB: true, beta: 1, c: s, ldc: bn)
+                            let blockNorms = norms.baseAddress! + b0
+                            for i in 0..<qn {
+                                let row = s + i * bn, qNorm = queryNorms[q0 + i]
+                                let skip = excludeSelf ? q0 + i - b0 : -1
+                                bestPerQuery[i].withUpdates { top in
+                                    // The clamp at 0 keeps order, so the scan compares
+                                    // unclamped values and clamps only what it keeps.
+                                    var worst = top.worst
+                                    for j in 0..<bn {
+                                        let value = row[j] + qNorm + blockNorms[j]
+                                        row[j] = 0
+                                        if value < worst && j != skip {
+                                            let dist = max(0, value)
+                                            if dist < worst {
+                                                top.insert(dist, b0 + j)
+                                                worst = top.worst
                                             }
                                         }
                                     }
@@ -218,6 +238,8 @@ public struct NearestNeighbourIndex: Sendable {
                             }
                         }
                     }
+                }
+                }
                 }
             }
             if workers > 1 {

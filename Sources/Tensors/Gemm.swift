@@ -64,3 +64,11 @@ public enum BLASThreads {
         if openblas_get_num_threads() != 1 { openblas_set_num_threads(1) }
     }
 }
+
+/// What the OpenBLAS in use is, for code whose exactness rests on how its sgemm rounds.
+public enum BLASLibrary {
+    /// OpenBLAS's kernel family for this CPU (`openblas_get_corename`: "Zen", "Haswell", "SkylakeX", …).
+    public static let coreName = String(cString: openblas_get_corename())
+    /// OpenBLAS's build description (`openblas_get_config`), which starts with its version.
+    public static let configuration = String(cString: openblas_get_config())
+}

@@ -20,6 +20,14 @@ func peakMemoryMiB() -> Double {
     return kib / 1024
 }
 
+/// User plus system CPU seconds of this process (all its threads) so far: beside a wall time,
+/// what a measurement cost when other processes share the cores.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 /// Current resident memory of this process (`VmRSS`), in MiB.
 func residentMemoryMiB() -> Double {
     guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),

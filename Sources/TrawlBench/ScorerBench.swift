@@ -38,21 +38,25 @@ private func benchmarkPatchFeatures() {
 /// Coreset and kNN time and peak memory for 26 … 209 training images (bank `N = 784 ·
 /// images` rows of 152 dims, 10 % coreset, then the 83 test images' 65,072 patches against
 /// it). The last row is MVTec bottle's size, held to issue #15's coreset target (≤ 8 s).
+/// `TRAWL_SCALING_IMAGES` (comma-separated, e.g. `209`) runs only those training-set sizes.
 private func benchmarkScaling() {
     let (patches, d, testImages) = (784, 152, 83)
     print("random features; peak = process VmHWM since the stage began:")
     print("| training images | bank N | coreset 10 % | coreset peak | kNN bank | 1-NN of \(testImages * patches) test patches | kNN peak |")
     print("|---|---|---|---|---|---|---|")
     let queries = Tensor(shape: [testImages * patches, d], data: benchmarkFloats(testImages * patches * d, seed: 13))
-    var (coresetSeconds, coresetFingerprint) = (Double.nan, "")
-    for images in [26, 52, 104, 209] {
+    var (coresetSeconds, coresetCPUSeconds, coresetFingerprint) = (Double.nan, Double.nan, "")
+    let sizes = ProcessInfo.processInfo.environment["TRAWL_SCALING_IMAGES"]
+        .map { $0.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } } ?? [26, 52, 104, 209]
+    for images in sizes {
         let n = images * patches
         let bank = Tensor(shape: [n, d], data: benchmarkFloats(n * d, seed: 7))
         resetPeakMemory()
         let sampler = CoresetSampler(size: .fraction(0.1), seed: 0, showsProgress: false)
-        let start = DispatchTime.now().uptimeNanoseconds
+        let (start, startCPU) = (DispatchTime.now().uptimeNanoseconds, processCPUSeconds())
         let indices = try! sampler.select(from: bank)
         coresetSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        coresetCPUSeconds = processCPUSeconds() - startCPU
         coresetFingerprint = fingerprint(indices.map { UInt64($0) })
         let coresetPeak = peakMemoryMiB()
         let coreset = Tensor(shape: [indices.count, d], data: indices.flatMap { bank.data[$0 * d ..< ($0 + 1) * d] })
@@ -62,8 +66,9 @@ private func benchmarkScaling() {
         print(String(format: "| %d | %d | %.2f s | %.0f MiB | %d | %.2f s | %.0f MiB |",
                      images, n, coresetSeconds, coresetPeak, indices.count, knnSeconds, peakMemoryMiB()))
     }
-    print(String(format: "greedy coreset 10%% of %d x %d (projected to 128): %.1f s (target <= 8 s: %@); selection fingerprint %@",
-                 209 * patches, d, coresetSeconds, verdict(coresetSeconds <= 8), coresetFingerprint))
+    guard let last = sizes.last else { return }
+    print(String(format: "greedy coreset 10%% of %d x %d (projected to 128): %.1f s, %.1f CPU s (target <= 8 s: %@); selection fingerprint %@",
+                 last * patches, d, coresetSeconds, coresetCPUSeconds, verdict(coresetSeconds <= 8), coresetFingerprint))
 }
 
 private func benchmarkNearestNeighbour() {

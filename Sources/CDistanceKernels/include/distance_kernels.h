@@ -1,0 +1,48 @@
+#ifndef TRAWL_DISTANCE_KERNELS_H
+#define TRAWL_DISTANCE_KERNELS_H
+
+#include <stddef.h>
+
+/// Rows per tile of the packed layout ``trawl_pack_rows`` writes.
+#define TRAWL_TILE_ROWS 8
+
+/// The most centres ``trawl_lower_running_distances`` takes per call.
+#define TRAWL_MAX_LOWERING_CENTRES 7
+
+/// Copies row-major `rows` × `dim` `points` into tiles of TRAWL_TILE_ROWS rows, each tile
+/// `[dim][TRAWL_TILE_ROWS]` (dimension-major), tiles one after another; rows past `rows`
+/// in the last tile are zero. `tiles` holds ceil(rows / TRAWL_TILE_ROWS) · dim · TRAWL_TILE_ROWS floats.
+void trawl_pack_rows(const float *points, size_t rows, size_t dim, float *tiles);
+
+/// For each of `rows` points (packed by ``trawl_pack_rows`` from the first row of a tile)
+/// and each of `count` (1 … TRAWL_MAX_LOWERING_CENTRES) centres (row-major `[count][dim]`):
+/// `running[r] = min(running[r], max(0, (−2 · dot + norms[r]) + centreNorms[j]))`, where
+/// `dot` is the fused multiply-add chain `fma(p[dim−1], c[dim−1], … fma(p[0], c[0], 0))`
+/// in dimension order, each addition rounded to float. That is bit for bit what OpenBLAS
+/// 0.3's single-threaded sgemm (alpha −2, beta 0) gives for fewer than eight columns, so
+/// a running distance does not depend on which of the two computed it.
+void trawl_lower_running_distances(const float *tiles, size_t rows, size_t dim,
+                                   const float *centres, const float *centreNorms, size_t count,
+                                   const float *norms, float *running);
+
+/// For each of `rows` points and each of `count` centres, given `products[r · count + j]`
+/// `= −2 · p_r · c_j` (as sgemm writes it, `[rows][count]`):
+/// `running[r] = min(running[r], max(0, (products[r · count + j] + norms[r]) + centreNorms[j]))`,
+/// each addition rounded to float; the minimum does not depend on the order it is taken in.
+/// Leaves `products` all zero, so that the next sgemm into it can add to it (beta 1: the same
+/// bits as beta 0, without OpenBLAS's separate pass that zeroes the output).
+void trawl_lower_running_from_products(float *products, size_t rows, size_t count,
+                                       const float *norms, const float *centreNorms, float *running);
+
+/// For each of `rows` queries, the nearest of `count` bank rows given
+/// `products[i · count + j] = −2 · q_i · m_j` (`[rows][count]`): the first `j` with the least
+/// `max(0, (products[i · count + j] + queryNorms[i]) + bankNorms[j])`, each addition rounded to
+/// float, replaces `(bestDistance[i], bestIndex[i])` when strictly less than `bestDistance[i]`
+/// (its index then `firstIndex + j`). With `skipsOwn`, `j = ownColumn + i` is left out (a
+/// query's own row, when the bank searches itself).
+/// Leaves `products` all zero, like ``trawl_lower_running_from_products``.
+void trawl_nearest_from_products(float *products, size_t rows, size_t count, const float *queryNorms,
+                                 const float *bankNorms, int skipsOwn, long ownColumn, long firstIndex,
+                                 float *bestDistance, long *bestIndex);
+
+#endif
