@@ -201,35 +201,40 @@ struct Winograd3x3: Sendable {
         withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { scratch in
             let rows = scratch.baseAddress!  // rows[i · 4 + j]: row i of m transformed along j, then y[i][j]
             let scalars = UnsafeRawPointer(rows).assumingMemoryBound(to: Float.self)
-            for ty in 0..<grid.down {
-                for tx in 0..<grid.across {
-                    let t = ty * grid.across + tx
-                    let (top, left) = (ty * Self.tile, tx * Self.tile)
-                    let (tileH, tileW) = (min(Self.tile, outH - top), min(Self.tile, outW - left))
-                    for block in 0..<(outputChannels + lanes - 1) / lanes {
-                        let source = UnsafeRawPointer(m + t * paddedOutputs + block * lanes)
-                        func load(_ position: Int) -> Lanes {
-                            source.loadUnaligned(fromByteOffset: position * positionStride * 4, as: Lanes.self)
-                        }
-                        for i in 0..<6 {
-                            let r = Self.outputTransform(load(i * 6), load(i * 6 + 1), load(i * 6 + 2),
-                                                         load(i * 6 + 3), load(i * 6 + 4), load(i * 6 + 5))
-                            let row = rows + i * 4
-                            row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3
-                        }
-                        let b = biases[block]
-                        for j in 0..<4 {
-                            let y = Self.outputTransform(rows[j], rows[4 + j], rows[8 + j], rows[12 + j],
-                                                         rows[16 + j], rows[20 + j])
-                            rows[j] = activation(y.0 + b)
-                            rows[4 + j] = activation(y.1 + b)
-                            rows[8 + j] = activation(y.2 + b)
-                            rows[12 + j] = activation(y.3 + b)
-                        }
-                        for l in 0..<min(lanes, outputChannels - block * lanes) {
-                            let corner = output + ((block * lanes + l) * outH + top) * outW + left
-                            for i in 0..<tileH {
-                                for j in 0..<tileW { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+            // Sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
+            // sixteen output planes being written stay in cache until their lines are whole.
+            let blocks = (outputChannels + lanes - 1) / lanes
+            for firstBlock in stride(from: 0, to: blocks, by: 2) {
+                for ty in 0..<grid.down {
+                    for tx in 0..<grid.across {
+                        let t = ty * grid.across + tx
+                        let (top, left) = (ty * Self.tile, tx * Self.tile)
+                        let (tileH, tileW) = (min(Self.tile, outH - top), min(Self.tile, outW - left))
+                        for block in firstBlock..<min(firstBlock + 2, blocks) {
+                            let source = UnsafeRawPointer(m + t * paddedOutputs + block * lanes)
+                            func load(_ position: Int) -> Lanes {
+                                source.loadUnaligned(fromByteOffset: position * positionStride * 4, as: Lanes.self)
+                            }
+                            for i in 0..<6 {
+                                let r = Self.outputTransform(load(i * 6), load(i * 6 + 1), load(i * 6 + 2),
+                                                             load(i * 6 + 3), load(i * 6 + 4), load(i * 6 + 5))
+                                let row = rows + i * 4
+                                row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3
+                            }
+                            let b = biases[block]
+                            for j in 0..<4 {
+                                let y = Self.outputTransform(rows[j], rows[4 + j], rows[8 + j], rows[12 + j],
+                                                             rows[16 + j], rows[20 + j])
+                                rows[j] = activation(y.0 + b)
+                                rows[4 + j] = activation(y.1 + b)
+                                rows[8 + j] = activation(y.2 + b)
+                                rows[12 + j] = activation(y.3 + b)
+                            }
+                            for l in 0..<min(lanes, outputChannels - block * lanes) {
+                                let corner = output + ((block * lanes + l) * outH + top) * outW + left
+                                for i in 0..<tileH {
+                                    for j in 0..<tileW { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+                                }
                             }
                         }
                     }
