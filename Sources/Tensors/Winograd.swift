@@ -62,19 +62,22 @@ struct Winograd3x3: Sendable {
         let (paddedOutputs, paddedInputs) = (Self.wholeLanes(outputs), Self.wholeLanes(inputs))
         var transformed = [Float](repeating: 0, count: Self.positions * paddedInputs * paddedOutputs)
         weight.data.withUnsafeBufferPointer { w in
-            // Output channels innermost, so each position's row of `[C', O']` is written in order.
-            for c in 0..<inputs {
-                for o in 0..<outputs {
-                    let k = w.baseAddress! + (o * inputs + c) * 9
-                    // G k: each kernel column through G (6 × 3), in Double.
-                    let column0 = Self.kernelTransform(Double(k[0]), Double(k[3]), Double(k[6]))
-                    let column1 = Self.kernelTransform(Double(k[1]), Double(k[4]), Double(k[7]))
-                    let column2 = Self.kernelTransform(Double(k[2]), Double(k[5]), Double(k[8]))
-                    // (G k) Gᵀ: each row of G k through G.
-                    for i in 0..<6 {
-                        let row = Self.kernelTransform(column0[i], column1[i], column2[i])
-                        for j in 0..<6 {
-                            transformed[((i * 6 + j) * paddedInputs + c) * paddedOutputs + o] = Float(row[j])
+            // Sixteen output channels at a time, input channels in order: the kernels are read as
+            // sixteen sequential streams and each position's `[C', O']` is written in whole lines.
+            for firstOutput in stride(from: 0, to: outputs, by: 16) {
+                for c in 0..<inputs {
+                    for o in firstOutput..<min(firstOutput + 16, outputs) {
+                        let k = w.baseAddress! + (o * inputs + c) * 9
+                        // G k: each kernel column through G (6 × 3), in Double.
+                        let column0 = Self.kernelTransform(Double(k[0]), Double(k[3]), Double(k[6]))
+                        let column1 = Self.kernelTransform(Double(k[1]), Double(k[4]), Double(k[7]))
+                        let column2 = Self.kernelTransform(Double(k[2]), Double(k[5]), Double(k[8]))
+                        // (G k) Gᵀ: each row of G k through G.
+                        for i in 0..<6 {
+                            let row = Self.kernelTransform(column0[i], column1[i], column2[i])
+                            for j in 0..<6 {
+                                transformed[((i * 6 + j) * paddedInputs + c) * paddedOutputs + o] = Float(row[j])
+                            }
                         }
                     }
                 }
