@@ -1,13 +1,38 @@
 /// Max pooling over `[N, C, H, W]` with PyTorch `MaxPool2d` semantics
-/// (`ceil_mode=False`, padding counts as −∞).
+/// (`ceil_mode=False`, padding counts as −∞). Computed separably (a maximum is exact, so the
+/// order changes nothing): for each output row, the maximum of its window's rows column by
+/// column, then of each window's columns of that line.
 public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
-    slidingWindow(x, kernel: kernel, stride: stride, padding: padding) { plane, width, rows, columns in
-        var m = -Float.infinity
-        for r in rows {
-            for c in columns { m = max(m, plane[r * width + c]) }
+    let (outH, outW) = poolingOutputSize(x, kernel: kernel, stride: stride, padding: padding)
+    let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+    var out = Tensor(shape: [x.shape[0], x.shape[1], outH, outW])
+    var line = [Float](repeating: 0, count: inW)
+    x.data.withUnsafeBufferPointer { input in
+        out.data.withUnsafeMutableBufferPointer { output in
+            line.withUnsafeMutableBufferPointer { line in
+                for p in 0..<planes {
+                    let plane = input.baseAddress! + p * inH * inW
+                    for i in 0..<outH {
+                        // Every window has at least one row and column inside (padding ≤ kernel / 2).
+                        let r0 = max(i * stride - padding, 0), r1 = min(i * stride - padding + kernel, inH)
+                        line.baseAddress!.update(from: plane + r0 * inW, count: inW)
+                        for r in r0 + 1 ..< r1 {
+                            let row = plane + r * inW
+                            for c in 0..<inW { line[c] = max(line[c], row[c]) }
+                        }
+                        let destination = output.baseAddress! + (p * outH + i) * outW
+                        for j in 0..<outW {
+                            let c0 = max(j * stride - padding, 0), c1 = min(j * stride - padding + kernel, inW)
+                            var m = line[c0]
+                            for c in c0 + 1 ..< c1 { m = max(m, line[c]) }
+                            destination[j] = m
+                        }
+                    }
+                }
+            }
         }
-        return m
     }
+    return out
 }
 
 /// Average pooling over `[N, C, H, W]` with PyTorch `AvgPool2d` semantics
@@ -48,18 +73,22 @@ public func adaptiveAvgPool2d(_ x: Tensor, height: Int, width: Int) -> Tensor {
     return out
 }
 
-/// Shared sliding-window loop over `[N, C, H, W]`: `reduce` gets one input
+/// The output height and width of pooling `x` `[N, C, H, W]` (`ceil_mode=False`).
+private func poolingOutputSize(_ x: Tensor, kernel: Int, stride: Int, padding: Int) -> (Int, Int) {
+    precondition(x.rank == 4, "pooling expects [N, C, H, W], got \(x.shape)")
+    precondition(padding <= kernel / 2, "padding \(padding) exceeds half the kernel \(kernel)")
+    return ((x.shape[2] + 2 * padding - kernel) / stride + 1, (x.shape[3] + 2 * padding - kernel) / stride + 1)
+}
+
+/// The sliding-window loop of average pooling over `[N, C, H, W]`: `reduce` gets one input
 /// plane, its width, and the in-image rows and columns of a window.
 @inline(__always)
 private func slidingWindow(
     _ x: Tensor, kernel: Int, stride: Int, padding: Int,
     reduce: (UnsafePointer<Float>, Int, Range<Int>, Range<Int>) -> Float
 ) -> Tensor {
-    precondition(x.rank == 4, "pooling expects [N, C, H, W], got \(x.shape)")
-    precondition(padding <= kernel / 2, "padding \(padding) exceeds half the kernel \(kernel)")
+    let (outH, outW) = poolingOutputSize(x, kernel: kernel, stride: stride, padding: padding)
     let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
-    let outH = (inH + 2 * padding - kernel) / stride + 1
-    let outW = (inW + 2 * padding - kernel) / stride + 1
     var out = Tensor(shape: [x.shape[0], x.shape[1], outH, outW])
     x.data.withUnsafeBufferPointer { input in
         out.data.withUnsafeMutableBufferPointer { output in

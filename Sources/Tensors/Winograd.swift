@@ -4,11 +4,18 @@
 /// Each 4×4 output tile comes from the 6×6 input tile around it: the input tile is
 /// transformed (`V = Bᵀ d B`), multiplied elementwise by the transformed kernel
 /// (`U = G g Gᵀ`) and summed over input channels, which for all tiles of an image at
-/// once is 36 sgemms `[O, C] · [C, tiles]`, one per position of the 6×6 transform
+/// once is 36 sgemms `[tiles, C] · [C, O]`, one per position of the 6×6 transform
 /// domain; `Y = Aᵀ M A` gives the outputs. That is 36 multiply-adds per tile and
-/// channel pair instead of 144: counting the tiles that overhang the output and the
-/// columns that round the tile count up to whole SIMD groups, 3.9× fewer multiply-adds
-/// at 56², 3.5× at 28², 3.1× at 14². Interpolation points 0, ±1, ±2, ∞.
+/// channel pair instead of 144: counting the tiles that overhang the output, 4.0× fewer
+/// multiply-adds at 56² and 28², 3.1× at 14². Interpolation points 0, ±1, ±2, ∞.
+///
+/// Layout: channels are the SIMD lanes. The image is first copied, zero-padded, into
+/// blocks of eight channels interleaved per pixel (`[C / 8, H, W, 8]`), so each tile's 36
+/// inputs for eight channels are 36 aligned vector loads; the transformed tiles and the
+/// sgemm products are `[36, tiles, C]` and `[36, tiles, O]`, tile-major, so eight channels
+/// of one tile are one vector store or load and the products' rows are whole tiles
+/// (OpenBLAS runs `[tiles, C] · [C, O]` 10–25 % faster than `[O, C] · [C, tiles]` at
+/// 16–56 tiles). Channel counts are rounded up to whole blocks of eight with zeros.
 ///
 /// Accuracy: the transforms amplify rounding (coefficients up to 8 in `A`, 5 in `B`),
 /// so a layer's results differ from the exact ones by a few 1e-6 of the output's magnitude
@@ -22,11 +29,19 @@ struct Winograd3x3: Sendable {
     /// Positions of the 6×6 transform domain (the input tile's side, `tile + 2`, squared).
     static let positions = 36
 
-    /// `G g Gᵀ` for every output and input channel, `[36, O, C]` (position-major, so
-    /// position ξ's matrix is the `[O, C]` left operand of its sgemm).
+    /// Eight channels side by side, one per SIMD lane.
+    typealias Lanes = SIMD8<Float>
+    static let lanes = Lanes.scalarCount
+
+    /// `G g Gᵀ` for every input and output channel, `[36, C', O']` with `C'`, `O'` the
+    /// channel counts rounded up to whole lane groups, zeros beyond (position-major, so
+    /// position ξ's matrix is the `[C', O']` right operand of its sgemm).
     let transformedWeight: [Float]
     let outputChannels: Int
     let inputChannels: Int
+    /// `C'` and `O'`.
+    let paddedInputs: Int
+    let paddedOutputs: Int
 
     /// Whether `Conv2D` computes a convolution of this geometry with Winograd: 3×3,
     /// stride 1, no dilation or groups, and at least 16 input and output channels (below
@@ -37,23 +52,33 @@ struct Winograd3x3: Sendable {
             && weight.shape[0] >= 16 && weight.shape[1] >= 16
     }
 
+    /// `count` rounded up to whole lane groups.
+    private static func wholeLanes(_ count: Int) -> Int { (count + lanes - 1) / lanes * lanes }
+
     /// Transforms `weight` `[O, C, 3, 3]`, in Double.
     init(weight: Tensor) {
         precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3, "Winograd needs a 3×3 kernel")
         let (outputs, inputs) = (weight.shape[0], weight.shape[1])
-        var transformed = [Float](repeating: 0, count: Self.positions * outputs * inputs)
+        let (paddedOutputs, paddedInputs) = (Self.wholeLanes(outputs), Self.wholeLanes(inputs))
+        var transformed = [Float](repeating: 0, count: Self.positions * paddedInputs * paddedOutputs)
         weight.data.withUnsafeBufferPointer { w in
-            for o in 0..<outputs {
+            // Sixteen output channels at a time, input channels in order: the kernels are read as
+            // sixteen sequential streams and each position's `[C', O']` is written in whole lines.
+            for firstOutput in stride(from: 0, to: outputs, by: 16) {
                 for c in 0..<inputs {
-                    let k = w.baseAddress! + (o * inputs + c) * 9
-                    // G k: each kernel column through G (6 × 3), in Double.
-                    let column0 = Self.kernelTransform(Double(k[0]), Double(k[3]), Double(k[6]))
-                    let column1 = Self.kernelTransform(Double(k[1]), Double(k[4]), Double(k[7]))
-                    let column2 = Self.kernelTransform(Double(k[2]), Double(k[5]), Double(k[8]))
-                    // (G k) Gᵀ: each row of G k through G.
-                    for i in 0..<6 {
-                        let row = Self.kernelTransform(column0[i], column1[i], column2[i])
-                        for j in 0..<6 { transformed[((i * 6 + j) * outputs + o) * inputs + c] = Float(row[j]) }
+                    for o in firstOutput..<min(firstOutput + 16, outputs) {
+                        let k = w.baseAddress! + (o * inputs + c) * 9
+                        // G k: each kernel column through G (6 × 3), in Double.
+                        let column0 = Self.kernelTransform(Double(k[0]), Double(k[3]), Double(k[6]))
+                        let column1 = Self.kernelTransform(Double(k[1]), Double(k[4]), Double(k[7]))
+                        let column2 = Self.kernelTransform(Double(k[2]), Double(k[5]), Double(k[8]))
+                        // (G k) Gᵀ: each row of G k through G.
+                        for i in 0..<6 {
+                            let row = Self.kernelTransform(column0[i], column1[i], column2[i])
+                            for j in 0..<6 {
+                                transformed[((i * 6 + j) * paddedInputs + c) * paddedOutputs + o] = Float(row[j])
+                            }
+                        }
                     }
                 }
             }
@@ -61,6 +86,8 @@ struct Winograd3x3: Sendable {
         self.transformedWeight = transformed
         self.outputChannels = outputs
         self.inputChannels = inputs
+        self.paddedOutputs = paddedOutputs
+        self.paddedInputs = paddedInputs
     }
 
     /// One image `[C, height, width]` at `image`, zero-padded by `padding`, into
@@ -69,49 +96,31 @@ struct Winograd3x3: Sendable {
                   outH: Int, outW: Int, bias: [Float]?, activation: Activation,
                   into output: UnsafeMutablePointer<Float>) {
         let grid = TileGrid(outH: outH, outW: outW)
-        let (inputs, outputs) = (inputChannels, outputChannels)
-        // Tiles rounded up to whole SIMD groups; the extra columns hold zeros, then are ignored.
-        let columns = grid.paddedCount
-        // One channel with its padding, extended with zeros to whole tiles, so loads need no bounds checks.
-        let paddedH = grid.down * Self.tile + 2, paddedW = grid.across * Self.tile + 2
-        let (transformedCount, productsCount) = (Self.positions * inputs * columns, Self.positions * outputs * columns)
-        let transformed = ThreadScratch.forCurrentThread.buffer(transformedCount + productsCount + paddedH * paddedW)
-        let products = transformed + transformedCount, padded = products + productsCount
-        padded.update(repeating: 0, count: paddedH * paddedW)
-        let rows = min(height, paddedH - padding.top), count = min(width, paddedW - padding.left)
-        for c in 0..<inputs {
-            let plane = image + c * height * width
-            for y in 0..<rows {
-                (padded + (y + padding.top) * paddedW + padding.left).update(from: plane + y * width, count: count)
-            }
-            transformInput(padded, paddedWidth: paddedW, grid: grid, into: transformed + c * columns,
-                           positionStride: inputs * columns)
-        }
+        let tiles = grid.count
+        // The padded image extended with zeros to whole tiles, so loads need no bounds checks.
+        let blocked = BlockedImage(height: grid.down * Self.tile + 2, width: grid.across * Self.tile + 2,
+                                   channels: paddedInputs)
+        let (transformedCount, productsCount) = (Self.positions * tiles * paddedInputs, Self.positions * tiles * paddedOutputs)
+        let scratch = ThreadScratch.forCurrentThread.buffer(blocked.count + transformedCount + productsCount)
+        let transformed = scratch + blocked.count, products = transformed + transformedCount
+        blocked.fill(scratch, from: image, channels: inputChannels, height: height, width: width, padding: padding)
+        transformInput(blocked, at: scratch, grid: grid, into: transformed)
         transformedWeight.withUnsafeBufferPointer { u in
             for position in 0..<Self.positions {
-                sgemm(m: outputs, n: columns, k: inputs,
-                      a: u.baseAddress! + position * outputs * inputs, lda: inputs,
-                      b: transformed + position * inputs * columns, ldb: columns,
-                      c: products + position * outputs * columns, ldc: columns)
+                sgemm(m: tiles, n: paddedOutputs, k: paddedInputs,
+                      a: transformed + position * tiles * paddedInputs, lda: paddedInputs,
+                      b: u.baseAddress! + position * paddedInputs * paddedOutputs, ldb: paddedOutputs,
+                      c: products + position * tiles * paddedOutputs, ldc: paddedOutputs)
             }
         }
-        for o in 0..<outputs {
-            transformOutput(products + o * columns, positionStride: outputs * columns, grid: grid,
-                            bias: bias?[o] ?? 0, activation: activation, into: output + o * outH * outW,
-                            outH: outH, outW: outW)
-        }
+        transformOutput(products, grid: grid, bias: bias, activation: activation, into: output, outH: outH, outW: outW)
     }
-
-    /// Tiles transformed side by side, one per SIMD lane.
-    typealias Lanes = SIMD8<Float>
 
     /// The 4×4 output tiles covering an `outH × outW` output, numbered row by row.
     struct TileGrid {
         let down: Int
         let across: Int
         var count: Int { down * across }
-        /// `count` rounded up to a multiple of the SIMD width.
-        var paddedCount: Int { (count + Lanes.scalarCount - 1) / Lanes.scalarCount * Lanes.scalarCount }
 
         init(outH: Int, outW: Int) {
             down = (outH + Winograd3x3.tile - 1) / Winograd3x3.tile
@@ -119,81 +128,117 @@ struct Winograd3x3: Sendable {
         }
     }
 
-    /// `Bᵀ d B` of every 6×6 tile of one padded channel plane; position ξ of tile `t`
-    /// goes to `into[ξ · positionStride + t]` (tiles past the grid's count get zeros).
-    private func transformInput(_ plane: UnsafePointer<Float>, paddedWidth: Int, grid: TileGrid,
-                                into v: UnsafeMutablePointer<Float>, positionStride: Int) {
-        let lanes = Lanes.scalarCount
-        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: Self.positions) { buffer in
-            let d = buffer.baseAddress!  // d[i · 6 + j], lane l: tile first + l
-            let scalars = UnsafeMutableRawPointer(d).assumingMemoryBound(to: Float.self)
-            for first in stride(from: 0, to: grid.paddedCount, by: lanes) {
-                for l in 0..<lanes {
-                    let t = first + l
-                    guard t < grid.count else {
-                        for k in 0..<Self.positions { scalars[k * lanes + l] = 0 }
-                        continue
-                    }
-                    let corner = plane + (t / grid.across) * Self.tile * paddedWidth + (t % grid.across) * Self.tile
-                    for i in 0..<6 {
-                        let line = corner + i * paddedWidth
-                        for j in 0..<6 { scalars[(i * 6 + j) * lanes + l] = line[j] }
-                    }
-                }
-                // Along j (each row of d), then along i.
-                for i in 0..<6 {
-                    let row = d + i * 6
-                    let r = Self.inputTransform(row[0], row[1], row[2], row[3], row[4], row[5])
-                    row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3; row[4] = r.4; row[5] = r.5
-                }
-                for j in 0..<6 {
-                    let c = Self.inputTransform(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j])
-                    func store(_ value: Lanes, _ i: Int) {
-                        UnsafeMutableRawPointer(v + (i * 6 + j) * positionStride + first).storeBytes(of: value, as: Lanes.self)
-                    }
-                    store(c.0, 0); store(c.1, 1); store(c.2, 2); store(c.3, 3); store(c.4, 4); store(c.5, 5)
+    /// An image in blocks of eight channels interleaved per pixel, `[channels / 8, height, width, 8]`.
+    struct BlockedImage {
+        let height: Int
+        let width: Int
+        /// A whole number of lane groups.
+        let channels: Int
+        var count: Int { channels * height * width }
+        /// Floats from one lane group to the next.
+        var blockStride: Int { height * width * Winograd3x3.lanes }
+
+        /// Writes `[channels, imageHeight, imageWidth]` at `image` into `buffer`, offset by
+        /// `padding.top` rows and `padding.left` columns, with zeros everywhere else.
+        func fill(_ buffer: UnsafeMutablePointer<Float>, from image: UnsafePointer<Float>, channels imageChannels: Int,
+                  height imageHeight: Int, width imageWidth: Int, padding: Padding2D) {
+            let lanes = Winograd3x3.lanes
+            buffer.update(repeating: 0, count: count)
+            let rows = min(imageHeight, height - padding.top), columns = min(imageWidth, width - padding.left)
+            for c in 0..<imageChannels {
+                let plane = image + c * imageHeight * imageWidth
+                let block = buffer + (c / lanes) * blockStride + c % lanes
+                for y in 0..<rows {
+                    let source = plane + y * imageWidth
+                    let line = block + ((y + padding.top) * width + padding.left) * lanes
+                    for x in 0..<columns { line[x * lanes] = source[x] }
                 }
             }
         }
     }
 
-    /// `Aᵀ m A` of every tile of one output channel, plus `bias`, then `activation`,
-    /// clipped to `outH × outW`.
-    private func transformOutput(_ m: UnsafePointer<Float>, positionStride: Int, grid: TileGrid,
-                                 bias: Float, activation: Activation, into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
-        let lanes = Lanes.scalarCount
-        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { buffer in
-            let rows = buffer.baseAddress!  // rows[i · 4 + j]: row i of m transformed along j, then y[i][j]
-            let scalars = UnsafeMutableRawPointer(rows).assumingMemoryBound(to: Float.self)
-            for first in stride(from: 0, to: grid.paddedCount, by: lanes) {
-                func load(_ position: Int) -> Lanes {
-                    UnsafeRawPointer(m + position * positionStride + first).loadUnaligned(as: Lanes.self)
-                }
-                for i in 0..<6 {
-                    let r = Self.outputTransform(load(i * 6), load(i * 6 + 1), load(i * 6 + 2),
-                                                 load(i * 6 + 3), load(i * 6 + 4), load(i * 6 + 5))
-                    let row = rows + i * 4
-                    row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3
-                }
-                for j in 0..<4 {
-                    let y = Self.outputTransform(rows[j], rows[4 + j], rows[8 + j], rows[12 + j],
-                                                 rows[16 + j], rows[20 + j])
-                    rows[j] = activation(y.0 + bias)
-                    rows[4 + j] = activation(y.1 + bias)
-                    rows[8 + j] = activation(y.2 + bias)
-                    rows[12 + j] = activation(y.3 + bias)
-                }
-                for l in 0..<min(lanes, grid.count - first) {
-                    let t = first + l
-                    let (top, left) = ((t / grid.across) * Self.tile, (t % grid.across) * Self.tile)
-                    let corner = output + top * outW + left
-                    if top + Self.tile <= outH && left + Self.tile <= outW {
-                        for i in 0..<4 {
-                            for j in 0..<4 { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+    /// `Bᵀ d B` of every 6×6 tile of the blocked image at `buffer`: position ξ of tile `t`,
+    /// channel `c`, goes to `into[(ξ · tiles + t) · C' + c]`.
+    private func transformInput(_ image: BlockedImage, at buffer: UnsafePointer<Float>, grid: TileGrid,
+                                into v: UnsafeMutablePointer<Float>) {
+        let lanes = Self.lanes
+        let positionStride = grid.count * paddedInputs
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: Self.positions) { scratch in
+            let d = scratch.baseAddress!  // d[i · 6 + j]: the tile's row i, column j, eight channels
+            for ty in 0..<grid.down {
+                for tx in 0..<grid.across {
+                    let t = ty * grid.across + tx
+                    for block in 0..<paddedInputs / lanes {
+                        let corner = buffer + block * image.blockStride + (ty * image.width + tx) * Self.tile * lanes
+                        // Along j (each row of the tile), then along i.
+                        for i in 0..<6 {
+                            let line = UnsafeRawPointer(corner + i * image.width * lanes)
+                            func load(_ j: Int) -> Lanes { line.loadUnaligned(fromByteOffset: j * lanes * 4, as: Lanes.self) }
+                            let r = Self.inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
+                            let row = d + i * 6
+                            row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3; row[4] = r.4; row[5] = r.5
                         }
-                    } else {
-                        for i in 0..<min(4, outH - top) {
-                            for j in 0..<min(4, outW - left) { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+                        let destination = UnsafeMutableRawPointer(v + t * paddedInputs + block * lanes)
+                        for j in 0..<6 {
+                            let c = Self.inputTransform(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j])
+                            func store(_ value: Lanes, _ i: Int) {
+                                destination.storeBytes(of: value, toByteOffset: (i * 6 + j) * positionStride * 4, as: Lanes.self)
+                            }
+                            store(c.0, 0); store(c.1, 1); store(c.2, 2); store(c.3, 3); store(c.4, 4); store(c.5, 5)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `Aᵀ m A` of every tile and output channel of the products `m` (`[36, tiles, O']`), plus
+    /// `bias`, then `activation`, clipped to `outH × outW` and written to `[O, outH, outW]`.
+    private func transformOutput(_ m: UnsafePointer<Float>, grid: TileGrid, bias: [Float]?, activation: Activation,
+                                 into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
+        let lanes = Self.lanes
+        let positionStride = grid.count * paddedOutputs
+        var padded = [Float](repeating: 0, count: paddedOutputs)
+        if let bias { padded.replaceSubrange(0..<outputChannels, with: bias) }
+        let biases = stride(from: 0, to: paddedOutputs, by: lanes).map { Lanes(padded[$0 ..< $0 + lanes]) }
+        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { scratch in
+            let rows = scratch.baseAddress!  // rows[i · 4 + j]: row i of m transformed along j, then y[i][j]
+            let scalars = UnsafeRawPointer(rows).assumingMemoryBound(to: Float.self)
+            // Sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
+            // sixteen output planes being written stay in cache until their lines are whole.
+            let blocks = (outputChannels + lanes - 1) / lanes
+            for firstBlock in stride(from: 0, to: blocks, by: 2) {
+                for ty in 0..<grid.down {
+                    for tx in 0..<grid.across {
+                        let t = ty * grid.across + tx
+                        let (top, left) = (ty * Self.tile, tx * Self.tile)
+                        let (tileH, tileW) = (min(Self.tile, outH - top), min(Self.tile, outW - left))
+                        for block in firstBlock..<min(firstBlock + 2, blocks) {
+                            let source = UnsafeRawPointer(m + t * paddedOutputs + block * lanes)
+                            func load(_ position: Int) -> Lanes {
+                                source.loadUnaligned(fromByteOffset: position * positionStride * 4, as: Lanes.self)
+                            }
+                            for i in 0..<6 {
+                                let r = Self.outputTransform(load(i * 6), load(i * 6 + 1), load(i * 6 + 2),
+                                                             load(i * 6 + 3), load(i * 6 + 4), load(i * 6 + 5))
+                                let row = rows + i * 4
+                                row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3
+                            }
+                            let b = biases[block]
+                            for j in 0..<4 {
+                                let y = Self.outputTransform(rows[j], rows[4 + j], rows[8 + j], rows[12 + j],
+                                                             rows[16 + j], rows[20 + j])
+                                rows[j] = activation(y.0 + b)
+                                rows[4 + j] = activation(y.1 + b)
+                                rows[8 + j] = activation(y.2 + b)
+                                rows[12 + j] = activation(y.3 + b)
+                            }
+                            for l in 0..<min(lanes, outputChannels - block * lanes) {
+                                let corner = output + ((block * lanes + l) * outH + top) * outW + left
+                                for i in 0..<tileH {
+                                    for j in 0..<tileW { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+                                }
+                            }
                         }
                     }
                 }

@@ -11,6 +11,7 @@ let sections: [(name: String, run: () -> Void)] = [
     ("projections", runProjectionBenchmarks),
     ("data", runDataBenchmarks),
     ("backbones", runBackboneBenchmarks),
+    ("convolutions", runConvolutionBenchmarks),
     ("tiling", runTilingBenchmarks),
     ("experiments", runExperimentsBenchmarks),
     ("end-to-end", runEndToEndBenchmarks),
