@@ -24,6 +24,17 @@ public enum Activation: Sendable {
         case .relu6: return x.replacing(with: 0, where: x .< 0).replacing(with: 6, where: x .> 6)
         }
     }
+
+    /// The activation as a clamp to `lower...upper` (±infinity where it has no bound), for
+    /// loops that hoist the choice out of their body: replacing values below `lower`, then
+    /// those above `upper`, gives the bits that the SIMD `callAsFunction` gives.
+    var bounds: (lower: Float, upper: Float) {
+        switch self {
+        case .identity: return (-.infinity, .infinity)
+        case .relu: return (0, .infinity)
+        case .relu6: return (0, 6)
+        }
+    }
 }
 
 /// max(x, 0), elementwise, in place.

@@ -1,0 +1,51 @@
+import Dispatch
+
+extension Conv2D {
+    /// Whether the layer is a 1×1, stride-1, unpadded, ungrouped convolution, which
+    /// ``pointwise(_:into:)`` computes on the input as it lies, without im2col.
+    var isPointwise: Bool {
+        kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .uniform(0) && groups == 1
+    }
+
+    /// A 1×1 convolution: per image, `[O, C] · [C, H · W]` as one sgemm straight from the
+    /// input, then bias and activation in one SIMD pass over the output. One job per image,
+    /// so an image's bits never depend on its batch.
+    func pointwise(_ x: Tensor, into out: inout Tensor) {
+        let (n, plane) = (x.shape[0], x.shape[2] * x.shape[3])
+        let (inputs, outputs) = (inputChannels, outputChannels)
+        x.data.withUnsafeBufferPointer { input in
+            weight.data.withUnsafeBufferPointer { w in
+                out.data.withUnsafeMutableBufferPointer { output in
+                    let (inBase, wBase, outBase) = (input.baseAddress!, w.baseAddress!, output.baseAddress!)
+                    DispatchQueue.concurrentPerform(iterations: n) { image in
+                        let result = outBase + image * outputs * plane
+                        sgemm(m: outputs, n: plane, k: inputs, a: wBase, lda: inputs,
+                              b: inBase + image * inputs * plane, ldb: plane, c: result, ldc: plane)
+                        applyBiasAndActivation(result, channels: outputs, plane: plane, channelOffset: 0)
+                    }
+                }
+            }
+        }
+    }
+
+    /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
+    /// floats at `y` (`[channels, plane]`); nothing when the layer has neither. The bias is added
+    /// even where it is nil (as + 0), as the scalar loop this replaces did.
+    func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
+        guard bias != nil || activation != .identity else { return }
+        typealias Lanes = SIMD8<Float>
+        let (lower, upper) = (Lanes(repeating: activation.bounds.lower), Lanes(repeating: activation.bounds.upper))
+        let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
+        for o in 0..<channels {
+            let b = bias?[channelOffset + o] ?? 0
+            let line = y + o * plane
+            for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
+                let address = UnsafeMutableRawPointer(line + p)
+                var v = address.loadUnaligned(as: Lanes.self) + b
+                v = v.replacing(with: lower, where: v .< lower).replacing(with: upper, where: v .> upper)
+                address.storeBytes(of: v, as: Lanes.self)
+            }
+            for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
+        }
+    }
+}
