@@ -230,6 +230,19 @@ func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutab
     line.update(repeating: 0, count: inside.lowerBound)
     if stride == 1 {
         (line + inside.lowerBound).update(from: source + inside.lowerBound, count: inside.count)
+    } else if stride == 2 {
+        // Eight outputs from the even floats of sixteen, while all sixteen lie inside the row
+        // (up to source[2 · (upperBound − 1)]); the rest one by one.
+        var x = inside.lowerBound
+        while x + 8 < inside.upperBound {
+            let pair = UnsafeRawPointer(source + 2 * x).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(line + x).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            x += 8
+        }
+        while x < inside.upperBound {
+            line[x] = source[2 * x]
+            x += 1
+        }
     } else {
         for x in inside { line[x] = source[x * stride] }
     }

@@ -5,22 +5,30 @@ extension Conv2D {
     /// channel `c` of the input only. One job per image, channel after channel: the channel is
     /// copied, zero-padded, into this thread's scratch as `stride` column phases (phase `p` holds
     /// padded columns `p`, `p + stride`, …), so every tap of eight adjacent outputs is one
-    /// contiguous load at an offset computed once per call. Sixteen adjacent outputs of a row
-    /// are summed in registers in the order bias, then taps row by row, and written once.
+    /// contiguous load at an offset computed once per call. Each output is summed in a register
+    /// in the order bias, then taps row by row, and written once (``DepthwiseRows``).
     func depthwise(_ x: Tensor, into out: inout Tensor) {
         let (n, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (outH, outW) = (out.shape[2], out.shape[3])
         let (kh, kw) = (kernelHeight, kernelWidth)
         let (s, d, top, left) = (stride, dilation, padding.top, padding.left)
-        let block = DepthwiseRows.block
-        // Padded rows read, and columns per phase (the last block of sixteen may overrun outW).
+        // Padded rows read, and columns per phase.
         let rows = (outH - 1) * s + (kh - 1) * d + 1
-        let phaseWidth = (outW + block - 1) / block * block + (kw - 1) * d / s
+        let phaseWidth = DepthwiseRows.readWidth(outW: outW) + (kw - 1) * d / s
         // Tap (ki, kj) of output (oh, ow) reads phase (kj · d) % s, padded row oh · s + ki · d,
         // phase column ow + (kj · d) / s.
         let taps = (0..<kh * kw).map { t -> Int in
             let (ki, column) = (t / kw, t % kw * d)
             return ((column % s) * rows + ki * d) * phaseWidth + column / s
+        }
+        // Column x of phase p is input column x · s + p − left: inside the image for x in `inside`
+        // (the same for every row).
+        let phases = (0..<s).map { phase -> (offset: Int, inside: Range<Int>) in
+            let first = left - phase
+            let lo = min(first <= 0 ? 0 : (first + s - 1) / s, phaseWidth)
+            let last = width - 1 + first  // column x is inside while x · s ≤ last
+            let hi = last < 0 ? lo : max(lo, min(phaseWidth, last / s + 1))
+            return (phase - left, lo..<hi)
         }
         let kernel = DepthwiseRows(taps: taps, rowStep: s * phaseWidth, outH: outH, outW: outW,
                                    bounds: activation.bounds)
@@ -36,17 +44,12 @@ extension Conv2D {
                                 let iy = y - top
                                 for phase in 0..<s {
                                     let line = padded + (phase * rows + y) * phaseWidth
-                                    guard iy >= 0 && iy < height else {
+                                    if iy >= 0 && iy < height {
+                                        copyRow(src + iy * width + phases[phase].offset, stride: s, into: line,
+                                                count: phaseWidth, inside: phases[phase].inside)
+                                    } else {
                                         line.update(repeating: 0, count: phaseWidth)
-                                        continue
                                     }
-                                    // Column x of this phase is input column x · s + phase − left: inside for lo..<hi.
-                                    let first = left - phase
-                                    let lo = min(first <= 0 ? 0 : (first + s - 1) / s, phaseWidth)
-                                    let last = width - 1 + first  // column x is inside while x · s ≤ last
-                                    let hi = last < 0 ? lo : max(lo, min(phaseWidth, last / s + 1))
-                                    copyRow(src + iy * width + phase - left, stride: s, into: line, count: phaseWidth,
-                                            inside: lo..<hi)
                                 }
                             }
                             kernel.run(padded, weights: wBase + c * kh * kw, bias: bias?[c] ?? 0,
@@ -61,10 +64,13 @@ extension Conv2D {
 
 /// The inner loop of ``Conv2D/depthwise(_:into:)`` for one channel: every output row from the
 /// channel's padded phases.
+///
+/// Outputs go in SIMD groups of eight: groups start at multiples of eight, the last at
+/// `outW − 8` (overlapping its neighbour, whose outputs it recomputes bit for bit), so every
+/// store is a whole group inside its row. Two groups of two rows are summed at once (eight
+/// independent sums, enough to hide the adds' latency; each weight is loaded once for all).
 private struct DepthwiseRows {
     typealias Lanes = SIMD8<Float>
-    /// Outputs summed together, two SIMD groups.
-    static let block = 2 * Lanes.scalarCount
 
     /// Offset of each tap, row-major over the kernel, from the read position of output (0, 0).
     let taps: [Int]
@@ -74,34 +80,84 @@ private struct DepthwiseRows {
     let outW: Int
     /// The activation as a clamp (``Activation/bounds``).
     let bounds: (lower: Float, upper: Float)
+    /// First columns of the pairs of groups summed together (an odd last group pairs with
+    /// itself); `[(0, 0)]` when the row is narrower than a group.
+    let groupPairs: [(Int, Int)]
+
+    init(taps: [Int], rowStep: Int, outH: Int, outW: Int, bounds: (lower: Float, upper: Float)) {
+        self.taps = taps
+        self.rowStep = rowStep
+        self.outH = outH
+        self.outW = outW
+        self.bounds = bounds
+        let lanes = Lanes.scalarCount
+        let groups = Swift.stride(from: 0, to: outW, by: lanes).map { min($0, max(outW - lanes, 0)) }
+        groupPairs = Swift.stride(from: 0, to: groups.count, by: 2).map { (groups[$0], groups[min($0 + 1, groups.count - 1)]) }
+    }
+
+    /// Columns of a phase row that the groups read before the kernel's reach is added: `outW`
+    /// rounded up to whole groups (a row narrower than a group is read as one group).
+    static func readWidth(outW: Int) -> Int {
+        (outW + Lanes.scalarCount - 1) / Lanes.scalarCount * Lanes.scalarCount
+    }
 
     /// `[outH, outW]` at `output` from the phases at `padded`, `weights` `[kH · kW]` row-major.
     func run(_ padded: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: Float,
              into output: UnsafeMutablePointer<Float>) {
-        let (lower, upper) = (Lanes(repeating: bounds.lower), Lanes(repeating: bounds.upper))
         taps.withUnsafeBufferPointer { taps in
-            for oh in 0..<outH {
-                let row = padded + oh * rowStep
-                let line = output + oh * outW
-                for ow in Swift.stride(from: 0, to: outW, by: Self.block) {
-                    var sum0 = Lanes(repeating: bias), sum1 = sum0
-                    for t in taps.indices {
-                        let w = Lanes(repeating: weights[t])
-                        let tap = UnsafeRawPointer(row + ow + taps[t])
-                        sum0 += w * tap.loadUnaligned(as: Lanes.self)
-                        sum1 += w * tap.loadUnaligned(fromByteOffset: MemoryLayout<Lanes>.size, as: Lanes.self)
-                    }
-                    sum0 = sum0.replacing(with: lower, where: sum0 .< lower).replacing(with: upper, where: sum0 .> upper)
-                    sum1 = sum1.replacing(with: lower, where: sum1 .< lower).replacing(with: upper, where: sum1 .> upper)
-                    let count = min(Self.block, outW - ow)
-                    if count == Self.block {
-                        UnsafeMutableRawPointer(line + ow).storeBytes(of: sum0, as: Lanes.self)
-                        UnsafeMutableRawPointer(line + ow + Lanes.scalarCount).storeBytes(of: sum1, as: Lanes.self)
-                    } else {
-                        for l in 0..<count { line[ow + l] = l < Lanes.scalarCount ? sum0[l] : sum1[l - Lanes.scalarCount] }
-                    }
+            var oh = 0
+            while oh + 1 < outH {
+                for (a, b) in groupPairs {
+                    sum(padded, oh: oh, columns: (a, b), bothRows: true, taps: taps, weights: weights, bias: bias,
+                        into: output)
+                }
+                oh += 2
+            }
+            if oh < outH {
+                for (a, b) in groupPairs {
+                    sum(padded, oh: oh, columns: (a, b), bothRows: false, taps: taps, weights: weights, bias: bias,
+                        into: output)
                 }
             }
+        }
+    }
+
+    /// Outputs `columns.0 ..< columns.0 + 8` and `columns.1 ..< columns.1 + 8` of row `oh`, and of
+    /// row `oh + 1` when `bothRows`: each summed in the order bias, then taps row by row.
+    @inline(__always)
+    private func sum(_ padded: UnsafePointer<Float>, oh: Int, columns: (Int, Int), bothRows: Bool,
+                     taps: UnsafeBufferPointer<Int>, weights: UnsafePointer<Float>, bias: Float,
+                     into output: UnsafeMutablePointer<Float>) {
+        let first = UnsafeRawPointer(padded + oh * rowStep), second = UnsafeRawPointer(padded + (oh + 1) * rowStep)
+        let (a, b) = (columns.0 * MemoryLayout<Float>.stride, columns.1 * MemoryLayout<Float>.stride)
+        var sum0 = Lanes(repeating: bias), sum1 = sum0, sum2 = sum0, sum3 = sum0
+        for t in taps.indices {
+            let w = Lanes(repeating: weights[t])
+            let offset = taps[t] * MemoryLayout<Float>.stride
+            sum0 += w * first.loadUnaligned(fromByteOffset: offset + a, as: Lanes.self)
+            sum1 += w * first.loadUnaligned(fromByteOffset: offset + b, as: Lanes.self)
+            if bothRows {
+                sum2 += w * second.loadUnaligned(fromByteOffset: offset + a, as: Lanes.self)
+                sum3 += w * second.loadUnaligned(fromByteOffset: offset + b, as: Lanes.self)
+            }
+        }
+        store(sum0, output + oh * outW + columns.0)
+        store(sum1, output + oh * outW + columns.1)
+        if bothRows {
+            store(sum2, output + (oh + 1) * outW + columns.0)
+            store(sum3, output + (oh + 1) * outW + columns.1)
+        }
+    }
+
+    /// The activation of `sum` at `destination`: eight outputs, or the row's `outW` when it is narrower.
+    @inline(__always)
+    private func store(_ sum: Lanes, _ destination: UnsafeMutablePointer<Float>) {
+        let (lower, upper) = (Lanes(repeating: bounds.lower), Lanes(repeating: bounds.upper))
+        let value = sum.replacing(with: lower, where: sum .< lower).replacing(with: upper, where: sum .> upper)
+        if outW >= Lanes.scalarCount {
+            UnsafeMutableRawPointer(destination).storeBytes(of: value, as: Lanes.self)
+        } else {
+            for l in 0..<outW { destination[l] = value[l] }
         }
     }
 }
