@@ -79,12 +79,12 @@ private struct DepthwiseRows {
     let outH: Int
     let outW: Int
     /// The activation as a clamp (``Activation/bounds``).
-    let bounds: (lower: Float, upper: Float)
+    let bounds: (lower: Lanes, upper: Lanes)
     /// First columns of the pairs of groups summed together (an odd last group pairs with
     /// itself); `[(0, 0)]` when the row is narrower than a group.
     let groupPairs: [(Int, Int)]
 
-    init(taps: [Int], rowStep: Int, outH: Int, outW: Int, bounds: (lower: Float, upper: Float)) {
+    init(taps: [Int], rowStep: Int, outH: Int, outW: Int, bounds: (lower: Lanes, upper: Lanes)) {
         self.taps = taps
         self.rowStep = rowStep
         self.outH = outH
@@ -152,8 +152,7 @@ private struct DepthwiseRows {
     /// The activation of `sum` at `destination`: eight outputs, or the row's `outW` when it is narrower.
     @inline(__always)
     private func store(_ sum: Lanes, _ destination: UnsafeMutablePointer<Float>) {
-        let (lower, upper) = (Lanes(repeating: bounds.lower), Lanes(repeating: bounds.upper))
-        let value = sum.replacing(with: lower, where: sum .< lower).replacing(with: upper, where: sum .> upper)
+        let value = clamp(sum, lower: bounds.lower, upper: bounds.upper)
         if outW >= Lanes.scalarCount {
             UnsafeMutableRawPointer(destination).storeBytes(of: value, as: Lanes.self)
         } else {

@@ -26,15 +26,21 @@ public enum Activation: Sendable {
     }
 
     /// The activation as a clamp to `lower...upper` (±infinity where it has no bound), for
-    /// loops that hoist the choice out of their body: replacing values below `lower`, then
-    /// those above `upper`, gives the bits that the SIMD `callAsFunction` gives.
-    var bounds: (lower: Float, upper: Float) {
+    /// loops that hoist the choice out of their body: ``clamp(_:lower:upper:)`` to these bounds
+    /// gives the bits that the SIMD `callAsFunction` gives.
+    var bounds: (lower: SIMD8<Float>, upper: SIMD8<Float>) {
         switch self {
-        case .identity: return (-.infinity, .infinity)
-        case .relu: return (0, .infinity)
-        case .relu6: return (0, 6)
+        case .identity: return (SIMD8(repeating: -.infinity), SIMD8(repeating: .infinity))
+        case .relu: return (SIMD8(repeating: 0), SIMD8(repeating: .infinity))
+        case .relu6: return (SIMD8(repeating: 0), SIMD8(repeating: 6))
         }
     }
+}
+
+/// `x` with the values below `lower` replaced by `lower`'s, then those above `upper` by `upper`'s.
+@inline(__always)
+func clamp(_ x: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>) -> SIMD8<Float> {
+    x.replacing(with: lower, where: x .< lower).replacing(with: upper, where: x .> upper)
 }
 
 /// max(x, 0), elementwise, in place.

@@ -38,13 +38,12 @@ extension Conv2D {
     func applyActivation(_ y: UnsafeMutablePointer<Float>, count: Int) {
         guard activation != .identity else { return }
         typealias Lanes = SIMD8<Float>
-        let (lower, upper) = (Lanes(repeating: activation.bounds.lower), Lanes(repeating: activation.bounds.upper))
+        let (lower, upper) = activation.bounds
         let vectorEnd = count / Lanes.scalarCount * Lanes.scalarCount
         for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
             let address = UnsafeMutableRawPointer(y + p)
-            var v = address.loadUnaligned(as: Lanes.self)
-            v = v.replacing(with: lower, where: v .< lower).replacing(with: upper, where: v .> upper)
-            address.storeBytes(of: v, as: Lanes.self)
+            address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self), lower: lower, upper: upper),
+                               as: Lanes.self)
         }
         for p in vectorEnd..<count { y[p] = activation(y[p]) }
     }
@@ -55,16 +54,15 @@ extension Conv2D {
     func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
         guard bias != nil || activation != .identity else { return }
         typealias Lanes = SIMD8<Float>
-        let (lower, upper) = (Lanes(repeating: activation.bounds.lower), Lanes(repeating: activation.bounds.upper))
+        let (lower, upper) = activation.bounds
         let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
         for o in 0..<channels {
             let b = bias?[channelOffset + o] ?? 0
             let line = y + o * plane
             for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
                 let address = UnsafeMutableRawPointer(line + p)
-                var v = address.loadUnaligned(as: Lanes.self) + b
-                v = v.replacing(with: lower, where: v .< lower).replacing(with: upper, where: v .> upper)
-                address.storeBytes(of: v, as: Lanes.self)
+                address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self) + b, lower: lower, upper: upper),
+                                   as: Lanes.self)
             }
             for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
         }
