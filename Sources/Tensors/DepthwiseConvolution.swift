@@ -67,8 +67,9 @@ extension Conv2D {
 ///
 /// Outputs go in SIMD groups of eight: groups start at multiples of eight, the last at
 /// `outW − 8` (overlapping its neighbour, whose outputs it recomputes bit for bit), so every
-/// store is a whole group inside its row. Two groups of two rows are summed at once (eight
-/// independent sums, enough to hide the adds' latency; each weight is loaded once for all).
+/// store is a whole group inside its row. Two groups of a row are summed at once, each weight
+/// loaded once for both. (Two rows at once, eight independent sums, measured slower in the
+/// network on this 2-core AMD EPYC: SSE registers run out.)
 private struct DepthwiseRows {
     typealias Lanes = SIMD8<Float>
 
@@ -105,47 +106,21 @@ private struct DepthwiseRows {
     func run(_ padded: UnsafePointer<Float>, weights: UnsafePointer<Float>, bias: Float,
              into output: UnsafeMutablePointer<Float>) {
         taps.withUnsafeBufferPointer { taps in
-            var oh = 0
-            while oh + 1 < outH {
+            for oh in 0..<outH {
+                let row = padded + oh * rowStep, line = output + oh * outW
                 for (a, b) in groupPairs {
-                    sum(padded, oh: oh, columns: (a, b), bothRows: true, taps: taps, weights: weights, bias: bias,
-                        into: output)
+                    // Outputs a ..< a + 8 and b ..< b + 8, each summed in the order bias, then taps row by row.
+                    var sum0 = Lanes(repeating: bias), sum1 = sum0
+                    for t in taps.indices {
+                        let w = Lanes(repeating: weights[t])
+                        let tap = row + taps[t]
+                        sum0 += w * UnsafeRawPointer(tap + a).loadUnaligned(as: Lanes.self)
+                        sum1 += w * UnsafeRawPointer(tap + b).loadUnaligned(as: Lanes.self)
+                    }
+                    store(sum0, line + a)
+                    store(sum1, line + b)
                 }
-                oh += 2
             }
-            if oh < outH {
-                for (a, b) in groupPairs {
-                    sum(padded, oh: oh, columns: (a, b), bothRows: false, taps: taps, weights: weights, bias: bias,
-                        into: output)
-                }
-            }
-        }
-    }
-
-    /// Outputs `columns.0 ..< columns.0 + 8` and `columns.1 ..< columns.1 + 8` of row `oh`, and of
-    /// row `oh + 1` when `bothRows`: each summed in the order bias, then taps row by row.
-    @inline(__always)
-    private func sum(_ padded: UnsafePointer<Float>, oh: Int, columns: (Int, Int), bothRows: Bool,
-                     taps: UnsafeBufferPointer<Int>, weights: UnsafePointer<Float>, bias: Float,
-                     into output: UnsafeMutablePointer<Float>) {
-        let first = UnsafeRawPointer(padded + oh * rowStep), second = UnsafeRawPointer(padded + (oh + 1) * rowStep)
-        let (a, b) = (columns.0 * MemoryLayout<Float>.stride, columns.1 * MemoryLayout<Float>.stride)
-        var sum0 = Lanes(repeating: bias), sum1 = sum0, sum2 = sum0, sum3 = sum0
-        for t in taps.indices {
-            let w = Lanes(repeating: weights[t])
-            let offset = taps[t] * MemoryLayout<Float>.stride
-            sum0 += w * first.loadUnaligned(fromByteOffset: offset + a, as: Lanes.self)
-            sum1 += w * first.loadUnaligned(fromByteOffset: offset + b, as: Lanes.self)
-            if bothRows {
-                sum2 += w * second.loadUnaligned(fromByteOffset: offset + a, as: Lanes.self)
-                sum3 += w * second.loadUnaligned(fromByteOffset: offset + b, as: Lanes.self)
-            }
-        }
-        store(sum0, output + oh * outW + columns.0)
-        store(sum1, output + oh * outW + columns.1)
-        if bothRows {
-            store(sum2, output + (oh + 1) * outW + columns.0)
-            store(sum3, output + (oh + 1) * outW + columns.1)
         }
     }
 
