@@ -53,7 +53,7 @@ public struct BatchNorm: Sendable {
 /// depthwise convolutions (one input channel per group) run as a direct SIMD loop
 /// (``depthwise(_:into:)``).
 /// The kernel depends on the layer's shape only. Bias and ``activation`` are applied
-/// as the outputs are written.
+/// as the outputs are written, or in one SIMD pass right after a GEMM.
 public struct Conv2D: Sendable {
     /// `[O, C / groups, kH, kW]`.
     public private(set) var weight: Tensor
@@ -189,6 +189,26 @@ public struct Conv2D: Sendable {
                           c: groupOutput, ldc: plane)
                     applyBiasAndActivation(groupOutput, channels: groupOut, plane: plane, channelOffset: g * groupOut)
                 }
+        }
+    }
+
+    /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
+    /// floats at `y` (`[channels, plane]`); nothing when the layer has neither. The bias is added
+    /// even where it is nil (as + 0).
+    private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
+        guard bias != nil || activation != .identity else { return }
+        typealias Lanes = SIMD8<Float>
+        let (lower, upper) = activation.bounds
+        let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
+        for o in 0..<channels {
+            let b = bias?[channelOffset + o] ?? 0
+            let line = y + o * plane
+            for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
+                let address = UnsafeMutableRawPointer(line + p)
+                address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self) + b, lower: lower, upper: upper),
+                                   as: Lanes.self)
+            }
+            for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
         }
     }
 

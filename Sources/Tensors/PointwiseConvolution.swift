@@ -35,7 +35,7 @@ extension Conv2D {
     }
 
     /// `y = activation(y)` for `count` floats at `y`.
-    func applyActivation(_ y: UnsafeMutablePointer<Float>, count: Int) {
+    private func applyActivation(_ y: UnsafeMutablePointer<Float>, count: Int) {
         guard activation != .identity else { return }
         typealias Lanes = SIMD8<Float>
         let (lower, upper) = activation.bounds
@@ -46,25 +46,5 @@ extension Conv2D {
                                as: Lanes.self)
         }
         for p in vectorEnd..<count { y[p] = activation(y[p]) }
-    }
-
-    /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
-    /// floats at `y` (`[channels, plane]`); nothing when the layer has neither. The bias is added
-    /// even where it is nil (as + 0), as the scalar loop this replaces did.
-    func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
-        guard bias != nil || activation != .identity else { return }
-        typealias Lanes = SIMD8<Float>
-        let (lower, upper) = activation.bounds
-        let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
-        for o in 0..<channels {
-            let b = bias?[channelOffset + o] ?? 0
-            let line = y + o * plane
-            for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
-                let address = UnsafeMutableRawPointer(line + p)
-                address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self) + b, lower: lower, upper: upper),
-                                   as: Lanes.self)
-            }
-            for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
-        }
     }
 }
