@@ -46,12 +46,14 @@ public struct BatchNorm: Sendable {
 }
 
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
-/// as im2col followed by one sgemm per image and group (1×1 stride-1
-/// convolutions skip im2col); stride-1 3×3 convolutions of 16 or more input
+/// as im2col followed by one sgemm per image and group; 1×1 stride-1
+/// convolutions are one sgemm on the input as it lies (``pointwise(_:into:)``);
+/// stride-1 3×3 convolutions of 16 or more input
 /// and output channels run as Winograd F(4×4, 3×3) (``Winograd3x3``);
-/// depthwise convolutions (one input channel per group) run as a direct loop.
+/// depthwise convolutions (one input channel per group) run as a direct SIMD loop
+/// (``depthwise(_:into:)``).
 /// The kernel depends on the layer's shape only. Bias and ``activation`` are applied
-/// as the outputs are written.
+/// as the outputs are written, or in one SIMD pass right after a GEMM.
 public struct Conv2D: Sendable {
     /// `[O, C / groups, kH, kW]`.
     public private(set) var weight: Tensor
@@ -131,9 +133,14 @@ public struct Conv2D: Sendable {
         let (n, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let (outH, outW) = outputSize(height: height, width: width)
         precondition(outH > 0 && outW > 0, "input \(height)×\(width) too small for the kernel")
-        var out = Tensor(shape: [n, outputChannels, outH, outW])
+        // Every path writes every output, so the tensor starts uninitialised (no zeroing pass).
+        let count = n * outputChannels * outH * outW
+        var out = Tensor(shape: [n, outputChannels, outH, outW],
+                         data: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
         if weight.shape[1] == 1 && groups == outputChannels {
             depthwise(x, into: &out)
+        } else if isPointwise {
+            pointwise(x, into: &out)
         } else {
             im2colGEMM(x, into: &out)
         }
@@ -169,34 +176,39 @@ public struct Conv2D: Sendable {
         let plane = outH * outW
         let groupIn = weight.shape[1], groupOut = outputChannels / groups
         let rows = groupIn * kernelHeight * kernelWidth
-        let isPointwise = kernelHeight == 1 && kernelWidth == 1 && stride == 1
-            && padding == .uniform(0)
         // im2col writes every element, so the buffer may hold anything.
-        let columns = ThreadScratch.forCurrentThread.buffer(isPointwise ? 0 : rows * plane)
+        let columns = ThreadScratch.forCurrentThread.buffer(rows * plane)
         weight.data.withUnsafeBufferPointer { w in
                 for g in 0..<groups {
-                    let groupImage = image + g * groupIn * height * width
-                    let patches: UnsafePointer<Float>
-                    if isPointwise {
-                        patches = groupImage
-                    } else {
-                        im2col(groupImage, channels: groupIn, height: height, width: width,
-                               outH: outH, outW: outW, into: columns)
-                        patches = UnsafePointer(columns)
-                    }
+                    im2col(image + g * groupIn * height * width, channels: groupIn, height: height, width: width,
+                           outH: outH, outW: outW, into: columns)
                     let groupOutput = output + g * groupOut * plane
                     sgemm(m: groupOut, n: plane, k: rows,
                           a: w.baseAddress! + g * groupOut * rows, lda: rows,
-                          b: patches, ldb: plane,
+                          b: columns, ldb: plane,
                           c: groupOutput, ldc: plane)
-                    if bias != nil || activation != .identity {
-                        for o in 0..<groupOut {
-                            let b = bias?[g * groupOut + o] ?? 0
-                            let line = groupOutput + o * plane
-                            for p in 0..<plane { line[p] = activation(line[p] + b) }
-                        }
-                    }
+                    applyBiasAndActivation(groupOutput, channels: groupOut, plane: plane, channelOffset: g * groupOut)
                 }
+        }
+    }
+
+    /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
+    /// floats at `y` (`[channels, plane]`); nothing when the layer has neither. The bias is added
+    /// even where it is nil (as + 0).
+    private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
+        guard bias != nil || activation != .identity else { return }
+        typealias Lanes = SIMD8<Float>
+        let (lower, upper) = activation.bounds
+        let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
+        for o in 0..<channels {
+            let b = bias?[channelOffset + o] ?? 0
+            let line = y + o * plane
+            for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
+                let address = UnsafeMutableRawPointer(line + p)
+                address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self) + b, lower: lower, upper: upper),
+                                   as: Lanes.self)
+            }
+            for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
         }
     }
 
@@ -229,84 +241,28 @@ public struct Conv2D: Sendable {
             }
         }
     }
-
-    /// Depthwise convolution: channel `c` of the output reads channel `c` of the input only.
-    /// One job per image and channel: the channel is copied, zero-padded, into scratch as
-    /// `stride` column phases (phase `p` holds padded columns `p`, `p + stride`, …), so every
-    /// tap of eight adjacent outputs is one contiguous load; each output is summed in a
-    /// register in the order bias, then taps row by row, and written once.
-    private func depthwise(_ x: Tensor, into out: inout Tensor) {
-        let (n, channels, height, width) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let (outH, outW) = (out.shape[2], out.shape[3])
-        let (kh, kw) = (kernelHeight, kernelWidth)
-        let (s, d, top, left) = (stride, dilation, padding.top, padding.left)
-        typealias Lanes = SIMD8<Float>
-        // Padded rows read, and columns per phase (the last group of eight may overrun outW).
-        let rows = (outH - 1) * s + (kh - 1) * d + 1
-        let phaseWidth = (outW + Lanes.scalarCount - 1) / Lanes.scalarCount * Lanes.scalarCount + (kw - 1) * d / s
-        x.data.withUnsafeBufferPointer { input in
-            weight.data.withUnsafeBufferPointer { w in
-                out.data.withUnsafeMutableBufferPointer { output in
-                    let inBase = input.baseAddress!, wBase = w.baseAddress!, outBase = output.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: n * channels) { job in
-                        let c = job % channels
-                        let src = inBase + job * height * width
-                        let dst = outBase + job * outH * outW
-                        let padded = ThreadScratch.forCurrentThread.buffer(s * rows * phaseWidth)
-                        for y in 0..<rows {
-                            let iy = y - top
-                            for phase in 0..<s {
-                                let line = padded + (phase * rows + y) * phaseWidth
-                                guard iy >= 0 && iy < height else {
-                                    line.update(repeating: 0, count: phaseWidth)
-                                    continue
-                                }
-                                // Column x of this phase is input column x · s + phase − left: inside for lo..<hi.
-                                let first = left - phase
-                                let lo = min(first <= 0 ? 0 : (first + s - 1) / s, phaseWidth)
-                                let last = width - 1 + first  // column x is inside while x · s ≤ last
-                                let hi = last < 0 ? lo : max(lo, min(phaseWidth, last / s + 1))
-                                copyRow(src + iy * width + phase - left, stride: s, into: line, count: phaseWidth,
-                                        inside: lo..<hi)
-                            }
-                        }
-                        let kernel = wBase + c * kh * kw
-                        let b = Lanes(repeating: bias?[c] ?? 0)
-                        for oh in 0..<outH {
-                            let line = dst + oh * outW
-                            for ow in Swift.stride(from: 0, to: outW, by: Lanes.scalarCount) {
-                                var sum = b
-                                for ki in 0..<kh {
-                                    let y = oh * s + ki * d
-                                    for kj in 0..<kw {
-                                        let column = kj * d
-                                        let tap = padded + ((column % s) * rows + y) * phaseWidth + ow + column / s
-                                        sum += kernel[ki * kw + kj] * UnsafeRawPointer(tap).loadUnaligned(as: Lanes.self)
-                                    }
-                                }
-                                sum = activation(sum)
-                                let count = min(Lanes.scalarCount, outW - ow)
-                                if count == Lanes.scalarCount {
-                                    UnsafeMutableRawPointer(line + ow).storeBytes(of: sum, as: Lanes.self)
-                                } else {
-                                    for l in 0..<count { line[ow + l] = sum[l] }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// `line[x] = source[x · stride]` for `x` in `inside`, zero for the rest of `0..<count`
 /// (one row of a zero-padded, strided copy; `source` may point before the row it reads).
-private func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutablePointer<Float>,
-                     count: Int, inside: Range<Int>) {
+func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutablePointer<Float>,
+             count: Int, inside: Range<Int>) {
     line.update(repeating: 0, count: inside.lowerBound)
     if stride == 1 {
         (line + inside.lowerBound).update(from: source + inside.lowerBound, count: inside.count)
+    } else if stride == 2 {
+        // Eight outputs from the even floats of sixteen, while all sixteen lie inside the row
+        // (up to source[2 · (upperBound − 1)]); the rest one by one.
+        var x = inside.lowerBound
+        while x + 8 < inside.upperBound {
+            let pair = UnsafeRawPointer(source + 2 * x).loadUnaligned(as: SIMD16<Float>.self)
+            UnsafeMutableRawPointer(line + x).storeBytes(of: pair.evenHalf, as: SIMD8<Float>.self)
+            x += 8
+        }
+        while x < inside.upperBound {
+            line[x] = source[2 * x]
+            x += 1
+        }
     } else {
         for x in inside { line[x] = source[x * stride] }
     }

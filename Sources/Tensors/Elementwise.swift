@@ -24,6 +24,23 @@ public enum Activation: Sendable {
         case .relu6: return x.replacing(with: 0, where: x .< 0).replacing(with: 6, where: x .> 6)
         }
     }
+
+    /// The activation as a clamp to `lower...upper` (±infinity where it has no bound), for
+    /// loops that hoist the choice out of their body: ``clamp(_:lower:upper:)`` to these bounds
+    /// gives the bits that the SIMD `callAsFunction` gives.
+    var bounds: (lower: SIMD8<Float>, upper: SIMD8<Float>) {
+        switch self {
+        case .identity: return (SIMD8(repeating: -.infinity), SIMD8(repeating: .infinity))
+        case .relu: return (SIMD8(repeating: 0), SIMD8(repeating: .infinity))
+        case .relu6: return (SIMD8(repeating: 0), SIMD8(repeating: 6))
+        }
+    }
+}
+
+/// `x` with the values below `lower` replaced by `lower`'s, then those above `upper` by `upper`'s.
+@inline(__always)
+func clamp(_ x: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>) -> SIMD8<Float> {
+    x.replacing(with: lower, where: x .< lower).replacing(with: upper, where: x .> upper)
 }
 
 /// max(x, 0), elementwise, in place.

@@ -39,6 +39,25 @@ final class ConvolutionEdgeTests: XCTestCase {
         XCTAssertGreaterThan(checked, 500)
     }
 
+    /// Depthwise layers as EfficientNet-Lite has them (3×3 and 5×5, strides 1 and 2, ReLU6) on
+    /// rows wide enough for several pairs of SIMD groups, an odd group count (the last group
+    /// pairs with itself), a last group that overlaps its neighbour, and an odd row count.
+    func testDepthwiseOnWideRowsMatchesDirectLoop() {
+        var generator = SplitMix64(seed: 7)
+        for (kernel, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+            for (height, width) in [(9, 41), (6, 23), (5, 48)] {
+                let weight = randomTensor([3, 1, kernel, kernel], &generator)
+                let conv = Conv2D(weight: weight, bias: [0.5, -0.25, 0], stride: stride, padding: .uniform(kernel / 2),
+                                  groups: 3, activation: .relu6)
+                let x = randomTensor([2, 3, height, width], &generator)
+                let expected = directConvolution(x, conv)
+                let clamped = expected.data.map { min(max($0, 0), 6) }
+                let worst = zip(conv(x).data, clamped).map { abs($0 - $1) }.max() ?? 0
+                XCTAssertLessThanOrEqual(worst, 1e-5, "k\(kernel) s\(stride) \(height)x\(width)")
+            }
+        }
+    }
+
     /// Stride-1 3×3 layers of ≥ 16 channels run as Winograd F(4×4, 3×3): against the
     /// Double direct loop on sizes that leave partial tiles at the right and bottom, channel
     /// counts that leave partial groups of eight lanes, with symmetric, asymmetric and wide
