@@ -186,28 +186,19 @@ public struct NearestNeighbourIndex: Sendable {
                     let s = scratchBuffer.baseAddress!
                     for block in stride(from: worker, to: blocks, by: workers) {
                         let (q0, qn) = queryBlocks[block]
-                        if k == 1 {
-                            for i in 0..<qn { (nearestDistance[i], nearestIndex[i]) = (.infinity, -1) }
-                            for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
-                                let bn = min(Self.bankBlock, m - b0)
-                                // s[i, j] = −2 q_i · m_j
-                                sgemm(m: qn, n: bn, k: d, alpha: -2, a: qp + q0 * d, lda: d,
-                                      b: bp + b0 * d, ldb: d, transposeB: true, beta: 1, c: s, ldc: bn)
-                                trawl_nearest_from_products(s, qn, bn, queryNormBuffer.baseAddress! + q0, norms.baseAddress! + b0,
-                                                            excludeSelf ? 1 : 0, q0 - b0, b0, &nearestDistance, &nearestIndex)
-                            }
-                            for i in 0..<qn {
-                                dOut[q0 + i] = finish(nearestDistance[i])
-                                iOut[q0 + i] = nearestIndex[i]
-                            }
-                            continue
-                        }
-                        var bestPerQuery = [TopK](repeating: empty, count: qn)
+                        // k = 1: each query's nearest so far (the AVX2 epilogue); more: its top k.
+                        for i in 0..<qn { (nearestDistance[i], nearestIndex[i]) = (.infinity, -1) }
+                        var bestPerQuery = [TopK](repeating: empty, count: k == 1 ? 0 : qn)
                         for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
                             let bn = min(Self.bankBlock, m - b0)
                             // s[i, j] = −2 q_i · m_j
                             sgemm(m: qn, n: bn, k: d, alpha: -2, a: qp + q0 * d, lda: d,
                                   b: bp + b0 * d, ldb: d, transposeB: true, beta: 1, c: s, ldc: bn)
+                            if k == 1 {
+                                trawl_nearest_from_products(s, qn, bn, queryNormBuffer.baseAddress! + q0, norms.baseAddress! + b0,
+                                                            excludeSelf ? 1 : 0, q0 - b0, b0, &nearestDistance, &nearestIndex)
+                                continue
+                            }
                             let blockNorms = norms.baseAddress! + b0
                             for i in 0..<qn {
                                 let row = s + i * bn, qNorm = queryNorms[q0 + i]
@@ -233,8 +224,10 @@ public struct NearestNeighbourIndex: Sendable {
                         for i in 0..<qn {
                             let out = (q0 + i) * k
                             for j in 0..<k {
-                                dOut[out + j] = finish(bestPerQuery[i].distances[j])
-                                iOut[out + j] = bestPerQuery[i].indices[j]
+                                let (distance, index) = k == 1 ? (nearestDistance[i], nearestIndex[i])
+                                    : (bestPerQuery[i].distances[j], bestPerQuery[i].indices[j])
+                                dOut[out + j] = finish(distance)
+                                iOut[out + j] = index
                             }
                         }
                     }
