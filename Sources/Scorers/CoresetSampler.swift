@@ -26,8 +26,8 @@ import Tensors
 /// has not yet seen (in chunks of 256, each one GEMM, cut into OpenBLAS's own
 /// 384-row panels so that both cores share the work; fewer than 8 centres go
 /// through a fused kernel with the same bits). Memory is `O(N · 128)` (the
-/// projected points, twice: row-major and tiled) plus the centres; no `N × k`
-/// matrix exists.
+/// projected points, twice where the fused kernel runs: row-major and tiled) plus
+/// the centres; no `N × k` matrix exists.
 public struct CoresetSampler: Sendable {
     /// How many points to keep.
     public enum Size: Sendable, Equatable {
@@ -179,7 +179,7 @@ public struct CoresetSampler: Sendable {
     /// Whether the fused kernel gives sgemm's bits for a product against `centres` centres of
     /// `dim` dimensions: with fewer than 8 columns OpenBLAS's sgemm is one multiply-add chain
     /// per entry, as long as it does not split the dimensions into partial sums (measured: a
-    /// plain chain up to 320 dimensions, not at 384).
+    /// plain chain up to 320 dimensions, not at 384; used up to 256).
     static func fusedKernelIsExact(centres: Int, dim: Int) -> Bool {
         knownBLASKernels && centres <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= 256
     }
@@ -236,11 +236,13 @@ public struct CoresetSampler: Sendable {
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * scratchSize)
         scratch.initialize(repeating: 0, count: workers * scratchSize)
         defer { scratch.deallocate() }
-        // The points again, eight rows at a time dimension-major, for the fused kernel (blocks start at a tile).
+        // The points again, eight rows at a time dimension-major, for the fused kernel (blocks
+        // start at a tile); only where that kernel can run at this dimension.
         let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
-        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats)
-        defer { tiles.deallocate() }
-        points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) }
+        let tiles: UnsafeMutablePointer<Float>? = Self.fusedKernelIsExact(centres: 1, dim: d)
+            ? .allocate(capacity: tileFloats) : nil
+        defer { tiles?.deallocate() }
+        if let tiles { points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) } }
         // Each worker's running distances of the (up to) two blocks of a round, merged by minimum.
         let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * blockRows)
         defer { partial.deallocate() }
@@ -305,8 +307,8 @@ public struct CoresetSampler: Sendable {
                             centreNorms.withUnsafeBufferPointer { cn in
                                 for (slot, piece, chunk) in units[worker] {
                                     let r0 = rowRanges[slot].lowerBound + piece.lowerBound
-                                    Self.applyCentres(points: pointBase + r0 * d, tiles: tiles + r0 * d, norms: normBase + r0,
-                                                      rows: piece.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
+                                    Self.applyCentres(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
+                                                      norms: normBase + r0, rows: piece.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
                                                       centreNorms: cn.baseAddress! + chunk.lowerBound, count: chunk.count,
                                                       running: own + slot * blockRows + piece.lowerBound,
                                                       scratch: scratch + worker * scratchSize)
@@ -347,16 +349,16 @@ public struct CoresetSampler: Sendable {
     }
 
     /// Lowers `running[i]` for the `rows` points (`[rows, dim]`, squared norms `norms`; the
-    /// same rows in `tiles`, packed by `trawl_pack_rows`) to their squared distance from each
-    /// of `count` ≤ ``centreChunk`` centres. OpenBLAS's bits depend on the product's shape, so
-    /// the blocks and chunks are fixed; for fewer than eight centres its sgemm is a plain
-    /// multiply-add chain per distance, which the fused kernel computes without packing the
-    /// rows again or writing the products out.
-    static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>,
-                                     rows: Int, dim: Int,
-                                     centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
-                                     running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        if Self.fusedKernelIsExact(centres: count, dim: dim) {
+    /// same rows in `tiles`, packed by `trawl_pack_rows`, where the fused kernel can run) to
+    /// their squared distance from each of `count` ≤ ``centreChunk`` centres. OpenBLAS's bits
+    /// depend on the product's shape, so the blocks and chunks are fixed; for fewer than eight
+    /// centres its sgemm is a plain multiply-add chain per distance, which the fused kernel
+    /// computes without packing the rows again or writing the products out.
+    static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>?, norms: UnsafePointer<Float>,
+                             rows: Int, dim: Int,
+                             centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
+                             running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        if let tiles, Self.fusedKernelIsExact(centres: count, dim: dim) {
             trawl_lower_running_distances(tiles, rows, dim, centres, centreNorms, count, norms, running)
             return
         }

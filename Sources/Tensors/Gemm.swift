@@ -69,6 +69,4 @@ public enum BLASThreads {
 public enum BLASLibrary {
     /// OpenBLAS's kernel family for this CPU (`openblas_get_corename`: "Zen", "Haswell", "SkylakeX", …).
     public static let coreName = String(cString: openblas_get_corename())
-    /// OpenBLAS's build description (`openblas_get_config`), which starts with its version.
-    public static let configuration = String(cString: openblas_get_config())
 }
