@@ -197,18 +197,8 @@ public struct Conv2D: Sendable {
     /// even where it is nil (as + 0).
     private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
         guard bias != nil || activation != .identity else { return }
-        typealias Lanes = SIMD8<Float>
-        let (lower, upper) = activation.bounds
-        let vectorEnd = plane / Lanes.scalarCount * Lanes.scalarCount
         for o in 0..<channels {
-            let b = bias?[channelOffset + o] ?? 0
-            let line = y + o * plane
-            for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
-                let address = UnsafeMutableRawPointer(line + p)
-                address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self) + b, lower: lower, upper: upper),
-                                   as: Lanes.self)
-            }
-            for p in vectorEnd..<plane { line[p] = activation(line[p] + b) }
+            activation.apply(to: y + o * plane, count: plane, adding: bias?[channelOffset + o] ?? 0)
         }
     }
 

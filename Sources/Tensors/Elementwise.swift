@@ -37,6 +37,23 @@ public enum Activation: Sendable {
     }
 }
 
+extension Activation {
+    /// `y[p] = activation(y[p] + bias)` for `count` floats at `y`, eight at a time (no addition
+    /// where `bias` is nil): the pass a convolution makes over a GEMM's output.
+    func apply(to y: UnsafeMutablePointer<Float>, count: Int, adding bias: Float?) {
+        typealias Lanes = SIMD8<Float>
+        let (lower, upper) = bounds
+        let vectorEnd = count / Lanes.scalarCount * Lanes.scalarCount
+        for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
+            let address = UnsafeMutableRawPointer(y + p)
+            var value = address.loadUnaligned(as: Lanes.self)
+            if let bias { value += bias }
+            address.storeBytes(of: clamp(value, lower: lower, upper: upper), as: Lanes.self)
+        }
+        for p in vectorEnd..<count { y[p] = self(bias.map { y[p] + $0 } ?? y[p]) }
+    }
+}
+
 /// `x` with the values below `lower` replaced by `lower`'s, then those above `upper` by `upper`'s.
 @inline(__always)
 func clamp(_ x: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>) -> SIMD8<Float> {

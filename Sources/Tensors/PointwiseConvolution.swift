@@ -27,24 +27,10 @@ extension Conv2D {
                         sgemm(m: outputs, n: plane, k: inputs, a: wBase, lda: inputs,
                               b: inBase + image * inputs * plane, ldb: plane, beta: bias == nil ? 0 : 1,
                               c: result, ldc: plane)
-                        applyActivation(result, count: outputs * plane)
+                        if activation != .identity { activation.apply(to: result, count: outputs * plane, adding: nil) }
                     }
                 }
             }
         }
-    }
-
-    /// `y = activation(y)` for `count` floats at `y`.
-    private func applyActivation(_ y: UnsafeMutablePointer<Float>, count: Int) {
-        guard activation != .identity else { return }
-        typealias Lanes = SIMD8<Float>
-        let (lower, upper) = activation.bounds
-        let vectorEnd = count / Lanes.scalarCount * Lanes.scalarCount
-        for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
-            let address = UnsafeMutableRawPointer(y + p)
-            address.storeBytes(of: clamp(address.loadUnaligned(as: Lanes.self), lower: lower, upper: upper),
-                               as: Lanes.self)
-        }
-        for p in vectorEnd..<count { y[p] = activation(y[p]) }
     }
 }

@@ -99,21 +99,14 @@ private func report(_ label: String, batch: Int, wall: Double, cpu: Double, targ
                  label, Double(batch) / wall, cpuPerImage * 1e3, 2 / cpuPerImage, target))
 }
 
-/// CPU seconds of the whole process (all threads).
-private func processCPUTime() -> Double {
-    var time = timespec()
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &time)
-    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-}
-
 /// Best wall time and best process CPU time of `repeats` runs after a warm-up.
 private func measure(repeats: Int = 3, _ body: () -> Void) -> (wall: Double, cpu: Double) {
     body()
     var (wall, cpu) = (Double.infinity, Double.infinity)
     for _ in 0..<repeats {
-        let (start, startCPU) = (Date(), processCPUTime())
+        let (start, startCPU) = (Date(), cpuSeconds())
         body()
-        cpu = min(cpu, processCPUTime() - startCPU)
+        cpu = min(cpu, cpuSeconds() - startCPU)
         wall = min(wall, Date().timeIntervalSince(start))
     }
     return (wall, cpu)

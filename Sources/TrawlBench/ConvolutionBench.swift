@@ -76,17 +76,12 @@ private func convolutionGeometries(_ dict: StateDict, upToLayer: Int, inputSize:
 
 /// Best CPU time of this thread over three runs of `body` after a warm-up.
 private func threadCPUTime(_ body: () -> Void) -> Double {
-    func now() -> Double {
-        var time = timespec()
-        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &time)
-        return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
-    }
     body()
     var best = Double.infinity
     for _ in 0..<3 {
-        let start = now()
+        let start = cpuSeconds(CLOCK_THREAD_CPUTIME_ID)
         body()
-        best = min(best, now() - start)
+        best = min(best, cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - start)
     }
     return best
 }

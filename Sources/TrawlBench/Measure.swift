@@ -20,12 +20,13 @@ func peakMemoryMiB() -> Double {
     return kib / 1024
 }
 
-/// User plus system CPU seconds of this process (all its threads) so far: beside a wall time,
-/// what a measurement cost when other processes share the cores.
-func processCPUSeconds() -> Double {
-    var usage = rusage()
-    getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+/// CPU seconds so far of `clock`: `CLOCK_PROCESS_CPUTIME_ID` (this process, all its threads)
+/// or `CLOCK_THREAD_CPUTIME_ID` (the calling thread). Beside a wall time, what a measurement
+/// cost when other processes share the cores.
+func cpuSeconds(_ clock: clockid_t = CLOCK_PROCESS_CPUTIME_ID) -> Double {
+    var time = timespec()
+    clock_gettime(clock, &time)
+    return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
 }
 
 /// Current resident memory of this process (`VmRSS`), in MiB.

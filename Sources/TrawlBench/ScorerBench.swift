@@ -53,10 +53,10 @@ private func benchmarkScaling() {
         let bank = Tensor(shape: [n, d], data: benchmarkFloats(n * d, seed: 7))
         resetPeakMemory()
         let sampler = CoresetSampler(size: .fraction(0.1), seed: 0, showsProgress: false)
-        let (start, startCPU) = (DispatchTime.now().uptimeNanoseconds, processCPUSeconds())
+        let (start, startCPU) = (DispatchTime.now().uptimeNanoseconds, cpuSeconds())
         let indices = try! sampler.select(from: bank)
         coresetSeconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        coresetCPUSeconds = processCPUSeconds() - startCPU
+        coresetCPUSeconds = cpuSeconds() - startCPU
         coresetFingerprint = fingerprint(indices.map { UInt64($0) })
         let coresetPeak = peakMemoryMiB()
         let coreset = Tensor(shape: [indices.count, d], data: indices.flatMap { bank.data[$0 * d ..< ($0 + 1) * d] })
