@@ -92,8 +92,7 @@ public struct KNNScorer: Sendable {
     public func score(_ embeddings: Tensor) throws -> [Float] {
         guard let index else { throw ScorerError.notFitted(scorer: "KNNScorer") }
         let queries = try prepared(embeddings, "embeddings")
-        // Each embedding is searched on its own: its score does not depend on its batch.
-        return aggregated(try approximateIndex?.search(queries, k: k) ?? index.search(queries, k: k, rowsPerGroup: 1))
+        return aggregated(try approximateIndex?.search(queries, k: k) ?? index.search(queries, k: k))
             .map(scaled)
     }
 

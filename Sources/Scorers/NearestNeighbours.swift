@@ -41,18 +41,17 @@ public struct Neighbours: Equatable, Sendable {
     }
 }
 
-/// Exact k-nearest-neighbour search by blocked GEMM.
+/// Exact k-nearest-neighbour search by a fused kernel (`nearest_kernels.c` in `CDistanceKernels`).
 ///
-/// Distances come from `‖q‖² + ‖m‖² − 2 q·m` clamped at 0 (square root taken
-/// last for ``DistanceMetric/euclidean``). Queries and bank are processed in
-/// blocks of 128 × 2048, so memory stays at one small block per core whatever
-/// the sizes; the two cores take alternate query blocks. Ties go to the lower
-/// bank index. Results are deterministic.
-///
-/// OpenBLAS's sums for a query row depend on the row's position within its block,
-/// so a caller whose queries come in groups (one image's patches) passes the
-/// group's row count: blocks then start at every group, and a group's results do
-/// not depend on the groups searched with it.
+/// A query `q`'s distance to a bank row `m` is `max(0, fma(−2, q·m, ‖q‖²) + ‖m‖²)`, with `q·m`
+/// one fused multiply-add chain over the `D` dimensions in order (square root taken last for
+/// ``DistanceMetric/euclidean``): the same bits whatever the queries searched with it, the
+/// query's place among them, and the CPU path (AVX2+FMA or portable), so a result never depends
+/// on its batch. Queries go to the two cores in blocks of 256, packed into panels of 16; the
+/// bank is read in place, row-major, in L2-sized chunks. For `k = 1` the kernel keeps each
+/// query's nearest row as it goes and writes no distances; for more it writes a panel's
+/// distances to one chunk at a time for a top-k scan. Memory: one small buffer per block,
+/// whatever the sizes. Ties go to the lower bank index.
 public struct NearestNeighbourIndex: Sendable {
     /// The metric of every search.
     public let metric: DistanceMetric
@@ -65,12 +64,15 @@ public struct NearestNeighbourIndex: Sendable {
     /// Feature dimension `D`.
     public var dimension: Int { bank.shape[1] }
 
-    static let queryBlock = 128
-    static let bankBlock = 2048
+    /// Queries per unit of work a core takes.
+    static let queryBlock = 256
 
     /// Indexes `bank` (`[M, D]`, finite, `M ≥ 1`).
     public init(bank: Tensor, metric: DistanceMetric = .euclidean) throws {
         try validateMatrix(bank, "bank")
+        guard bank.shape[0] < Int(Int32.max) else {
+            throw ScorerError.invalidParameter(name: "bank", value: "\(bank.shape[0]) rows", reason: "must be fewer than 2³¹")
+        }
         self.metric = metric
         self.bank = metric == .cosine ? try l2Normalised(bank, "bank") : bank
         self.bankNorms = self.bank.data.withUnsafeBufferPointer {
@@ -78,17 +80,10 @@ public struct NearestNeighbourIndex: Sendable {
         }
     }
 
-    /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`), searched in groups
-    /// of `rowsPerGroup` consecutive rows (`Q` a multiple of it; nil = one group), each
-    /// group's results independent of the others.
-    public func search(_ queries: Tensor, k: Int, rowsPerGroup: Int? = nil) throws -> Neighbours {
-        let queries = try prepared(queries, k: k)
-        let group = rowsPerGroup ?? max(1, queries.shape[0])
-        guard group >= 1 && queries.shape[0] % group == 0 else {
-            throw ScorerError.invalidParameter(name: "rowsPerGroup", value: "\(group)",
-                                               reason: "must divide the \(queries.shape[0]) query rows")
-        }
-        return run(queries, k: k, excludeSelf: false, rowsPerGroup: group)
+    /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`); each row's results
+    /// are bit for bit those it gets searched alone.
+    public func search(_ queries: Tensor, k: Int) throws -> Neighbours {
+        run(try prepared(queries, k: k), k: k, excludeSelf: false)
     }
 
     /// `queries` checked (`[Q, D]`, finite, `1 ≤ k ≤ M`) and, for cosine, L2-normalised.
@@ -131,7 +126,7 @@ public struct NearestNeighbourIndex: Sendable {
         }
         }
         if !short.isEmpty {
-            let found = run(gatherRows(queries, short), k: k, excludeSelf: false, rowsPerGroup: 1)
+            let found = run(gatherRows(queries, short), k: k, excludeSelf: false)
             for (position, i) in short.enumerated() {
                 for j in 0..<k {
                     distances[i * k + j] = found.distances[position * k + j]
@@ -146,7 +141,7 @@ public struct NearestNeighbourIndex: Sendable {
     /// (leave-one-out: entry `i` never counts as its own neighbour).
     public func searchLeavingOneOut(k: Int) throws -> Neighbours {
         try checkK(k, available: count - 1)
-        return run(bank, k: k, excludeSelf: true, rowsPerGroup: max(1, count))
+        return run(bank, k: k, excludeSelf: true)
     }
 
     private func checkK(_ k: Int, available: Int) throws {
@@ -154,97 +149,76 @@ public struct NearestNeighbourIndex: Sendable {
         guard k <= available else { throw ScorerError.notEnoughNeighbours(requested: k, available: available) }
     }
 
-    private func run(_ queries: Tensor, k: Int, excludeSelf: Bool, rowsPerGroup: Int) -> Neighbours {
-        let q = queries.shape[0], d = dimension, m = count
+    private func run(_ queries: Tensor, k: Int, excludeSelf: Bool) -> Neighbours {
+        let q = queries.shape[0], d = dimension
         var distances = [Float](repeating: 0, count: q * k)
         var indices = [Int](repeating: 0, count: q * k)
         let queryNorms = queries.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: q, dim: d) }
-        // Query blocks (first row, rows): each group cut into blocks from its first row.
-        let queryBlocks = stride(from: 0, to: q, by: rowsPerGroup).flatMap { group in
-            stride(from: group, to: group + rowsPerGroup, by: Self.queryBlock).map {
-                (start: $0, count: min(Self.queryBlock, group + rowsPerGroup - $0))
-            }
-        }
-        let blocks = queryBlocks.count
-        let workers = min(2, blocks)
         queries.data.withUnsafeBufferPointer { queryBuffer in
-        bank.data.withUnsafeBufferPointer { bankBuffer in
         distances.withUnsafeMutableBufferPointer { distanceBuffer in
         indices.withUnsafeMutableBufferPointer { indexBuffer in
-            let qp = queryBuffer.baseAddress!, bp = bankBuffer.baseAddress!
-            let dOut = distanceBuffer.baseAddress!, iOut = indexBuffer.baseAddress!
-            let work = { (worker: Int) in
-                // All zero between products: the nearest-neighbour epilogue leaves it so, and
-                // sgemm adds to it (beta 1, the same bits as beta 0 without a zeroing pass).
-                var scratch = [Float](repeating: 0, count: Self.queryBlock * Self.bankBlock)
-                let empty = TopK(k: k)
-                var nearestDistance = [Float](repeating: .infinity, count: Self.queryBlock)
-                var nearestIndex = [Int](repeating: -1, count: Self.queryBlock)
-                scratch.withUnsafeMutableBufferPointer { scratchBuffer in
-                queryNorms.withUnsafeBufferPointer { queryNormBuffer in
-                bankNorms.withUnsafeBufferPointer { norms in
-                    let s = scratchBuffer.baseAddress!
-                    for block in stride(from: worker, to: blocks, by: workers) {
-                        let (q0, qn) = queryBlocks[block]
-                        // k = 1: each query's nearest so far (the AVX2 epilogue); more: its top k.
-                        for i in 0..<qn { (nearestDistance[i], nearestIndex[i]) = (.infinity, -1) }
-                        var bestPerQuery = [TopK](repeating: empty, count: k == 1 ? 0 : qn)
-                        for b0 in stride(from: 0, to: m, by: Self.bankBlock) {
-                            let bn = min(Self.bankBlock, m - b0)
-                            // s[i, j] = −2 q_i · m_j
-                            sgemm(m: qn, n: bn, k: d, alpha: -2, a: qp + q0 * d, lda: d,
-                                  b: bp + b0 * d, ldb: d, transposeB: true, beta: 1, c: s, ldc: bn)
-                            if k == 1 {
-                                trawl_nearest_from_products(s, qn, bn, queryNormBuffer.baseAddress! + q0, norms.baseAddress! + b0,
-                                                            excludeSelf ? 1 : 0, q0 - b0, b0, &nearestDistance, &nearestIndex)
-                                continue
-                            }
-                            let blockNorms = norms.baseAddress! + b0
-                            for i in 0..<qn {
-                                let row = s + i * bn, qNorm = queryNorms[q0 + i]
-                                let skip = excludeSelf ? q0 + i - b0 : -1
-                                bestPerQuery[i].withUpdates { top in
-                                    // The clamp at 0 keeps order, so the scan compares
-                                    // unclamped values and clamps only what it keeps.
-                                    var worst = top.worst
-                                    for j in 0..<bn {
-                                        let value = row[j] + qNorm + blockNorms[j]
-                                        row[j] = 0
-                                        if value < worst && j != skip {
-                                            let dist = max(0, value)
-                                            if dist < worst {
-                                                top.insert(dist, b0 + j)
-                                                worst = top.worst
-                                            }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                        for i in 0..<qn {
-                            let out = (q0 + i) * k
-                            for j in 0..<k {
-                                let (distance, index) = k == 1 ? (nearestDistance[i], nearestIndex[i])
-                                    : (bestPerQuery[i].distances[j], bestPerQuery[i].indices[j])
-                                dOut[out + j] = finish(distance)
-                                iOut[out + j] = index
-                            }
-                        }
-                    }
-                }
-                }
+            let (queryPointer, distanceOut, indexOut) = (queryBuffer.baseAddress!, distanceBuffer.baseAddress!, indexBuffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: (q + Self.queryBlock - 1) / Self.queryBlock) { block in
+                let q0 = block * Self.queryBlock, rows = min(Self.queryBlock, q - q0)
+                let panels = QueryPanels(queryPointer + q0 * d, rows: rows, dim: d, norms: queryNorms[q0 ..< q0 + rows])
+                // Query i's own bank row (leave-one-out) is q0 + i.
+                let (found, rowOf) = k == 1 ? nearest(panels, ownOffset: excludeSelf ? q0 : nil)
+                                            : nearestK(panels, k: k, ownOffset: excludeSelf ? q0 : nil)
+                for i in 0 ..< rows * k {
+                    distanceOut[q0 * k + i] = finish(found[i])
+                    indexOut[q0 * k + i] = rowOf[i]
                 }
             }
-            if workers > 1 {
-                DispatchQueue.concurrentPerform(iterations: workers) { work($0) }
-            } else {
-                work(0)
-            }
-        }
         }
         }
         }
         return Neighbours(k: k, distances: distances, indices: indices)
+    }
+
+    /// Each query's nearest row, `[rows]` squared distances and rows, by the kernel that keeps
+    /// the running nearest (query i never takes row `ownOffset + i`).
+    private func nearest(_ panels: QueryPanels, ownOffset: Int?) -> ([Float], [Int]) {
+        var distances = [Float](repeating: 0, count: panels.lanes)
+        var rows = [Int32](repeating: 0, count: panels.lanes)
+        bank.data.withUnsafeBufferPointer { bankBuffer in
+            trawl_nearest_rows(panels.packed, panels.count, panels.norms, bankBuffer.baseAddress!, count, dimension,
+                               bankNorms, ownOffset == nil ? 0 : 1, ownOffset ?? 0, &distances, &rows)
+        }
+        return (Array(distances.prefix(panels.rows)), rows.prefix(panels.rows).map(Int.init))
+    }
+
+    /// Each query's `k` nearest rows, `[rows · k]` squared distances and rows, nearest first:
+    /// each panel's distances to one chunk of the bank at a time, scanned in row order.
+    private func nearestK(_ panels: QueryPanels, k: Int, ownOffset: Int?) -> ([Float], [Int]) {
+        let (m, d, lanes) = (count, dimension, Int(TRAWL_QUERY_PANEL_ROWS))
+        let chunk = trawl_bank_chunk_rows(d)
+        var best = [TopK](repeating: TopK(k: k), count: panels.rows)
+        var scratch = [Float](repeating: 0, count: chunk * lanes)
+        bank.data.withUnsafeBufferPointer { bankBuffer in
+        bankNorms.withUnsafeBufferPointer { norms in
+        scratch.withUnsafeMutableBufferPointer { scratchBuffer in
+            let s = scratchBuffer.baseAddress!
+            for b0 in stride(from: 0, to: m, by: chunk) {
+                let rows = min(chunk, m - b0)
+                for p in 0..<panels.count {
+                    trawl_panel_distances(panels.packed + p * lanes * d, panels.norms + p * lanes,
+                                          bankBuffer.baseAddress! + b0 * d, rows, d, norms.baseAddress! + b0,
+                                          ownOffset == nil ? 0 : 1, (ownOffset ?? 0) + p * lanes - b0, s)
+                    for lane in 0 ..< min(lanes, panels.rows - p * lanes) {
+                        best[p * lanes + lane].withUpdates { top in
+                            var worst = top.worst
+                            for j in 0..<rows where s[j * lanes + lane] < worst {
+                                top.insert(s[j * lanes + lane], b0 + j)
+                                worst = top.worst
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        }
+        }
+        return (best.flatMap(\.distances), best.flatMap(\.indices))
     }
 
     /// From the internal squared-distance form to the reported distance.
@@ -254,6 +228,30 @@ public struct NearestNeighbourIndex: Sendable {
         case .squaredEuclidean: return squared
         case .cosine: return squared / 2          // ‖a − b‖² = 2 − 2 cos for unit vectors
         }
+    }
+}
+
+/// A block of query rows packed for the kernel: panels of 16 queries (`[dim][16]` each, zero
+/// past the last row) and their squared norms (`[count · 16]`, zero past the last row).
+private final class QueryPanels {
+    let rows: Int, count: Int
+    let packed: UnsafeMutablePointer<Float>
+    let norms: UnsafeMutablePointer<Float>
+    var lanes: Int { count * Int(TRAWL_QUERY_PANEL_ROWS) }
+
+    init(_ queries: UnsafePointer<Float>, rows: Int, dim: Int, norms rowNorms: ArraySlice<Float>) {
+        self.rows = rows
+        count = (rows + Int(TRAWL_QUERY_PANEL_ROWS) - 1) / Int(TRAWL_QUERY_PANEL_ROWS)
+        packed = .allocate(capacity: count * Int(TRAWL_QUERY_PANEL_ROWS) * dim)
+        trawl_pack_query_panels(queries, rows, dim, packed)
+        norms = .allocate(capacity: count * Int(TRAWL_QUERY_PANEL_ROWS))
+        norms.initialize(repeating: 0, count: count * Int(TRAWL_QUERY_PANEL_ROWS))
+        for (i, norm) in rowNorms.enumerated() { norms[i] = norm }
+    }
+
+    deinit {
+        packed.deallocate()
+        norms.deallocate()
     }
 }
 

@@ -160,8 +160,7 @@ public struct PatchCoreScorer: Sendable {
         guard mapMaxFilter >= 1 && mapMaxFilter % 2 == 1 else {
             throw ScorerError.invalidParameter(name: "mapMaxFilter", value: "\(mapMaxFilter)", reason: "must be odd and positive")
         }
-        let perImage = patches.height * patches.width
-        let found = try neighbours(of: patches.features, rowsPerImage: perImage, index: index)
+        let found = try neighbours(of: patches.features, index: index)
         let cellScores = found.meanDistances
         let imageScores = try imageScores(patches, cellScores: cellScores, found: found, index: index)
         let grid = Tensor(shape: [patches.images, patches.height, patches.width], data: cellScores)
@@ -183,8 +182,7 @@ public struct PatchCoreScorer: Sendable {
     /// its maps (what training images and images without masks need).
     public func imageScores(patches: PatchFeatures) throws -> [Float] {
         let index = try checkedIndex(for: patches)
-        let perImage = patches.height * patches.width
-        let found = try neighbours(of: patches.features, rowsPerImage: perImage, index: index)
+        let found = try neighbours(of: patches.features, index: index)
         return try imageScores(patches, cellScores: found.meanDistances, found: found, index: index)
     }
 
@@ -215,11 +213,9 @@ public struct PatchCoreScorer: Sendable {
         return index
     }
 
-    /// The ``neighbours`` nearest bank rows of every patch, each image's `rowsPerImage`
-    /// patches searched as one group, so that its scores do not depend on its batch.
-    private func neighbours(of features: Tensor, rowsPerImage: Int, index: NearestNeighbourIndex) throws -> Neighbours {
-        try approximateIndex?.search(features, k: neighbours)
-            ?? index.search(features, k: neighbours, rowsPerGroup: rowsPerImage)
+    /// The ``neighbours`` nearest bank rows of every patch.
+    private func neighbours(of features: Tensor, index: NearestNeighbourIndex) throws -> Neighbours {
+        try approximateIndex?.search(features, k: neighbours) ?? index.search(features, k: neighbours)
     }
 
     /// Paper Eq. 7 as anomalib implements it: with `m*` the bank entry nearest

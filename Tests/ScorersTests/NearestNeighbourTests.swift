@@ -1,3 +1,4 @@
+import CDistanceKernels
 @testable import Scorers
 import Tensors
 import XCTest
@@ -36,11 +37,12 @@ final class NearestNeighbourTests: XCTestCase {
     }
 
     func testMatchesBruteForceAcrossBlocks() throws {
-        // 300 queries and 4500 bank rows cross the 128 × 2048 block edges.
-        let bank = gaussianMatrix(4500, 24, seed: 1)
+        // 300 queries cross the 256-row blocks and end in a partial panel of 16; 4501 bank rows
+        // of 24 dims cross the kernel's 2046-row chunks and end in a partial tile of 6.
+        let bank = gaussianMatrix(4501, 24, seed: 1)
         let queries = gaussianMatrix(300, 24, seed: 2)
         for metric in DistanceMetric.allCases {
-            for k in [1, 7] {
+            for k in [1, 7, 50] {
                 let found = try NearestNeighbourIndex(bank: bank, metric: metric).search(queries, k: k)
                 let expected = bruteForce(queries, bank, k: k, metric: metric)
                 XCTAssertEqual(found.indices, expected.indices, "\(metric) k=\(k) indices")
@@ -49,24 +51,73 @@ final class NearestNeighbourTests: XCTestCase {
         }
     }
 
-    func testAGroupsResultsDoNotDependOnTheGroupsSearchedWithIt() throws {
-        // Groups of 200 rows (an image's patches) cross the 128-row query blocks; OpenBLAS's
-        // sums depend on a row's position within its block, so without groups the middle
-        // group's bits would change with the group in front of it.
-        let bank = gaussianMatrix(3000, 152, seed: 3)
-        let groups = (0..<3).map { gaussianMatrix(200, 152, seed: 10 + UInt64($0)) }
+    func testAQuerysResultsAreTheSameBitsAloneAndInAnyBlockAtAnyPosition() throws {
+        // 600 queries: several 256-row blocks, 16-query panels; 3001 bank rows of 152 dims cross
+        // the kernel's chunks and end in a partial tile.
+        let bank = gaussianMatrix(3001, 152, seed: 3)
+        let queries = gaussianMatrix(600, 152, seed: 10)
         let index = try NearestNeighbourIndex(bank: bank, metric: .euclidean)
-        let together = try index.search(Tensor(shape: [600, 152], data: groups.flatMap(\.data)), k: 3, rowsPerGroup: 200)
-        for (position, group) in groups.enumerated() {
-            let alone = try index.search(group, k: 3, rowsPerGroup: 200)
-            XCTAssertEqual(Array(together.distances[position * 600 ..< (position + 1) * 600]).map(\.bitPattern),
-                           alone.distances.map(\.bitPattern), "group \(position)")
-            XCTAssertEqual(Array(together.indices[position * 600 ..< (position + 1) * 600]), alone.indices)
+        for k in [1, 3] {
+            let together = try index.search(queries, k: k)
+            for row in [0, 7, 15, 16, 255, 256, 300, 599] {
+                let expected = (Array(together.distances[row * k ..< (row + 1) * k]).map(\.bitPattern),
+                                Array(together.indices[row * k ..< (row + 1) * k]))
+                // Alone, then last of 37 rows (another lane, panel and block position).
+                let alone = try index.search(gatherRows(queries, [row]), k: k)
+                let behind = try index.search(gatherRows(queries, (1...36).map { (row + $0 * 11) % 600 } + [row]), k: k)
+                for (found, label) in [(alone, "alone"), (behind, "after 36 others")] {
+                    XCTAssertEqual(Array(found.distances.suffix(k)).map(\.bitPattern), expected.0, "k = \(k), row \(row) \(label)")
+                    XCTAssertEqual(Array(found.indices.suffix(k)), expected.1, "k = \(k), row \(row) \(label)")
+                }
+            }
         }
-        let singleRows = try index.search(Tensor(shape: [600, 152], data: groups.flatMap(\.data)), k: 3, rowsPerGroup: 1)
-        let lastRow = try index.search(Tensor(shape: [1, 152], data: Array(groups[2].data.suffix(152))), k: 3, rowsPerGroup: 1)
-        XCTAssertEqual(Array(singleRows.distances.suffix(3)).map(\.bitPattern), lastRow.distances.map(\.bitPattern))
-        XCTAssertThrowsError(try index.search(groups[0], k: 1, rowsPerGroup: 3), "200 rows are not groups of 3")
+        // k = 1 (the running-nearest kernel) and k = 3 (the distance scan) agree bit for bit.
+        let one = try index.search(queries, k: 1), three = try index.search(queries, k: 3)
+        XCTAssertEqual(one.distances.map(\.bitPattern), (0..<600).map { three.distances[$0 * 3].bitPattern })
+        XCTAssertEqual(one.indices, (0..<600).map { three.indices[$0 * 3] })
+    }
+
+    func testTheAVX2KernelsGiveThePortableKernelsBits() {
+        // Both kernels, with and without own rows to skip (own offsets inside, before and past the
+        // bank), partial panels, chunks and tiles. On a CPU without AVX2+FMA both calls run the
+        // portable code and the test checks nothing.
+        for (q, m, d, seed) in [(37, 1001, 5, UInt64(20)), (50, 4099, 152, 21), (16, 7, 3, 22)] {
+            let queries = gaussianMatrix(q, d, seed: seed), bank = gaussianMatrix(m, d, seed: seed + 100)
+            let lanes = Int(TRAWL_QUERY_PANEL_ROWS), panels = (q + lanes - 1) / lanes
+            var packed = [Float](repeating: 0, count: panels * lanes * d)
+            trawl_pack_query_panels(queries.data, q, d, &packed)
+            let queryNorms = queries.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: q, dim: d) }
+                + [Float](repeating: 0, count: panels * lanes - q)
+            let bankNorms = bank.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: m, dim: d) }
+            for own in [nil, 2, -7, m - 3] {
+                let (skips, offset): (Int32, Int) = (own == nil ? 0 : 1, own ?? 0)
+                var fast = ([Float](repeating: 0, count: panels * lanes), [Int32](repeating: 0, count: panels * lanes))
+                var portable = fast
+                trawl_nearest_rows(packed, panels, queryNorms, bank.data, m, d, bankNorms, skips, offset, &fast.0, &fast.1)
+                trawl_nearest_rows_portable(packed, panels, queryNorms, bank.data, m, d, bankNorms, skips, offset,
+                                            &portable.0, &portable.1)
+                XCTAssertEqual(fast.0.prefix(q).map(\.bitPattern), portable.0.prefix(q).map(\.bitPattern), "nearest \(q)×\(m)×\(d) own \(String(describing: own))")
+                XCTAssertEqual(fast.1.prefix(q), portable.1.prefix(q))
+                var fastDistances = [Float](repeating: 0, count: m * lanes), portableDistances = fastDistances
+                for p in 0..<panels {
+                    packed.withUnsafeBufferPointer { panel in
+                        let first = panel.baseAddress! + p * lanes * d
+                        trawl_panel_distances(first, Array(queryNorms[p * lanes ..< (p + 1) * lanes]), bank.data, m, d, bankNorms,
+                                              skips, offset + p * lanes, &fastDistances)
+                        trawl_panel_distances_portable(first, Array(queryNorms[p * lanes ..< (p + 1) * lanes]), bank.data, m, d,
+                                                       bankNorms, skips, offset + p * lanes, &portableDistances)
+                    }
+                    XCTAssertEqual(fastDistances.map(\.bitPattern), portableDistances.map(\.bitPattern), "distances, panel \(p)")
+                    // The scan of the written distances finds the running-nearest kernel's row.
+                    for lane in 0 ..< min(lanes, q - p * lanes) {
+                        let column = (0..<m).map { fastDistances[$0 * lanes + lane] }
+                        let least = column.min()!
+                        XCTAssertEqual(least.bitPattern, fast.0[p * lanes + lane].bitPattern)
+                        if least < .infinity { XCTAssertEqual(Int32(column.firstIndex(of: least)!), fast.1[p * lanes + lane]) }
+                    }
+                }
+            }
+        }
     }
 
     func testRecallAtOneComparesNearestNeighboursOfTheTruthsQueries() {
@@ -80,10 +131,12 @@ final class NearestNeighbourTests: XCTestCase {
 
     func testLeaveOneOutExcludesSelf() throws {
         let bank = gaussianMatrix(2100, 8, seed: 3)
-        let found = try NearestNeighbourIndex(bank: bank).searchLeavingOneOut(k: 3)
-        let expected = bruteForce(bank, bank, k: 3, metric: .euclidean, leaveOneOut: true)
-        XCTAssertEqual(found.indices, expected.indices)
-        assertClose(found.distances, expected.distances, tolerance: 1e-4, relative: true, "leave-one-out")
+        for k in [1, 3] {
+            let found = try NearestNeighbourIndex(bank: bank).searchLeavingOneOut(k: k)
+            let expected = bruteForce(bank, bank, k: k, metric: .euclidean, leaveOneOut: true)
+            XCTAssertEqual(found.indices, expected.indices, "k = \(k)")
+            assertClose(found.distances, expected.distances, tolerance: 1e-4, relative: true, "leave-one-out, k = \(k)")
+        }
     }
 
     func testTiesGoToLowerIndexAndDuplicatesAreAtZero() throws {
