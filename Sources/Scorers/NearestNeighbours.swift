@@ -80,6 +80,19 @@ public struct NearestNeighbourIndex: Sendable {
         }
     }
 
+    /// An index over rows `rows` of this one's bank, as this one holds them (normalised for
+    /// cosine, not again): a query's distance to each of them is bit for bit the one this
+    /// index computes.
+    func restricted(to rows: [Int]) -> NearestNeighbourIndex {
+        NearestNeighbourIndex(metric: metric, bank: gatherRows(bank, rows), bankNorms: rows.map { bankNorms[$0] })
+    }
+
+    private init(metric: DistanceMetric, bank: Tensor, bankNorms: [Float]) {
+        self.metric = metric
+        self.bank = bank
+        self.bankNorms = bankNorms
+    }
+
     /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`); each row's results
     /// are bit for bit those it gets searched alone.
     public func search(_ queries: Tensor, k: Int) throws -> Neighbours {

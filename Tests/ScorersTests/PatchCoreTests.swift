@@ -94,6 +94,46 @@ final class PatchCoreScorerTests: XCTestCase {
         }
     }
 
+    /// The saved model's training scores: training images (smooth fields of patch features,
+    /// neighbouring cells alike, as backbone features are) scored against a coreset of their own
+    /// patches, where most cells sit near a bank row and the seeds' bounds prune most of them;
+    /// one image's worst cell is off the seed grid and repeated (ties), one image is constant.
+    func testPrunedImageScoresEqualTheFullSearchOnTrainingImages() throws {
+        let (images, height, width, d) = (6, 14, 13, 24)
+        let perImage = height * width
+        let centres = gaussianMatrix(images * 4, d, seed: 30)
+        let noise = gaussianMatrix(images * perImage, d, seed: 31, scale: 0.05)
+        var features = Tensor(shape: [images * perImage, d], data: [Float](repeating: 0, count: images * perImage * d))
+        for image in 0..<images {
+            for cell in 0..<perImage {
+                // A bilinear blend of four centres over the grid, plus noise.
+                let (y, x) = (Float(cell / width) / Float(height - 1), Float(cell % width) / Float(width - 1))
+                let weights = [(1 - y) * (1 - x), (1 - y) * x, y * (1 - x), y * x]
+                for j in 0..<d {
+                    let row = image * perImage + cell
+                    features.data[row * d + j] = (0..<4).reduce(noise.data[row * d + j]) {
+                        $0 + weights[$1] * centres.data[(image * 4 + $1) * d + j]
+                    }
+                }
+            }
+        }
+        for cell in [5 * width + 6, 9 * width + 2] {               // off the seed grid, equal
+            for j in 0..<d { features.data[(2 * perImage + cell) * d + j] = 4 + Float(j % 3) }
+        }
+        for row in 5 * perImage ..< 6 * perImage { for j in 0..<d { features.data[row * d + j] = 0.5 } }
+        let patches = PatchFeatures(features: features, images: images, height: height, width: width)
+        for var scorer in [
+            PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.1), showsProgress: false)),
+            PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.1), showsProgress: false), neighbours: 3, metric: .squaredEuclidean),
+            PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.25), showsProgress: false), metric: .cosine, reweightingNeighbours: 9),
+        ] {
+            try scorer.fit(bank: features)
+            let full = try scorer.score(patches: patches, imageHeight: height, imageWidth: width).imageScores
+            let pruned = try scorer.imageScores(patches: patches)
+            XCTAssertEqual(pruned.map(\.bitPattern), full.map(\.bitPattern), "\(scorer.metric), k = \(scorer.neighbours)")
+        }
+    }
+
     func testReweightingFollowsEquationSeven() throws {
         // m* = (0, 1); its b = 2 nearest bank entries: itself and (0, 0).
         // Distances of (3, 4) to them: 3√2 and 5; weight = 1 − e^{3√2} / (e^{3√2} + e⁵).
