@@ -77,10 +77,13 @@ private func benchmarkNearestNeighbour() {
     let queries = Tensor(shape: [q, d], data: benchmarkFloats(q * d, seed: 12))
     let index = try! NearestNeighbourIndex(bank: bank, metric: .squaredEuclidean)
     var found: Neighbours?
+    let startCPU = cpuSeconds()
     let seconds = bestTime(repeats: 2) { found = try! index.search(queries, k: 1) }
+    let cpuPerSearch = (cpuSeconds() - startCPU) / 3          // bestTime runs it once more first
     let resultFingerprint = fingerprint(found!.indices.map { UInt64($0) } + found!.distances.map { UInt64($0.bitPattern) })
-    print(String(format: "exact 1-NN, %d queries vs %d x %d bank: Trawl %.0f queries/s; result fingerprint %@",
-                 q, m, d, Double(q) / seconds, resultFingerprint))
+    print(String(format: "exact 1-NN, %d queries vs %d x %d bank: Trawl %.0f queries/s, %.2f CPU s per search "
+                 + "(%.1f GFLOP/s per CPU second); result fingerprint %@",
+                 q, m, d, Double(q) / seconds, cpuPerSearch, 2 * Double(q * m * d) / cpuPerSearch / 1e9, resultFingerprint))
 
     // The same search through faiss-cpu, if importable (make bench installs it in .assets/pybench).
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-knn-bench-\(getpid())")
