@@ -47,7 +47,7 @@ public struct Neighbours: Equatable, Sendable {
 /// one fused multiply-add chain over the `D` dimensions in order (square root taken last for
 /// ``DistanceMetric/euclidean``): the same bits whatever the queries searched with it, the
 /// query's place among them, and the CPU path (AVX2+FMA or portable), so a result never depends
-/// on its batch. Queries go to the two cores in blocks of 256, packed into panels of 16; the
+/// on its batch. Queries go to the cores in blocks of 256, packed into panels of 16; the
 /// bank is read in place, row-major, in L2-sized chunks. For `k = 1` the kernel keeps each
 /// query's nearest row as it goes and writes no distances; for more it writes a panel's
 /// distances to one chunk at a time for a top-k scan. Memory: one small buffer per block,
