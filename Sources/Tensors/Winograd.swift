@@ -12,10 +12,14 @@
 /// Layout: channels are the SIMD lanes. The image is first copied, zero-padded, into
 /// blocks of eight channels interleaved per pixel (`[C / 8, H, W, 8]`), so each tile's 36
 /// inputs for eight channels are 36 aligned vector loads; the transformed tiles and the
-/// sgemm products are `[36, tiles, C]` and `[36, tiles, O]`, tile-major, so eight channels
-/// of one tile are one vector store or load and the products' rows are whole tiles
-/// (OpenBLAS runs `[tiles, C] · [C, O]` 10–25 % faster than `[O, C] · [C, tiles]` at
-/// 16–56 tiles). Channel counts are rounded up to whole blocks of eight with zeros.
+/// products are `[36, tiles, C]` and `[36, tiles, O]`, tile-major, so eight channels
+/// of one tile are one vector store or load and the products' rows are whole tiles.
+/// Channel counts are rounded up to whole blocks of eight with zeros.
+///
+/// The 36 products `[tiles, C] · [C, O]` run on Trawl's own GEMM (``trawl_gemm``), with
+/// each `[C, O]` packed into its panels once, when the layer is built: OpenBLAS packed
+/// these up-to-512 × 512 matrices again on every call for only 16–49 rows of work (at 14²
+/// and 28²) and reached about half its peak; the packed kernel runs them near peak.
 ///
 /// Accuracy: the transforms amplify rounding (coefficients up to 8 in `A`, 5 in `B`),
 /// so a layer's results differ from the exact ones by a few 1e-6 of the output's magnitude
@@ -23,6 +27,8 @@
 /// the README's Backbones section gives the measured cost at each golden tap. Each
 /// image is computed on its own with a fixed sequence of operations, so its bits do
 /// not depend on the batch or the thread count.
+import CGemmKernels
+
 struct Winograd3x3: Sendable {
     /// Output tile side.
     static let tile = 4
@@ -33,10 +39,13 @@ struct Winograd3x3: Sendable {
     typealias Lanes = SIMD8<Float>
     static let lanes = Lanes.scalarCount
 
-    /// `G g Gᵀ` for every input and output channel, `[36, C', O']` with `C'`, `O'` the
-    /// channel counts rounded up to whole lane groups, zeros beyond (position-major, so
-    /// position ξ's matrix is the `[C', O']` right operand of its sgemm).
-    let transformedWeight: [Float]
+    /// `G g Gᵀ` for every input and output channel: for each position ξ, the `[C', O']`
+    /// right operand of its product (`C'`, `O'` the channel counts rounded up to whole lane
+    /// groups, zeros beyond) packed by `trawl_gemm_pack_right`, `packedCount` floats each,
+    /// position after position.
+    let packedWeight: [Float]
+    /// Floats of one position's packed `[C', O']`.
+    let packedCount: Int
     let outputChannels: Int
     let inputChannels: Int
     /// `C'` and `O'`.
@@ -83,7 +92,18 @@ struct Winograd3x3: Sendable {
                 }
             }
         }
-        self.transformedWeight = transformed
+        let packedCount = trawl_gemm_packed_right_count(paddedInputs, paddedOutputs)
+        self.packedWeight = transformed.withUnsafeBufferPointer { u in
+            [Float](unsafeUninitializedCapacity: Self.positions * packedCount) { packed, initialized in
+                for position in 0..<Self.positions {
+                    trawl_gemm_pack_right(u.baseAddress! + position * paddedInputs * paddedOutputs,
+                                          paddedInputs, paddedOutputs, paddedOutputs,
+                                          packed.baseAddress! + position * packedCount)
+                }
+                initialized = Self.positions * packedCount
+            }
+        }
+        self.packedCount = packedCount
         self.outputChannels = outputs
         self.inputChannels = inputs
         self.paddedOutputs = paddedOutputs
@@ -105,12 +125,12 @@ struct Winograd3x3: Sendable {
         let transformed = scratch + blocked.count, products = transformed + transformedCount
         blocked.fill(scratch, from: image, channels: inputChannels, height: height, width: width, padding: padding)
         transformInput(blocked, at: scratch, grid: grid, into: transformed)
-        transformedWeight.withUnsafeBufferPointer { u in
+        packedWeight.withUnsafeBufferPointer { u in
             for position in 0..<Self.positions {
-                sgemm(m: tiles, n: paddedOutputs, k: paddedInputs,
-                      a: transformed + position * tiles * paddedInputs, lda: paddedInputs,
-                      b: u.baseAddress! + position * paddedInputs * paddedOutputs, ldb: paddedOutputs,
-                      c: products + position * tiles * paddedOutputs, ldc: paddedOutputs)
+                trawl_gemm(tiles, paddedOutputs, paddedInputs,
+                           TrawlGemmOperand(data: transformed + position * tiles * paddedInputs, stride: paddedInputs, packed: 0),
+                           TrawlGemmOperand(data: u.baseAddress! + position * packedCount, stride: paddedInputs, packed: 1),
+                           products + position * tiles * paddedOutputs, paddedOutputs, 0)
             }
         }
         transformOutput(products, grid: grid, bias: bias, activation: activation, into: output, outH: outH, outW: outW)
