@@ -7,30 +7,21 @@
 #endif
 
 enum {
-    panelRows = TRAWL_GEMM_PANEL_ROWS,
+    /// Rows of one register block.
+    panelRows = 6,
     panelColumns = TRAWL_GEMM_PANEL_COLUMNS,
-    /// Depth of one pass over a block: a 6 × 256 slice of A (6 KiB) stays in L1 while it meets
-    /// every column of the block.
+    /// Depth of one pass: a 256 × 16 slice of B (16 KiB) stays in L1 while the rows of a row
+    /// block stream past it.
     depthBlock = 256,
-    /// Columns of one block: its 256 × 96 slice of B (96 KiB) stays in L2 while every row meets it.
-    columnBlock = 96,
+    /// Rows of a row block: its 120 × 256 slice of A (120 KiB) stays in L2 while it meets every
+    /// column of a column block.
+    rowBlock = 120,
+    /// Columns of a column block: its 256 × 192 slice of B (192 KiB) stays in L2 (or L3).
+    columnBlock = 192,
 };
-
-size_t trawl_gemm_packed_left_count(size_t m, size_t k) {
-    return (m + panelRows - 1) / panelRows * panelRows * k;
-}
 
 size_t trawl_gemm_packed_right_count(size_t k, size_t n) {
     return (n + panelColumns - 1) / panelColumns * panelColumns * k;
-}
-
-void trawl_gemm_pack_left(const float *a, size_t m, size_t k, size_t lda, float *packed) {
-    for (size_t first = 0; first < m; first += panelRows) {
-        float *panel = packed + first * k;
-        for (size_t d = 0; d < k; d++)
-            for (size_t r = 0; r < panelRows; r++)
-                panel[d * panelRows + r] = first + r < m ? a[(first + r) * lda + d] : 0;
-    }
 }
 
 void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float *packed) {
@@ -42,38 +33,17 @@ void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float
     }
 }
 
-/// Where a block of A starts (row `row`, a multiple of 6, depth `depth`) and how to step
-/// from one of its rows, and from one depth, to the next.
-typedef struct {
-    const float *start;
-    size_t rowStep;
-    size_t depthStep;
-} LeftBlock;
+// A block kernel: `rows` (≤ 6) × `columns` (≤ 16) entries of C at `c` over `depth` depths,
+// from `a` (row-major, row stride `lda`) and `b` (a `[depth][16]` slice of one packed panel);
+// each chain starts from 0, or from C's entry when `load` is 1.
 
-static LeftBlock left_block(TrawlGemmOperand a, size_t row, size_t depth) {
-    if (a.packed) return (LeftBlock){ a.data + row * a.stride + depth * panelRows, 1, panelRows };
-    return (LeftBlock){ a.data + row * a.stride + depth, a.stride, 1 };
-}
-
-/// Where row `depth` of B's columns from `column` (a multiple of 16) starts, and the step
-/// from one depth to the next.
-typedef struct {
-    const float *start;
-    size_t depthStep;
-} RightBlock;
-
-static RightBlock right_block(TrawlGemmOperand b, size_t depth, size_t column) {
-    if (b.packed) return (RightBlock){ b.data + column * b.stride + depth * panelColumns, panelColumns };
-    return (RightBlock){ b.data + depth * b.stride + column, b.stride };
-}
-
-static void block_portable(size_t rows, size_t columns, size_t depth, LeftBlock a, RightBlock b,
+static void block_portable(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, const float *b,
                            float *c, size_t ldc, int load) {
     for (size_t i = 0; i < rows; i++) {
         for (size_t j = 0; j < columns; j++) {
             float sum = load ? c[i * ldc + j] : 0;
             for (size_t d = 0; d < depth; d++)
-                sum = fmaf(a.start[i * a.rowStep + d * a.depthStep], b.start[d * b.depthStep + j], sum);
+                sum = fmaf(a[i * lda + d], b[d * panelColumns + j], sum);
             c[i * ldc + j] = sum;
         }
     }
@@ -84,7 +54,7 @@ static void block_portable(size_t rows, size_t columns, size_t depth, LeftBlock 
 /// vector loads of B and one broadcast of A per row. With `whole` 0, only the first
 /// `columns` (< 16) columns are read and written (masked).
 __attribute__((target("avx2,fma"), always_inline))
-static inline void block_avx2(int rows, int whole, size_t columns, size_t depth, LeftBlock a, RightBlock b,
+static inline void block_avx2(int rows, int whole, size_t columns, size_t depth, const float *a, size_t lda, const float *b,
                               float *c, size_t ldc, int load) {
     __m256 sum[panelRows][2];
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -103,7 +73,7 @@ static inline void block_avx2(int rows, int whole, size_t columns, size_t depth,
             sum[r][1] = _mm256_maskload_ps(line + 8, mask1);
         }
     }
-    const float *left = a.start, *right = b.start;
+    const float *left = a, *right = b;
     for (size_t d = 0; d < depth; d++) {
         __m256 b0, b1;
         if (whole) {
@@ -114,12 +84,12 @@ static inline void block_avx2(int rows, int whole, size_t columns, size_t depth,
             b1 = _mm256_maskload_ps(right + 8, mask1);
         }
         for (int r = 0; r < rows; r++) {
-            __m256 value = _mm256_broadcast_ss(left + r * a.rowStep);
+            __m256 value = _mm256_broadcast_ss(left + r * lda);
             sum[r][0] = _mm256_fmadd_ps(value, b0, sum[r][0]);
             sum[r][1] = _mm256_fmadd_ps(value, b1, sum[r][1]);
         }
-        left += a.depthStep;
-        right += b.depthStep;
+        left += 1;
+        right += panelColumns;
     }
     for (int r = 0; r < rows; r++) {
         float *line = c + r * ldc;
@@ -134,12 +104,12 @@ static inline void block_avx2(int rows, int whole, size_t columns, size_t depth,
 }
 
 __attribute__((target("avx2,fma")))
-static void block_avx2_dispatch(size_t rows, size_t columns, size_t depth, LeftBlock a, RightBlock b,
+static void block_avx2_dispatch(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, const float *b,
                                 float *c, size_t ldc, int load) {
 #define TRAWL_BLOCK(R)                                                                   \
     case R:                                                                              \
-        if (columns == panelColumns) block_avx2(R, 1, columns, depth, a, b, c, ldc, load); \
-        else block_avx2(R, 0, columns, depth, a, b, c, ldc, load);                        \
+        if (columns == panelColumns) block_avx2(R, 1, columns, depth, a, lda, b, c, ldc, load); \
+        else block_avx2(R, 0, columns, depth, a, lda, b, c, ldc, load);                        \
         break;
     switch (rows) {
         TRAWL_BLOCK(1) TRAWL_BLOCK(2) TRAWL_BLOCK(3) TRAWL_BLOCK(4) TRAWL_BLOCK(5) TRAWL_BLOCK(6)
@@ -148,50 +118,52 @@ static void block_avx2_dispatch(size_t rows, size_t columns, size_t depth, LeftB
 }
 #endif
 
-typedef void (*BlockKernel)(size_t rows, size_t columns, size_t depth, LeftBlock a, RightBlock b,
+typedef void (*BlockKernel)(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, const float *b,
                             float *c, size_t ldc, int load);
 
-/// Blocks of 96 columns, 256 depths, 6 rows, then 16 columns; a depth block after the
-/// first continues each entry's chain from the value the previous one stored (a float, so
-/// the chain's bits are those of one unbroken pass).
-static void gemm_blocked(size_t m, size_t n, size_t k, TrawlGemmOperand a, TrawlGemmOperand b,
-                         float *c, size_t ldc, int accumulate, BlockKernel kernel) {
+/// Blocks of 192 columns, 256 depths and 120 rows, then 16 columns, then 6 rows; a depth
+/// block after the first continues each entry's chain from the value the previous one stored
+/// (a float, so the chain's bits are those of one unbroken pass).
+static void gemm_blocked(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
+                         float *c, size_t ldc, BlockKernel kernel) {
     if (k == 0) {
-        if (!accumulate)
-            for (size_t i = 0; i < m; i++)
-                for (size_t j = 0; j < n; j++) c[i * ldc + j] = 0;
+        for (size_t i = 0; i < m; i++)
+            for (size_t j = 0; j < n; j++) c[i * ldc + j] = 0;
         return;
     }
     for (size_t firstColumn = 0; firstColumn < n; firstColumn += columnBlock) {
         size_t lastColumn = firstColumn + columnBlock < n ? firstColumn + columnBlock : n;
         for (size_t firstDepth = 0; firstDepth < k; firstDepth += depthBlock) {
             size_t depth = k - firstDepth < depthBlock ? k - firstDepth : depthBlock;
-            int load = accumulate || firstDepth > 0;
-            for (size_t row = 0; row < m; row += panelRows) {
-                size_t rows = m - row < panelRows ? m - row : panelRows;
-                LeftBlock left = left_block(a, row, firstDepth);
+            int load = firstDepth > 0;
+            for (size_t firstRow = 0; firstRow < m; firstRow += rowBlock) {
+                size_t lastRow = firstRow + rowBlock < m ? firstRow + rowBlock : m;
                 for (size_t column = firstColumn; column < lastColumn; column += panelColumns) {
                     size_t columns = lastColumn - column < panelColumns ? lastColumn - column : panelColumns;
-                    kernel(rows, columns, depth, left, right_block(b, firstDepth, column),
-                           c + row * ldc + column, ldc, load);
+                    const float *panel = packedB + column * k + firstDepth * panelColumns;
+                    for (size_t row = firstRow; row < lastRow; row += panelRows) {
+                        size_t rows = lastRow - row < panelRows ? lastRow - row : panelRows;
+                        kernel(rows, columns, depth, a + row * lda + firstDepth, lda, panel, c + row * ldc + column, ldc,
+                               load);
+                    }
                 }
             }
         }
     }
 }
 
-void trawl_gemm_portable(size_t m, size_t n, size_t k, TrawlGemmOperand a, TrawlGemmOperand b,
-                         float *c, size_t ldc, int accumulate) {
-    gemm_blocked(m, n, k, a, b, c, ldc, accumulate, block_portable);
+void trawl_gemm_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
+                         float *c, size_t ldc) {
+    gemm_blocked(m, n, k, a, lda, packedB, c, ldc, block_portable);
 }
 
-void trawl_gemm(size_t m, size_t n, size_t k, TrawlGemmOperand a, TrawlGemmOperand b,
-                float *c, size_t ldc, int accumulate) {
+void trawl_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
+                float *c, size_t ldc) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        gemm_blocked(m, n, k, a, b, c, ldc, accumulate, block_avx2_dispatch);
+        gemm_blocked(m, n, k, a, lda, packedB, c, ldc, block_avx2_dispatch);
         return;
     }
 #endif
-    gemm_blocked(m, n, k, a, b, c, ldc, accumulate, block_portable);
+    gemm_blocked(m, n, k, a, lda, packedB, c, ldc, block_portable);
 }

@@ -1,4 +1,3 @@
-import CGemmKernels
 import Dispatch
 
 /// Zero padding of a 2-D input, in pixels, per side.
@@ -68,9 +67,6 @@ public struct Conv2D: Sendable {
     public let activation: Activation
     /// The transformed weight when this layer runs as Winograd, else nil.
     private let winograd: Winograd3x3?
-    /// The weight packed for ``trawl_gemm`` when this layer runs as im2col on Trawl's GEMM
-    /// (``PackedIm2colWeight/applies(weight:groups:)``), else nil.
-    private let packedIm2colWeight: PackedIm2colWeight?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
                 padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
@@ -89,10 +85,6 @@ public struct Conv2D: Sendable {
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
             ? Winograd3x3(weight: weight) : nil
-        // Ungrouped with 64 or more outputs is never depthwise.
-        let im2col = winograd == nil && !Self.isPointwise(weight: weight, stride: stride, padding: padding, groups: groups)
-        self.packedIm2colWeight = im2col && PackedIm2colWeight.applies(weight: weight, groups: groups)
-            ? PackedIm2colWeight(weight: weight) : nil
     }
 
     /// The same convolution with another padding (weights, and their Winograd transform, shared).
@@ -184,26 +176,12 @@ public struct Conv2D: Sendable {
         let plane = outH * outW
         let groupIn = weight.shape[1], groupOut = outputChannels / groups
         let rows = groupIn * kernelHeight * kernelWidth
-        if let packedIm2colWeight {
-            // The patch matrix straight into the kernel's 16-column panels, a row at a time
-            // through a line of `plane` floats; every element is written.
-            let panelsCount = trawl_gemm_packed_right_count(rows, plane)
-            let panels = ThreadScratch.forCurrentThread.buffer(panelsCount + plane)
-            im2col(image, channels: groupIn, height: height, width: width, outH: outH, outW: outW,
-                   into: .panels(panels, line: panels + panelsCount))
-            packedIm2colWeight.packed.withUnsafeBufferPointer { w in
-                trawl_gemm(outputChannels, plane, rows, TrawlGemmOperand(data: w.baseAddress!, stride: rows, packed: 1),
-                           TrawlGemmOperand(data: panels, stride: rows, packed: 1), output, plane, 0)
-            }
-            applyBiasAndActivation(output, channels: outputChannels, plane: plane, channelOffset: 0)
-            return
-        }
         // im2col writes every element, so the buffer may hold anything.
         let columns = ThreadScratch.forCurrentThread.buffer(rows * plane)
         weight.data.withUnsafeBufferPointer { w in
                 for g in 0..<groups {
                     im2col(image + g * groupIn * height * width, channels: groupIn, height: height, width: width,
-                           outH: outH, outW: outW, into: .rows(columns))
+                           outH: outH, outW: outW, into: columns)
                     let groupOutput = output + g * groupOut * plane
                     sgemm(m: groupOut, n: plane, k: rows,
                           a: w.baseAddress! + g * groupOut * rows, lda: rows,
@@ -224,41 +202,17 @@ public struct Conv2D: Sendable {
         }
     }
 
-    /// Where im2col writes the patch matrix `[rows, outH · outW]`.
-    private enum PatchMatrix {
-        /// Row-major at the pointer.
-        case rows(UnsafeMutablePointer<Float>)
-        /// In ``trawl_gemm_pack_right``'s 16-column panels at the first pointer, each row first
-        /// written to `line` (`outH · outW` floats) and then dealt to the panels.
-        case panels(UnsafeMutablePointer<Float>, line: UnsafeMutablePointer<Float>)
-    }
-
     /// Writes the `[channels · kH · kW, outH · outW]` patch matrix of one
-    /// image `[channels, height, width]` into `matrix`.
+    /// image `[channels, height, width]` at `columns`.
     private func im2col(_ image: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
                         outH: Int, outW: Int,
-                        into matrix: PatchMatrix) {
-        let (rows, columns) = (channels * kernelHeight * kernelWidth, outH * outW)
+                        into columns: UnsafeMutablePointer<Float>) {
         var row = 0
         for c in 0..<channels {
             let plane = image + c * height * width
             for ki in 0..<kernelHeight {
                 for kj in 0..<kernelWidth {
-                    let dst: UnsafeMutablePointer<Float>
-                    switch matrix {
-                    case let .rows(start): dst = start + row * columns
-                    case let .panels(_, line): dst = line
-                    }
-                    defer {
-                        if case let .panels(panels, rowLine) = matrix {
-                            let panelWidth = PackedIm2colWeight.panelColumns
-                            for first in Swift.stride(from: 0, to: columns, by: panelWidth) {
-                                (panels + first * rows + row * panelWidth)
-                                    .update(from: rowLine + first, count: min(panelWidth, columns - first))
-                            }
-                        }
-                        row += 1
-                    }
+                    let dst = columns + row * outH * outW
                     // Output columns whose input column lies inside the image: lo..<hi.
                     let offset = kj * dilation - padding.left
                     let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
@@ -272,6 +226,7 @@ public struct Conv2D: Sendable {
                         }
                         copyRow(plane + ih * width + offset, stride: stride, into: line, count: outW, inside: lo..<hi)
                     }
+                    row += 1
                 }
             }
         }

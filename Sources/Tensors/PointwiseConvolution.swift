@@ -4,12 +4,7 @@ extension Conv2D {
     /// Whether the layer is a 1×1, stride-1, unpadded, ungrouped convolution, which
     /// ``pointwise(_:into:)`` computes on the input as it lies, without im2col.
     var isPointwise: Bool {
-        Self.isPointwise(weight: weight, stride: stride, padding: padding, groups: groups)
-    }
-
-    /// Whether a layer of this geometry is a 1×1, stride-1, unpadded, ungrouped convolution.
-    static func isPointwise(weight: Tensor, stride: Int, padding: Padding2D, groups: Int) -> Bool {
-        weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && padding == .uniform(0) && groups == 1
+        kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .uniform(0) && groups == 1
     }
 
     /// A 1×1 convolution: per image, the output starts as the bias and `[O, C] · [C, H · W]`

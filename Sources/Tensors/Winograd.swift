@@ -127,10 +127,8 @@ struct Winograd3x3: Sendable {
         transformInput(blocked, at: scratch, grid: grid, into: transformed)
         packedWeight.withUnsafeBufferPointer { u in
             for position in 0..<Self.positions {
-                trawl_gemm(tiles, paddedOutputs, paddedInputs,
-                           TrawlGemmOperand(data: transformed + position * tiles * paddedInputs, stride: paddedInputs, packed: 0),
-                           TrawlGemmOperand(data: u.baseAddress! + position * packedCount, stride: paddedInputs, packed: 1),
-                           products + position * tiles * paddedOutputs, paddedOutputs, 0)
+                trawl_gemm(tiles, paddedOutputs, paddedInputs, transformed + position * tiles * paddedInputs, paddedInputs,
+                           u.baseAddress! + position * packedCount, products + position * tiles * paddedOutputs, paddedOutputs)
             }
         }
         transformOutput(products, grid: grid, bias: bias, activation: activation, into: output, outH: outH, outW: outW)

@@ -51,8 +51,8 @@ final class GoldenTests: XCTestCase {
     /// Each image of a batch gets, bit for bit, the result it gets alone, whatever thread count
     /// OpenBLAS was given (as `OPENBLAS_NUM_THREADS` would set it): on a 2-core AMD EPYC a lone
     /// image on two OpenBLAS threads differed in the last bits from the same image in a batch.
-    /// ResNet-18 to `layer3` runs every ResNet kernel (Winograd at 56², 28² and 14², im2col
-    /// on Trawl's GEMM for the stem, strided 3×3 and strided 1×1 shortcuts).
+    /// ResNet-18 to `layer3` runs every ResNet kernel (Winograd on Trawl's GEMM at 56², 28² and
+    /// 14², im2col for the stem, strided 3×3 and strided 1×1 shortcuts).
     func testBatchOfThreeMatchesSingleImages() throws {
         let reference = try referenceDirectory("resnet")
         let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
