@@ -24,12 +24,26 @@ size_t trawl_gemm_packed_right_count(size_t k, size_t n) {
     return (n + panelColumns - 1) / panelColumns * panelColumns * k;
 }
 
+/// Where packed B's `[depth][16]` slice of the panel from `column` (a multiple of 16) starts,
+/// for the depth block from `firstDepth`, `depth` deep: the blocks lie in the order
+/// ``gemm_blocked`` visits them (column blocks, then depth blocks, then panels), so one
+/// product reads B from start to end.
+static size_t panel_offset(size_t n, size_t k, size_t column, size_t firstDepth, size_t depth) {
+    size_t firstColumn = column / columnBlock * columnBlock;
+    size_t blockColumns = n - firstColumn < columnBlock ? n - firstColumn : columnBlock;
+    size_t blockWidth = (blockColumns + panelColumns - 1) / panelColumns * panelColumns;
+    return firstColumn * k + firstDepth * blockWidth + (column - firstColumn) * depth;
+}
+
 void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float *packed) {
-    for (size_t first = 0; first < n; first += panelColumns) {
-        float *panel = packed + first * k;
-        for (size_t d = 0; d < k; d++)
-            for (size_t j = 0; j < panelColumns; j++)
-                panel[d * panelColumns + j] = first + j < n ? b[d * ldb + first + j] : 0;
+    for (size_t column = 0; column < n; column += panelColumns) {
+        for (size_t firstDepth = 0; firstDepth < k; firstDepth += depthBlock) {
+            size_t depth = k - firstDepth < depthBlock ? k - firstDepth : depthBlock;
+            float *slice = packed + panel_offset(n, k, column, firstDepth, depth);
+            for (size_t d = 0; d < depth; d++)
+                for (size_t j = 0; j < panelColumns; j++)
+                    slice[d * panelColumns + j] = column + j < n ? b[(firstDepth + d) * ldb + column + j] : 0;
+        }
     }
 }
 
@@ -140,7 +154,7 @@ static void gemm_blocked(size_t m, size_t n, size_t k, const float *a, size_t ld
                 size_t lastRow = firstRow + rowBlock < m ? firstRow + rowBlock : m;
                 for (size_t column = firstColumn; column < lastColumn; column += panelColumns) {
                     size_t columns = lastColumn - column < panelColumns ? lastColumn - column : panelColumns;
-                    const float *panel = packedB + column * k + firstDepth * panelColumns;
+                    const float *panel = packedB + panel_offset(n, k, column, firstDepth, depth);
                     for (size_t row = firstRow; row < lastRow; row += panelRows) {
                         size_t rows = lastRow - row < panelRows ? lastRow - row : panelRows;
                         kernel(rows, columns, depth, a + row * lda + firstDepth, lda, panel, c + row * ldc + column, ldc,

@@ -10,8 +10,8 @@
 size_t trawl_gemm_packed_right_count(size_t k, size_t n);
 
 /// Row-major `b` (`k` × `n`, row stride `ldb`) into panels of TRAWL_GEMM_PANEL_COLUMNS columns,
-/// each `[k][16]`, panels one after another; columns past `n` are zero. Done once for a
-/// constant operand (a layer's weights).
+/// cut into `[depth][16]` slices laid out in the order ``trawl_gemm`` reads them; columns past
+/// `n` are zero. Done once for a constant operand (a layer's weights).
 void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float *packed);
 
 /// `C[m, n] = A[m, k] · B[k, n]`: `a` row-major with row stride `lda`, `packedB` written by
