@@ -20,7 +20,7 @@ enum {
     columnBlock = 192,
 };
 
-size_t trawl_gemm_packed_right_count(size_t k, size_t n) {
+size_t trawl_gemm_packed_count(size_t k, size_t n) {
     return (n + panelColumns - 1) / panelColumns * panelColumns * k;
 }
 
@@ -35,16 +35,11 @@ static size_t panel_offset(size_t n, size_t k, size_t column, size_t firstDepth,
     return firstColumn * k + firstDepth * blockWidth + (column - firstColumn) * depth;
 }
 
-void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float *packed) {
-    for (size_t column = 0; column < n; column += panelColumns) {
-        for (size_t firstDepth = 0; firstDepth < k; firstDepth += depthBlock) {
-            size_t depth = k - firstDepth < depthBlock ? k - firstDepth : depthBlock;
-            float *slice = packed + panel_offset(n, k, column, firstDepth, depth);
-            for (size_t d = 0; d < depth; d++)
-                for (size_t j = 0; j < panelColumns; j++)
-                    slice[d * panelColumns + j] = column + j < n ? b[(firstDepth + d) * ldb + column + j] : 0;
-        }
-    }
+size_t trawl_gemm_packed_offset(size_t k, size_t n, size_t depth, size_t column) {
+    size_t firstDepth = depth / depthBlock * depthBlock;
+    size_t blockDepth = k - firstDepth < depthBlock ? k - firstDepth : depthBlock;
+    size_t panel = column / panelColumns * panelColumns;
+    return panel_offset(n, k, panel, firstDepth, blockDepth) + (depth - firstDepth) * panelColumns + column - panel;
 }
 
 // A block kernel: `rows` (≤ 6) × `columns` (≤ 16) entries of C at `c` over `depth` depths,

@@ -41,8 +41,8 @@ struct Winograd3x3: Sendable {
 
     /// `G g Gᵀ` for every input and output channel: for each position ξ, the `[C', O']`
     /// right operand of its product (`C'`, `O'` the channel counts rounded up to whole lane
-    /// groups, zeros beyond) packed by `trawl_gemm_pack_right`, `packedCount` floats each,
-    /// position after position.
+    /// groups, zeros beyond) packed for `trawl_gemm` (`trawl_gemm_packed_offset`),
+    /// `packedCount` floats each, position after position.
     let packedWeight: [Float]
     /// Floats of one position's packed `[C', O']`.
     let packedCount: Int
@@ -69,7 +69,8 @@ struct Winograd3x3: Sendable {
         precondition(weight.rank == 4 && weight.shape[2] == 3 && weight.shape[3] == 3, "Winograd needs a 3×3 kernel")
         let (outputs, inputs) = (weight.shape[0], weight.shape[1])
         let (paddedOutputs, paddedInputs) = (Self.wholeLanes(outputs), Self.wholeLanes(inputs))
-        var transformed = [Float](repeating: 0, count: Self.positions * paddedInputs * paddedOutputs)
+        let packedCount = trawl_gemm_packed_count(paddedInputs, paddedOutputs)
+        var packed = [Float](repeating: 0, count: Self.positions * packedCount)
         weight.data.withUnsafeBufferPointer { w in
             // Sixteen output channels at a time, input channels in order: the kernels are read as
             // sixteen sequential streams and each position's `[C', O']` is written in whole lines.
@@ -82,27 +83,16 @@ struct Winograd3x3: Sendable {
                         let column1 = Self.kernelTransform(Double(k[1]), Double(k[4]), Double(k[7]))
                         let column2 = Self.kernelTransform(Double(k[2]), Double(k[5]), Double(k[8]))
                         // (G k) Gᵀ: each row of G k through G.
+                        let offset = trawl_gemm_packed_offset(paddedInputs, paddedOutputs, c, o)
                         for i in 0..<6 {
                             let row = Self.kernelTransform(column0[i], column1[i], column2[i])
-                            for j in 0..<6 {
-                                transformed[((i * 6 + j) * paddedInputs + c) * paddedOutputs + o] = Float(row[j])
-                            }
+                            for j in 0..<6 { packed[(i * 6 + j) * packedCount + offset] = Float(row[j]) }
                         }
                     }
                 }
             }
         }
-        let packedCount = trawl_gemm_packed_right_count(paddedInputs, paddedOutputs)
-        self.packedWeight = transformed.withUnsafeBufferPointer { u in
-            [Float](unsafeUninitializedCapacity: Self.positions * packedCount) { packed, initialized in
-                for position in 0..<Self.positions {
-                    trawl_gemm_pack_right(u.baseAddress! + position * paddedInputs * paddedOutputs,
-                                          paddedInputs, paddedOutputs, paddedOutputs,
-                                          packed.baseAddress! + position * packedCount)
-                }
-                initialized = Self.positions * packedCount
-            }
-        }
+        self.packedWeight = packed
         self.packedCount = packedCount
         self.outputChannels = outputs
         self.inputChannels = inputs

@@ -68,8 +68,10 @@ final class GemmKernelTests: XCTestCase {
 
     /// `a` `[m, k]` times `b` `[k, n]` (packed here) into a `[m, ldc]` matrix of −7s.
     private func product(m: Int, n: Int, k: Int, _ a: [Float], _ b: [Float], ldc: Int, portable: Bool) -> [Float] {
-        var packed = [Float](repeating: .nan, count: trawl_gemm_packed_right_count(k, n))
-        trawl_gemm_pack_right(b, k, n, n, &packed)
+        var packed = [Float](repeating: 0, count: trawl_gemm_packed_count(k, n))
+        for d in 0..<k {
+            for j in 0..<n { packed[trawl_gemm_packed_offset(k, n, d, j)] = b[d * n + j] }
+        }
         var c = [Float](repeating: -7, count: m * ldc)
         if portable {
             trawl_gemm_portable(m, n, k, a, k, packed, &c, ldc)

@@ -3,19 +3,20 @@
 
 #include <stddef.h>
 
-/// Columns of a packed right operand's panel (``trawl_gemm_pack_right``).
+/// Columns of a packed right operand's panel (``trawl_gemm_packed_offset``).
 #define TRAWL_GEMM_PANEL_COLUMNS 16
 
-/// Floats ``trawl_gemm_pack_right`` writes for a `k` × `n` matrix: ceil(n / 16) · 16 · k.
-size_t trawl_gemm_packed_right_count(size_t k, size_t n);
+/// Floats of a packed `k` × `n` right operand: ceil(n / 16) · 16 · k.
+size_t trawl_gemm_packed_count(size_t k, size_t n);
 
-/// Row-major `b` (`k` × `n`, row stride `ldb`) into panels of TRAWL_GEMM_PANEL_COLUMNS columns,
-/// cut into `[depth][16]` slices laid out in the order ``trawl_gemm`` reads them; columns past
-/// `n` are zero. Done once for a constant operand (a layer's weights).
-void trawl_gemm_pack_right(const float *b, size_t k, size_t n, size_t ldb, float *packed);
+/// Where entry (`depth`, `column`) of a `k` × `n` right operand lies in its packed form:
+/// panels of TRAWL_GEMM_PANEL_COLUMNS columns cut into `[depth][16]` slices, laid out in the
+/// order ``trawl_gemm`` reads them. A constant operand (a layer's weights) is written there
+/// once; columns past `n` must be zero.
+size_t trawl_gemm_packed_offset(size_t k, size_t n, size_t depth, size_t column);
 
-/// `C[m, n] = A[m, k] · B[k, n]`: `a` row-major with row stride `lda`, `packedB` written by
-/// ``trawl_gemm_pack_right``, `c` row-major with row stride `ldc`.
+/// `C[m, n] = A[m, k] · B[k, n]`: `a` row-major with row stride `lda`, `packedB` packed
+/// (``trawl_gemm_packed_offset``), `c` row-major with row stride `ldc`.
 ///
 /// Every entry is one chain of fused multiply-adds over `k` in order,
 /// `c = fma(a[i][k−1], b[k−1][j], … fma(a[i][0], b[0][j], 0))`. So an entry's bits depend
