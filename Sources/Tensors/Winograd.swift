@@ -1,3 +1,5 @@
+import CGemmKernels
+
 /// Winograd F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 /// Networks", 2016) for stride-1, undilated, ungrouped 3×3 convolutions.
 ///
@@ -19,7 +21,10 @@
 /// The 36 products `[tiles, C] · [C, O]` run on Trawl's own GEMM (``trawl_gemm``), with
 /// each `[C, O]` packed into its panels once, when the layer is built: OpenBLAS packed
 /// these up-to-512 × 512 matrices again on every call for only 16–49 rows of work (at 14²
-/// and 28²) and reached about half its peak; the packed kernel runs them near peak.
+/// and 28²). Measured on one thread over a layer's 36 products: 85–95 GFLOP/s against
+/// OpenBLAS's 55–75 with the weights in cache, 45–65 against 35–55 when they stream from
+/// memory. Every entry of a product is one multiply-add chain over the channels whatever
+/// the product's shape.
 ///
 /// Accuracy: the transforms amplify rounding (coefficients up to 8 in `A`, 5 in `B`),
 /// so a layer's results differ from the exact ones by a few 1e-6 of the output's magnitude
@@ -27,8 +32,6 @@
 /// the README's Backbones section gives the measured cost at each golden tap. Each
 /// image is computed on its own with a fixed sequence of operations, so its bits do
 /// not depend on the batch or the thread count.
-import CGemmKernels
-
 struct Winograd3x3: Sendable {
     /// Output tile side.
     static let tile = 4
