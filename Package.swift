@@ -2,7 +2,7 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels; CFaiss when faiss is installed)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CGemmKernels; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
@@ -48,9 +48,12 @@ let package = Package(
         // Exact squared-distance minimum kernels (AVX2 with a portable fallback, the same bits)
         // for the greedy coreset: C, because Swift cannot ask for fused multiply-adds per function.
         .target(name: "CDistanceKernels"),
+        // Trawl's own GEMM (AVX2 + FMA with a portable fallback, the same bits) on operands packed
+        // once: every entry one multiply-add chain, so its bits do not depend on the product's shape.
+        .target(name: "CGemmKernels"),
 
         // Core.
-        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CGemmKernels"]),
         .target(name: "Checksums"),
         .target(name: "FileErrors"),
         .target(name: "FileLocks"),
@@ -96,7 +99,7 @@ let package = Package(
 
         // Tests. Run in release with testing enabled: `make test`.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Checksums", "TestSupport"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CGemmKernels", "Checksums", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Checksums", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),

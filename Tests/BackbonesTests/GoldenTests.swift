@@ -51,23 +51,26 @@ final class GoldenTests: XCTestCase {
     /// Each image of a batch gets, bit for bit, the result it gets alone, whatever thread count
     /// OpenBLAS was given (as `OPENBLAS_NUM_THREADS` would set it): on a 2-core AMD EPYC a lone
     /// image on two OpenBLAS threads differed in the last bits from the same image in a batch.
-    func testBatchOfTwoMatchesSingleImages() throws {
+    /// ResNet-18 to `layer3` runs every ResNet kernel (Winograd on Trawl's GEMM at 56², 28² and
+    /// 14², im2col for the stem, strided 3×3 and strided 1×1 shortcuts).
+    func testBatchOfThreeMatchesSingleImages() throws {
         let reference = try referenceDirectory("resnet")
         let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
         let flipped = Tensor(shape: coffee.shape, data: coffee.data.reversed())
+        let darker = Tensor(shape: coffee.shape, data: coffee.data.map { $0 * 0.5 - 0.25 })
         var networks = [(try ResNet.backbone(StateDict(contentsOf: reference.appendingPathComponent("resnet18-random.pth")),
-                                             name: "resnet18"), "layer2")]
+                                             name: "resnet18"), "layer3")]
         let lite0 = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
         if lite0.weightsFile != nil { networks.append((try lite0.load(), "_blocks.10")) }
         for (backbone, tap) in networks {
-            let single = try [coffee, flipped].map { image -> Tensor in
+            let single = try [coffee, flipped, darker].map { image -> Tensor in
                 openblas_set_num_threads(4)
                 return try backbone.features(image.reshaped([1, 3, 224, 224]), taps: [tap])[0]
             }
             openblas_set_num_threads(2)
-            let batch = try backbone.features(Tensor.stack([coffee, flipped]), taps: [tap])[0]
-            XCTAssertEqual(batch.shape, [2] + single[0].shape.dropFirst())
-            for i in 0..<2 {
+            let batch = try backbone.features(Tensor.stack([coffee, flipped, darker]), taps: [tap])[0]
+            XCTAssertEqual(batch.shape, [3] + single[0].shape.dropFirst())
+            for i in 0..<3 {
                 XCTAssertEqual(batch.slice(i), single[i].slice(0), "\(backbone.name) image \(i): batch and single results differ")
             }
         }

@@ -1,0 +1,88 @@
+import CGemmKernels
+import Tensors
+import XCTest
+
+/// `trawl_gemm`: every entry is the fused multiply-add chain of its row of A and column of B
+/// in depth order, bit for bit, whatever the product's shape, the entry's row and column, the
+/// depth blocking and the CPU path (AVX2 or portable).
+final class GemmKernelTests: XCTestCase {
+    /// One row of A and one column of B, with their chain computed here, placed at several
+    /// row and column positions of products of many shapes (whole and partial register blocks
+    /// and panels, several row, column and depth blocks, together), on both paths.
+    func testEntryBitsDoNotDependOnShapeOrPosition() {
+        var generator = SplitMix64(seed: 15)
+        var checked = 0
+        for depth in [1, 7, 64, 256, 300, 600] {
+            let row = (0..<depth).map { _ in uniform(&generator) }
+            let column = (0..<depth).map { _ in uniform(&generator) }
+            let expected = chain(row, column)
+            for (m, n) in [(1, 1), (5, 17), (6, 16), (7, 33), (16, 64), (13, 100), (9, 210), (130, 200)]
+            where m * n * depth <= 4_000_000 {
+                let a = (0..<m * depth).map { _ in uniform(&generator) }
+                let b = (0..<depth * n).map { _ in uniform(&generator) }
+                var positions: [(Int, Int)] = []
+                for p in [(0, 0), (m - 1, n - 1), (m / 2, n / 3), (m - 1, 0)] where !positions.contains(where: { $0 == p }) {
+                    positions.append(p)
+                }
+                for (i, j) in positions {
+                    var (planted, plantedB) = (a, b)
+                    planted.replaceSubrange(i * depth ..< (i + 1) * depth, with: row)
+                    for d in 0..<depth { plantedB[d * n + j] = column[d] }
+                    for portable in [false, true] {
+                        let c = product(m: m, n: n, k: depth, planted, plantedB, ldc: n, portable: portable)
+                        XCTAssertEqual(c[i * n + j].bitPattern, expected.bitPattern,
+                                       "k\(depth) \(m)×\(n) at (\(i), \(j)) portable \(portable)")
+                        checked += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(checked, 150)
+    }
+
+    /// Every entry of one product equals its own chain (not only planted ones), both paths give
+    /// the same bits, and `C`'s entries past `n` in each row are left alone.
+    func testWholeProductMatchesChainsAndKeepsOutsideColumns() {
+        var generator = SplitMix64(seed: 16)
+        let (m, n, k, ldc) = (11, 37, 290, 41)
+        let a = (0..<m * k).map { _ in uniform(&generator) }
+        let b = (0..<k * n).map { _ in uniform(&generator) }
+        let c = product(m: m, n: n, k: k, a, b, ldc: ldc, portable: false)
+        XCTAssertEqual(c, product(m: m, n: n, k: k, a, b, ldc: ldc, portable: true))
+        for i in 0..<m {
+            for j in 0..<ldc {
+                if j < n {
+                    let want = chain(Array(a[i * k ..< (i + 1) * k]), (0..<k).map { b[$0 * n + j] })
+                    XCTAssertEqual(c[i * ldc + j].bitPattern, want.bitPattern, "(\(i), \(j))")
+                } else {
+                    XCTAssertEqual(c[i * ldc + j], -7, "(\(i), \(j)) outside the product was written")
+                }
+            }
+        }
+    }
+
+    /// `fma(row[k−1], column[k−1], … fma(row[0], column[0], 0))`.
+    private func chain(_ row: [Float], _ column: [Float]) -> Float {
+        zip(row, column).reduce(0) { $0.addingProduct($1.0, $1.1) }
+    }
+
+    /// `a` `[m, k]` times `b` `[k, n]` (packed here) into a `[m, ldc]` matrix of −7s.
+    private func product(m: Int, n: Int, k: Int, _ a: [Float], _ b: [Float], ldc: Int, portable: Bool) -> [Float] {
+        var packed = [Float](repeating: 0, count: trawl_gemm_packed_count(k, n))
+        for d in 0..<k {
+            for j in 0..<n { packed[trawl_gemm_packed_offset(k, n, d, j)] = b[d * n + j] }
+        }
+        var c = [Float](repeating: -7, count: m * ldc)
+        if portable {
+            trawl_gemm_portable(m, n, k, a, k, packed, &c, ldc)
+        } else {
+            trawl_gemm(m, n, k, a, k, packed, &c, ldc)
+        }
+        return c
+    }
+
+    /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
+    private func uniform(_ generator: inout SplitMix64) -> Float {
+        Float(generator.next() >> 40) / Float(1 << 23) - 1
+    }
+}
