@@ -51,12 +51,41 @@ static enum call_kind call_of_row(size_t r, size_t productRows) {
     return r - grouped < (productRows - grouped) / quadRows * quadRows ? quad : single;
 }
 
+#if defined(__x86_64__)
+/// Eight full centres' dimensions `k … k + 7` (rows `centres[l · dim + k …]`) transposed into
+/// `block[k · 8 …]`: 8 × 8 floats as eight loads, three rounds of shuffles and eight stores.
+__attribute__((target("avx2")))
+static void pack_eight_dimensions_avx2(const float *centres, size_t dim, size_t k, float *block) {
+    __m256 r[lanes], t[lanes];
+    for (size_t l = 0; l < lanes; l++) r[l] = _mm256_loadu_ps(centres + l * dim + k);
+    for (size_t l = 0; l < lanes; l += 2) {
+        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+    }
+    for (size_t l = 0; l < lanes; l += 4) {
+        r[l] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (size_t l = 0; l < lanes / 2; l++) {
+        _mm256_storeu_ps(block + (k + l) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x20));
+        _mm256_storeu_ps(block + (k + l + 4) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x31));
+    }
+}
+#endif
+
 void trawl_pack_centres(const float *centres, const float *centreNorms, size_t count, size_t dim,
                         float *packed, float *packedNorms) {
     size_t blocks = (count + lanes - 1) / lanes;
     for (size_t b = 0; b < blocks; b++) {
         float *block = packed + b * dim * lanes;
-        for (size_t k = 0; k < dim; k++)
+        size_t k = 0;
+#if defined(__x86_64__)
+        if ((b + 1) * lanes <= count && __builtin_cpu_supports("avx2"))
+            for (; k + lanes <= dim; k += lanes) pack_eight_dimensions_avx2(centres + b * lanes * dim, dim, k, block);
+#endif
+        for (; k < dim; k++)
             for (size_t l = 0; l < lanes; l++) {
                 size_t j = b * lanes + l;
                 block[k * lanes + l] = j < count ? centres[j * dim + k] : 0;
