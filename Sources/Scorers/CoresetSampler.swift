@@ -23,11 +23,12 @@ import Tensors
 /// live in blocks of 1024 rows that remember an upper bound of their largest
 /// running distance; a step brings only the blocks whose bound can still beat
 /// the best exact value up to date, two at a time, against the centres each
-/// has not yet seen (in chunks of 256, each one GEMM, cut into OpenBLAS's own
-/// 384-row panels so that both cores share the work; fewer than 8 centres go
-/// through a fused kernel with the same bits). Memory is `O(N · 128)` (the
-/// projected points, twice where the fused kernel runs: row-major and tiled) plus
-/// the centres; no `N × k` matrix exists.
+/// has not yet seen, in chunks of 256, with the bits of one OpenBLAS sgemm per
+/// block and chunk. On the OpenBLAS kernels whose arithmetic is known (Zen,
+/// Haswell) fused kernels compute those bits without sgemm, so both cores can
+/// share a block's rows; elsewhere each block and chunk is one sgemm. Memory is
+/// `O(N · 128)` (the projected points, twice where the fused kernels run:
+/// row-major and tiled) plus the centres; no `N × k` matrix exists.
 public struct CoresetSampler: Sendable {
     /// How many points to keep.
     public enum Size: Sendable, Equatable {
@@ -171,34 +172,55 @@ public struct CoresetSampler: Sendable {
 
     static let blockRows = 1024
     static let centreChunk = 256
-    /// Whether OpenBLAS's kernels are the ones whose rounding the fast paths below reproduce
-    /// (measured with OpenBLAS 0.3.21 on Zen; Haswell runs the same sgemm kernel). Elsewhere
-    /// every block and chunk is one sgemm, as before.
+    /// Whether OpenBLAS's kernels are the ones whose rounding the fused kernels reproduce
+    /// (read from OpenBLAS 0.3.21's source and measured on Zen; Haswell runs the same sgemm
+    /// kernel). Elsewhere every block and chunk is one sgemm.
     static let knownBLASKernels = ["Zen", "Haswell"].contains(BLASLibrary.coreName)
 
-    /// Whether the fused kernel gives sgemm's bits for a product against `centres` centres of
-    /// `dim` dimensions: with fewer than 8 columns OpenBLAS's sgemm is one multiply-add chain
-    /// per entry, as long as it does not split the dimensions into partial sums (measured: a
-    /// plain chain up to 320 dimensions, not at 384; used up to 256).
-    static func fusedKernelIsExact(centres: Int, dim: Int) -> Bool {
-        knownBLASKernels && centres <= Int(TRAWL_MAX_LOWERING_CENTRES) && dim <= 256
+    /// Whether the fused kernels give sgemm's bits at `dim` dimensions: OpenBLAS's sgemm does
+    /// not split the dimensions between calls up to its GEMM_Q of 320 (used up to 256).
+    static func fusedKernelsAreExact(dim: Int) -> Bool {
+        knownBLASKernels && dim <= 256
     }
 
-    /// Rows (of a block of `rows`) that one product covers. OpenBLAS's single-threaded sgemm
-    /// works through a 1024-row product in panels of 384 rows whose entries do not depend on
-    /// each other, so three products of 384, 384 and 256 rows give its bits (measured for
-    /// 8 … 256 centres of 16 … 128 dimensions); two cores can then share one block's chunk.
-    static func rowPieces(_ rows: Int, centres: Int, dim: Int) -> [Range<Int>] {
-        guard rows == blockRows && knownBLASKernels && (dim <= 128 || fusedKernelIsExact(centres: centres, dim: dim)) else {
-            return [0..<rows]
-        }
-        return [0..<384, 384..<768, 768..<1024]
-    }
-
-    /// A product's fixed cost (packing, the call), in row × centre units, for dealing work.
-    static let unitOverhead = 16
+    /// Rows a block is cut at when two workers share it: whole tiles of the small-chunk kernel
+    /// (8 rows) and whole twelve-row calls of the OpenBLAS-order kernel.
+    static let rowQuantum = 24
+    /// A row's cost per round besides its distances (reading it, taking its least), in centres, for dealing work.
+    static let unitOverhead = 2
+    /// The least work (row × centre units) a round hands to a second thread; less runs on one.
+    static let minimumSharedWork = 8 * blockRows
     /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
     static let workers = 2
+
+    /// The rows of each candidate block (`rows` of them, against `centres` unseen centres) that
+    /// each worker lowers: equal shares of the round's cost, blocks cut at ``rowQuantum`` rows
+    /// where `splittable`, otherwise each block going whole to the worker holding most of its
+    /// cost. Every row belongs to exactly one worker.
+    static func deal(_ blocks: [(rows: Int, centres: Int)], splittable: Bool) -> [[(slot: Int, rows: Range<Int>)]] {
+        let costs = blocks.map { $0.rows * ($0.centres + unitOverhead) }
+        let total = costs.reduce(0, +)
+        let workers = total >= minimumSharedWork ? Self.workers : 1
+        var shares = [[(slot: Int, rows: Range<Int>)]](repeating: [], count: workers)
+        var start = 0   // the block's first cost unit on the line of the round's cost
+        for (slot, block) in blocks.enumerated() {
+            let perRow = block.centres + unitOverhead
+            if !splittable {
+                shares[min(workers - 1, (start + costs[slot] / 2) * workers / max(total, 1))].append((slot, 0..<block.rows))
+            } else {
+                // Worker w takes the block's rows whose cost falls in [w · total / workers, (w + 1) · total / workers).
+                var lower = 0
+                for w in 0..<workers where lower < block.rows {
+                    let end = (w + 1) * total / workers - start
+                    var upper = w == workers - 1 ? block.rows : min(block.rows, max(0, end) / perRow)
+                    if upper < block.rows { upper = min(block.rows, (upper + rowQuantum / 2) / rowQuantum * rowQuantum) }
+                    if upper > lower { shares[w].append((slot, lower..<upper)); lower = upper }
+                }
+            }
+            start += costs[slot]
+        }
+        return shares
+    }
 
     func greedySelection(_ prepared: Prepared, count target: Int) -> [Int] {
         let points = prepared.points
@@ -230,22 +252,21 @@ public struct CoresetSampler: Sendable {
 
         var progress = showsProgress ? ProgressBar(label: "coreset", total: target) : nil
         var refreshed = [Bool](repeating: false, count: blockCount)
-        let workers = Self.workers
-        let scratchSize = blockRows * Self.centreChunk
-        // Each worker's products, all zero between products (see `applyCentres`).
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: workers * scratchSize)
-        scratch.initialize(repeating: 0, count: workers * scratchSize)
+        let fused = Self.fusedKernelsAreExact(dim: d)
+        let chunk = Self.centreChunk
+        // Each worker's scratch: where the fused kernels run, a chunk of centres packed for the
+        // OpenBLAS-order kernel and their norms; elsewhere a block's products, all zero between
+        // products (see `lowerRunning`).
+        let scratchSize = fused ? chunk * d + chunk : blockRows * chunk
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Self.workers * scratchSize)
+        scratch.initialize(repeating: 0, count: Self.workers * scratchSize)
         defer { scratch.deallocate() }
-        // The points again, eight rows at a time dimension-major, for the fused kernel (blocks
-        // start at a tile); only where that kernel can run at this dimension.
+        // The points again, eight rows at a time dimension-major, for the small-chunk kernel
+        // (blocks start at a tile); only where the fused kernels run.
         let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
-        let tiles: UnsafeMutablePointer<Float>? = Self.fusedKernelIsExact(centres: 1, dim: d)
-            ? .allocate(capacity: tileFloats) : nil
+        let tiles: UnsafeMutablePointer<Float>? = fused ? .allocate(capacity: tileFloats) : nil
         defer { tiles?.deallocate() }
         if let tiles { points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) } }
-        // Each worker's running distances of the (up to) two blocks of a round, merged by minimum.
-        let partial = UnsafeMutablePointer<Float>.allocate(capacity: workers * 2 * blockRows)
-        defer { partial.deallocate() }
 
         func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
             let slot = selected.count
@@ -280,53 +301,31 @@ public struct CoresetSampler: Sendable {
                         if !canWin { break }
                     }
                     if candidates.isEmpty { break }
-                    // The round's work: every candidate block against each chunk of the centres it
-                    // has not seen, in pieces of rows, dealt to the workers by estimated cost. The
-                    // pieces reproduce the bits of one product per block and chunk, and a minimum
-                    // taken in any order is exact, so the dealing changes no result.
+                    // The round's work: every candidate block against the centres it has not seen,
+                    // its rows dealt to the workers by estimated cost. Each row is lowered by one
+                    // worker, with the bits of one sgemm per block and chunk, so the dealing
+                    // changes no result.
                     let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
-                    var units = [[(slot: Int, rows: Range<Int>, centres: Range<Int>)]](repeating: [], count: workers)
-                    var load = [Int](repeating: 0, count: workers)
-                    for (slot, b) in candidates.enumerated() {
-                        for c0 in stride(from: blockSeen[b], to: seenNow, by: Self.centreChunk) {
-                            let chunk = c0..<min(seenNow, c0 + Self.centreChunk)
-                            for piece in Self.rowPieces(rowRanges[slot].count, centres: chunk.count, dim: d) {
-                                let worker = load.indices.min { load[$0] < load[$1] }!
-                                units[worker].append((slot, piece, chunk))
-                                load[worker] += piece.count * (chunk.count + Self.unitOverhead)
+                    let shares = Self.deal(zip(candidates, rowRanges).map { ($1.count, seenNow - blockSeen[$0]) },
+                                           splittable: fused)
+                    centres.withUnsafeBufferPointer { c in
+                    centreNorms.withUnsafeBufferPointer { cn in
+                        let work = { (worker: Int) in
+                            for (slot, rows) in shares[worker] {
+                                let r0 = rowRanges[slot].lowerBound
+                                Self.lowerRunning(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
+                                                  norms: normBase + r0, blockRows: rowRanges[slot].count, rows: rows, dim: d,
+                                                  centres: c.baseAddress!, centreNorms: cn.baseAddress!,
+                                                  seen: blockSeen[candidates[slot]] ..< seenNow, running: runningBase + r0,
+                                                  scratch: scratch + worker * scratchSize)
                             }
                         }
-                    }
-                    let active = max(1, units.filter { !$0.isEmpty }.count)
-                    let work = { (worker: Int) in
-                        let own = partial + worker * 2 * blockRows
-                        for (slot, rows) in rowRanges.enumerated() {
-                            (own + slot * blockRows).update(from: runningBase + rows.lowerBound, count: rows.count)
-                        }
-                        centres.withUnsafeBufferPointer { c in
-                            centreNorms.withUnsafeBufferPointer { cn in
-                                for (slot, piece, chunk) in units[worker] {
-                                    let r0 = rowRanges[slot].lowerBound + piece.lowerBound
-                                    Self.applyCentres(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
-                                                      norms: normBase + r0, rows: piece.count, dim: d, centres: c.baseAddress! + chunk.lowerBound * d,
-                                                      centreNorms: cn.baseAddress! + chunk.lowerBound, count: chunk.count,
-                                                      running: own + slot * blockRows + piece.lowerBound,
-                                                      scratch: scratch + worker * scratchSize)
-                                }
-                            }
+                        if shares.count > 1 {
+                            DispatchQueue.concurrentPerform(iterations: shares.count) { work($0) }
+                        } else {
+                            work(0)
                         }
                     }
-                    if active > 1 {
-                        DispatchQueue.concurrentPerform(iterations: active) { work($0) }
-                    } else {
-                        work(0)
-                    }
-                    for (slot, rows) in rowRanges.enumerated() {
-                        for r in rows {
-                            var value = partial[slot * blockRows + r - rows.lowerBound]
-                            for w in 1..<active { value = min(value, partial[(w * 2 + slot) * blockRows + r - rows.lowerBound]) }
-                            runningBase[r] = value
-                        }
                     }
                     for b in candidates {
                         blockSeen[b] = seenNow
@@ -348,26 +347,39 @@ public struct CoresetSampler: Sendable {
         return selected
     }
 
-    /// Lowers `running[i]` for the `rows` points (`[rows, dim]`, squared norms `norms`; the
-    /// same rows in `tiles`, packed by `trawl_pack_rows`, where the fused kernel can run) to
-    /// their squared distance from each of `count` ≤ ``centreChunk`` centres. OpenBLAS's bits
-    /// depend on the product's shape, so the blocks and chunks are fixed; for fewer than eight
-    /// centres its sgemm is a plain multiply-add chain per distance, which the fused kernel
-    /// computes without packing the rows again or writing the products out.
-    static func applyCentres(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>?, norms: UnsafePointer<Float>,
-                             rows: Int, dim: Int,
-                             centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, count: Int,
+    /// Lowers `running[i]` for rows `rows` of a block of `blockRows` points (`[blockRows, dim]`,
+    /// squared norms `norms`; the same rows in `tiles`, packed by `trawl_pack_rows`, where the
+    /// fused kernels run) to their squared distance from each centre `seen` (rows of `centres`,
+    /// `[*, dim]`), in chunks of ``centreChunk`` from `seen.lowerBound`. The bits are those of one
+    /// OpenBLAS sgemm of the whole block against each chunk: where the fused kernels run, fewer
+    /// than eight centres take the small-chunk kernel (sgemm is one multiply-add chain per entry
+    /// there) and more the OpenBLAS-order kernel, neither writing products out; elsewhere
+    /// `rows` must be the whole block, and each chunk is one sgemm into `scratch` (all zero
+    /// before and after: the epilogue zeroes what it reads, so the next sgemm can add to it
+    /// with beta 1, the same bits as beta 0 without OpenBLAS's pass that zeroes the output).
+    static func lowerRunning(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>?, norms: UnsafePointer<Float>,
+                             blockRows: Int, rows: Range<Int>, dim: Int,
+                             centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, seen: Range<Int>,
                              running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        if let tiles, Self.fusedKernelIsExact(centres: count, dim: dim) {
-            trawl_lower_running_distances(tiles, rows, dim, centres, centreNorms, count, norms, running)
-            return
+        for c0 in stride(from: seen.lowerBound, to: seen.upperBound, by: centreChunk) {
+            let count = min(seen.upperBound, c0 + centreChunk) - c0
+            let r0 = rows.lowerBound
+            if let tiles, count <= Int(TRAWL_MAX_LOWERING_CENTRES) {
+                trawl_lower_running_distances(tiles + r0 * dim, rows.count, dim, centres + c0 * dim, centreNorms + c0, count,
+                                              norms + r0, running + r0)
+            } else if let tiles {
+                let packedNorms = scratch + centreChunk * dim
+                trawl_pack_centres(centres + c0 * dim, centreNorms + c0, count, dim, scratch, packedNorms)
+                trawl_lower_running_in_blas_order(tiles, dim, blockRows, rows.lowerBound, rows.upperBound,
+                                                  scratch, packedNorms, count, norms, running)
+            } else {
+                precondition(rows == 0..<blockRows, "OpenBLAS's bits need the whole block in one product")
+                sgemm(m: blockRows, n: count, k: dim, alpha: -2,
+                      a: points, lda: dim, b: centres + c0 * dim, ldb: dim, transposeB: true,
+                      beta: 1, c: scratch, ldc: count)
+                trawl_lower_running_from_products(scratch, blockRows, count, norms, centreNorms + c0, running)
+            }
         }
-        // scratch[i, j] = −2 p_i · c_j, added to the zeros the previous epilogue left: the same
-        // bits as beta 0 (OpenBLAS adds alpha · sum to a zeroed output either way), one pass fewer.
-        sgemm(m: rows, n: count, k: dim, alpha: -2,
-              a: points, lda: dim, b: centres, ldb: dim, transposeB: true,
-              beta: 1, c: scratch, ldc: count)
-        trawl_lower_running_from_products(scratch, rows, count, norms, centreNorms, running)
     }
 
     /// Largest value in `values[lower..<upper]` and its first index.

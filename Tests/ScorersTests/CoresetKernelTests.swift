@@ -3,28 +3,31 @@ import CDistanceKernels
 import Tensors
 import XCTest
 
-/// The greedy coreset's fast paths reproduce OpenBLAS's sgemm bits, on which its pinned
+/// The greedy coreset's fused kernels reproduce OpenBLAS's sgemm bits, on which its pinned
 /// selections rest; these tests catch an OpenBLAS whose rounding differs from the one measured.
 final class CoresetKernelTests: XCTestCase {
-    private let (rows, dim) = (1024, 128)
-
-    /// `running` lowered by one sgemm (beta 0) of all `rows` against `centres`, then a scalar
-    /// epilogue: the sampler's computation before its fast paths.
+    /// `running` lowered by one sgemm (beta 0) of all `points` against each chunk of 256 of
+    /// `centres`, then a scalar epilogue: the sampler's computation without its fused kernels.
     private func reference(_ points: Tensor, _ centres: Tensor, running: [Float]) -> [Float] {
-        let count = centres.shape[0]
+        let (rows, dim, count) = (points.shape[0], points.shape[1], centres.shape[0])
         let norms = rowNorms(points), centreNorms = rowNorms(centres)
         var lowered = running
-        var scaled = [Float](repeating: 0, count: rows * count)
-        points.data.withUnsafeBufferPointer { p in
-            centres.data.withUnsafeBufferPointer { c in
-                scaled.withUnsafeMutableBufferPointer { s in
-                    sgemm(m: rows, n: count, k: dim, alpha: -2, a: p.baseAddress!, lda: dim,
-                          b: c.baseAddress!, ldb: dim, transposeB: true, c: s.baseAddress!, ldc: count)
+        for c0 in stride(from: 0, to: count, by: CoresetSampler.centreChunk) {
+            let chunk = min(count, c0 + CoresetSampler.centreChunk) - c0
+            var scaled = [Float](repeating: 0, count: rows * chunk)
+            points.data.withUnsafeBufferPointer { p in
+                centres.data.withUnsafeBufferPointer { c in
+                    scaled.withUnsafeMutableBufferPointer { s in
+                        sgemm(m: rows, n: chunk, k: dim, alpha: -2, a: p.baseAddress!, lda: dim,
+                              b: c.baseAddress! + c0 * dim, ldb: dim, transposeB: true, c: s.baseAddress!, ldc: chunk)
+                    }
                 }
             }
-        }
-        for i in 0..<rows {
-            for j in 0..<count { lowered[i] = min(lowered[i], max(0, scaled[i * count + j] + norms[i] + centreNorms[j])) }
+            for i in 0..<rows {
+                for j in 0..<chunk {
+                    lowered[i] = min(lowered[i], max(0, scaled[i * chunk + j] + norms[i] + centreNorms[c0 + j]))
+                }
+            }
         }
         return lowered
     }
@@ -33,52 +36,83 @@ final class CoresetKernelTests: XCTestCase {
         x.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: x.shape[0], dim: x.shape[1]) }
     }
 
-    /// `running` lowered through ``CoresetSampler/applyCentres`` in the row pieces the sampler uses.
-    private func sampler(_ points: Tensor, _ centres: Tensor, running: [Float]) -> [Float] {
-        let count = centres.shape[0]
+    /// `running` lowered through ``CoresetSampler/lowerRunning`` one piece of rows at a time,
+    /// as the workers of a round take them.
+    private func sampler(_ points: Tensor, _ centres: Tensor, running: [Float], pieces: [Range<Int>]) -> [Float] {
+        let (rows, dim, count) = (points.shape[0], points.shape[1], centres.shape[0])
         let norms = rowNorms(points), centreNorms = rowNorms(centres)
-        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: rows * dim)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: rows * CoresetSampler.centreChunk)
-        let lowered = UnsafeMutablePointer<Float>.allocate(capacity: rows)
-        defer { tiles.deallocate(); scratch.deallocate(); lowered.deallocate() }
-        scratch.initialize(repeating: 0, count: rows * CoresetSampler.centreChunk)
-        lowered.initialize(from: running, count: rows)
+        let tileRows = Int(TRAWL_TILE_ROWS)
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: (rows + tileRows - 1) / tileRows * tileRows * dim)
+        let scratchSize = CoresetSampler.centreChunk * (dim + 1)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchSize)
+        defer { tiles.deallocate(); scratch.deallocate() }
+        var lowered = running
         points.data.withUnsafeBufferPointer { p in
         centres.data.withUnsafeBufferPointer { c in
         norms.withUnsafeBufferPointer { n in
         centreNorms.withUnsafeBufferPointer { cn in
+        lowered.withUnsafeMutableBufferPointer { l in
             trawl_pack_rows(p.baseAddress!, rows, dim, tiles)
-            for piece in CoresetSampler.rowPieces(rows, centres: count, dim: dim) {
-                CoresetSampler.applyCentres(points: p.baseAddress! + piece.lowerBound * dim, tiles: tiles + piece.lowerBound * dim,
-                                            norms: n.baseAddress! + piece.lowerBound, rows: piece.count, dim: dim,
-                                            centres: c.baseAddress!, centreNorms: cn.baseAddress!, count: count,
-                                            running: lowered + piece.lowerBound, scratch: scratch)
+            for piece in pieces {
+                CoresetSampler.lowerRunning(points: p.baseAddress!, tiles: tiles, norms: n.baseAddress!, blockRows: rows,
+                                            rows: piece, dim: dim, centres: c.baseAddress!, centreNorms: cn.baseAddress!,
+                                            seen: 0..<count, running: l.baseAddress!, scratch: scratch)
             }
         }
         }
         }
         }
-        XCTAssertTrue(UnsafeBufferPointer(start: scratch, count: rows * CoresetSampler.centreChunk).allSatisfy { $0 == 0 },
-                      "the epilogue leaves the products zero for the next sgemm")
-        return Array(UnsafeBufferPointer(start: lowered, count: rows))
+        }
+        return lowered
     }
 
-    func testFastPathsGiveOpenBLASBits() throws {
+    func testFusedKernelsGiveOpenBLASBits() throws {
         guard CoresetSampler.knownBLASKernels else {
             print("skipped: OpenBLAS kernels \(BLASLibrary.coreName) are not the ones measured; the sampler uses one sgemm per block there")
             throw XCTSkip("OpenBLAS kernels \(BLASLibrary.coreName)")
         }
-        let points = gaussianMatrix(rows, dim, seed: 41)
-        // Running distances of the size the distances have, so that many of them are lowered.
-        let running = gaussianMatrix(1, rows, seed: 42, scale: 40).data.map { 250 + $0 }
-        // 1 … 7 centres take the fused kernel, the rest sgemm in 384-row pieces.
-        for count in [1, 2, 3, 5, 7, 8, 9, 16, 37, 100, 256] {
-            let centres = gaussianMatrix(count, dim, seed: 43 + UInt64(count))
-            let expected = reference(points, centres, running: running)
-            let lowered = sampler(points, centres, running: running)
-            // Exact equality (no distance here is zero, so no ±0 either).
-            XCTAssertEqual(lowered, expected, "\(count) centres")
-            XCTAssertGreaterThan(zip(lowered, running).filter { $0 < $1 }.count, 0, "\(count) centres lower something")
+        // A whole block and three sizes of the last block (twelve-row calls, then four-row calls
+        // and one to three rows: 1001 = 83 · 12 + 4 + 1); 128 dimensions as the sampler projects
+        // to, 20 (a dimension tail after the kernel's steps of eight) and 200.
+        for (rows, dim) in [(1024, 128), (1001, 20), (998, 200), (37, 128)] {
+            let points = gaussianMatrix(rows, dim, seed: 41)
+            // Running distances of the size the distances have, so that many of them are lowered.
+            let running = gaussianMatrix(1, rows, seed: 42, scale: Double(dim) / 3).data.map { 2 * Float(dim) + $0 }
+            // The whole block, two workers' shares and pieces of 24 rows and their multiples.
+            let pieces = [[0..<rows], CoresetSampler.deal([(rows, 64)], splittable: true).map { $0[0].rows },
+                          stride(from: 0, to: rows, by: 72).map { $0 ..< min(rows, $0 + 72) }]
+            // 1 … 7 centres take the small-chunk kernel, the rest the OpenBLAS-order kernel, whose
+            // sums depend on the count modulo 16 and on the parity of the number of full eights;
+            // 300 is two chunks.
+            for count in [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 40, 100, 255, 256, 300] {
+                let centres = gaussianMatrix(count, dim, seed: 43 + UInt64(count))
+                let expected = reference(points, centres, running: running)
+                for rowPieces in pieces {
+                    // Exact equality (no distance here is zero, so no ±0 either).
+                    XCTAssertEqual(sampler(points, centres, running: running, pieces: rowPieces), expected,
+                                   "\(rows) rows of \(dim) dimensions, \(count) centres, pieces \(rowPieces)")
+                }
+                XCTAssertGreaterThan(zip(expected, running).filter { $0 < $1 }.count, 0, "\(count) centres lower something")
+            }
         }
+    }
+
+    func testDealingGivesEveryRowToOneWorker() {
+        // Two blocks of unequal work: shares cut at 24-row boundaries, each row once, costs within a quantum.
+        let blocks = [(rows: 1024, centres: 300), (rows: 1024, centres: 20)]
+        let shares = CoresetSampler.deal(blocks, splittable: true)
+        XCTAssertEqual(shares.count, CoresetSampler.workers)
+        for (slot, block) in blocks.enumerated() {
+            let ranges = shares.flatMap { $0.filter { $0.slot == slot }.map(\.rows) }.sorted { $0.lowerBound < $1.lowerBound }
+            XCTAssertEqual(ranges.first?.lowerBound, 0)
+            XCTAssertEqual(ranges.last?.upperBound, block.rows)
+            for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
+            for range in ranges where range.upperBound < block.rows { XCTAssertEqual(range.upperBound % CoresetSampler.rowQuantum, 0) }
+        }
+        let costs = shares.map { $0.reduce(0) { $0 + $1.rows.count * (blocks[$1.slot].centres + CoresetSampler.unitOverhead) } }
+        XCTAssertLessThanOrEqual(abs(costs[0] - costs[1]), CoresetSampler.rowQuantum * (300 + CoresetSampler.unitOverhead))
+        // Blocks that may not be cut go whole; a round too small to share stays on one thread.
+        XCTAssertEqual(CoresetSampler.deal(blocks, splittable: false).map { $0.map(\.slot) }, [[0], [1]])
+        XCTAssertEqual(CoresetSampler.deal([(rows: 256, centres: 1)], splittable: true).map { $0.map(\.rows) }, [[0..<256]])
     }
 }

@@ -25,6 +25,26 @@ void trawl_lower_running_distances(const float *tiles, size_t rows, size_t dim,
                                    const float *centres, const float *centreNorms, size_t count,
                                    const float *norms, float *running);
 
+/// Copies `count` centres (row-major `[count][dim]`) into blocks of eight, each `[dim][8]`
+/// (dimension-major), blocks one after another, the last block's missing centres zero; and
+/// their squared norms into `packedNorms`, +infinity past `count`. `packed` holds
+/// ceil(count / 8) · 8 · dim floats, `packedNorms` ceil(count / 8) · 8.
+void trawl_pack_centres(const float *centres, const float *centreNorms, size_t count, size_t dim,
+                        float *packed, float *packedNorms);
+
+/// For rows `first ..< end` of a product of `productRows` points (`dim` ≤ 320 dimensions, packed
+/// by ``trawl_pack_rows`` into `tiles`; `tiles`, `norms` and `running` start at the product's
+/// first row) and each of the `count` centres packed by ``trawl_pack_centres``:
+/// `running[r] = min(running[r], max(0, (−2 · dot + norms[r]) + centreNorms[j]))`, each
+/// addition rounded to float, with `dot` summed exactly as OpenBLAS 0.3.21's Haswell/Zen sgemm
+/// sums that entry of the `[productRows, count]` product (alpha −2, single-threaded): one
+/// multiply-add chain in dimension order, or for the entries its kernel splits, an even and
+/// an odd chain added at the end (coreset_lowering.c says which). `first` and `end` are
+/// multiples of 12 or `end` is `productRows`; the bits of a row do not depend on them.
+void trawl_lower_running_in_blas_order(const float *tiles, size_t dim, size_t productRows, size_t first, size_t end,
+                                       const float *packed, const float *packedNorms, size_t count,
+                                       const float *norms, float *running);
+
 /// For each of `rows` points and each of `count` centres, given `products[r · count + j]`
 /// `= −2 · p_r · c_j` (as sgemm writes it, `[rows][count]`):
 /// `running[r] = min(running[r], max(0, (products[r · count + j] + norms[r]) + centreNorms[j]))`,

@@ -1,0 +1,313 @@
+#include "distance_kernels.h"
+
+#include <math.h>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// Every product, sum and scaling below is rounded on its own: a contracted multiply-add
+// would change the last bit of a distance.
+#pragma STDC FP_CONTRACT OFF
+
+// OpenBLAS 0.3.21's Haswell/Zen sgemm (kernel/x86_64/sgemm_kernel_8x4_haswell_2.c, driven by
+// driver/level3/level3.c), for C = −2 · P · Cᵀ with P the product's rows and C the centres, as
+// the coreset calls it (column-major: M = centres, N = rows, K = dimensions ≤ GEMM_Q = 320):
+// the rows go to the kernel twelve at a time, then four at a time while more than three are
+// left, then the last one to three; the kernel takes centres eight at a time, then four, two
+// and one. An entry is one multiply-add chain over the dimensions in order, except where the
+// kernel splits the dimensions into two chains (even and odd ones, in steps of eight; the
+// rest goes to the even chain) and adds them at the end:
+// - in a call of twelve rows and at least sixteen centres, for the first eight centres of the
+//   first six rows, and for the last full eight centres of the first six rows when the full
+//   eights are even in number, of the last six rows when odd (the kernel staggers sixteen-wide
+//   centre panels between the two halves);
+// - in a call of four rows, for every full eight centres.
+// Everything else is a single chain. The product of each chain's sum with −2 is exact.
+
+enum { groupRows = 12, halfRows = 6, quadRows = 4, lanes = 8 };
+
+/// The kernel call a row goes to: the first or second half of a twelve-row call, a four-row
+/// call, or one of the last one to three rows (never split).
+enum call_kind { firstHalf, secondHalf, quad, single };
+
+/// Whether the chunk's centre block `block` (eight centres) is summed in two chains in a call of `kind`.
+static int splits_block(enum call_kind kind, size_t block, size_t count) {
+    size_t fullBlocks = count / lanes;
+    if (block >= fullBlocks) return 0;
+    switch (kind) {
+    case firstHalf: return count >= 2 * lanes && (block == 0 || (fullBlocks % 2 == 0 && block == fullBlocks - 1));
+    case secondHalf: return count >= 2 * lanes && fullBlocks % 2 == 1 && block == fullBlocks - 1;
+    case quad: return 1;
+    case single: return 0;
+    }
+    return 0;
+}
+
+/// The call row `r` of a product of `productRows` rows goes to.
+static enum call_kind call_of_row(size_t r, size_t productRows) {
+    size_t grouped = productRows / groupRows * groupRows;
+    if (r < grouped) return r % groupRows < halfRows ? firstHalf : secondHalf;
+    return r - grouped < (productRows - grouped) / quadRows * quadRows ? quad : single;
+}
+
+#if defined(__x86_64__)
+/// Eight full centres' dimensions `k … k + 7` (rows `centres[l · dim + k …]`) transposed into
+/// `block[k · 8 …]`: 8 × 8 floats as eight loads, three rounds of shuffles and eight stores.
+__attribute__((target("avx2")))
+static void pack_eight_dimensions_avx2(const float *centres, size_t dim, size_t k, float *block) {
+    __m256 r[lanes], t[lanes];
+    for (size_t l = 0; l < lanes; l++) r[l] = _mm256_loadu_ps(centres + l * dim + k);
+    for (size_t l = 0; l < lanes; l += 2) {
+        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
+        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
+    }
+    for (size_t l = 0; l < lanes; l += 4) {
+        r[l] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (size_t l = 0; l < lanes / 2; l++) {
+        _mm256_storeu_ps(block + (k + l) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x20));
+        _mm256_storeu_ps(block + (k + l + 4) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x31));
+    }
+}
+#endif
+
+void trawl_pack_centres(const float *centres, const float *centreNorms, size_t count, size_t dim,
+                        float *packed, float *packedNorms) {
+    size_t blocks = (count + lanes - 1) / lanes;
+    for (size_t b = 0; b < blocks; b++) {
+        float *block = packed + b * dim * lanes;
+        size_t k = 0;
+#if defined(__x86_64__)
+        if ((b + 1) * lanes <= count && __builtin_cpu_supports("avx2"))
+            for (; k + lanes <= dim; k += lanes) pack_eight_dimensions_avx2(centres + b * lanes * dim, dim, k, block);
+#endif
+        for (; k < dim; k++)
+            for (size_t l = 0; l < lanes; l++) {
+                size_t j = b * lanes + l;
+                block[k * lanes + l] = j < count ? centres[j * dim + k] : 0;
+            }
+        for (size_t l = 0; l < lanes; l++) {
+            size_t j = b * lanes + l;
+            packedNorms[j] = j < count ? centreNorms[j] : INFINITY;
+        }
+    }
+}
+
+/// Row `r`'s first value in tiles packed by ``trawl_pack_rows``; its dimension k is `TRAWL_TILE_ROWS` floats further on each.
+static const float *tile_row(const float *tiles, size_t r, size_t dim) {
+    return tiles + (r / TRAWL_TILE_ROWS) * dim * TRAWL_TILE_ROWS + r % TRAWL_TILE_ROWS;
+}
+
+/// The dot product of `row` and `centre` (dimension k at `row[k · TRAWL_TILE_ROWS]` and
+/// `centre[k · stride]`), one chain or (`split`) two.
+static float blas_dot(const float *row, const float *centre, size_t stride, size_t dim, int split) {
+    size_t pairs = split ? dim / 8 * 8 : 0;
+    float even = 0, odd = 0;
+    size_t k = 0;
+    for (; k < pairs; k += 2) {
+        even = fmaf(row[k * TRAWL_TILE_ROWS], centre[k * stride], even);
+        odd = fmaf(row[(k + 1) * TRAWL_TILE_ROWS], centre[(k + 1) * stride], odd);
+    }
+    for (; k < dim; k++) even = fmaf(row[k * TRAWL_TILE_ROWS], centre[k * stride], even);
+    return split ? even + odd : even;
+}
+
+static void lower_blas_order_portable(const float *tiles, size_t dim, size_t productRows, size_t first, size_t end,
+                                      const float *packed, const float *packedNorms, size_t count,
+                                      const float *norms, float *running) {
+    for (size_t r = first; r < end; r++) {
+        float current = running[r];
+        enum call_kind kind = call_of_row(r, productRows);
+        for (size_t j = 0; j < count; j++) {
+            const float *centre = packed + (j / lanes) * dim * lanes + j % lanes;
+            float scaled = -2.0f * blas_dot(tile_row(tiles, r, dim), centre, lanes, dim, splits_block(kind, j / lanes, count));
+            float sum = scaled + norms[r];
+            float distance = sum + packedNorms[j];
+            if (distance < 0) distance = 0;
+            if (distance < current) current = distance;
+        }
+        running[r] = current;
+    }
+}
+
+#if defined(__x86_64__)
+/// Dimension k of row `lane` (0 … 15) of two tiles `t` and `u` (the next tile) is at
+/// `ROW(t, u, lane)[k · TRAWL_TILE_ROWS]`; `lane` is a constant where it matters, so that a
+/// kernel addresses all its rows from two registers.
+#define ROW(t, u, lane) ((lane) < TRAWL_TILE_ROWS ? (t) + (lane) : (u) + (lane) - TRAWL_TILE_ROWS)
+
+/// `rowCount` rows (from row `lane0` of tile `t` on, continuing into `u`) against `blockCount`
+/// packed blocks of eight centres (norms `blockNorms`), each entry one chain or (`split`, one
+/// block) two; lane l of `least[r]` becomes the least of its value and the distances of row r
+/// to centre l of each block. Every count is a constant where it is inlined: 6 rows × 2
+/// blocks, 12 × 1, or 6 × 1 split is twelve accumulators.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void lower_rows_avx2(const float *t, const float *u, size_t lane0, size_t rowCount, size_t dim,
+                                   const float *const *blocks, const __m256 *blockNorms, size_t blockCount, int split,
+                                   const float *norms, __m256 *least) {
+    enum { maxRows = 12, maxBlocks = 2 };
+    __m256 even[maxRows][maxBlocks], odd[maxRows];
+    for (size_t r = 0; r < rowCount; r++) {
+        odd[r] = _mm256_setzero_ps();
+        for (size_t b = 0; b < blockCount; b++) even[r][b] = _mm256_setzero_ps();
+    }
+    size_t pairs = split ? dim / 8 * 8 : 0, k = 0;
+    for (; k < pairs; k += 2) {
+        // The even dimension for every row, then the odd one: one centre vector and one
+        // broadcast live at a time beside the accumulators.
+        __m256 a = _mm256_loadu_ps(blocks[0] + k * lanes);
+        for (size_t r = 0; r < rowCount; r++)
+            even[r][0] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(ROW(t, u, lane0 + r) + k * TRAWL_TILE_ROWS), even[r][0]);
+        a = _mm256_loadu_ps(blocks[0] + (k + 1) * lanes);
+        for (size_t r = 0; r < rowCount; r++)
+            odd[r] = _mm256_fmadd_ps(a, _mm256_broadcast_ss(ROW(t, u, lane0 + r) + (k + 1) * TRAWL_TILE_ROWS), odd[r]);
+    }
+    for (; k < dim; k++) {
+        __m256 a[maxBlocks];
+        for (size_t b = 0; b < blockCount; b++) a[b] = _mm256_loadu_ps(blocks[b] + k * lanes);
+        for (size_t r = 0; r < rowCount; r++) {
+            __m256 x = _mm256_broadcast_ss(ROW(t, u, lane0 + r) + k * TRAWL_TILE_ROWS);
+            for (size_t b = 0; b < blockCount; b++) even[r][b] = _mm256_fmadd_ps(a[b], x, even[r][b]);
+        }
+    }
+    const __m256 minusTwo = _mm256_set1_ps(-2.0f), zero = _mm256_setzero_ps();
+    for (size_t r = 0; r < rowCount; r++) {
+        __m256 norm = _mm256_broadcast_ss(norms + r);
+        for (size_t b = 0; b < blockCount; b++) {
+            __m256 dot = split ? _mm256_add_ps(even[r][b], odd[r]) : even[r][b];
+            __m256 sum = _mm256_add_ps(_mm256_mul_ps(minusTwo, dot), norm);
+            __m256 distance = _mm256_max_ps(_mm256_add_ps(sum, blockNorms[b]), zero);
+            least[r] = _mm256_min_ps(distance, least[r]);   // on a tie both are the same value
+        }
+    }
+}
+
+/// Lowers `running[r]` for `rowCount` rows to the least lane of `least[r]`.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void lower_to_least(const __m256 *least, size_t rowCount, float *running) {
+    for (size_t r = 0; r < rowCount; r++) {
+        float values[lanes], current = running[r];
+        _mm256_storeu_ps(values, least[r]);
+        for (size_t l = 0; l < lanes; l++) if (values[l] < current) current = values[l];
+        running[r] = current;
+    }
+}
+
+/// One twelve-row call's rows (from row `lane0`, 0 or 4, of tile `t` on, continuing into the
+/// next tile) against every packed block of eight centres. Per half, the split blocks go one
+/// at a time and the others two at a time; an odd one out is the last unsplit block in both
+/// halves (the halves' unsplit counts have the same parity), which goes once for all twelve rows.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void lower_group_avx2(const float *t, size_t lane0, size_t dim, const float *packed,
+                                    const float *packedNorms, size_t count, const float *norms, float *running) {
+    const float *u = t + dim * TRAWL_TILE_ROWS;
+    const size_t blocks = (count + lanes - 1) / lanes;
+    __m256 least[groupRows];
+    for (size_t r = 0; r < groupRows; r++) least[r] = _mm256_set1_ps(INFINITY);
+    size_t leftover[2] = {blocks, blocks};   // `blocks`: none
+    for (size_t half = 0; half < 2; half++) {
+        const size_t first = half * halfRows;
+        for (size_t b = 0; b < blocks; b++) {
+            if (splits_block(half ? secondHalf : firstHalf, b, count)) {
+                const float *block = packed + b * dim * lanes;
+                __m256 blockNorms = _mm256_loadu_ps(packedNorms + b * lanes);
+                lower_rows_avx2(t, u, lane0 + first, halfRows, dim, &block, &blockNorms, 1, 1, norms + first, least + first);
+            } else if (leftover[half] < blocks) {
+                const float *pair[2] = {packed + leftover[half] * dim * lanes, packed + b * dim * lanes};
+                __m256 pairNorms[2] = {_mm256_loadu_ps(packedNorms + leftover[half] * lanes),
+                                       _mm256_loadu_ps(packedNorms + b * lanes)};
+                lower_rows_avx2(t, u, lane0 + first, halfRows, dim, pair, pairNorms, 2, 0, norms + first, least + first);
+                leftover[half] = blocks;
+            } else {
+                leftover[half] = b;
+            }
+        }
+    }
+    for (size_t half = 0; half < 2; half++) {
+        if (leftover[half] == blocks) continue;
+        const float *block = packed + leftover[half] * dim * lanes;
+        __m256 blockNorms = _mm256_loadu_ps(packedNorms + leftover[half] * lanes);
+        if (half == 0 && leftover[1] == leftover[0]) {
+            lower_rows_avx2(t, u, lane0, groupRows, dim, &block, &blockNorms, 1, 0, norms, least);
+            break;
+        }
+        lower_rows_avx2(t, u, lane0 + half * halfRows, halfRows, dim, &block, &blockNorms, 1, 0,
+                        norms + half * halfRows, least + half * halfRows);
+    }
+    lower_to_least(least, groupRows, running);
+}
+
+/// `rowCount` rows of a call of `kind` (four rows, or one) from row `lane0` of tile `t` on,
+/// all in that tile, against every packed block, one block at a time.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void lower_few_avx2(const float *t, size_t lane0, size_t rowCount, enum call_kind kind, size_t dim,
+                                  const float *packed, const float *packedNorms, size_t count,
+                                  const float *norms, float *running) {
+    __m256 least[quadRows];
+    for (size_t r = 0; r < rowCount; r++) least[r] = _mm256_set1_ps(INFINITY);
+    for (size_t b = 0; b < (count + lanes - 1) / lanes; b++) {
+        const float *block = packed + b * dim * lanes;
+        __m256 blockNorms = _mm256_loadu_ps(packedNorms + b * lanes);
+        lower_rows_avx2(t, t, lane0, rowCount, dim, &block, &blockNorms, 1, splits_block(kind, b, count), norms, least);
+    }
+    lower_to_least(least, rowCount, running);
+}
+
+__attribute__((target("avx2,fma"))) static void lower_group_at_tile_start(const float *t, size_t dim, const float *packed,
+        const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_group_avx2(t, 0, dim, packed, packedNorms, count, norms, running);
+}
+__attribute__((target("avx2,fma"))) static void lower_group_at_tile_middle(const float *t, size_t dim, const float *packed,
+        const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_group_avx2(t, 4, dim, packed, packedNorms, count, norms, running);
+}
+__attribute__((target("avx2,fma"))) static void lower_quad(const float *t, size_t lane0, size_t dim, const float *packed,
+        const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_few_avx2(t, lane0, quadRows, quad, dim, packed, packedNorms, count, norms, running);
+}
+__attribute__((target("avx2,fma"))) static void lower_single(const float *t, size_t lane0, size_t dim, const float *packed,
+        const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_few_avx2(t, lane0, 1, single, dim, packed, packedNorms, count, norms, running);
+}
+
+__attribute__((target("avx2,fma")))
+static void lower_blas_order_avx2(const float *tiles, size_t dim, size_t productRows, size_t first, size_t end,
+                                  const float *packed, const float *packedNorms, size_t count,
+                                  const float *norms, float *running) {
+    for (size_t r = first; r < end;) {
+        const float *t = tiles + r / TRAWL_TILE_ROWS * dim * TRAWL_TILE_ROWS;
+        size_t lane0 = r % TRAWL_TILE_ROWS;
+        switch (call_of_row(r, productRows)) {
+        case firstHalf:
+            (lane0 == 0 ? lower_group_at_tile_start : lower_group_at_tile_middle)(t, dim, packed, packedNorms, count,
+                                                                                norms + r, running + r);
+            r += groupRows;
+            break;
+        case quad:
+            lower_quad(t, lane0, dim, packed, packedNorms, count, norms + r, running + r);
+            r += quadRows;
+            break;
+        default:
+            lower_single(t, lane0, dim, packed, packedNorms, count, norms + r, running + r);
+            r += 1;
+            break;
+        }
+    }
+}
+#endif
+
+void trawl_lower_running_in_blas_order(const float *tiles, size_t dim, size_t productRows, size_t first, size_t end,
+                                       const float *packed, const float *packedNorms, size_t count,
+                                       const float *norms, float *running) {
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        lower_blas_order_avx2(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running);
+        return;
+    }
+#endif
+    lower_blas_order_portable(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running);
+}
