@@ -54,15 +54,4 @@ void trawl_lower_running_in_blas_order(const float *tiles, size_t dim, size_t pr
 void trawl_lower_running_from_products(float *products, size_t rows, size_t count,
                                        const float *norms, const float *centreNorms, float *running);
 
-/// For each of `rows` queries, the nearest of `count` bank rows given
-/// `products[i · count + j] = −2 · q_i · m_j` (`[rows][count]`): the first `j` with the least
-/// `max(0, (products[i · count + j] + queryNorms[i]) + bankNorms[j])`, each addition rounded to
-/// float, replaces `(bestDistance[i], bestIndex[i])` when strictly less than `bestDistance[i]`
-/// (its index then `firstIndex + j`). With `skipsOwn`, `j = ownColumn + i` is left out (a
-/// query's own row, when the bank searches itself).
-/// Leaves `products` all zero, like ``trawl_lower_running_from_products``.
-void trawl_nearest_from_products(float *products, size_t rows, size_t count, const float *queryNorms,
-                                 const float *bankNorms, int skipsOwn, long ownColumn, long firstIndex,
-                                 float *bestDistance, long *bestIndex);
-
 #endif
