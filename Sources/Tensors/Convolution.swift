@@ -148,31 +148,39 @@ public struct Conv2D: Sendable {
     }
 
     /// One image at a time, images spread over the cores (BLAS runs on one
-    /// thread), so an image's result never depends on the batch it came in.
+    /// thread), so an image's result never depends on the batch it came in; Winograd
+    /// layers take up to ``Winograd3x3/largestGroup`` consecutive images at a time, one
+    /// product per position for the group, whose bits do not depend on the group either.
     private func im2colGEMM(_ x: Tensor, into out: inout Tensor) {
         let n = x.shape[0]
-        let inPlane = inputChannels * x.shape[2] * x.shape[3]
-        let outPlane = outputChannels * out.shape[2] * out.shape[3]
+        let (height, width) = (x.shape[2], x.shape[3])
+        let (outH, outW) = (out.shape[2], out.shape[3])
+        let inPlane = inputChannels * height * width
+        let outPlane = outputChannels * outH * outW
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let (inBase, outBase) = (input.baseAddress!, output.baseAddress!)
+                if let winograd {
+                    let group = Winograd3x3.largestGroup
+                    DispatchQueue.concurrentPerform(iterations: (n + group - 1) / group) { g in
+                        let first = g * group
+                        winograd.convolve(inBase + first * inPlane, count: min(group, n - first), height: height,
+                                          width: width, padding: padding, outH: outH, outW: outW, bias: bias,
+                                          activation: activation, into: outBase + first * outPlane)
+                    }
+                    return
+                }
                 DispatchQueue.concurrentPerform(iterations: n) { i in
-                    convolveImage(inBase + i * inPlane, height: x.shape[2], width: x.shape[3],
-                                  into: outBase + i * outPlane)
+                    convolveImage(inBase + i * inPlane, height: height, width: width, into: outBase + i * outPlane)
                 }
             }
         }
     }
 
-    /// `[C, H, W]` at `image` → `[O, H', W']` at `output`.
+    /// `[C, H, W]` at `image` → `[O, H', W']` at `output` by im2col and one sgemm per group.
     private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int,
                                into output: UnsafeMutablePointer<Float>) {
         let (outH, outW) = outputSize(height: height, width: width)
-        if let winograd {
-            winograd.convolve(image, height: height, width: width, padding: padding, outH: outH, outW: outW,
-                              bias: bias, activation: activation, into: output)
-            return
-        }
         let plane = outH * outW
         let groupIn = weight.shape[1], groupOut = outputChannels / groups
         let rows = groupIn * kernelHeight * kernelWidth

@@ -8,12 +8,16 @@ import Backbones
 /// this thread (so other work on the cores does not inflate it), with the multiply-adds per
 /// second that standard convolution counts (Winograd layers do fewer, so they may exceed the
 /// sgemm peak); then the whole network on one image, whose excess over the sum of its
-/// convolutions is everything else (max pooling, residual adds and ReLUs, copies).
+/// convolutions is everything else (max pooling, residual adds and ReLUs, copies). Each
+/// figure is given again per image of a group of four (process CPU time: the layers that do
+/// not group images spread them over threads), where a Winograd layer runs the four images'
+/// tiles as one product per position; the whole network then runs a batch of eight, which
+/// the backbone splits into groups of at most four per core.
 func runConvolutionBenchmarks() {
     print("\n## Convolutions of ResNet-18 and WRN-50-2 to layer3, one image, CPU time of one thread")
     for (name, weights) in [("resnet18", ResNet.placeholderWeights(.resnet18)),
                             ("wide_resnet50_2", ResNet.placeholderWeights(.wideResNet50_2))] {
-        var total = 0.0
+        var total = 0.0, groupedTotal = 0.0
         for layer in convolutionGeometries(weights, upToLayer: 3, inputSize: 224) {
             let conv = Conv2D(weight: Tensor(shape: layer.weightShape, data: benchmarkFloats(layer.weightShape.reduce(1, *), seed: 5)),
                               bias: [Float](repeating: 0.1, count: layer.weightShape[0]), stride: layer.stride,
@@ -21,17 +25,24 @@ func runConvolutionBenchmarks() {
             let input = Tensor(shape: [1, layer.weightShape[1], layer.inputSide, layer.inputSide],
                                data: benchmarkFloats(layer.weightShape[1] * layer.inputSide * layer.inputSide, seed: 6))
             let seconds = threadCPUTime { _ = conv(input) }
+            let group = Tensor.stack(Array(repeating: input.slice(0), count: 4))
+            let grouped = cpuTime(CLOCK_PROCESS_CPUTIME_ID) { _ = conv(group) } / 4
             total += seconds * Double(layer.count)
+            groupedTotal += grouped * Double(layer.count)
             let flops = 2 * Double(layer.weightShape.reduce(1, *) * layer.outputSide * layer.outputSide)
-            print(String(format: "%@ %2d x %@ stride %d at %3d²: %7.2f ms each, %6.1f GFLOP/s",
+            print(String(format: "%@ %2d x %@ stride %d at %3d²: %7.2f ms each, %6.1f GFLOP/s; in a group of 4: %7.2f ms per image",
                          name, layer.count, "\(layer.weightShape)", layer.stride, layer.outputSide,
-                         seconds * 1e3, flops / seconds / 1e9))
+                         seconds * 1e3, flops / seconds / 1e9, grouped * 1e3))
         }
         let network = try! ResNet.backbone(weights, name: name)
         let image = Tensor(shape: [1, 3, 224, 224], data: benchmarkFloats(3 * 224 * 224, seed: 8))
         let whole = threadCPUTime { _ = try! network.features(image, taps: ["layer3"]) }
         print(String(format: "%@ to layer3: convolutions %.1f ms, whole network %.1f ms CPU per image (%.1f ms besides)",
                      name, total * 1e3, whole * 1e3, (whole - total) * 1e3))
+        let batch = Tensor.stack(Array(repeating: image.slice(0), count: 8))
+        let wholeGrouped = cpuTime(CLOCK_PROCESS_CPUTIME_ID) { _ = try! network.features(batch, taps: ["layer3"]) } / 8
+        print(String(format: "%@ to layer3 in groups: convolutions %.1f ms per image (groups of 4), whole network %.1f ms CPU per image (batch 8)",
+                     name, groupedTotal * 1e3, wholeGrouped * 1e3))
     }
 }
 
@@ -75,13 +86,16 @@ private func convolutionGeometries(_ dict: StateDict, upToLayer: Int, inputSize:
 }
 
 /// Best CPU time of this thread over three runs of `body` after a warm-up.
-private func threadCPUTime(_ body: () -> Void) -> Double {
+private func threadCPUTime(_ body: () -> Void) -> Double { cpuTime(CLOCK_THREAD_CPUTIME_ID, body) }
+
+/// Best time of `clock` (a CPU-time clock) over three runs of `body` after a warm-up.
+private func cpuTime(_ clock: clockid_t, _ body: () -> Void) -> Double {
     body()
     var best = Double.infinity
     for _ in 0..<3 {
-        let start = cpuSeconds(CLOCK_THREAD_CPUTIME_ID)
+        let start = cpuSeconds(clock)
         body()
-        best = min(best, cpuSeconds(CLOCK_THREAD_CPUTIME_ID) - start)
+        best = min(best, cpuSeconds(clock) - start)
     }
     return best
 }

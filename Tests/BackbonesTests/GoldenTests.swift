@@ -1,4 +1,4 @@
-import Backbones
+@testable import Backbones
 import CBLAS
 import Images
 import Foundation
@@ -52,7 +52,9 @@ final class GoldenTests: XCTestCase {
     /// OpenBLAS was given (as `OPENBLAS_NUM_THREADS` would set it): on a 2-core AMD EPYC a lone
     /// image on two OpenBLAS threads differed in the last bits from the same image in a batch.
     /// ResNet-18 to `layer3` runs every ResNet kernel (Winograd on Trawl's GEMM at 56², 28² and
-    /// 14², im2col for the stem, strided 3×3 and strided 1×1 shortcuts).
+    /// 14², im2col for the stem, strided 3×3 and strided 1×1 shortcuts). The three images also
+    /// run through the stages as one group, whatever the core count: at 28² and 14² their tiles
+    /// share the Winograd products.
     func testBatchOfThreeMatchesSingleImages() throws {
         let reference = try referenceDirectory("resnet")
         let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
@@ -68,10 +70,14 @@ final class GoldenTests: XCTestCase {
                 return try backbone.features(image.reshaped([1, 3, 224, 224]), taps: [tap])[0]
             }
             openblas_set_num_threads(2)
-            let batch = try backbone.features(Tensor.stack([coffee, flipped, darker]), taps: [tap])[0]
+            let images = Tensor.stack([coffee, flipped, darker])
+            let batch = try backbone.features(images, taps: [tap])[0]
+            let last = backbone.stages.firstIndex { $0.name == tap }!
+            let group = backbone.stages[...last].reduce(images) { $1.run($0) }
             XCTAssertEqual(batch.shape, [3] + single[0].shape.dropFirst())
             for i in 0..<3 {
                 XCTAssertEqual(batch.slice(i), single[i].slice(0), "\(backbone.name) image \(i): batch and single results differ")
+                XCTAssertEqual(group.slice(i), single[i].slice(0), "\(backbone.name) image \(i): group and single results differ")
             }
         }
     }

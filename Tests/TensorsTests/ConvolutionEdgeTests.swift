@@ -87,6 +87,22 @@ final class ConvolutionEdgeTests: XCTestCase {
         print(String(format: "Winograd F(4x4,3x3): worst max abs error / max magnitude %.2e", worstRatio))
     }
 
+    /// Winograd runs several images' tiles as the rows of one product per position: at
+    /// widths past the GEMM's column and depth blocks (WRN-50-2's are 256 and 512) and 14²
+    /// (16 tiles an image), nine images (seven in one product, then one, then one in a call of
+    /// its own) each get the bits they get alone.
+    func testWinogradGroupOfImagesMatchesSingleImages() {
+        var generator = SplitMix64(seed: 7)
+        let (channels, outputs) = (300, 260)
+        let conv = Conv2D(weight: randomTensor([outputs, channels, 3, 3], &generator),
+                          bias: (0..<outputs).map { _ in uniform(&generator) }, padding: .uniform(1), activation: .relu)
+        let x = randomTensor([9, channels, 14, 14], &generator)
+        let batch = conv(x)
+        for i in 0..<9 {
+            XCTAssertEqual(conv(Tensor.stack([x.slice(i)])).slice(0), batch.slice(i), "image \(i): group and single results differ")
+        }
+    }
+
     /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
     private func uniform(_ generator: inout SplitMix64) -> Float {
         Float(generator.next() >> 40) / Float(1 << 23) - 1
