@@ -11,15 +11,19 @@
 // would change the last bit of a distance.
 #pragma STDC FP_CONTRACT OFF
 
-void trawl_pack_rows(const float *points, size_t rows, size_t dim, float *tiles) {
-    size_t tileCount = (rows + TRAWL_TILE_ROWS - 1) / TRAWL_TILE_ROWS;
-    for (size_t t = 0; t < tileCount; t++) {
-        float *tile = tiles + t * dim * TRAWL_TILE_ROWS;
-        for (size_t l = 0; l < TRAWL_TILE_ROWS; l++) {
-            size_t r = t * TRAWL_TILE_ROWS + l;
-            for (size_t k = 0; k < dim; k++) tile[k * TRAWL_TILE_ROWS + l] = r < rows ? points[r * dim + k] : 0;
+void trawl_pack_panels(const float *points, size_t rows, size_t dim, size_t panelRows, float *panels) {
+    size_t panelCount = (rows + panelRows - 1) / panelRows;
+    for (size_t p = 0; p < panelCount; p++) {
+        float *panel = panels + p * dim * panelRows;
+        for (size_t l = 0; l < panelRows; l++) {
+            size_t r = p * panelRows + l;
+            for (size_t k = 0; k < dim; k++) panel[k * panelRows + l] = r < rows ? points[r * dim + k] : 0;
         }
     }
+}
+
+void trawl_pack_rows(const float *points, size_t rows, size_t dim, float *tiles) {
+    trawl_pack_panels(points, rows, dim, TRAWL_TILE_ROWS, tiles);
 }
 
 /// One row's lowered running distance, the reference every vector path must equal.

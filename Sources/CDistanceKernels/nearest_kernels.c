@@ -1,4 +1,5 @@
 #include "nearest_kernels.h"
+#include "distance_kernels.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -19,15 +20,7 @@
 #define CHUNK_BYTES (192 * 1024)
 
 void trawl_pack_query_panels(const float *queries, size_t rows, size_t dim, float *panels) {
-    size_t panelCount = (rows + TRAWL_QUERY_PANEL_ROWS - 1) / TRAWL_QUERY_PANEL_ROWS;
-    for (size_t p = 0; p < panelCount; p++) {
-        float *panel = panels + p * dim * TRAWL_QUERY_PANEL_ROWS;
-        for (size_t l = 0; l < TRAWL_QUERY_PANEL_ROWS; l++) {
-            size_t r = p * TRAWL_QUERY_PANEL_ROWS + l;
-            for (size_t k = 0; k < dim; k++)
-                panel[k * TRAWL_QUERY_PANEL_ROWS + l] = r < rows ? queries[r * dim + k] : 0;
-        }
-    }
+    trawl_pack_panels(queries, rows, dim, TRAWL_QUERY_PANEL_ROWS, panels);
 }
 
 /// A multiple of TILE_ROWS near CHUNK_BYTES.

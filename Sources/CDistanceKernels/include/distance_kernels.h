@@ -9,6 +9,12 @@
 /// The most centres ``trawl_lower_running_distances`` takes per call.
 #define TRAWL_MAX_LOWERING_CENTRES 7
 
+/// Copies row-major `rows` × `dim` `points` into panels of `panelRows` rows, each panel
+/// `[dim][panelRows]` (dimension-major), panels one after another; rows past `rows` in the last
+/// panel are zero. `panels` holds ceil(rows / panelRows) · dim · panelRows floats. (The layout
+/// of the coreset's tiles and of the nearest-neighbour kernel's query panels.)
+void trawl_pack_panels(const float *points, size_t rows, size_t dim, size_t panelRows, float *panels);
+
 /// Copies row-major `rows` × `dim` `points` into tiles of TRAWL_TILE_ROWS rows, each tile
 /// `[dim][TRAWL_TILE_ROWS]` (dimension-major), tiles one after another; rows past `rows`
 /// in the last tile are zero. `tiles` holds ceil(rows / TRAWL_TILE_ROWS) · dim · TRAWL_TILE_ROWS floats.
