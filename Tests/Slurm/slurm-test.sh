@@ -27,7 +27,9 @@ CANCEL_TIMEOUT=${SLURM_TEST_CANCEL_TIMEOUT:-120} # seconds for fit-score to be c
 START=$(date +%s)
 
 say() { echo "slurm-test: $*"; }
-fail() { echo "slurm-test: FAILED: $*" >&2; exit 1; }
+# The reason is printed again after the daemons' logs, so that the last line of the output says it.
+FAILURE=
+fail() { FAILURE=$*; echo "slurm-test: FAILED: $*" >&2; exit 1; }
 
 [ -x "$TRAWL" ] || fail "$TRAWL is missing; run make build"
 if [ ! -d ../shared/datasets/mvtec/grid ]; then
@@ -39,6 +41,12 @@ if [ "$(id -u)" != 0 ]; then
     sudo -n true 2>/dev/null || fail "needs root (or password-less sudo) to install and start Slurm"
     SUDO=sudo
 fi
+
+# One cluster at a time on a machine: its ports are fixed (the lock is writable by every user).
+LOCK=/tmp/trawl-slurm-test.lock
+[ -e "$LOCK" ] || { : > "$LOCK" && chmod 666 "$LOCK"; }
+exec 9>> "$LOCK"
+flock -n 9 || fail "another make slurm-test is running on this machine (it holds $LOCK)"
 
 # 1. Debian packages.
 missing=
@@ -67,6 +75,7 @@ stop() {
     fi
     $SUDO rm -rf "$STATE"
     say "daemons stopped; $(( $(date +%s) - START )) s in all"
+    [ -z "$FAILURE" ] || echo "slurm-test: FAILED: $FAILURE" >&2
 }
 trap stop EXIT
 
@@ -100,16 +109,27 @@ for _ in $(seq 60); do
     sleep 0.5
 done
 [ "$(sinfo -h -n localhost -o %t 2>/dev/null)" = idle ] || fail "the node did not come up idle: $(sinfo 2>&1)"
+for pid in "${PIDS[@]}"; do   # a daemon that lost its port to another program exits at once
+    $SUDO kill -0 "$pid" 2>/dev/null || fail "a daemon exited at start (see $STATE/slurmctld.out, slurmd.out, munged.out)"
+done
 say "cluster up: munged, slurmctld, slurmd (PIDs ${PIDS[*]}), $(nproc) CPUs, ${MEMORY_MB} MB, state in $STATE"
 
-# State of one job (`scontrol -o show job` prints a line per array task).
-states() { scontrol -o show job "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]* Reason=[^ ]*' | sort | uniq -c | tr -s ' '; }
-# Waits until job $1 has left the queue (at most $2 seconds).
-wait_gone() {
-    local deadline=$(( $(date +%s) + $2 ))
-    while [ -n "$(squeue -h -j "$1" 2>/dev/null)" ]; do
-        [ "$(date +%s)" -lt "$deadline" ] || fail "job $1 still queued after $2 s: $(states "$1")"
-        sleep 2
+# `scontrol -o show job`'s lines for job $1 (one per array task), read whole before any grep:
+# `scontrol | grep -q` under pipefail fails when grep stops reading before scontrol has written.
+job_lines() { scontrol -o show job "$1" 2>/dev/null || true; }
+# States of job $1's tasks, counted.
+states() { job_lines "$1" | grep -o 'JobState=[A-Z_]* Reason=[^ ]*' | sort | uniq -c | tr -s ' '; }
+# Waits until every task of job $1 has ended (at most $2 seconds). Reads the job's states with
+# scontrol (MinJobAge keeps ended jobs there) rather than waiting for the job to leave squeue, so
+# a moment when squeue cannot reach slurmctld is not taken for the job's end.
+ENDED='^(COMPLETED|FAILED|CANCELLED|TIMEOUT|OUT_OF_MEMORY|NODE_FAIL|BOOT_FAIL|DEADLINE|PREEMPTED)$'
+wait_ended() {
+    local deadline=$(( $(date +%s) + $2 )) task_states
+    while :; do
+        task_states=$(job_lines "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2) || true
+        if [ -n "$task_states" ] && ! grep -qvE "$ENDED" <<< "$task_states"; then return; fi
+        [ "$(date +%s)" -lt "$deadline" ] || fail "job $1 has not ended after $2 s: $(states "$1")"
+        sleep 1
     done
 }
 WORK=$STATE/work
@@ -123,14 +143,14 @@ CLUSTER_START=$(date +%s)
 EXTRACT_JOB=$(sed -n 's/^extract job \([0-9]*\) .*fit-score job \([0-9]*\) .*/\1/p' "$WORK/submit.log")
 FIT_JOB=$(sed -n 's/^extract job \([0-9]*\) .*fit-score job \([0-9]*\) .*/\2/p' "$WORK/submit.log")
 [ -n "$EXTRACT_JOB" ] && [ -n "$FIT_JOB" ] || fail "no job ids in the output of trawl slurm --submit"
-wait_gone "$EXTRACT_JOB" "$JOB_TIMEOUT"
-wait_gone "$FIT_JOB" "$JOB_TIMEOUT"
+wait_ended "$EXTRACT_JOB" "$JOB_TIMEOUT"
+wait_ended "$FIT_JOB" "$JOB_TIMEOUT"
 say "extract job $EXTRACT_JOB:"; states "$EXTRACT_JOB"
 say "fit-score job $FIT_JOB:"; states "$FIT_JOB"
 say "cluster run: $(( $(date +%s) - CLUSTER_START )) s"
-[ "$(scontrol -o show job "$EXTRACT_JOB" | grep -c 'JobState=COMPLETED')" = "$SHARDS" ] \
+[ "$(job_lines "$EXTRACT_JOB" | grep -c 'JobState=COMPLETED')" = "$SHARDS" ] \
     || fail "not every extract task completed (logs: slurm/$NAME/extract-${EXTRACT_JOB}_*.out)"
-scontrol -o show job "$FIT_JOB" | grep -q 'JobState=COMPLETED' \
+grep -q 'JobState=COMPLETED' <<< "$(job_lines "$FIT_JOB")" \
     || fail "fit-score did not complete: $(cat "slurm/$NAME/fit-score-$FIT_JOB.out")"
 FIT_LOG=slurm/$NAME/fit-score-$FIT_JOB.out
 grep '^features\|^headline' "$FIT_LOG"
@@ -162,13 +182,13 @@ grep -q 'injected failure' "$SCRIPTS/extract.sbatch" || fail "could not inject t
 FAILING_JOB=$(sbatch --parsable "$SCRIPTS/extract.sbatch")
 DEPENDENT_JOB=$(sbatch --parsable --dependency=afterok:"$FAILING_JOB" --kill-on-invalid-dep=yes "$SCRIPTS/fit-score.sbatch")
 say "extract job $FAILING_JOB, fit-score job $DEPENDENT_JOB"
-wait_gone "$FAILING_JOB" "$JOB_TIMEOUT"
+wait_ended "$FAILING_JOB" "$JOB_TIMEOUT"
 CANCEL_START=$(date +%s)
-wait_gone "$DEPENDENT_JOB" "$CANCEL_TIMEOUT"
+wait_ended "$DEPENDENT_JOB" "$CANCEL_TIMEOUT"
 say "extract job $FAILING_JOB:"; states "$FAILING_JOB"
 say "fit-score job $DEPENDENT_JOB ($(( $(date +%s) - CANCEL_START )) s after the array ended):"; states "$DEPENDENT_JOB"
-scontrol -o show job "$FAILING_JOB" | grep -q 'ArrayTaskId=2 .*JobState=FAILED' || fail "task 2 did not fail"
-scontrol -o show job "$DEPENDENT_JOB" | grep -q 'JobState=CANCELLED Reason=DependencyNeverSatisfied' \
+grep -q 'ArrayTaskId=2 .*JobState=FAILED' <<< "$(job_lines "$FAILING_JOB")" || fail "task 2 did not fail: $(states "$FAILING_JOB")"
+grep -q 'JobState=CANCELLED Reason=DependencyNeverSatisfied' <<< "$(job_lines "$DEPENDENT_JOB")" \
     || fail "fit-score was not cancelled for its dependency: $(states "$DEPENDENT_JOB")"
 [ ! -e "$WORK/results-failing/$NAME" ] || fail "the cancelled fit-score job wrote results"
 say "PASSED"
