@@ -201,9 +201,6 @@ public struct PatchCoreScorer: Sendable {
         }
     }
 
-    /// Seeds of the pruned image scores: every `seedStride`-th cell of every `seedStride`-th row
-    /// (2 measured fastest on MVTec bottle's training images against 3 and 4).
-    static let seedStride = 2
     /// Cells of each image searched exactly per round of the pruned image scores.
     static let roundCells = 16
 
@@ -211,29 +208,23 @@ public struct PatchCoreScorer: Sendable {
     ///
     /// The index computes a query's distance to a bank row the same way whatever else it
     /// searches, so a patch's score against some of the bank's rows is at least its score
-    /// against all of them (the mean of `k` sorted distances rounds monotonically). Per image:
-    /// the seed cells (``seedStride``) are searched exactly, and their largest score is a lower
-    /// bound of the image's score; every other cell is searched against the rows its image's
-    /// seeds found only, an upper bound of its score. Then, round by round, each image's
-    /// ``roundCells`` cells of highest bound are searched exactly, raising its lower bound, and
-    /// the cells whose bound is below it are dropped: they cannot be the image's worst cell (nor
-    /// tie with it). The worst of the searched cells is the full search's, bit for bit.
+    /// against all of them (the mean of `k` sorted distances rounds monotonically): every cell
+    /// first gets such an upper bound from the rows near it (``upperBounds(of:index:)``). Then,
+    /// round by round, each image's ``roundCells`` cells of highest bound are searched exactly;
+    /// the largest score searched is a lower bound of the image's score, and the cells whose
+    /// bound is below it are dropped: they cannot be the image's worst cell (nor tie with it).
+    /// The worst of the searched cells is the full search's, bit for bit.
     private func exactImageScores(_ patches: PatchFeatures, index: NearestNeighbourIndex) throws -> [Float] {
-        let (width, perImage, k) = (patches.width, patches.height * patches.width, neighbours)
-        let isSeed = (0..<perImage).map { ($0 / width) % Self.seedStride == 0 && ($0 % width) % Self.seedStride == 0 }
-        let seedCells = (0..<perImage).filter { isSeed[$0] }, otherCells = (0..<perImage).filter { !isSeed[$0] }
-        var searched = (0..<patches.images).flatMap { image in seedCells.map { image * perImage + $0 } }
-        var found = try index.search(gatherRows(patches.features, searched), k: k)
-        var scores = found.meanDistances
-        var lowerBounds = (0..<patches.images).map { scores[$0 * seedCells.count ..< ($0 + 1) * seedCells.count].max()! }
+        let (perImage, k) = (patches.height * patches.width, neighbours)
+        let upperBounds = try upperBounds(of: patches.features, index: index)
+        var lowerBounds = [Float](repeating: -.infinity, count: patches.images)
         // Per image, the cells that can still be its worst, highest upper bound first.
-        var waiting = try (0..<patches.images).map { image in
-            let seedRange = image * seedCells.count * k ..< (image + 1) * seedCells.count * k
-            let others = otherCells.map { image * perImage + $0 }
-            let upperBounds = try index.restricted(to: Set(found.indices[seedRange]).sorted())
-                .search(gatherRows(patches.features, others), k: k).meanDistances
-            return zip(others, upperBounds).filter { $0.1 >= lowerBounds[image] }.sorted { $0.1 > $1.1 }
+        var waiting = (0..<patches.images).map { image in
+            (image * perImage ..< (image + 1) * perImage).map { ($0, upperBounds[$0]) }.sorted { $0.1 > $1.1 }
         }
+        var searched = [Int]()
+        var found = Neighbours(k: k, distances: [], indices: [])
+        var scores = [Float]()
         while waiting.contains(where: { !$0.isEmpty }) {
             let rows = waiting.flatMap { $0.prefix(Self.roundCells).map(\.0) }
             let result = try index.search(gatherRows(patches.features, rows), k: k)
@@ -256,6 +247,27 @@ public struct PatchCoreScorer: Sendable {
             try imageScore(cells: cells.map(\.position), scores: scores, found: found,
                            features: patches.features, rows: cells.map(\.row), index: index)
         }
+    }
+
+    /// An upper bound of every row of `features`' cell score, `[rows]`: each row searched
+    /// against one list of an inverted file over the bank only. The bank's first `√M` rows (the
+    /// coreset's first picks, spread over the data) are the lists' centres; each bank row joins
+    /// the list of its nearest centre, and each query searches the list of its nearest centre
+    /// (about `2√M` distances instead of `M`). A list shorter than ``neighbours`` bounds nothing
+    /// (`+∞`).
+    private func upperBounds(of features: Tensor, index: NearestNeighbourIndex) throws -> [Float] {
+        let centreCount = Int(Double(index.count).squareRoot())
+        let centres = index.restricted(to: Array(0..<centreCount))
+        var bankRowsOfList = [[Int]](repeating: [], count: centreCount)
+        for (row, list) in try centres.search(index.bank, k: 1).indices.enumerated() { bankRowsOfList[list].append(row) }
+        var queriesOfList = [[Int]](repeating: [], count: centreCount)
+        for (query, list) in try centres.search(features, k: 1).indices.enumerated() { queriesOfList[list].append(query) }
+        var bounds = [Float](repeating: .infinity, count: features.shape[0])
+        for (queries, rows) in zip(queriesOfList, bankRowsOfList) where !queries.isEmpty && rows.count >= neighbours {
+            let listBounds = try index.restricted(to: rows).search(gatherRows(features, queries), k: neighbours).meanDistances
+            for (query, bound) in zip(queries, listBounds) { bounds[query] = bound }
+        }
+        return bounds
     }
 
     /// An image's score from its worst cell (the first of equal ones) among `cells` (positions

@@ -96,8 +96,9 @@ final class PatchCoreScorerTests: XCTestCase {
 
     /// The saved model's training scores: training images (smooth fields of patch features,
     /// neighbouring cells alike, as backbone features are) scored against a coreset of their own
-    /// patches, where most cells sit near a bank row and the seeds' bounds prune most of them;
-    /// one image's worst cell is off the seed grid and repeated (ties), one image is constant.
+    /// patches, where most cells sit near a bank row and the inverted file's bounds prune most
+    /// of them; one image's worst cell is repeated (ties), one image is constant; with 8
+    /// neighbours of a 2 % coreset some lists are shorter than `k` and bound nothing.
     func testPrunedImageScoresEqualTheFullSearchOnTrainingImages() throws {
         let (images, height, width, d) = (6, 14, 13, 24)
         let perImage = height * width
@@ -117,7 +118,7 @@ final class PatchCoreScorerTests: XCTestCase {
                 }
             }
         }
-        for cell in [5 * width + 6, 9 * width + 2] {               // off the seed grid, equal
+        for cell in [5 * width + 6, 9 * width + 2] {               // equal worst cells
             for j in 0..<d { features.data[(2 * perImage + cell) * d + j] = 4 + Float(j % 3) }
         }
         for row in 5 * perImage ..< 6 * perImage { for j in 0..<d { features.data[row * d + j] = 0.5 } }
@@ -126,6 +127,7 @@ final class PatchCoreScorerTests: XCTestCase {
             PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.1), showsProgress: false)),
             PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.1), showsProgress: false), neighbours: 3, metric: .squaredEuclidean),
             PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.25), showsProgress: false), metric: .cosine, reweightingNeighbours: 9),
+            PatchCoreScorer(coreset: CoresetSampler(size: .fraction(0.02), showsProgress: false), neighbours: 8),
         ] {
             try scorer.fit(bank: features)
             let full = try scorer.score(patches: patches, imageHeight: height, imageWidth: width).imageScores
