@@ -4,6 +4,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/// The 64 round constants K of FIPS 180-4 §4.2.2, for both the SHA-extension path and the
+/// portable Swift rounds.
+const uint32_t *trawl_sha256_round_constants(void);
+
 /// 1 when this processor has the SHA extensions (SHA-NI) that `trawl_sha256_blocks` uses, else 0.
 int trawl_sha256_has_instructions(void);
 
