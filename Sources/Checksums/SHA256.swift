@@ -98,7 +98,6 @@ public struct SHA256 {
         return hash.finalize().hex
     }
 
-
     @inline(__always)
     private static func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { (x >> n) | (x << (32 - n)) }
 
