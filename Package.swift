@@ -2,7 +2,7 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CGemmKernels; CFaiss when faiss is installed)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CGemmKernels, CChecksums; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
@@ -51,10 +51,13 @@ let package = Package(
         // Trawl's own GEMM (AVX2 + FMA with a portable fallback, the same bits) on operands packed
         // once: every entry one multiply-add chain, so its bits do not depend on the product's shape.
         .target(name: "CGemmKernels"),
+        // SHA-256 blocks through the x86 SHA extensions, for the Checksums module's hashing of
+        // weights, images and memory banks (where the processor has them).
+        .target(name: "CChecksums"),
 
         // Core.
         .target(name: "Tensors", dependencies: ["CBLAS", "CGemmKernels"]),
-        .target(name: "Checksums"),
+        .target(name: "Checksums", dependencies: ["CChecksums"]),
         .target(name: "FileErrors"),
         .target(name: "FileLocks"),
         .target(name: "Images", dependencies: ["CImageCodecs", "Tensors", "FileErrors"]),

@@ -204,6 +204,9 @@ ic_status ic_encode_png(const unsigned char *pixels, int width, int height, int 
         return context.status;
     }
     png_set_write_fn(png, &context, png_write_memory, png_flush_memory);
+    // zlib level 1: the same pixels (PNG is lossless) in a quarter of the CPU time of the
+    // default level 6, for files about 14 % larger (measured on a run's heatmaps and gallery).
+    png_set_compression_level(png, 1);
     png_set_IHDR(png, info, (png_uint_32)width, (png_uint_32)height, 8, color_type,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
     png_write_info(png, info);

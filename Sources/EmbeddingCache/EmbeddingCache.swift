@@ -14,7 +14,7 @@ import Tensors
 ///     /image_ids            string [N], variable-length UTF-8: row order of every dataset
 ///     /completed            uint8 [N]: 1 once row i of every tap is written (flushed after each batch)
 ///     /features/<tap>       float32 [N, C, H, W] (maps) or [N, D] (pooled), one chunk per
-///                           image, shuffle + deflate(1) + Fletcher-32; attribute `shape` int64 [rank]
+///                           image, uncompressed, Fletcher-32; attribute `shape` int64 [rank]
 ///     /checksums/<tap>      uint32 [N]: CRC-32 (zlib's) of row i's float32 bytes, little-endian,
 ///                           written with the row; 0 for rows not written yet
 ///     attributes on /:      format = "trawl-embeddings/2", key (canonical key JSON),

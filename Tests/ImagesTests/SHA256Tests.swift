@@ -1,4 +1,4 @@
-import Checksums
+@testable import Checksums
 import Foundation
 import TestSupport
 import XCTest
@@ -26,6 +26,32 @@ final class SHA256Tests: XCTestCase {
             }
             XCTAssertEqual(hash.finalize(), SHA256.hash(message), "chunk \(chunk)")
         }
+    }
+
+    /// The SHA-extension path and the Swift rounds give the same digests, for every length
+    /// around the block and buffer boundaries and in odd incremental chunks.
+    func testProcessorInstructionsMatchSwiftRounds() throws {
+        guard SHA256.processorHasInstructions else {
+            throw XCTSkip("this processor lacks the SHA extensions: only the Swift rounds run here")
+        }
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        let message = (0..<5000).map { _ -> UInt8 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 33)
+        }
+        for length in [0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 4097, 5000] {
+            for chunk in [length == 0 ? 1 : length, 13, 64, 200] {
+                var fast = SHA256(usingProcessorInstructions: true), portable = SHA256(usingProcessorInstructions: false)
+                for start in stride(from: 0, to: length, by: chunk) {
+                    fast.update(message[start..<min(start + chunk, length)])
+                    portable.update(message[start..<min(start + chunk, length)])
+                }
+                XCTAssertEqual(fast.finalize(), portable.finalize(), "length \(length), chunk \(chunk)")
+            }
+        }
+        var portable = SHA256(usingProcessorInstructions: false)
+        portable.update(Array("abc".utf8))
+        XCTAssertEqual(portable.finalize().hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     func testFileDigestMatchesSha256sum() throws {

@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Scorers
 import Tensors
 
@@ -40,16 +42,32 @@ struct RunFeatures {
     }
 
     /// PatchCore's patch features of `rows` (`[rows · cells, D]`, image-major, as
-    /// `aggregator` gives them for a batch of these images), aggregated one image at a time.
+    /// `aggregator` gives them for a batch of these images), aggregated one image at a time,
+    /// the images on every core (each into its own rows of the result: the same bits).
     func patchFeatures(_ rows: [Int], aggregator: PatchFeatureAggregator) throws -> Tensor {
-        var data = [Float]()
-        var dimension = 1
-        for row in rows {
-            let patches = try aggregator(try taps(CollectionOfOne(row))).features
-            if data.isEmpty { data.reserveCapacity(rows.count * patches.count) }
-            dimension = patches.shape[1]
-            data += patches.data
+        guard let firstRow = rows.first else { return Tensor(shape: [0, 1], data: []) }
+        let first = try aggregator(try taps(CollectionOfOne(firstRow))).features
+        let (perImage, dimension) = (first.count, first.shape[1])
+        var data = [Float](repeating: 0, count: rows.count * perImage)
+        // The error of the first failing image in `rows` order, whichever thread meets it first.
+        var failure: (index: Int, error: Error)?
+        let lock = NSLock()
+        data.withUnsafeMutableBufferPointer { data in
+            _ = UnsafeMutableBufferPointer(rebasing: data[0..<perImage]).initialize(from: first.data)
+            DispatchQueue.concurrentPerform(iterations: rows.count - 1) { index in
+                do {
+                    let patches = try aggregator(try taps(CollectionOfOne(rows[index + 1]))).features
+                    precondition(patches.count == perImage, "every image of one extraction has the same map size")
+                    _ = UnsafeMutableBufferPointer(rebasing: data[(index + 1) * perImage ..< (index + 2) * perImage])
+                        .initialize(from: patches.data)
+                } catch {
+                    lock.lock()
+                    if failure.map({ index < $0.index }) ?? true { failure = (index, error) }
+                    lock.unlock()
+                }
+            }
         }
-        return Tensor(shape: [data.count / dimension, dimension], data: data)
+        if let failure { throw failure.error }
+        return Tensor(shape: [rows.count * perImage / dimension, dimension], data: data)
     }
 }
