@@ -104,7 +104,7 @@ struct Winograd3x3: Sendable {
         self.paddedInputs = paddedInputs
     }
 
-    /// Most images one ``convolve(_:count:height:width:padding:outH:outW:bias:activation:into:)``
+    /// Most images one ``convolve(_:count:height:width:padding:outH:outW:bias:activation:ending:into:)``
     /// call takes.
     static let largestGroup = 8
 
@@ -117,13 +117,13 @@ struct Winograd3x3: Sendable {
 
     /// `count` images `[count, C, height, width]` at `images`, each zero-padded by `padding`,
     /// into `[count, O, outH, outW]` at `output`, plus `bias` (`[O]`) when given, then
-    /// `activation`. As many images as fit in ``groupRows`` tiles (at least one) are the rows of
+    /// `activation`, then the `ending` (its shortcut laid out as `output`), if any. As many images as fit in ``groupRows`` tiles (at least one) are the rows of
     /// one product per position (`[images · tiles, C'] · [C', O']`), so each position's weights
     /// stream from memory once for them, not once per image; ``trawl_gemm``'s entries do not
     /// depend on the product's shape, so an image's outputs are the same bits whatever group
     /// it is in.
     func convolve(_ images: UnsafePointer<Float>, count: Int, height: Int, width: Int, padding: Padding2D,
-                  outH: Int, outW: Int, bias: [Float]?, activation: Activation,
+                  outH: Int, outW: Int, bias: [Float]?, activation: Activation, ending: ResidualEnding?,
                   into output: UnsafeMutablePointer<Float>) {
         precondition(count >= 1 && count <= Self.largestGroup, "Winograd group of \(count) images")
         let grid = TileGrid(outH: outH, outW: outW)
@@ -132,14 +132,15 @@ struct Winograd3x3: Sendable {
         for first in stride(from: 0, to: count, by: perProduct) {
             convolveTogether(images + first * imageCount, count: min(perProduct, count - first), grid: grid,
                              height: height, width: width, padding: padding, outH: outH, outW: outW, bias: bias,
-                             activation: activation, into: output + first * outputCount)
+                             activation: activation, ending: ending?.advanced(by: first * outputCount),
+                             into: output + first * outputCount)
         }
     }
 
     /// `count` images whose tiles are the rows of one product per position.
     private func convolveTogether(_ images: UnsafePointer<Float>, count: Int, grid: TileGrid, height: Int, width: Int,
                                   padding: Padding2D, outH: Int, outW: Int, bias: [Float]?, activation: Activation,
-                                  into output: UnsafeMutablePointer<Float>) {
+                                  ending: ResidualEnding?, into output: UnsafeMutablePointer<Float>) {
         let tiles = grid.count, rows = count * tiles
         // The padded image extended with zeros to whole tiles, so loads need no bounds checks.
         let blocked = BlockedImage(height: grid.down * Self.tile + 2, width: grid.across * Self.tile + 2,
@@ -162,7 +163,8 @@ struct Winograd3x3: Sendable {
         }
         for image in 0..<count {
             transformOutput(products + image * tiles * paddedOutputs, grid: grid, positionStride: rows * paddedOutputs,
-                            bias: bias, activation: activation, into: output + image * outputCount, outH: outH, outW: outW)
+                            bias: bias, activation: activation, ending: ending?.advanced(by: image * outputCount),
+                            into: output + image * outputCount, outH: outH, outW: outW)
         }
     }
 
@@ -243,9 +245,10 @@ struct Winograd3x3: Sendable {
 
     /// `Aᵀ m A` of every tile and output channel of the products `m` (position ξ of tile `t`,
     /// channel `o` at `m[ξ · positionStride + t · O' + o]`), plus `bias`, then `activation`,
-    /// clipped to `outH × outW` and written to `[O, outH, outW]`.
+    /// clipped to `outH × outW` and written to `[O, outH, outW]`, then the `ending`, if any.
     private func transformOutput(_ m: UnsafePointer<Float>, grid: TileGrid, positionStride: Int, bias: [Float]?,
-                                 activation: Activation, into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
+                                 activation: Activation, ending: ResidualEnding?,
+                                 into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
         let lanes = Self.lanes
         var padded = [Float](repeating: 0, count: paddedOutputs)
         if let bias { padded.replaceSubrange(0..<outputChannels, with: bias) }
@@ -283,9 +286,20 @@ struct Winograd3x3: Sendable {
                                 rows[12 + j] = activation(y.3 + b)
                             }
                             for l in 0..<min(lanes, outputChannels - block * lanes) {
-                                let corner = output + ((block * lanes + l) * outH + top) * outW + left
+                                let offset = ((block * lanes + l) * outH + top) * outW + left
                                 for i in 0..<tileH {
-                                    for j in 0..<tileW { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+                                    let at = offset + i * outW
+                                    let s = scalars + i * 4 * lanes + l  // row i of channel l: s[j · lanes]
+                                    if tileW == Self.tile {
+                                        // A whole row of the tile as one vector store.
+                                        var row = SIMD4(s[0], s[lanes], s[2 * lanes], s[3 * lanes])
+                                        if let ending { row = ending(row, at: at) }
+                                        UnsafeMutableRawPointer(output + at).storeBytes(of: row, as: SIMD4<Float>.self)
+                                    } else {
+                                        for j in 0..<tileW {
+                                            output[at + j] = ending.map { $0(s[j * lanes], at: at + j) } ?? s[j * lanes]
+                                        }
+                                    }
                                 }
                             }
                         }
