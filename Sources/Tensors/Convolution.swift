@@ -65,8 +65,8 @@ public struct Conv2D: Sendable {
     public let groups: Int
     /// Applied to every output after the bias.
     public let activation: Activation
-    /// The transformed weight when this layer runs as Winograd, else nil.
-    private let winograd: Winograd3x3?
+    /// The transformed weight when this layer runs as Winograd (transformed on first use), else nil.
+    private let winograd: LazyWinograd?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
                 padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
@@ -84,7 +84,7 @@ public struct Conv2D: Sendable {
         self.groups = groups
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
-            ? Winograd3x3(weight: weight) : nil
+            ? LazyWinograd(weight: weight) : nil
     }
 
     /// The same convolution with another padding (weights, and their Winograd transform, shared).
@@ -180,7 +180,7 @@ public struct Conv2D: Sendable {
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let (inBase, outBase) = (input.baseAddress!, output.baseAddress!)
-                if let winograd {
+                if let winograd = winograd?.transformed {
                     let group = Winograd3x3.largestGroup
                     DispatchQueue.concurrentPerform(iterations: (n + group - 1) / group) { g in
                         let first = g * group
