@@ -19,7 +19,17 @@ struct FoldedConv: Sendable {
 
     /// `[N, C, H, W]` → `[N, O, H', W']`.
     func callAsFunction(_ x: Tensor) -> Tensor {
-        guard case .same = rule else { return conv(x) }
+        resolved(for: x)(x)
+    }
+
+    /// `final(self(x) + shortcut)` as the outputs are written (``Conv2D/callAsFunction(_:adding:then:)``).
+    func callAsFunction(_ x: Tensor, adding shortcut: Tensor, then final: Activation) -> Tensor {
+        resolved(for: x)(x, adding: shortcut, then: final)
+    }
+
+    /// The convolution with its padding for `x`'s size.
+    private func resolved(for x: Tensor) -> Conv2D {
+        guard case .same = rule else { return conv }
         func split(_ n: Int, _ k: Int) -> (Int, Int) {
             let s = conv.stride
             let total = max(((n + s - 1) / s - 1) * s + k - n, 0)
@@ -27,7 +37,7 @@ struct FoldedConv: Sendable {
         }
         let (top, bottom) = split(x.shape[2], conv.kernelHeight)
         let (left, right) = split(x.shape[3], conv.kernelWidth)
-        return conv.withPadding(Padding2D(top: top, left: left, bottom: bottom, right: right))(x)
+        return conv.withPadding(Padding2D(top: top, left: left, bottom: bottom, right: right))
     }
 }
 

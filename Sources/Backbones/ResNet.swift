@@ -183,12 +183,10 @@ public enum ResNet {
                 backbone: name, file: dict.source,
                 detail: "\(p) maps \(inputChannels) to \(outputs) channels at stride \(stride) but has no downsample")
         }
-        let path = convs
+        let (path, last) = (convs.dropLast(), convs.last!)
         return (outputs, { [shortcut] x in
-            var h = path.reduce(x) { $1($0) }  // ReLU fused into all but the last
-            add(&h, shortcut.map { $0(x) } ?? x)
-            relu(&h)
-            return h
+            // ReLU fused into all but the last; the last adds the shortcut, then the ReLU, as it writes.
+            last(path.reduce(x) { $1($0) }, adding: shortcut.map { $0(x) } ?? x, then: .relu)
         })
     }
 

@@ -65,8 +65,8 @@ public struct Conv2D: Sendable {
     public let groups: Int
     /// Applied to every output after the bias.
     public let activation: Activation
-    /// The transformed weight when this layer runs as Winograd, else nil.
-    private let winograd: Winograd3x3?
+    /// The transformed weight when this layer runs as Winograd (transformed on first use), else nil.
+    private let winograd: LazyWinograd?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
                 padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
@@ -84,7 +84,7 @@ public struct Conv2D: Sendable {
         self.groups = groups
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
-            ? Winograd3x3(weight: weight) : nil
+            ? LazyWinograd(weight: weight) : nil
     }
 
     /// The same convolution with another padding (weights, and their Winograd transform, shared).
@@ -128,21 +128,41 @@ public struct Conv2D: Sendable {
 
     /// `[N, C, H, W]` → `[N, O, H', W']`.
     public func callAsFunction(_ x: Tensor) -> Tensor {
+        convolve(x, ending: nil, shortcutShape: nil)
+    }
+
+    /// `final(self(x) + shortcut)`, `shortcut` of the output's shape `[N, O, H', W']`: a residual
+    /// block's ending, computed as the outputs are written instead of in passes of their own,
+    /// with the bits of `self(x)`, then ``add(_:_:)``, then `final`.
+    public func callAsFunction(_ x: Tensor, adding shortcut: Tensor, then final: Activation) -> Tensor {
+        shortcut.data.withUnsafeBufferPointer { s in
+            convolve(x, ending: ResidualEnding(shortcut: s.baseAddress!, activation: final), shortcutShape: shortcut.shape)
+        }
+    }
+
+    private func convolve(_ x: Tensor, ending: ResidualEnding?, shortcutShape: [Int]?) -> Tensor {
         precondition(x.rank == 4 && x.shape[1] == inputChannels,
                      "conv expects [N, \(inputChannels), H, W], got \(x.shape)")
         let (n, height, width) = (x.shape[0], x.shape[2], x.shape[3])
         let (outH, outW) = outputSize(height: height, width: width)
         precondition(outH > 0 && outW > 0, "input \(height)×\(width) too small for the kernel")
+        precondition(shortcutShape == nil || shortcutShape! == [n, outputChannels, outH, outW],
+                     "shortcut \(shortcutShape ?? []) differs from the output [\(n), \(outputChannels), \(outH), \(outW)]")
         // Every path writes every output, so the tensor starts uninitialised (no zeroing pass).
         let count = n * outputChannels * outH * outW
         var out = Tensor(shape: [n, outputChannels, outH, outW],
                          data: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
         if weight.shape[1] == 1 && groups == outputChannels {
             depthwise(x, into: &out)
+            if let ending {
+                out.data.withUnsafeMutableBufferPointer { y in
+                    Activation.identity.apply(y.baseAddress!, into: y.baseAddress!, count: count, adding: nil, ending: ending)
+                }
+            }
         } else if isPointwise {
-            pointwise(x, into: &out)
+            pointwise(x, ending: ending, into: &out)
         } else {
-            im2colGEMM(x, into: &out)
+            im2colGEMM(x, ending: ending, into: &out)
         }
         return out
     }
@@ -151,7 +171,7 @@ public struct Conv2D: Sendable {
     /// thread), so an image's result never depends on the batch it came in; Winograd
     /// layers take up to ``Winograd3x3/largestGroup`` consecutive images at a time, one
     /// product per position for the group, whose bits do not depend on the group either.
-    private func im2colGEMM(_ x: Tensor, into out: inout Tensor) {
+    private func im2colGEMM(_ x: Tensor, ending: ResidualEnding?, into out: inout Tensor) {
         let n = x.shape[0]
         let (height, width) = (x.shape[2], x.shape[3])
         let (outH, outW) = (out.shape[2], out.shape[3])
@@ -160,25 +180,27 @@ public struct Conv2D: Sendable {
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let (inBase, outBase) = (input.baseAddress!, output.baseAddress!)
-                if let winograd {
+                if let winograd = winograd?.transformed {
                     let group = Winograd3x3.largestGroup
                     DispatchQueue.concurrentPerform(iterations: (n + group - 1) / group) { g in
                         let first = g * group
                         winograd.convolve(inBase + first * inPlane, count: min(group, n - first), height: height,
                                           width: width, padding: padding, outH: outH, outW: outW, bias: bias,
-                                          activation: activation, into: outBase + first * outPlane)
+                                          activation: activation, ending: ending?.advanced(by: first * outPlane),
+                                          into: outBase + first * outPlane)
                     }
                     return
                 }
                 DispatchQueue.concurrentPerform(iterations: n) { i in
-                    convolveImage(inBase + i * inPlane, height: height, width: width, into: outBase + i * outPlane)
+                    convolveImage(inBase + i * inPlane, height: height, width: width,
+                                  ending: ending?.advanced(by: i * outPlane), into: outBase + i * outPlane)
                 }
             }
         }
     }
 
     /// `[C, H, W]` at `image` → `[O, H', W']` at `output` by im2col and one sgemm per group.
-    private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int,
+    private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int, ending: ResidualEnding?,
                                into output: UnsafeMutablePointer<Float>) {
         let (outH, outW) = outputSize(height: height, width: width)
         let plane = outH * outW
@@ -195,18 +217,21 @@ public struct Conv2D: Sendable {
                           a: w.baseAddress! + g * groupOut * rows, lda: rows,
                           b: columns, ldb: plane,
                           c: groupOutput, ldc: plane)
-                    applyBiasAndActivation(groupOutput, channels: groupOut, plane: plane, channelOffset: g * groupOut)
+                    applyBiasAndActivation(groupOutput, channels: groupOut, plane: plane, channelOffset: g * groupOut,
+                                           ending: ending?.advanced(by: g * groupOut * plane))
                 }
         }
     }
 
     /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
-    /// floats at `y` (`[channels, plane]`); nothing when the layer has neither. The bias is added
-    /// even where it is nil (as + 0).
-    private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int) {
-        guard bias != nil || activation != .identity else { return }
+    /// floats at `y` (`[channels, plane]`), then the `ending`; nothing when the layer has none of
+    /// them. The bias is added even where it is nil (as + 0).
+    private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int,
+                                        ending: ResidualEnding?) {
+        guard bias != nil || activation != .identity || ending != nil else { return }
         for o in 0..<channels {
-            activation.apply(to: y + o * plane, count: plane, adding: bias?[channelOffset + o] ?? 0)
+            activation.apply(y + o * plane, into: y + o * plane, count: plane, adding: bias?[channelOffset + o] ?? 0,
+                             ending: ending?.advanced(by: o * plane))
         }
     }
 

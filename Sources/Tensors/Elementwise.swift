@@ -38,19 +38,56 @@ public enum Activation: Sendable {
 }
 
 extension Activation {
-    /// `y[p] = activation(y[p] + bias)` for `count` floats at `y`, eight at a time (no addition
-    /// where `bias` is nil): the pass a convolution makes over a GEMM's output.
-    func apply(to y: UnsafeMutablePointer<Float>, count: Int, adding bias: Float?) {
+    /// `y[p] = activation(x[p] + bias)` for `count` floats from `x` to `y` (which may be `x`),
+    /// eight at a time (no addition where `bias` is nil): the pass a convolution makes over a
+    /// GEMM's output. With an `ending` (its shortcut at `y`'s offset), then
+    /// `y[p] = ending.activation(y[p] + ending.shortcut[p])` in the same pass.
+    func apply(_ x: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int, adding bias: Float?,
+               ending: ResidualEnding? = nil) {
         typealias Lanes = SIMD8<Float>
         let (lower, upper) = bounds
+        let (finalLower, finalUpper) = ending?.activation.bounds ?? bounds
         let vectorEnd = count / Lanes.scalarCount * Lanes.scalarCount
         for p in Swift.stride(from: 0, to: vectorEnd, by: Lanes.scalarCount) {
-            let address = UnsafeMutableRawPointer(y + p)
-            var value = address.loadUnaligned(as: Lanes.self)
+            var value = UnsafeRawPointer(x + p).loadUnaligned(as: Lanes.self)
             if let bias { value += bias }
-            address.storeBytes(of: clamp(value, lower: lower, upper: upper), as: Lanes.self)
+            value = clamp(value, lower: lower, upper: upper)
+            if let ending {
+                value = clamp(value + UnsafeRawPointer(ending.shortcut + p).loadUnaligned(as: Lanes.self),
+                              lower: finalLower, upper: finalUpper)
+            }
+            UnsafeMutableRawPointer(y + p).storeBytes(of: value, as: Lanes.self)
         }
-        for p in vectorEnd..<count { y[p] = self(bias.map { y[p] + $0 } ?? y[p]) }
+        for p in vectorEnd..<count {
+            let value = self(bias.map { x[p] + $0 } ?? x[p])
+            y[p] = ending.map { $0(value, at: p) } ?? value
+        }
+    }
+}
+
+/// What a convolution does after its activation, as it writes each output: add the
+/// `[N, O, H', W']` tensor at `shortcut` (the output's shape), then apply `activation` (a
+/// residual block's shortcut and last ReLU, without another pass over the tensor).
+struct ResidualEnding {
+    let shortcut: UnsafePointer<Float>
+    let activation: Activation
+
+    /// The same ending for the outputs from `offset` on.
+    func advanced(by offset: Int) -> ResidualEnding {
+        ResidualEnding(shortcut: shortcut + offset, activation: activation)
+    }
+
+    /// `activation(value + shortcut[offset])`.
+    @inline(__always)
+    func callAsFunction(_ value: Float, at offset: Int) -> Float { activation(value + shortcut[offset]) }
+
+    /// `activation(values + shortcut[offset ..< offset + 4])`, clamped as the SIMD activation clamps.
+    @inline(__always)
+    func callAsFunction(_ values: SIMD4<Float>, at offset: Int) -> SIMD4<Float> {
+        let (lower, upper) = activation.bounds
+        let sum = values + UnsafeRawPointer(shortcut + offset).loadUnaligned(as: SIMD4<Float>.self)
+        return sum.replacing(with: lower.lowHalf, where: sum .< lower.lowHalf)
+            .replacing(with: upper.lowHalf, where: sum .> upper.lowHalf)
     }
 }
 

@@ -11,8 +11,9 @@ extension Conv2D {
     /// is added to it by one sgemm straight from the input (`beta` 1, so OpenBLAS makes no
     /// zeroing pass and no pass adds the bias afterwards; where OpenBLAS splits a long sum
     /// over `C` in panels, the bias joins the first panel's partial sum), then the activation
-    /// in one SIMD pass. One job per image, so an image's bits never depend on its batch.
-    func pointwise(_ x: Tensor, into out: inout Tensor) {
+    /// in one SIMD pass, with the `ending`, if any. One job per image, so an image's bits never
+    /// depend on its batch.
+    func pointwise(_ x: Tensor, ending: ResidualEnding?, into out: inout Tensor) {
         let (n, plane) = (x.shape[0], x.shape[2] * x.shape[3])
         let (inputs, outputs) = (inputChannels, outputChannels)
         x.data.withUnsafeBufferPointer { input in
@@ -27,7 +28,10 @@ extension Conv2D {
                         sgemm(m: outputs, n: plane, k: inputs, a: wBase, lda: inputs,
                               b: inBase + image * inputs * plane, ldb: plane, beta: bias == nil ? 0 : 1,
                               c: result, ldc: plane)
-                        if activation != .identity { activation.apply(to: result, count: outputs * plane, adding: nil) }
+                        if activation != .identity || ending != nil {
+                            activation.apply(result, into: result, count: outputs * plane, adding: nil,
+                                             ending: ending?.advanced(by: image * outputs * plane))
+                        }
                     }
                 }
             }

@@ -1,32 +1,59 @@
 /// Max pooling over `[N, C, H, W]` with PyTorch `MaxPool2d` semantics
 /// (`ceil_mode=False`, padding counts as −∞). Computed separably (a maximum is exact, so the
 /// order changes nothing): for each output row, the maximum of its window's rows column by
-/// column, then of each window's columns of that line.
+/// column, eight columns per SIMD operation, then of each window's columns of that line (at
+/// stride 2, eight windows at a time wherever their columns lie inside the line).
 public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -> Tensor {
+    typealias Lanes = SIMD8<Float>
     let (outH, outW) = poolingOutputSize(x, kernel: kernel, stride: stride, padding: padding)
     let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
     var out = Tensor(shape: [x.shape[0], x.shape[1], outH, outW])
     var line = [Float](repeating: 0, count: inW)
+    // At stride 2, eight outputs from j on take one 16-float load per kernel column, from column
+    // 2j − padding + c: inside the line from j = ⌈padding / 2⌉ while 2j − padding + kernel + 14 < inW.
+    let vectorStart = stride == 2 ? (padding + 1) / 2 : outW
     x.data.withUnsafeBufferPointer { input in
         out.data.withUnsafeMutableBufferPointer { output in
             line.withUnsafeMutableBufferPointer { line in
+                let lineBase = line.baseAddress!
                 for p in 0..<planes {
                     let plane = input.baseAddress! + p * inH * inW
                     for i in 0..<outH {
                         // Every window has at least one row and column inside (padding ≤ kernel / 2).
                         let r0 = max(i * stride - padding, 0), r1 = min(i * stride - padding + kernel, inH)
-                        line.baseAddress!.update(from: plane + r0 * inW, count: inW)
+                        lineBase.update(from: plane + r0 * inW, count: inW)
                         for r in r0 + 1 ..< r1 {
                             let row = plane + r * inW
-                            for c in 0..<inW { line[c] = max(line[c], row[c]) }
+                            var c = 0
+                            while c + Lanes.scalarCount <= inW {
+                                let m = UnsafeRawPointer(lineBase + c).loadUnaligned(as: Lanes.self)
+                                let v = UnsafeRawPointer(row + c).loadUnaligned(as: Lanes.self)
+                                UnsafeMutableRawPointer(lineBase + c).storeBytes(of: m.replacing(with: v, where: v .>= m),
+                                                                                  as: Lanes.self)
+                                c += Lanes.scalarCount
+                            }
+                            while c < inW { line[c] = max(line[c], row[c]); c += 1 }
                         }
                         let destination = output.baseAddress! + (p * outH + i) * outW
-                        for j in 0..<outW {
+                        func window(_ j: Int) -> Float {
                             let c0 = max(j * stride - padding, 0), c1 = min(j * stride - padding + kernel, inW)
                             var m = line[c0]
                             for c in c0 + 1 ..< c1 { m = max(m, line[c]) }
-                            destination[j] = m
+                            return m
                         }
+                        var j = 0
+                        while j < vectorStart && j < outW { destination[j] = window(j); j += 1 }
+                        while j + Lanes.scalarCount <= outW && 2 * j - padding + kernel + 14 < inW {
+                            let first = UnsafeRawPointer(lineBase + 2 * j - padding)
+                            var m = first.loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                            for c in 1..<kernel {
+                                let v = first.loadUnaligned(fromByteOffset: c * 4, as: SIMD16<Float>.self).evenHalf
+                                m = m.replacing(with: v, where: v .>= m)
+                            }
+                            UnsafeMutableRawPointer(destination + j).storeBytes(of: m, as: Lanes.self)
+                            j += Lanes.scalarCount
+                        }
+                        while j < outW { destination[j] = window(j); j += 1 }
                     }
                 }
             }

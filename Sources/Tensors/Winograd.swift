@@ -1,4 +1,27 @@
 import CGemmKernels
+import Foundation
+
+/// A layer's ``Winograd3x3`` weights, transformed when the layer first runs: a network built
+/// whole but run only to an early tap (WRN-50-2 to `layer3`) never transforms the later layers'
+/// weights (`layer4`'s three 1024-channel 3×3 layers: 36 × 1024 × 1024 floats each, 432 MiB
+/// together), nor faults in their pages. Shared by copies of the layer (``Conv2D/withPadding(_:)``);
+/// the first caller transforms, concurrent ones wait for it.
+final class LazyWinograd: @unchecked Sendable {
+    private let weight: Tensor
+    private var value: Winograd3x3?
+    private let lock = NSLock()
+
+    init(weight: Tensor) { self.weight = weight }
+
+    var transformed: Winograd3x3 {
+        lock.lock()
+        defer { lock.unlock() }
+        if let value { return value }
+        let made = Winograd3x3(weight: weight)
+        value = made
+        return made
+    }
+}
 
 /// Winograd F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 /// Networks", 2016) for stride-1, undilated, ungrouped 3×3 convolutions.
@@ -19,7 +42,7 @@ import CGemmKernels
 /// Channel counts are rounded up to whole blocks of eight with zeros.
 ///
 /// The 36 products `[tiles, C] · [C, O]` run on Trawl's own GEMM (``trawl_gemm``), with
-/// each `[C, O]` packed into its panels once, when the layer is built: OpenBLAS packed
+/// each `[C, O]` packed into its panels once, when the layer first runs: OpenBLAS packed
 /// these up-to-512 × 512 matrices again on every call for only 16–49 rows of work (at 14²
 /// and 28²). Measured on one thread over a layer's 36 products: 85–95 GFLOP/s against
 /// OpenBLAS's 55–75 with the weights in cache, 45–65 against 35–55 when they stream from
@@ -104,7 +127,7 @@ struct Winograd3x3: Sendable {
         self.paddedInputs = paddedInputs
     }
 
-    /// Most images one ``convolve(_:count:height:width:padding:outH:outW:bias:activation:into:)``
+    /// Most images one ``convolve(_:count:height:width:padding:outH:outW:bias:activation:ending:into:)``
     /// call takes.
     static let largestGroup = 8
 
@@ -117,13 +140,13 @@ struct Winograd3x3: Sendable {
 
     /// `count` images `[count, C, height, width]` at `images`, each zero-padded by `padding`,
     /// into `[count, O, outH, outW]` at `output`, plus `bias` (`[O]`) when given, then
-    /// `activation`. As many images as fit in ``groupRows`` tiles (at least one) are the rows of
+    /// `activation`, then the `ending` (its shortcut laid out as `output`), if any. As many images as fit in ``groupRows`` tiles (at least one) are the rows of
     /// one product per position (`[images · tiles, C'] · [C', O']`), so each position's weights
     /// stream from memory once for them, not once per image; ``trawl_gemm``'s entries do not
     /// depend on the product's shape, so an image's outputs are the same bits whatever group
     /// it is in.
     func convolve(_ images: UnsafePointer<Float>, count: Int, height: Int, width: Int, padding: Padding2D,
-                  outH: Int, outW: Int, bias: [Float]?, activation: Activation,
+                  outH: Int, outW: Int, bias: [Float]?, activation: Activation, ending: ResidualEnding?,
                   into output: UnsafeMutablePointer<Float>) {
         precondition(count >= 1 && count <= Self.largestGroup, "Winograd group of \(count) images")
         let grid = TileGrid(outH: outH, outW: outW)
@@ -132,14 +155,15 @@ struct Winograd3x3: Sendable {
         for first in stride(from: 0, to: count, by: perProduct) {
             convolveTogether(images + first * imageCount, count: min(perProduct, count - first), grid: grid,
                              height: height, width: width, padding: padding, outH: outH, outW: outW, bias: bias,
-                             activation: activation, into: output + first * outputCount)
+                             activation: activation, ending: ending?.advanced(by: first * outputCount),
+                             into: output + first * outputCount)
         }
     }
 
     /// `count` images whose tiles are the rows of one product per position.
     private func convolveTogether(_ images: UnsafePointer<Float>, count: Int, grid: TileGrid, height: Int, width: Int,
                                   padding: Padding2D, outH: Int, outW: Int, bias: [Float]?, activation: Activation,
-                                  into output: UnsafeMutablePointer<Float>) {
+                                  ending: ResidualEnding?, into output: UnsafeMutablePointer<Float>) {
         let tiles = grid.count, rows = count * tiles
         // The padded image extended with zeros to whole tiles, so loads need no bounds checks.
         let blocked = BlockedImage(height: grid.down * Self.tile + 2, width: grid.across * Self.tile + 2,
@@ -162,7 +186,8 @@ struct Winograd3x3: Sendable {
         }
         for image in 0..<count {
             transformOutput(products + image * tiles * paddedOutputs, grid: grid, positionStride: rows * paddedOutputs,
-                            bias: bias, activation: activation, into: output + image * outputCount, outH: outH, outW: outW)
+                            bias: bias, activation: activation, ending: ending?.advanced(by: image * outputCount),
+                            into: output + image * outputCount, outH: outH, outW: outW)
         }
     }
 
@@ -243,9 +268,10 @@ struct Winograd3x3: Sendable {
 
     /// `Aᵀ m A` of every tile and output channel of the products `m` (position ξ of tile `t`,
     /// channel `o` at `m[ξ · positionStride + t · O' + o]`), plus `bias`, then `activation`,
-    /// clipped to `outH × outW` and written to `[O, outH, outW]`.
+    /// clipped to `outH × outW` and written to `[O, outH, outW]`, then the `ending`, if any.
     private func transformOutput(_ m: UnsafePointer<Float>, grid: TileGrid, positionStride: Int, bias: [Float]?,
-                                 activation: Activation, into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
+                                 activation: Activation, ending: ResidualEnding?,
+                                 into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
         let lanes = Self.lanes
         var padded = [Float](repeating: 0, count: paddedOutputs)
         if let bias { padded.replaceSubrange(0..<outputChannels, with: bias) }
@@ -283,9 +309,20 @@ struct Winograd3x3: Sendable {
                                 rows[12 + j] = activation(y.3 + b)
                             }
                             for l in 0..<min(lanes, outputChannels - block * lanes) {
-                                let corner = output + ((block * lanes + l) * outH + top) * outW + left
+                                let offset = ((block * lanes + l) * outH + top) * outW + left
                                 for i in 0..<tileH {
-                                    for j in 0..<tileW { corner[i * outW + j] = scalars[(i * 4 + j) * lanes + l] }
+                                    let at = offset + i * outW
+                                    let s = scalars + i * 4 * lanes + l  // row i of channel l: s[j · lanes]
+                                    if tileW == Self.tile {
+                                        // A whole row of the tile as one vector store.
+                                        var row = SIMD4(s[0], s[lanes], s[2 * lanes], s[3 * lanes])
+                                        if let ending { row = ending(row, at: at) }
+                                        UnsafeMutableRawPointer(output + at).storeBytes(of: row, as: SIMD4<Float>.self)
+                                    } else {
+                                        for j in 0..<tileW {
+                                            output[at + j] = ending.map { $0(s[j * lanes], at: at + j) } ?? s[j * lanes]
+                                        }
+                                    }
                                 }
                             }
                         }

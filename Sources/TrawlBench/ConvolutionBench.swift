@@ -8,7 +8,8 @@ import Backbones
 /// this thread (so other work on the cores does not inflate it), with the multiply-adds per
 /// second that standard convolution counts (Winograd layers do fewer, so they may exceed the
 /// sgemm peak); then the whole network on one image, whose excess over the sum of its
-/// convolutions is everything else (max pooling, residual adds and ReLUs, copies). Each
+/// convolutions is everything else (max pooling, copies, and the shortcut adds and ReLUs that
+/// the blocks' last convolutions fuse into their output writes). Each
 /// figure is given again per image of a group of four (process CPU time: the layers that do
 /// not group images spread them over threads), where a Winograd layer runs the four images'
 /// tiles as one product per position; the whole network then runs a batch of eight, which

@@ -103,6 +103,29 @@ final class ConvolutionEdgeTests: XCTestCase {
         }
     }
 
+    /// A residual block's ending fused into the convolution (`conv(x, adding: s, then: .relu)`)
+    /// gives the bits of the convolution, then `add`, then `relu`, on every path: Winograd with
+    /// whole and partial tiles, 1×1, strided im2col and depthwise, in batches of two.
+    func testFusedResidualEndingMatchesSeparatePasses() {
+        var generator = SplitMix64(seed: 11)
+        let layers: [(weight: [Int], stride: Int, padding: Int, groups: Int, side: Int)] = [
+            ([24, 16, 3, 3], 1, 1, 1, 16), ([24, 16, 3, 3], 1, 1, 1, 13), ([24, 16, 1, 1], 1, 0, 1, 9),
+            ([24, 16, 3, 3], 2, 1, 1, 11), ([24, 16, 1, 1], 2, 0, 1, 10), ([16, 1, 3, 3], 1, 1, 16, 9),
+        ]
+        for layer in layers {
+            let outputs = layer.weight[0]
+            let conv = Conv2D(weight: randomTensor(layer.weight, &generator),
+                              bias: (0..<outputs).map { _ in uniform(&generator) }, stride: layer.stride,
+                              padding: .uniform(layer.padding), groups: layer.groups, activation: .relu)
+            let x = randomTensor([2, 16, layer.side, layer.side], &generator)
+            var expected = conv(x)
+            let shortcut = randomTensor(expected.shape, &generator)
+            add(&expected, shortcut)
+            relu(&expected)
+            XCTAssertEqual(conv(x, adding: shortcut, then: .relu), expected, "\(layer)")
+        }
+    }
+
     /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
     private func uniform(_ generator: inout SplitMix64) -> Float {
         Float(generator.next() >> 40) / Float(1 << 23) - 1

@@ -82,6 +82,34 @@ final class TensorOpsTests: XCTestCase {
                               countIncludePad: false), exclude.output)
     }
 
+    /// Max pooling on rows wide enough for its eight-window SIMD path (stride 2, from the first
+    /// window inside the row to the last whose loads stay inside), with the windows before and
+    /// after it, against the textbook loop: every output equal.
+    func testMaxPoolingOnWideRowsMatchesDirectLoop() {
+        var generator = SplitMix64(seed: 3)
+        for (kernel, stride, padding) in [(3, 2, 1), (2, 2, 0), (3, 2, 0), (3, 1, 1)] {
+            for width in [16, 33, 57, 112] {
+                let x = Tensor(shape: [2, 3, 7, width],
+                               data: (0..<(2 * 3 * 7 * width)).map { _ in Float(generator.next() >> 40) / Float(1 << 23) - 1 })
+                let y = maxPool2d(x, kernel: kernel, stride: stride, padding: padding)
+                let (outH, outW) = (y.shape[2], y.shape[3])
+                for p in 0..<6 {
+                    for i in 0..<outH {
+                        for j in 0..<outW {
+                            var m = -Float.infinity
+                            for r in i * stride - padding ..< i * stride - padding + kernel where r >= 0 && r < 7 {
+                                for c in j * stride - padding ..< j * stride - padding + kernel where c >= 0 && c < width {
+                                    m = max(m, x.data[(p * 7 + r) * width + c])
+                                }
+                            }
+                            XCTAssertEqual(y.data[(p * outH + i) * outW + j], m, "k\(kernel) s\(stride) p\(padding) w\(width) (\(i), \(j))")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testAdaptiveAveragePoolingBins() {
         // 5 → 3 bins: rows [0,2), [1,4), [3,5) (PyTorch's floor/ceil rule).
         let x = Tensor(shape: [1, 1, 1, 5], data: [1, 2, 3, 4, 5])
