@@ -1,7 +1,7 @@
 #if defined(__linux__)
 #define _GNU_SOURCE   // sched_getaffinity, CPU_COUNT
-#include <sched.h>
 #endif
+#include <sched.h>
 
 #include "helper_thread.h"
 
@@ -65,11 +65,17 @@ typedef int (*condition)(struct trawl_helper_thread *h, uint64_t argument);
 static void wait_until(struct trawl_helper_thread *h, condition satisfied, uint64_t argument,
                        atomic_int *sleeping, pthread_cond_t *wakeUp) {
     if (satisfied(h, argument)) return;
-    uint64_t deadline = now_ns() + TRAWL_HELPER_SPIN_NS;
+    uint64_t start = now_ns();
     for (unsigned spins = 1;; spins++) {
         if (satisfied(h, argument)) return;
         pause_briefly();
-        if (spins % 64 == 0 && now_ns() > deadline) break;
+        if (spins % 64 == 0) {
+            uint64_t waited = now_ns() - start;
+            if (waited > TRAWL_HELPER_SPIN_NS) break;
+            // Past the first few microseconds, let other threads (the other one, when the CPUs are
+            // shared with other work) run between checks.
+            if (waited > TRAWL_HELPER_SPIN_NS / 10) sched_yield();
+        }
     }
     pthread_mutex_lock(&h->lock);
     atomic_store(sleeping, 1);

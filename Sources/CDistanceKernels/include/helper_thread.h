@@ -5,8 +5,9 @@
 
 /// A second thread that shares many short jobs with the calling thread: started once, each job
 /// handed to it through an atomic counter that it spins on for a short while
-/// (TRAWL_HELPER_SPIN_NS) before it sleeps on a condition variable, so that a job costs a
-/// cache-line transfer rather than a thread wake-up.
+/// (TRAWL_HELPER_SPIN_NS, yielding the CPU between checks after the first tenth) before it
+/// sleeps on a condition variable, so that a job costs a cache-line transfer rather than a
+/// thread wake-up.
 typedef struct trawl_helper_thread trawl_helper_thread;
 
 /// One piece of a job: `piece(context, index)`.
