@@ -114,7 +114,8 @@ public struct CoresetSampler: Sendable {
                 var sampler = self
                 sampler.showsProgress = false
                 let points = sampler.prepare(gatherRows(features, rows))
-                let selected = sampler.greedySelection(points, count: min(rows.count, max(1, Int(share.rounded(.up)))))
+                let selected = sampler.greedySelection(points, count: min(rows.count, max(1, Int(share.rounded(.up)))),
+                                                       startsHelper: false)
                 results[shard] = selected.map { rows[$0] }
             }
         }
@@ -183,46 +184,43 @@ public struct CoresetSampler: Sendable {
         knownBLASKernels && dim <= 256
     }
 
-    /// Rows a block is cut at when two workers share it: whole tiles of the small-chunk kernel
-    /// (8 rows) and whole twelve-row calls of the OpenBLAS-order kernel.
-    static let rowQuantum = 24
-    /// A row's cost per round besides its distances (reading it, taking its least), in centres, for dealing work.
-    static let unitOverhead = 2
-    /// The least work (row × centre units) a round hands to a second thread; less runs on one.
-    static let minimumSharedWork = 8 * blockRows
     /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
     static let workers = 2
 
+    /// The rows a block lowered against `centres` unseen centres may be cut at when two workers
+    /// share it: whole tiles (8 rows) where every chunk takes the small-chunk kernel, whole
+    /// twelve-row calls where every chunk takes the OpenBLAS-order kernel, both (24) where its
+    /// last chunk takes the small-chunk kernel and the others the OpenBLAS-order one.
+    static func rowQuantum(centres: Int) -> Int {
+        let small = Int(TRAWL_MAX_LOWERING_CENTRES), tile = Int(TRAWL_TILE_ROWS), call = 12
+        if centres <= small { return tile }
+        return (1...small).contains(centres % centreChunk) ? 24 : call
+    }
+
     /// The rows of each candidate block (`rows` of them, against `centres` unseen centres) that
-    /// each worker lowers: equal shares of the round's cost, blocks cut at ``rowQuantum`` rows
-    /// where `splittable`, otherwise each block going whole to the worker holding most of its
-    /// cost. Every row belongs to exactly one worker.
+    /// each worker lowers. Where `splittable`, every block is cut into two halves at the cut
+    /// its ``rowQuantum(centres:)`` allows nearest to its middle, so both workers run the same
+    /// mix of kernels and finish together; otherwise each block goes whole, to the workers in
+    /// turn. Every row belongs to exactly one worker.
     static func deal(_ blocks: [(rows: Int, centres: Int)], splittable: Bool) -> [[(slot: Int, rows: Range<Int>)]] {
-        let costs = blocks.map { $0.rows * ($0.centres + unitOverhead) }
-        let total = costs.reduce(0, +)
-        let workers = total >= minimumSharedWork ? Self.workers : 1
         var shares = [[(slot: Int, rows: Range<Int>)]](repeating: [], count: workers)
-        var start = 0   // the block's first cost unit on the line of the round's cost
         for (slot, block) in blocks.enumerated() {
-            let perRow = block.centres + unitOverhead
-            if !splittable {
-                shares[min(workers - 1, (start + costs[slot] / 2) * workers / max(total, 1))].append((slot, 0..<block.rows))
-            } else {
-                // Worker w takes the block's rows whose cost falls in [w · total / workers, (w + 1) · total / workers).
-                var lower = 0
-                for w in 0..<workers where lower < block.rows {
-                    let end = (w + 1) * total / workers - start
-                    var upper = w == workers - 1 ? block.rows : min(block.rows, max(0, end) / perRow)
-                    if upper < block.rows { upper = min(block.rows, (upper + rowQuantum / 2) / rowQuantum * rowQuantum) }
-                    if upper > lower { shares[w].append((slot, lower..<upper)); lower = upper }
-                }
+            guard splittable else {
+                shares[slot % workers].append((slot, 0..<block.rows))
+                continue
             }
-            start += costs[slot]
+            let quantum = rowQuantum(centres: block.centres)
+            let middle = (block.rows / 2 + quantum / 2) / quantum * quantum
+            let cut = middle == 0 ? block.rows : min(block.rows, middle)   // too short to halve: whole
+            shares[0].append((slot, 0..<cut))
+            if cut < block.rows { shares[1].append((slot, cut..<block.rows)) }
         }
         return shares
     }
 
-    func greedySelection(_ prepared: Prepared, count target: Int) -> [Int] {
+    /// The greedy selection of `target` points; `startsHelper` false keeps it on the calling
+    /// thread (the shards of ``select(from:shards:)``, which already run on every core).
+    func greedySelection(_ prepared: Prepared, count target: Int, startsHelper: Bool = true) -> [Int] {
         let points = prepared.points
         let n = points.shape[0], d = points.shape[1]
         let blockRows = Self.blockRows
@@ -254,12 +252,13 @@ public struct CoresetSampler: Sendable {
         var refreshed = [Bool](repeating: false, count: blockCount)
         let fused = Self.fusedKernelsAreExact(dim: d)
         let chunk = Self.centreChunk
-        // Each worker's scratch: where the fused kernels run, a chunk of centres packed for the
-        // OpenBLAS-order kernel and their norms; elsewhere a block's products, all zero between
-        // products (see `lowerRunning`).
+        // Each piece's scratch (a round has at most two pieces of each of its two blocks): where the
+        // fused kernels run, a chunk of centres packed for the OpenBLAS-order kernel and their norms;
+        // elsewhere a block's products, all zero between products (see `lowerRunning`).
+        let maximumPieces = Self.workers * 2
         let scratchSize = fused ? chunk * d + chunk : blockRows * chunk
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: Self.workers * scratchSize)
-        scratch.initialize(repeating: 0, count: Self.workers * scratchSize)
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maximumPieces * scratchSize)
+        scratch.initialize(repeating: 0, count: maximumPieces * scratchSize)
         defer { scratch.deallocate() }
         // The points again, eight rows at a time dimension-major, for the small-chunk kernel
         // (blocks start at a tile); only where the fused kernels run.
@@ -275,6 +274,12 @@ public struct CoresetSampler: Sendable {
             running[index] = -1
             selected.append(index)
         }
+
+        // The round's two workers: this thread and, with a second CPU, a helper thread kept for the
+        // whole selection (a round lasts well under a millisecond, too short to wake a thread for).
+        let workers = WorkerPair(startsHelper: startsHelper)
+        // Each piece's largest running distance and its first index.
+        var pieceMaxima = [(value: Float, index: Int)](repeating: (-.infinity, -1), count: maximumPieces)
 
         points.data.withUnsafeBufferPointer { pointBuffer in
         running.withUnsafeMutableBufferPointer { runningBuffer in
@@ -302,36 +307,41 @@ public struct CoresetSampler: Sendable {
                     }
                     if candidates.isEmpty { break }
                     // The round's work: every candidate block against the centres it has not seen,
-                    // its rows dealt to the workers by estimated cost. Each row is lowered by one
-                    // worker, with the bits of one sgemm per block and chunk, so the dealing
-                    // changes no result.
+                    // its rows dealt to the two workers in pieces. Each row is lowered by one
+                    // piece, with the bits of one sgemm per block and chunk, so neither the dealing
+                    // nor the thread a piece runs on changes any result. Each piece then finds the
+                    // largest value in its rows.
                     let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
                     let shares = Self.deal(zip(candidates, rowRanges).map { ($1.count, seenNow - blockSeen[$0]) },
                                            splittable: fused)
+                    // Worker 0's pieces from the front, worker 1's from the back (see `WorkerPair`).
+                    let pieces = shares[0] + shares[1].reversed()
                     centres.withUnsafeBufferPointer { c in
                     centreNorms.withUnsafeBufferPointer { cn in
-                        let work = { (worker: Int) in
-                            for (slot, rows) in shares[worker] {
-                                let r0 = rowRanges[slot].lowerBound
-                                Self.lowerRunning(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
-                                                  norms: normBase + r0, blockRows: rowRanges[slot].count, rows: rows, dim: d,
-                                                  centres: c.baseAddress!, centreNorms: cn.baseAddress!,
-                                                  seen: blockSeen[candidates[slot]] ..< seenNow, running: runningBase + r0,
-                                                  scratch: scratch + worker * scratchSize)
-                            }
-                        }
-                        if shares.count > 1 {
-                            DispatchQueue.concurrentPerform(iterations: shares.count) { work($0) }
-                        } else {
-                            work(0)
+                    pieceMaxima.withUnsafeMutableBufferPointer { maxima in
+                        let maxima = maxima.baseAddress!
+                        workers.run(pieces: pieces.count) { i in
+                            let (slot, rows) = pieces[i], r0 = rowRanges[slot].lowerBound
+                            Self.lowerRunning(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
+                                              norms: normBase + r0, blockRows: rowRanges[slot].count, rows: rows, dim: d,
+                                              centres: c.baseAddress!, centreNorms: cn.baseAddress!,
+                                              seen: blockSeen[candidates[slot]] ..< seenNow, running: runningBase + r0,
+                                              scratch: scratch + i * scratchSize)
+                            maxima[i] = Self.maximum(runningBase, r0 + rows.lowerBound, r0 + rows.upperBound)
                         }
                     }
                     }
-                    for b in candidates {
+                    }
+                    for (slot, b) in candidates.enumerated() {
                         blockSeen[b] = seenNow
                         refreshed[b] = true
-                        let r0 = b * blockRows
-                        (blockMax[b], blockArgmax[b]) = Self.maximum(runningBase, r0, min(n, r0 + blockRows))
+                        (blockMax[b], blockArgmax[b]) = (-.infinity, -1)
+                        for (i, piece) in pieces.enumerated() where piece.slot == slot {
+                            let (value, index) = pieceMaxima[i]
+                            if blockArgmax[b] < 0 || value > blockMax[b] || (value == blockMax[b] && index < blockArgmax[b]) {
+                                (blockMax[b], blockArgmax[b]) = (value, index)
+                            }
+                        }
                         if blockMax[b] > best || (blockMax[b] == best && blockArgmax[b] < bestIndex) {
                             (best, bestIndex) = (blockMax[b], blockArgmax[b])
                         }

@@ -78,15 +78,15 @@ final class CoresetKernelTests: XCTestCase {
             let points = gaussianMatrix(rows, dim, seed: 41)
             // Running distances of the size the distances have, so that many of them are lowered.
             let running = gaussianMatrix(1, rows, seed: 42, scale: Double(dim) / 3).data.map { 2 * Float(dim) + $0 }
-            // The whole block, two workers' shares and pieces of 24 rows and their multiples.
-            let pieces = [[0..<rows], CoresetSampler.deal([(rows, 64)], splittable: true).map { $0[0].rows },
-                          stride(from: 0, to: rows, by: 72).map { $0 ..< min(rows, $0 + 72) }]
             // 1 … 7 centres take the small-chunk kernel, the rest the OpenBLAS-order kernel, whose
             // sums depend on the count modulo 16 and on the parity of the number of full eights;
-            // 300 is two chunks.
-            for count in [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 40, 100, 255, 256, 300] {
+            // 260 and 300 are two chunks (260's second of four centres takes the small-chunk kernel).
+            for count in [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 23, 24, 31, 32, 40, 100, 255, 256, 260, 300] {
                 let centres = gaussianMatrix(count, dim, seed: 43 + UInt64(count))
                 let expected = reference(points, centres, running: running)
+                // The whole block, the two workers' halves and pieces of 24 rows and their multiples.
+                let pieces = [[0..<rows], CoresetSampler.deal([(rows, count)], splittable: true).flatMap { $0.map(\.rows) },
+                              stride(from: 0, to: rows, by: 72).map { $0 ..< min(rows, $0 + 72) }]
                 for rowPieces in pieces {
                     // Exact equality (no distance here is zero, so no ±0 either).
                     XCTAssertEqual(sampler(points, centres, running: running, pieces: rowPieces), expected,
@@ -98,21 +98,19 @@ final class CoresetKernelTests: XCTestCase {
     }
 
     func testDealingGivesEveryRowToOneWorker() {
-        // Two blocks of unequal work: shares cut at 24-row boundaries, each row once, costs within a quantum.
-        let blocks = [(rows: 1024, centres: 300), (rows: 1024, centres: 20)]
+        // Every block is halved at the cut nearest its middle that its kernels allow: a tile (8 rows)
+        // for 3 centres (small-chunk kernel), a twelve-row call for 300 (OpenBLAS-order kernel),
+        // both (24) for 260, whose last chunk of four takes the small-chunk kernel; a short last block.
+        let blocks = [(rows: 1024, centres: 3), (rows: 1024, centres: 300), (rows: 1024, centres: 260), (rows: 16, centres: 20)]
+        XCTAssertEqual(blocks.map { CoresetSampler.rowQuantum(centres: $0.centres) }, [8, 12, 24, 12])
         let shares = CoresetSampler.deal(blocks, splittable: true)
         XCTAssertEqual(shares.count, CoresetSampler.workers)
-        for (slot, block) in blocks.enumerated() {
-            let ranges = shares.flatMap { $0.filter { $0.slot == slot }.map(\.rows) }.sorted { $0.lowerBound < $1.lowerBound }
-            XCTAssertEqual(ranges.first?.lowerBound, 0)
-            XCTAssertEqual(ranges.last?.upperBound, block.rows)
-            for (a, b) in zip(ranges, ranges.dropFirst()) { XCTAssertEqual(a.upperBound, b.lowerBound) }
-            for range in ranges where range.upperBound < block.rows { XCTAssertEqual(range.upperBound % CoresetSampler.rowQuantum, 0) }
-        }
-        let costs = shares.map { $0.reduce(0) { $0 + $1.rows.count * (blocks[$1.slot].centres + CoresetSampler.unitOverhead) } }
-        XCTAssertLessThanOrEqual(abs(costs[0] - costs[1]), CoresetSampler.rowQuantum * (300 + CoresetSampler.unitOverhead))
-        // Blocks that may not be cut go whole; a round too small to share stays on one thread.
-        XCTAssertEqual(CoresetSampler.deal(blocks, splittable: false).map { $0.map(\.slot) }, [[0], [1]])
-        XCTAssertEqual(CoresetSampler.deal([(rows: 256, centres: 1)], splittable: true).map { $0.map(\.rows) }, [[0..<256]])
+        XCTAssertEqual(shares.map { $0.map(\.slot) }, [[0, 1, 2, 3], [0, 1, 2, 3]])
+        XCTAssertEqual(shares.map { $0.map(\.rows) }, [[0..<512, 0..<516, 0..<504, 0..<12], [512..<1024, 516..<1024, 504..<1024, 12..<16]])
+        // Too short a block to cut goes whole to the first worker.
+        XCTAssertEqual(CoresetSampler.deal([(rows: 10, centres: 260)], splittable: true).map { $0.map(\.rows) }, [[0..<10], []])
+        // Blocks that may not be cut go whole, to the workers in turn.
+        XCTAssertEqual(CoresetSampler.deal(Array(blocks.prefix(2)), splittable: false).map { $0.map(\.slot) }, [[0], [1]])
+        XCTAssertEqual(CoresetSampler.deal([blocks[0]], splittable: false).map { $0.map(\.slot) }, [[0], []])
     }
 }

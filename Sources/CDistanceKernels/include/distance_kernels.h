@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+// The greedy coreset's kernels; the thread that shares its rounds is in helper_thread.h.
+
 /// Rows per tile of the packed layout ``trawl_pack_rows`` writes.
 #define TRAWL_TILE_ROWS 8
 
