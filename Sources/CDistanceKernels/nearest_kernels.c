@@ -128,15 +128,18 @@ static Tail tail_tile(const float *bank, size_t bankRows, size_t dim, const floa
 
 /// One panel against the tile of rows `j0 …` (`rows`, `norms`): updates the running nearest
 /// distance and row of its sixteen lanes. Rows arrive in increasing order and a row replaces
-/// the nearest only when strictly nearer, so ties keep the lower row.
+/// the nearest only when strictly nearer, so ties keep the lower row. `checksOwn` is a constant
+/// at each call, so the tiles without a lane's own row carry no masking.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void nearest_tile(const float *panel, const float *rows, size_t stride, const float *norms,
-                                size_t dim, size_t j0, long ownFirst, int checksOwn, const __m256 queryNorm[2],
+                                size_t dim, size_t j0, long ownFirst, const int checksOwn, const __m256 queryNorm[2],
                                 __m256 best[2], __m256i nearest[2]) {
     __m256 dot[2][TILE_ROWS];
     tile_dots(panel, rows, stride, dim, dot);
+#pragma unroll
     for (int j = 0; j < TILE_ROWS; j++) {
         __m256 row = _mm256_castsi256_ps(_mm256_set1_epi32((int)(j0 + j)));
+#pragma unroll
         for (int h = 0; h < 2; h++) {
             __m256 own = checksOwn ? own_lanes(ownFirst, h, j) : _mm256_setzero_ps();
             __m256 distance = distances_from_dots(dot[h][j], queryNorm[h], norms[j], own);
@@ -160,6 +163,13 @@ static void nearest_rows_avx2(const float *panels, size_t panelCount, const floa
     for (size_t c0 = 0; c0 < bankRows; c0 += chunk) {
         size_t c1 = c0 + chunk < fullRows ? c0 + chunk : fullRows;
         int hasTail = c0 + chunk >= bankRows && fullRows < bankRows;
+        // The next chunk, fetched a few cache lines per tile over all the panels' passes: the
+        // hardware prefetchers do not follow six rows read side by side, and a pass that waits
+        // for memory at every line costs more than the fetch spread over the chunk.
+        const char *next = (const char *)(bank + (c0 + chunk < bankRows ? c0 + chunk : bankRows) * dim);
+        const char *nextEnd = (const char *)(bank + (c0 + 2 * chunk < bankRows ? c0 + 2 * chunk : bankRows) * dim);
+        size_t tiles = panelCount * ((c1 > c0 ? c1 - c0 : 0) / TILE_ROWS), lines = (size_t)(nextEnd - next) / 64 + 1;
+        size_t linesPerTile = tiles == 0 ? 0 : (lines + tiles - 1) / tiles;
         for (size_t p = 0; p < panelCount; p++) {
             const float *panel = panels + p * dim * TRAWL_QUERY_PANEL_ROWS;
             float *distanceOut = nearestDistance + p * TRAWL_QUERY_PANEL_ROWS;
@@ -172,13 +182,16 @@ static void nearest_rows_avx2(const float *panels, size_t panelCount, const floa
             // Lane 0's own row; a tile holds a lane's own row when it meets [own, own + 16).
             long own = ownOffset + (long)(p * TRAWL_QUERY_PANEL_ROWS);
             for (size_t j0 = c0; j0 < c1; j0 += TILE_ROWS) {
-                int checksOwn = skipsOwn && own < (long)(j0 + TILE_ROWS) && own + TRAWL_QUERY_PANEL_ROWS > (long)j0;
-                nearest_tile(panel, bank + j0 * dim, dim, bankNorms + j0, dim, j0, own - (long)j0, checksOwn,
-                             queryNorm, best, nearest);
+                for (size_t l = 0; l < linesPerTile && next < nextEnd; l++, next += 64) _mm_prefetch(next, _MM_HINT_T0);
+                if (skipsOwn && own < (long)(j0 + TILE_ROWS) && own + TRAWL_QUERY_PANEL_ROWS > (long)j0)
+                    nearest_tile(panel, bank + j0 * dim, dim, bankNorms + j0, dim, j0, own - (long)j0, 1, queryNorm,
+                                 best, nearest);
+                else
+                    nearest_tile(panel, bank + j0 * dim, dim, bankNorms + j0, dim, j0, 0, 0, queryNorm, best, nearest);
             }
             if (hasTail)
-                nearest_tile(panel, tail.rows, dim, tail.norms, dim, fullRows, own - (long)fullRows,
-                             skipsOwn, queryNorm, best, nearest);
+                nearest_tile(panel, tail.rows, dim, tail.norms, dim, fullRows, own - (long)fullRows, skipsOwn,
+                             queryNorm, best, nearest);
             _mm256_storeu_ps(distanceOut, best[0]);
             _mm256_storeu_ps(distanceOut + 8, best[1]);
             _mm256_storeu_si256((__m256i *)rowOut, nearest[0]);
