@@ -186,6 +186,8 @@ public struct CoresetSampler: Sendable {
 
     /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
     static let workers = 2
+    /// Most blocks refreshed in one round (the unrefreshed ones with the largest bounds).
+    static let blocksPerRound = 2
 
     /// The rows a block lowered against `centres` unseen centres may be cut at when two workers
     /// share it: whole tiles (8 rows) where every chunk takes the small-chunk kernel, whole
@@ -252,10 +254,11 @@ public struct CoresetSampler: Sendable {
         var refreshed = [Bool](repeating: false, count: blockCount)
         let fused = Self.fusedKernelsAreExact(dim: d)
         let chunk = Self.centreChunk
-        // Each piece's scratch (a round has at most two pieces of each of its two blocks): where the
-        // fused kernels run, a chunk of centres packed for the OpenBLAS-order kernel and their norms;
-        // elsewhere a block's products, all zero between products (see `lowerRunning`).
-        let maximumPieces = Self.workers * 2
+        // Each piece's scratch (``deal`` cuts each of a round's blocks into at most one piece per
+        // worker): where the fused kernels run, a chunk of centres packed for the OpenBLAS-order
+        // kernel and their norms; elsewhere a block's products, all zero between products (see
+        // `lowerRunning`).
+        let maximumPieces = Self.blocksPerRound * Self.workers
         let scratchSize = fused ? chunk * d + chunk : blockRows * chunk
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maximumPieces * scratchSize)
         scratch.initialize(repeating: 0, count: maximumPieces * scratchSize)
@@ -292,9 +295,9 @@ public struct CoresetSampler: Sendable {
                 for b in 0..<blockCount { refreshed[b] = false }
                 var best: Float = -.infinity, bestIndex = -1
                 while true {
-                    // The (up to) two unrefreshed blocks with the largest bounds that can still win.
+                    // The (up to ``blocksPerRound``) unrefreshed blocks with the largest bounds that can still win.
                     var candidates = [Int]()
-                    for _ in 0..<2 {
+                    for _ in 0..<Self.blocksPerRound {
                         var top = -1
                         for b in 0..<blockCount where !refreshed[b] && !candidates.contains(b) {
                             if top < 0 || blockMax[b] > blockMax[top] { top = b }
@@ -316,6 +319,7 @@ public struct CoresetSampler: Sendable {
                                            splittable: fused)
                     // Worker 0's pieces from the front, worker 1's from the back (see `WorkerPair`).
                     let pieces = shares[0] + shares[1].reversed()
+                    precondition(pieces.count <= maximumPieces, "\(pieces.count) pieces for \(maximumPieces) scratch areas")
                     centres.withUnsafeBufferPointer { c in
                     centreNorms.withUnsafeBufferPointer { cn in
                     pieceMaxima.withUnsafeMutableBufferPointer { maxima in
