@@ -92,6 +92,8 @@ struct ResidualEnding {
 }
 
 /// `x` with the values below `lower` replaced by `lower`'s, then those above `upper` by `upper`'s.
+/// Concrete on purpose (``ResidualEnding`` has its four-lane twin): written generic over `SIMD`,
+/// it made EfficientNet-Lite0 take 102.5 instead of 14.9 ms CPU per image.
 @inline(__always)
 func clamp(_ x: SIMD8<Float>, lower: SIMD8<Float>, upper: SIMD8<Float>) -> SIMD8<Float> {
     x.replacing(with: lower, where: x .< lower).replacing(with: upper, where: x .> upper)
