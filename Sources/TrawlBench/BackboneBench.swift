@@ -55,7 +55,7 @@ func runBackboneBenchmarks() {
     let wideWeights = ResNet.placeholderWeights(.wideResNet50_2)
     let wideGFLOP = resNetGFLOP(wideWeights, upToLayer: 3, inputSize: 224)
     let wide = try! ResNet.backbone(.wideResNet50_2, weights: wideWeights)
-    let (wideWall, wideCPU) = measure(repeats: 1) { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
+    let (wideWall, wideCPU) = measure { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
     let widePerCore = wideGFLOP * Double(batch) / wideCPU
     print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
                  + "%.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak; "
@@ -74,7 +74,7 @@ private func compareWithTorch(_ trawlRates: [String: Double], batch: Int) {
         return
     }
     print("torch CPU, same shapes, random weights (2 threads, eager, inference_mode, batch \(batch)):")
-    guard let output = runBenchPython(script, arguments: ["\(batch)", "2", "2"], packages: ["pybench-torch"],
+    guard let output = runBenchPython(script, arguments: ["\(batch)", "2", "\(timedRuns)"], packages: ["pybench-torch"],
                                       skipping: "torch comparison (make bench installs torch into .assets/pybench-torch)")
     else { return }
     var torchRates = [String: Double]()
@@ -99,11 +99,15 @@ private func report(_ label: String, batch: Int, wall: Double, cpu: Double, targ
                  label, Double(batch) / wall, cpuPerImage * 1e3, 2 / cpuPerImage, target))
 }
 
-/// Best wall time and best process CPU time of `repeats` runs after a warm-up.
-private func measure(repeats: Int = 3, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+/// Timed runs per network after one warm-up run, for Trawl and for torch alike: each side's
+/// figure is its best of these.
+private let timedRuns = 3
+
+/// Best wall time and best process CPU time of ``timedRuns`` runs after a warm-up.
+private func measure(_ body: () -> Void) -> (wall: Double, cpu: Double) {
     body()
     var (wall, cpu) = (Double.infinity, Double.infinity)
-    for _ in 0..<repeats {
+    for _ in 0..<timedRuns {
         let (start, startCPU) = (Date(), cpuSeconds())
         body()
         cpu = min(cpu, cpuSeconds() - startCPU)
