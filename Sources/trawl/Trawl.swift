@@ -1,6 +1,7 @@
 import ArgumentParser
 import FileErrors
 import Foundation
+import Tensors
 
 /// The `trawl` command line.
 @main
@@ -17,6 +18,7 @@ struct Trawl: ParsableCommand {
     /// Runs the command; a Foundation file error that reaches here is reported as
     /// `path: reason` rather than Foundation's "NSCocoaErrorDomain error 512".
     static func main() {
+        ActivationMemory.keepFreedBlocks()
         do {
             var command = try parseAsRoot()
             try command.run()
