@@ -19,8 +19,8 @@ enum {
     span = 6,
 };
 
-/// The rows of `blocked` the image covers, from `*first` on: `top` and `height` cut at the
-/// blocked image's edge (0 rows when the offset lies past it).
+/// Rows (or columns) of the blocked image that the image's `extent` covers from `offset` on:
+/// cut at the blocked image's `edge`, 0 when the offset lies past it.
 static size_t covered(size_t offset, size_t extent, size_t edge) {
     if (offset >= edge) return 0;
     return extent < edge - offset ? extent : edge - offset;
@@ -151,7 +151,8 @@ TRAWL_AVX2_INLINE void transpose8(__m256 r[lanes]) {
     }
 }
 
-/// Rows `row` … of the image's channels `c0 … c0 + 7` (zeros past `channels`), columns `x … x + 7`.
+/// ``trawl_winograd_fill``: each line of the blocked image written once, eight columns of
+/// eight channel planes (zeros past `channels`) at a time through an 8 × 8 transpose.
 TRAWL_AVX2 static void fill_avx2(const float *image, size_t channels, size_t height, size_t width, size_t top,
                                  size_t left, float *blocked, size_t blocks, size_t blockedHeight,
                                  size_t blockedWidth) {
