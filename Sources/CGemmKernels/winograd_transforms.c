@@ -64,62 +64,64 @@ void trawl_winograd_fill_portable(const float *image, size_t channels, size_t he
     }
 }
 
-void trawl_winograd_transform_input_portable(const float *blocked, size_t blocks, size_t blockedHeight,
-                                             size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
-                                             size_t tileStride, size_t positionStride) {
-    for (size_t ty = 0; ty < tilesDown; ty++) {
-        for (size_t tx = 0; tx < tilesAcross; tx++) {
-            size_t t = ty * tilesAcross + tx;
-            for (size_t block = 0; block < blocks; block++) {
-                const float *corner = blocked + block * blockedHeight * blockedWidth * lanes
-                                      + (ty * blockedWidth + tx) * tile * lanes;
-                float *destination = v + t * tileStride + block * lanes;
-                for (size_t l = 0; l < lanes; l++) {
-                    float rows[span * span];  // row i of the tile transformed along j, at rows[i · 6 + j]
-                    for (size_t i = 0; i < span; i++) {
-                        float d[span];
-                        for (size_t j = 0; j < span; j++) d[j] = corner[(i * blockedWidth + j) * lanes + l];
-                        input_transform_scalar(d, rows + i * span);
-                    }
-                    for (size_t j = 0; j < span; j++) {
-                        float d[span], r[span];
-                        for (size_t i = 0; i < span; i++) d[i] = rows[i * span + j];
-                        input_transform_scalar(d, r);
-                        for (size_t i = 0; i < span; i++) destination[(i * span + j) * positionStride + l] = r[i];
-                    }
-                }
-            }
+/// `Bᵀ d B` of one tile's eight channels: `corner` is its top-left pixel in the blocked image,
+/// `rowStride` floats a row; position ξ goes to `destination[ξ · positionStride]`.
+typedef void (*InputTileKernel)(const float *corner, size_t rowStride, float *destination, size_t positionStride);
+
+static void input_tile_portable(const float *corner, size_t rowStride, float *destination, size_t positionStride) {
+    for (size_t l = 0; l < lanes; l++) {
+        float rows[span * span];  // row i of the tile transformed along j, at rows[i · 6 + j]
+        for (size_t i = 0; i < span; i++) {
+            float d[span];
+            for (size_t j = 0; j < span; j++) d[j] = corner[i * rowStride + j * lanes + l];
+            input_transform_scalar(d, rows + i * span);
+        }
+        for (size_t j = 0; j < span; j++) {
+            float d[span], r[span];
+            for (size_t i = 0; i < span; i++) d[i] = rows[i * span + j];
+            input_transform_scalar(d, r);
+            for (size_t i = 0; i < span; i++) destination[(i * span + j) * positionStride + l] = r[i];
         }
     }
 }
 
-void trawl_winograd_transform_output_portable(const float *m, size_t tileStride, size_t positionStride,
-                                              size_t tilesDown, size_t tilesAcross, size_t channels,
-                                              const float *bias, float lower, float upper, const float *shortcut,
-                                              float finalLower, float finalUpper, float *output, size_t outH,
-                                              size_t outW) {
-    for (size_t ty = 0; ty < tilesDown; ty++) {
-        for (size_t tx = 0; tx < tilesAcross; tx++) {
-            size_t t = ty * tilesAcross + tx, top = ty * tile, left = tx * tile;
-            size_t tileH = outH - top < tile ? outH - top : tile, tileW = outW - left < tile ? outW - left : tile;
-            for (size_t o = 0; o < channels; o++) {
-                const float *source = m + t * tileStride + o;
-                float rows[span * tile];  // row i of m transformed along j, at rows[i · 4 + j]
-                for (size_t i = 0; i < span; i++) {
-                    float d[span];
-                    for (size_t j = 0; j < span; j++) d[j] = source[(i * span + j) * positionStride];
-                    output_transform_scalar(d, rows + i * tile);
-                }
-                for (size_t j = 0; j < tileW; j++) {
-                    float d[span], y[tile];
-                    for (size_t i = 0; i < span; i++) d[i] = rows[i * tile + j];
-                    output_transform_scalar(d, y);
-                    for (size_t i = 0; i < tileH; i++) {
-                        size_t at = (o * outH + top + i) * outW + left + j;
-                        float value = trawl_add_clamp(y[i], bias[o], lower, upper);
-                        output[at] = shortcut ? trawl_add_clamp(value, shortcut[at], finalLower, finalUpper) : value;
-                    }
-                }
+/// What every output tile of a layer shares (``trawl_winograd_transform_output``'s arguments).
+typedef struct {
+    /// Floats from one position of the products to the next.
+    size_t positionStride;
+    /// Floats from one output row to the next, and from one output channel to the next.
+    size_t outW, plane;
+    /// The activation's clamp.
+    float lower, upper;
+    /// The residual ending's clamp (when there is a shortcut).
+    float finalLower, finalUpper;
+} OutputLayout;
+
+/// `Aᵀ m A` of one tile's eight channels, the first `present` of them written: `products` is
+/// position 0 of the tile's first channel, `bias` that channel's; `rows × columns` outputs of
+/// each channel go to `output` (the tile's top-left output of the first channel), then the
+/// ending with `shortcut` (laid out as `output`) unless it is NULL.
+typedef void (*OutputTileKernel)(const OutputLayout *layout, const float *products, const float *bias, size_t present,
+                                 size_t rows, size_t columns, float *output, const float *shortcut);
+
+static void output_tile_portable(const OutputLayout *layout, const float *products, const float *bias, size_t present,
+                                 size_t rows, size_t columns, float *output, const float *shortcut) {
+    for (size_t l = 0; l < present; l++) {
+        float transformed[span * tile];  // row i of m transformed along j, at transformed[i · 4 + j]
+        for (size_t i = 0; i < span; i++) {
+            float d[span];
+            for (size_t j = 0; j < span; j++) d[j] = products[(i * span + j) * layout->positionStride + l];
+            output_transform_scalar(d, transformed + i * tile);
+        }
+        for (size_t j = 0; j < columns; j++) {
+            float d[span], y[tile];
+            for (size_t i = 0; i < span; i++) d[i] = transformed[i * tile + j];
+            output_transform_scalar(d, y);
+            for (size_t i = 0; i < rows; i++) {
+                size_t at = l * layout->plane + i * layout->outW + j;
+                float value = trawl_add_clamp(y[i], bias[l], layout->lower, layout->upper);
+                output[at] = shortcut ? trawl_add_clamp(value, shortcut[at], layout->finalLower, layout->finalUpper)
+                                      : value;
             }
         }
     }
@@ -210,30 +212,19 @@ TRAWL_AVX2_INLINE void output_transform_avx2(const __m256 m[span], __m256 y[tile
     y[3] = _mm256_add_ps(_mm256_add_ps(d12, _mm256_mul_ps(eight, d34)), m[5]);
 }
 
-TRAWL_AVX2 static void transform_input_avx2(const float *blocked, size_t blocks, size_t blockedHeight,
-                                            size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
-                                            size_t tileStride, size_t positionStride) {
-    for (size_t ty = 0; ty < tilesDown; ty++) {
-        for (size_t tx = 0; tx < tilesAcross; tx++) {
-            size_t t = ty * tilesAcross + tx;
-            for (size_t block = 0; block < blocks; block++) {
-                const float *corner = blocked + block * blockedHeight * blockedWidth * lanes
-                                      + (ty * blockedWidth + tx) * tile * lanes;
-                float *destination = v + t * tileStride + block * lanes;
-                __m256 rows[span][span];  // row i of the tile transformed along j
-                for (int i = 0; i < span; i++) {
-                    __m256 d[span];
-                    for (int j = 0; j < span; j++) d[j] = _mm256_loadu_ps(corner + (i * blockedWidth + j) * lanes);
-                    input_transform_avx2(d, rows[i]);
-                }
-                for (int j = 0; j < span; j++) {
-                    __m256 d[span], r[span];
-                    for (int i = 0; i < span; i++) d[i] = rows[i][j];
-                    input_transform_avx2(d, r);
-                    for (int i = 0; i < span; i++) _mm256_storeu_ps(destination + (i * span + j) * positionStride, r[i]);
-                }
-            }
-        }
+TRAWL_AVX2 static void input_tile_avx2(const float *corner, size_t rowStride, float *destination,
+                                       size_t positionStride) {
+    __m256 rows[span][span];  // row i of the tile transformed along j
+    for (int i = 0; i < span; i++) {
+        __m256 d[span];
+        for (int j = 0; j < span; j++) d[j] = _mm256_loadu_ps(corner + i * rowStride + j * lanes);
+        input_transform_avx2(d, rows[i]);
+    }
+    for (int j = 0; j < span; j++) {
+        __m256 d[span], r[span];
+        for (int i = 0; i < span; i++) d[i] = rows[i][j];
+        input_transform_avx2(d, r);
+        for (int i = 0; i < span; i++) _mm256_storeu_ps(destination + (i * span + j) * positionStride, r[i]);
     }
 }
 
@@ -275,49 +266,78 @@ TRAWL_AVX2_INLINE void store_tile_row(const __m256 y[tile], size_t present, size
     }
 }
 
-TRAWL_AVX2 static void transform_output_avx2(const float *m, size_t tileStride, size_t positionStride,
-                                             size_t tilesDown, size_t tilesAcross, size_t channels, const float *bias,
-                                             float lower, float upper, const float *shortcut, float finalLower,
-                                             float finalUpper, float *output, size_t outH, size_t outW) {
-    const __m256 lowers = _mm256_set1_ps(lower), uppers = _mm256_set1_ps(upper);
-    const __m256 finalLowers = _mm256_set1_ps(finalLower), finalUppers = _mm256_set1_ps(finalUpper);
-    size_t blocks = (channels + lanes - 1) / lanes, plane = outH * outW;
-    // Sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
-    // sixteen output planes being written stay in cache until their lines are whole.
+TRAWL_AVX2 static void output_tile_avx2(const OutputLayout *layout, const float *products, const float *bias,
+                                        size_t present, size_t rows, size_t columns, float *output,
+                                        const float *shortcut) {
+    const __m256 lower = _mm256_set1_ps(layout->lower), upper = _mm256_set1_ps(layout->upper);
+    const __m256 finalLower = _mm256_set1_ps(layout->finalLower), finalUpper = _mm256_set1_ps(layout->finalUpper);
+    __m256 transformed[span][tile];  // row i of m transformed along j
+    for (int i = 0; i < span; i++) {
+        __m256 d[span];
+        for (int j = 0; j < span; j++) d[j] = _mm256_loadu_ps(products + (i * span + j) * layout->positionStride);
+        output_transform_avx2(d, transformed[i]);
+    }
+    __m256 y[tile][tile];  // y[i][j]: the output at row i, column j of the tile
+    const __m256 b = _mm256_loadu_ps(bias);
+    for (int j = 0; j < tile; j++) {
+        __m256 d[span], column[tile];
+        for (int i = 0; i < span; i++) d[i] = transformed[i][j];
+        output_transform_avx2(d, column);
+        for (int i = 0; i < tile; i++) y[i][j] = trawl_add_clamp_avx2(column[i], b, lower, upper);
+    }
+    for (size_t i = 0; i < rows; i++) {
+        size_t at = i * layout->outW;
+        store_tile_row(y[i], present, columns, output + at, shortcut ? shortcut + at : NULL, layout->plane,
+                       finalLower, finalUpper);
+    }
+}
+#endif
+
+// MARK: Both paths
+
+/// ``trawl_winograd_transform_input`` with `kernel` for each tile's blocks of eight channels.
+static void transform_input_tiles(const float *blocked, size_t blocks, size_t blockedHeight, size_t blockedWidth,
+                                  size_t tilesDown, size_t tilesAcross, float *v, size_t tileStride,
+                                  size_t positionStride, InputTileKernel kernel) {
+    for (size_t ty = 0; ty < tilesDown; ty++) {
+        for (size_t tx = 0; tx < tilesAcross; tx++) {
+            size_t t = ty * tilesAcross + tx;
+            for (size_t block = 0; block < blocks; block++) {
+                const float *corner = blocked + block * blockedHeight * blockedWidth * lanes
+                                      + (ty * blockedWidth + tx) * tile * lanes;
+                kernel(corner, blockedWidth * lanes, v + t * tileStride + block * lanes, positionStride);
+            }
+        }
+    }
+}
+
+/// ``trawl_winograd_transform_output`` with `kernel` for each tile's blocks of eight channels:
+/// sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
+/// sixteen output planes being written stay in cache until their lines are whole.
+static void transform_output_tiles(const float *m, size_t tileStride, size_t positionStride, size_t tilesDown,
+                                   size_t tilesAcross, size_t channels, const float *bias, float lower, float upper,
+                                   const float *shortcut, float finalLower, float finalUpper, float *output,
+                                   size_t outH, size_t outW, OutputTileKernel kernel) {
+    const OutputLayout layout = {positionStride, outW, outH * outW, lower, upper, finalLower, finalUpper};
+    size_t blocks = (channels + lanes - 1) / lanes;
     for (size_t firstBlock = 0; firstBlock < blocks; firstBlock += 2) {
         size_t lastBlock = firstBlock + 2 < blocks ? firstBlock + 2 : blocks;
         for (size_t ty = 0; ty < tilesDown; ty++) {
             for (size_t tx = 0; tx < tilesAcross; tx++) {
                 size_t t = ty * tilesAcross + tx, top = ty * tile, left = tx * tile;
-                size_t tileH = outH - top < tile ? outH - top : tile, tileW = outW - left < tile ? outW - left : tile;
+                size_t rows = outH - top < tile ? outH - top : tile, columns = outW - left < tile ? outW - left : tile;
                 for (size_t block = firstBlock; block < lastBlock; block++) {
-                    const float *source = m + t * tileStride + block * lanes;
-                    __m256 rows[span][tile];  // row i of m transformed along j
-                    for (int i = 0; i < span; i++) {
-                        __m256 d[span];
-                        for (int j = 0; j < span; j++) d[j] = _mm256_loadu_ps(source + (i * span + j) * positionStride);
-                        output_transform_avx2(d, rows[i]);
-                    }
-                    __m256 y[tile][tile];  // y[i][j]: the output at row i, column j of the tile
-                    const __m256 b = _mm256_loadu_ps(bias + block * lanes);
-                    for (int j = 0; j < tile; j++) {
-                        __m256 d[span], column[tile];
-                        for (int i = 0; i < span; i++) d[i] = rows[i][j];
-                        output_transform_avx2(d, column);
-                        for (int i = 0; i < tile; i++) y[i][j] = trawl_add_clamp_avx2(column[i], b, lowers, uppers);
-                    }
                     size_t first = block * lanes, present = channels - first < lanes ? channels - first : lanes;
-                    for (size_t i = 0; i < tileH; i++) {
-                        size_t at = (first * outH + top + i) * outW + left;
-                        store_tile_row(y[i], present, tileW, output + at, shortcut ? shortcut + at : NULL, plane,
-                                       finalLowers, finalUppers);
-                    }
+                    size_t at = (first * outH + top) * outW + left;
+                    kernel(&layout, m + t * tileStride + first, bias + first, present, rows, columns, output + at,
+                           shortcut ? shortcut + at : NULL);
                 }
             }
         }
     }
 }
 
+#if defined(__x86_64__)
 static int has_avx2(void) { return __builtin_cpu_supports("avx2"); }
 #endif
 
@@ -338,13 +358,20 @@ void trawl_winograd_transform_input(const float *blocked, size_t blocks, size_t 
                                     size_t positionStride) {
 #if defined(__x86_64__)
     if (has_avx2()) {
-        transform_input_avx2(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
-                             positionStride);
+        transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
+                              positionStride, input_tile_avx2);
         return;
     }
 #endif
     trawl_winograd_transform_input_portable(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v,
                                             tileStride, positionStride);
+}
+
+void trawl_winograd_transform_input_portable(const float *blocked, size_t blocks, size_t blockedHeight,
+                                             size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
+                                             size_t tileStride, size_t positionStride) {
+    transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
+                          positionStride, input_tile_portable);
 }
 
 void trawl_winograd_transform_output(const float *m, size_t tileStride, size_t positionStride, size_t tilesDown,
@@ -353,11 +380,20 @@ void trawl_winograd_transform_output(const float *m, size_t tileStride, size_t p
                                      size_t outH, size_t outW) {
 #if defined(__x86_64__)
     if (has_avx2()) {
-        transform_output_avx2(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
-                              shortcut, finalLower, finalUpper, output, outH, outW);
+        transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
+                               shortcut, finalLower, finalUpper, output, outH, outW, output_tile_avx2);
         return;
     }
 #endif
     trawl_winograd_transform_output_portable(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias,
                                              lower, upper, shortcut, finalLower, finalUpper, output, outH, outW);
+}
+
+void trawl_winograd_transform_output_portable(const float *m, size_t tileStride, size_t positionStride,
+                                              size_t tilesDown, size_t tilesAcross, size_t channels,
+                                              const float *bias, float lower, float upper, const float *shortcut,
+                                              float finalLower, float finalUpper, float *output, size_t outH,
+                                              size_t outW) {
+    transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
+                           shortcut, finalLower, finalUpper, output, outH, outW, output_tile_portable);
 }
