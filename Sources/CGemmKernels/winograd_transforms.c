@@ -170,7 +170,7 @@ TRAWL_AVX2 static void fill_avx2(const float *image, size_t channels, size_t hei
                 continue;
             }
             const float *source = image + first * plane + (r - top) * width;
-            for (size_t x = 0; x < left; x++) _mm256_storeu_ps(line + x * lanes, zero);
+            for (size_t x = 0; x < left && x < blockedWidth; x++) _mm256_storeu_ps(line + x * lanes, zero);
             float *pixels = line + left * lanes;
             for (size_t x = 0; x < wholeColumns; x += lanes) {
                 __m256 v[lanes];

@@ -11,7 +11,7 @@ final class WinogradTransformTests: XCTestCase {
         var generator = SplitMix64(seed: 21)
         for (channels, blocks, height, width, top, left, blockedHeight, blockedWidth) in [
             (3, 1, 5, 7, 1, 1, 7, 9), (19, 3, 13, 17, 1, 2, 18, 22), (16, 2, 9, 20, 0, 0, 10, 18),
-            (8, 1, 6, 6, 3, 4, 6, 14), (9, 2, 4, 4, 9, 1, 6, 6),
+            (8, 1, 6, 6, 3, 4, 6, 14), (9, 2, 4, 4, 9, 1, 6, 6), (3, 1, 4, 5, 0, 7, 6, 6),
         ] {
             let image = (0..<channels * height * width).map { _ in uniform(&generator) }
             let count = blocks * 8 * blockedHeight * blockedWidth
