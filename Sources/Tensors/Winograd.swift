@@ -36,10 +36,18 @@ final class LazyWinograd: @unchecked Sendable {
 ///
 /// Layout: channels are the SIMD lanes. The image is first copied, zero-padded, into
 /// blocks of eight channels interleaved per pixel (`[C / 8, H, W, 8]`), so each tile's 36
-/// inputs for eight channels are 36 aligned vector loads; the transformed tiles and the
+/// inputs for eight channels are 36 vector loads; the transformed tiles and the
 /// products are `[36, images · tiles, C]` and `[36, images · tiles, O]`, tile-major, so eight channels
 /// of one tile are one vector store or load and the products' rows are whole tiles.
 /// Channel counts are rounded up to whole blocks of eight with zeros.
+///
+/// What runs where: this type plans the scratch and the groups of images; the copy into
+/// blocks, `Bᵀ d B`, and `Aᵀ m A` with the bias, activation, residual ending and the write
+/// back to `[O, H', W']` run in C (`winograd_transforms.c`: AVX2, one block of eight channels
+/// per 256-bit vector, 8 × 8 and 4 × 8 shuffle transposes between the layouts, or a portable
+/// loop with the same bits), the products in ``trawl_gemm``. The transforms are adds,
+/// subtracts and multiplications by 2, 4, 5 and 8 in a fixed order, never fused, so their
+/// bits are those of the Swift code they replaced (`WinogradBitsTests` pins them).
 ///
 /// The 36 products `[tiles, C] · [C, O]` run on Trawl's own GEMM (``trawl_gemm``), with
 /// each `[C, O]` packed into its panels once, when the layer first runs: OpenBLAS packed
@@ -62,9 +70,8 @@ struct Winograd3x3: Sendable {
     /// Positions of the 6×6 transform domain (the input tile's side, `tile + 2`, squared).
     static let positions = 36
 
-    /// Eight channels side by side, one per SIMD lane.
-    typealias Lanes = SIMD8<Float>
-    static let lanes = Lanes.scalarCount
+    /// Channels of one block, side by side in one vector (`winograd_transforms.c`).
+    static let lanes = 8
 
     /// `G g Gᵀ` for every input and output channel: for each position ξ, the `[C', O']`
     /// right operand of its product (`C'`, `O'` the channel counts rounded up to whole lane
@@ -164,19 +171,20 @@ struct Winograd3x3: Sendable {
     private func convolveTogether(_ images: UnsafePointer<Float>, count: Int, grid: TileGrid, height: Int, width: Int,
                                   padding: Padding2D, outH: Int, outW: Int, bias: [Float]?, activation: Activation,
                                   ending: ResidualEnding?, into output: UnsafeMutablePointer<Float>) {
-        let tiles = grid.count, rows = count * tiles
-        // The padded image extended with zeros to whole tiles, so loads need no bounds checks.
-        let blocked = BlockedImage(height: grid.down * Self.tile + 2, width: grid.across * Self.tile + 2,
-                                   channels: paddedInputs)
+        let tiles = grid.count, rows = count * tiles, blocks = paddedInputs / Self.lanes
+        // The padded image extended with zeros to whole tiles, so loads need no bounds checks:
+        // `[C' / 8, blockedHeight, blockedWidth, 8]`.
+        let (blockedHeight, blockedWidth) = (grid.down * Self.tile + 2, grid.across * Self.tile + 2)
+        let blockedCount = paddedInputs * blockedHeight * blockedWidth
         let (transformedCount, productsCount) = (Self.positions * rows * paddedInputs, Self.positions * rows * paddedOutputs)
-        let scratch = ThreadScratch.forCurrentThread.buffer(blocked.count + transformedCount + productsCount)
-        let transformed = scratch + blocked.count, products = transformed + transformedCount
+        let scratch = ThreadScratch.forCurrentThread.buffer(blockedCount + transformedCount + productsCount)
+        let transformed = scratch + blockedCount, products = transformed + transformedCount
         let (imageCount, outputCount) = (inputChannels * height * width, outputChannels * outH * outW)
         for image in 0..<count {
-            blocked.fill(scratch, from: images + image * imageCount, channels: inputChannels, height: height,
-                         width: width, padding: padding)
-            transformInput(blocked, at: scratch, grid: grid, positionStride: rows * paddedInputs,
-                           into: transformed + image * tiles * paddedInputs)
+            trawl_winograd_fill(images + image * imageCount, inputChannels, height, width, padding.top, padding.left,
+                                scratch, blocks, blockedHeight, blockedWidth)
+            trawl_winograd_transform_input(scratch, blocks, blockedHeight, blockedWidth, grid.down, grid.across,
+                                           transformed + image * tiles * paddedInputs, paddedInputs, rows * paddedInputs)
         }
         packedWeight.withUnsafeBufferPointer { u in
             for position in 0..<Self.positions {
@@ -184,10 +192,17 @@ struct Winograd3x3: Sendable {
                            u.baseAddress! + position * packedCount, products + position * rows * paddedOutputs, paddedOutputs)
             }
         }
+        // The bias in whole blocks of eight, zeros past the outputs (and everywhere without one:
+        // the transform adds it either way, as the Swift activation did).
+        var paddedBias = [Float](repeating: 0, count: paddedOutputs)
+        if let bias { paddedBias.replaceSubrange(0..<outputChannels, with: bias) }
+        let (lower, upper) = activation.bounds
+        let (finalLower, finalUpper) = (ending?.activation ?? activation).bounds
         for image in 0..<count {
-            transformOutput(products + image * tiles * paddedOutputs, grid: grid, positionStride: rows * paddedOutputs,
-                            bias: bias, activation: activation, ending: ending?.advanced(by: image * outputCount),
-                            into: output + image * outputCount, outH: outH, outW: outW)
+            trawl_winograd_transform_output(products + image * tiles * paddedOutputs, paddedOutputs, rows * paddedOutputs,
+                                            grid.down, grid.across, outputChannels, paddedBias, lower[0], upper[0],
+                                            ending?.shortcut.advanced(by: image * outputCount), finalLower[0],
+                                            finalUpper[0], output + image * outputCount, outH, outW)
         }
     }
 
@@ -203,156 +218,10 @@ struct Winograd3x3: Sendable {
         }
     }
 
-    /// An image in blocks of eight channels interleaved per pixel, `[channels / 8, height, width, 8]`.
-    struct BlockedImage {
-        let height: Int
-        let width: Int
-        /// A whole number of lane groups.
-        let channels: Int
-        var count: Int { channels * height * width }
-        /// Floats from one lane group to the next.
-        var blockStride: Int { height * width * Winograd3x3.lanes }
-
-        /// Writes `[channels, imageHeight, imageWidth]` at `image` into `buffer`, offset by
-        /// `padding.top` rows and `padding.left` columns, with zeros everywhere else.
-        func fill(_ buffer: UnsafeMutablePointer<Float>, from image: UnsafePointer<Float>, channels imageChannels: Int,
-                  height imageHeight: Int, width imageWidth: Int, padding: Padding2D) {
-            let lanes = Winograd3x3.lanes
-            buffer.update(repeating: 0, count: count)
-            let rows = min(imageHeight, height - padding.top), columns = min(imageWidth, width - padding.left)
-            for c in 0..<imageChannels {
-                let plane = image + c * imageHeight * imageWidth
-                let block = buffer + (c / lanes) * blockStride + c % lanes
-                for y in 0..<rows {
-                    let source = plane + y * imageWidth
-                    let line = block + ((y + padding.top) * width + padding.left) * lanes
-                    for x in 0..<columns { line[x * lanes] = source[x] }
-                }
-            }
-        }
-    }
-
-    /// `Bᵀ d B` of every 6×6 tile of the blocked image at `buffer`: position ξ of tile `t`,
-    /// channel `c`, goes to `into[ξ · positionStride + t · C' + c]`.
-    private func transformInput(_ image: BlockedImage, at buffer: UnsafePointer<Float>, grid: TileGrid,
-                                positionStride: Int, into v: UnsafeMutablePointer<Float>) {
-        let lanes = Self.lanes
-        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: Self.positions) { scratch in
-            let d = scratch.baseAddress!  // d[i · 6 + j]: the tile's row i, column j, eight channels
-            for ty in 0..<grid.down {
-                for tx in 0..<grid.across {
-                    let t = ty * grid.across + tx
-                    for block in 0..<paddedInputs / lanes {
-                        let corner = buffer + block * image.blockStride + (ty * image.width + tx) * Self.tile * lanes
-                        // Along j (each row of the tile), then along i.
-                        for i in 0..<6 {
-                            let line = UnsafeRawPointer(corner + i * image.width * lanes)
-                            func load(_ j: Int) -> Lanes { line.loadUnaligned(fromByteOffset: j * lanes * 4, as: Lanes.self) }
-                            let r = Self.inputTransform(load(0), load(1), load(2), load(3), load(4), load(5))
-                            let row = d + i * 6
-                            row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3; row[4] = r.4; row[5] = r.5
-                        }
-                        let destination = UnsafeMutableRawPointer(v + t * paddedInputs + block * lanes)
-                        for j in 0..<6 {
-                            let c = Self.inputTransform(d[j], d[6 + j], d[12 + j], d[18 + j], d[24 + j], d[30 + j])
-                            func store(_ value: Lanes, _ i: Int) {
-                                destination.storeBytes(of: value, toByteOffset: (i * 6 + j) * positionStride * 4, as: Lanes.self)
-                            }
-                            store(c.0, 0); store(c.1, 1); store(c.2, 2); store(c.3, 3); store(c.4, 4); store(c.5, 5)
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    /// `Aᵀ m A` of every tile and output channel of the products `m` (position ξ of tile `t`,
-    /// channel `o` at `m[ξ · positionStride + t · O' + o]`), plus `bias`, then `activation`,
-    /// clipped to `outH × outW` and written to `[O, outH, outW]`, then the `ending`, if any.
-    private func transformOutput(_ m: UnsafePointer<Float>, grid: TileGrid, positionStride: Int, bias: [Float]?,
-                                 activation: Activation, ending: ResidualEnding?,
-                                 into output: UnsafeMutablePointer<Float>, outH: Int, outW: Int) {
-        let lanes = Self.lanes
-        var padded = [Float](repeating: 0, count: paddedOutputs)
-        if let bias { padded.replaceSubrange(0..<outputChannels, with: bias) }
-        let biases = stride(from: 0, to: paddedOutputs, by: lanes).map { Lanes(padded[$0 ..< $0 + lanes]) }
-        withUnsafeTemporaryAllocation(of: Lanes.self, capacity: 24) { scratch in
-            let rows = scratch.baseAddress!  // rows[i · 4 + j]: row i of m transformed along j, then y[i][j]
-            let scalars = UnsafeRawPointer(rows).assumingMemoryBound(to: Float.self)
-            // Sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
-            // sixteen output planes being written stay in cache until their lines are whole.
-            let blocks = (outputChannels + lanes - 1) / lanes
-            for firstBlock in stride(from: 0, to: blocks, by: 2) {
-                for ty in 0..<grid.down {
-                    for tx in 0..<grid.across {
-                        let t = ty * grid.across + tx
-                        let (top, left) = (ty * Self.tile, tx * Self.tile)
-                        let (tileH, tileW) = (min(Self.tile, outH - top), min(Self.tile, outW - left))
-                        for block in firstBlock..<min(firstBlock + 2, blocks) {
-                            let source = UnsafeRawPointer(m + t * paddedOutputs + block * lanes)
-                            func load(_ position: Int) -> Lanes {
-                                source.loadUnaligned(fromByteOffset: position * positionStride * 4, as: Lanes.self)
-                            }
-                            for i in 0..<6 {
-                                let r = Self.outputTransform(load(i * 6), load(i * 6 + 1), load(i * 6 + 2),
-                                                             load(i * 6 + 3), load(i * 6 + 4), load(i * 6 + 5))
-                                let row = rows + i * 4
-                                row[0] = r.0; row[1] = r.1; row[2] = r.2; row[3] = r.3
-                            }
-                            let b = biases[block]
-                            for j in 0..<4 {
-                                let y = Self.outputTransform(rows[j], rows[4 + j], rows[8 + j], rows[12 + j],
-                                                             rows[16 + j], rows[20 + j])
-                                rows[j] = activation(y.0 + b)
-                                rows[4 + j] = activation(y.1 + b)
-                                rows[8 + j] = activation(y.2 + b)
-                                rows[12 + j] = activation(y.3 + b)
-                            }
-                            for l in 0..<min(lanes, outputChannels - block * lanes) {
-                                let offset = ((block * lanes + l) * outH + top) * outW + left
-                                for i in 0..<tileH {
-                                    let at = offset + i * outW
-                                    let s = scalars + i * 4 * lanes + l  // row i of channel l: s[j · lanes]
-                                    if tileW == Self.tile {
-                                        // A whole row of the tile as one vector store.
-                                        var row = SIMD4(s[0], s[lanes], s[2 * lanes], s[3 * lanes])
-                                        if let ending { row = ending(row, at: at) }
-                                        UnsafeMutableRawPointer(output + at).storeBytes(of: row, as: SIMD4<Float>.self)
-                                    } else {
-                                        for j in 0..<tileW {
-                                            output[at + j] = ending.map { $0(s[j * lanes], at: at + j) } ?? s[j * lanes]
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// The 1-D kernel transform `G g` of three values: G = [[1/4, 0, 0], [−1/6, −1/6, −1/6],
     /// [−1/6, 1/6, −1/6], [1/24, 1/12, 1/6], [1/24, −1/12, 1/6], [0, 0, 1]].
     private static func kernelTransform(_ g0: Double, _ g1: Double, _ g2: Double) -> SIMD8<Double> {
         let even = g0 + g2, big = g0 / 24 + g2 / 6
         return SIMD8(g0 / 4, -(even + g1) / 6, -(even - g1) / 6, big + g1 / 12, big - g1 / 12, g2, 0, 0)
-    }
-
-    /// The 1-D input transform `Bᵀ d` of six values.
-    @inline(__always)
-    private static func inputTransform(_ d0: Lanes, _ d1: Lanes, _ d2: Lanes, _ d3: Lanes, _ d4: Lanes, _ d5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes, Lanes, Lanes) {
-        let a = d4 - 4 * d2, b = d3 - 4 * d1      // r1 = a + b, r2 = a − b
-        let c = d4 - d2, e = 2 * (d3 - d1)        // r3 = c + e, r4 = c − e
-        return (4 * d0 - 5 * d2 + d4, a + b, a - b, c + e, c - e, 4 * d1 - 5 * d3 + d5)
-    }
-
-    /// The 1-D output transform `Aᵀ m` of six values.
-    @inline(__always)
-    private static func outputTransform(_ m0: Lanes, _ m1: Lanes, _ m2: Lanes, _ m3: Lanes, _ m4: Lanes, _ m5: Lanes)
-        -> (Lanes, Lanes, Lanes, Lanes) {
-        let s12 = m1 + m2, d12 = m1 - m2, s34 = m3 + m4, d34 = m3 - m4
-        return (m0 + s12 + s34, d12 + 2 * d34, s12 + 4 * s34, d12 + 8 * d34 + m5)
     }
 }
