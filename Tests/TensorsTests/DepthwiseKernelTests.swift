@@ -2,84 +2,94 @@ import CGemmKernels
 import Tensors
 import XCTest
 
-/// `trawl_depthwise_channel`: every output is its bias, then each tap's product added in tap
-/// order (each product rounded, then the sum: no fused multiply-add), then clamped, bit for bit,
-/// whatever the row's width, the output's position in its row and register block, and the CPU
-/// path (AVX2 or portable).
+/// `trawl_depthwise`: every output is its bias, then each tap's product added row by row over
+/// the kernel, padding included (each product rounded, then the sum: no fused multiply-add),
+/// then clamped, bit for bit, whatever the image's size, the output's position in its row and
+/// register block, and the CPU path (AVX2 or portable).
 final class DepthwiseKernelTests: XCTestCase {
-    /// 3×3 and 5×5 taps (stride 1 and 2 layouts), rows narrower than a group, one group wide,
-    /// whole and partial register blocks with an overlapping last group, odd row counts; inputs
-    /// with ±0, infinity and NaN where they reach the clamp; identity, ReLU and ReLU6 bounds.
+    /// 3×3 and 5×5 kernels, strides 1 and 2 (and a dilated 3×3), TensorFlow "same" and wider
+    /// asymmetric padding, rows narrower than a group, one group wide, whole and partial
+    /// register blocks with an overlapping last group, odd row and channel counts; inputs with
+    /// ±0, infinity and NaN; no bias, and identity, ReLU and ReLU6 bounds.
     func testBothPathsMatchTheSerialSumBitForBit() {
         var generator = SplitMix64(seed: 2026)
         var checked = 0
-        for (kernel, stride) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
-            for (outH, outW) in [(1, 1), (3, 5), (2, 8), (5, 13), (4, 28), (3, 40), (7, 71)] {
+        for (kernel, stride, dilation) in [(3, 1, 1), (3, 2, 1), (5, 1, 1), (5, 2, 1), (3, 1, 2)] {
+            for (height, width) in [(1, 1), (3, 5), (9, 16), (10, 13), (8, 28), (5, 40), (15, 71)] {
                 for (lower, upper) in [(-Float.infinity, Float.infinity), (0, .infinity), (0, 6)] {
-                    // Phases of `stride` columns as Sources/Tensors/DepthwiseConvolution.swift lays them out.
-                    let rows = (outH - 1) * stride + kernel
-                    let phaseWidth = (outW + 7) / 8 * 8 + (kernel - 1) / stride
-                    let taps = (0..<kernel * kernel).map { t -> Int in
-                        let (ki, column) = (t / kernel, t % kernel)
-                        return ((column % stride) * rows + ki) * phaseWidth + column / stride
-                    }
-                    var padded = (0..<stride * rows * phaseWidth).map { _ in uniform(&generator) * 4 }
-                    // One infinity and one NaN at most: never two NaNs in a sum, whose payload would depend on operand order.
+                    let reach = (kernel - 1) * dilation
+                    let (top, left) = checked % 2 == 0 ? (reach / 2, reach / 2) : (reach, 1)
+                    let (bottom, right) = checked % 2 == 0 ? (reach - reach / 2, reach - reach / 2) : (0, reach + 2)
+                    let outH = (height + top + bottom - reach - 1) / stride + 1
+                    let outW = (width + left + right - reach - 1) / stride + 1
+                    guard outH > 0 && outW > 0 else { continue }
+                    var layer = TrawlDepthwiseLayer(height: height, width: width, kernelHeight: kernel,
+                                                    kernelWidth: kernel, stride: stride, dilation: dilation, top: top,
+                                                    left: left, outH: outH, outW: outW, lower: lower, upper: upper)
+                    let channels = 3
+                    var input = (0..<channels * height * width).map { _ in uniform(&generator) * 4 }
+                    // One infinity and one NaN at most: never two NaNs in a sum, whose payload
+                    // would depend on the operands' order.
                     for special in [Float(0), -0, .infinity, .nan] {
-                        padded[Int(generator.next() % UInt64(padded.count))] = special
+                        input[Int(generator.next() % UInt64(input.count))] = special
                     }
-                    let weights = (0..<kernel * kernel).map { _ in uniform(&generator) }.map { $0 == 0 ? 0.5 : $0 }  // ∞ · 0 would be a second NaN
-                    let bias = [uniform(&generator), 0, -0][checked % 3]
-                    let expected = serialSum(padded, taps: taps, rowStep: stride * phaseWidth, outH: outH, outW: outW,
-                                             weights: weights, bias: bias, lower: lower, upper: upper)
+                    // Nonzero weights: ∞ · 0 would be a second NaN.
+                    let weights = (0..<channels * kernel * kernel).map { _ in uniform(&generator) }.map { $0 == 0 ? 0.5 : $0 }
+                    let bias: [Float]? = checked % 3 == 0 ? nil : (0..<channels).map { _ in uniform(&generator) }
+                    let expected = serialSum(input, layer, channels: channels, weights: weights, bias: bias)
                     for portable in [false, true] {
-                        let output = channel(padded, taps: taps, rowStep: stride * phaseWidth, outH: outH, outW: outW,
-                                             weights: weights, bias: bias, lower: lower, upper: upper, portable: portable)
+                        let output = depthwise(&layer, channels: channels, input, weights: weights, bias: bias,
+                                               portable: portable)
                         XCTAssertEqual(output.map(\.bitPattern), expected.map(\.bitPattern),
-                                       "k\(kernel) s\(stride) \(outH)×\(outW) [\(lower), \(upper)] portable \(portable)")
-                        XCTAssertEqual(output.count, outH * outW + 8)
+                                       "k\(kernel) s\(stride) d\(dilation) \(height)×\(width) [\(lower), \(upper)] portable \(portable)")
                     }
                     checked += 1
                 }
             }
         }
-        XCTAssertEqual(checked, 84)
+        XCTAssertGreaterThan(checked, 90)
     }
 
-    /// `[outH, outW]` outputs, then eight floats past them that must stay −7 (nothing written past the channel).
-    private func channel(_ padded: [Float], taps: [Int], rowStep: Int, outH: Int, outW: Int, weights: [Float],
-                         bias: Float, lower: Float, upper: Float, portable: Bool) -> [Float] {
-        var output = [Float](repeating: -7, count: outH * outW + 8)
-        taps.withUnsafeBufferPointer { taps in
-            var geometry = TrawlDepthwiseChannel(taps: taps.baseAddress, tapCount: taps.count, rowStep: rowStep,
-                                                 outH: outH, outW: outW, lower: lower, upper: upper)
-            if portable {
-                trawl_depthwise_channel_portable(&geometry, padded, weights, bias, &output)
-            } else {
-                trawl_depthwise_channel(&geometry, padded, weights, bias, &output)
-            }
+    /// `[channels, outH, outW]`, then eight floats past them that must stay −7 (nothing written past the image).
+    private func depthwise(_ layer: inout TrawlDepthwiseLayer, channels: Int, _ input: [Float], weights: [Float],
+                           bias: [Float]?, portable: Bool) -> [Float] {
+        let count = channels * layer.outH * layer.outW
+        var output = [Float](repeating: -7, count: count + 8)
+        var scratch = [Float](repeating: .nan, count: trawl_depthwise_scratch_count(&layer))
+        if portable {
+            trawl_depthwise_portable(&layer, channels, input, weights, bias, &scratch, &output)
+        } else {
+            trawl_depthwise(&layer, channels, input, weights, bias, &scratch, &output)
         }
-        XCTAssertEqual(Array(output[(outH * outW)...]), [Float](repeating: -7, count: 8), "written past the channel")
-        return output
+        XCTAssertEqual(Array(output[count...]), [Float](repeating: -7, count: 8), "written past the image")
+        return Array(output[..<count])
     }
 
     /// The definition, one output at a time, in Swift (which never fuses a multiply and an add).
-    private func serialSum(_ padded: [Float], taps: [Int], rowStep: Int, outH: Int, outW: Int, weights: [Float],
-                           bias: Float, lower: Float, upper: Float) -> [Float] {
+    private func serialSum(_ input: [Float], _ layer: TrawlDepthwiseLayer, channels: Int, weights: [Float],
+                           bias: [Float]?) -> [Float] {
+        let (kh, kw, s, d) = (layer.kernelHeight, layer.kernelWidth, layer.stride, layer.dilation)
         var output: [Float] = []
-        for oh in 0..<outH {
-            for ow in 0..<outW {
-                var sum = bias
-                for t in taps.indices {
-                    let product = weights[t] * padded[oh * rowStep + taps[t] + ow]
-                    sum = sum + product
+        for c in 0..<channels {
+            for oh in 0..<layer.outH {
+                for ow in 0..<layer.outW {
+                    var sum = bias?[c] ?? 0
+                    for ki in 0..<kh {
+                        for kj in 0..<kw {
+                            let (iy, ix) = (oh * s - layer.top + ki * d, ow * s - layer.left + kj * d)
+                            let inside = iy >= 0 && iy < layer.height && ix >= 0 && ix < layer.width
+                            let x = inside ? input[(c * layer.height + iy) * layer.width + ix] : 0
+                            let product = weights[(c * kh + ki) * kw + kj] * x
+                            sum = sum + product
+                        }
+                    }
+                    if sum < layer.lower { sum = layer.lower }
+                    if sum > layer.upper { sum = layer.upper }
+                    output.append(sum)
                 }
-                if sum < lower { sum = lower }
-                if sum > upper { sum = upper }
-                output.append(sum)
             }
         }
-        return output + [Float](repeating: -7, count: 8)
+        return output
     }
 
     /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
