@@ -12,9 +12,11 @@
 enum {
     /// Outputs of one SIMD group: a row is computed in groups of eight adjacent outputs.
     group = 8,
-    /// Output rows of one register block.
-    blockRows = 2,
-    /// Groups of one register block: 2 × 4 sums, eight independent addition chains.
+    /// Sums of one register block (rows × groups): eight independent addition chains keep both
+    /// adders busy through the addition's latency.
+    blockSums = 8,
+    /// Groups of one register block, at most; as many rows as fill `blockSums` (rows of one or
+    /// two groups, 14² and 7² layers, are summed four and eight rows at a time).
     blockGroups = 4,
 };
 
@@ -132,13 +134,14 @@ static void copy_row_avx2(const float *source, size_t stride, float *line, size_
     for (; x < width; x++) line[x] = 0;
 }
 
-/// `rows` (1 or 2) × `groups` (1 … 4) groups of outputs from padded rows `row` and
-/// `row + rowStep` (constants where inlined): per tap, one broadcast weight and one load per sum.
+/// `rows` × `groups` (at most ``blockSums``, ``blockGroups`` groups) groups of outputs from
+/// padded rows `row`, `row + rowStep`, … (constants where inlined): per tap, one broadcast
+/// weight and one load per sum.
 __attribute__((target("avx2"), always_inline))
 static inline void block_avx2(int rows, int groups, const Geometry *geometry, const float *row,
                               const float *weights, float bias, const size_t *starts, float *line) {
     const TrawlDepthwiseLayer *layer = geometry->layer;
-    __m256 sum[blockRows][blockGroups];
+    __m256 sum[blockSums][blockGroups];
     for (int r = 0; r < rows; r++)
         for (int g = 0; g < groups; g++) sum[r][g] = _mm256_set1_ps(bias);
     for (size_t t = 0; t < geometry->tapCount; t++) {
@@ -171,22 +174,27 @@ static void channel_avx2(const Geometry *geometry, const float *weights, float b
                          float *output) {
     const TrawlDepthwiseLayer *layer = geometry->layer;
     size_t groupCount = (layer->outW + group - 1) / group;
+    size_t wholeGroups = groupCount < blockGroups ? groupCount : blockGroups;
+    size_t blockRows = blockSums / wholeGroups;
     for (size_t oh = 0; oh < layer->outH; oh += blockRows) {
-        int rows = layer->outH - oh < blockRows ? (int)(layer->outH - oh) : blockRows;
+        int rows = layer->outH - oh < blockRows ? (int)(layer->outH - oh) : (int)blockRows;
         const float *row = padded + oh * geometry->rowStep;
         float *line = output + oh * layer->outW;
         for (size_t first = 0; first < groupCount; first += blockGroups) {
             int groups = groupCount - first < blockGroups ? (int)(groupCount - first) : blockGroups;
             size_t starts[blockGroups];
             for (int g = 0; g < groups; g++) starts[g] = group_start(first + g, layer->outW);
+            // Every shape of at most eight sums, rows × groups, a constant in its own copy.
+            switch (rows * 8 + groups) {
 #define TRAWL_BLOCK(R, G) \
-    case G: block_avx2(R, G, geometry, row, weights, bias, starts, line); break;
-            if (rows == blockRows) {
-                switch (groups) { TRAWL_BLOCK(2, 1) TRAWL_BLOCK(2, 2) TRAWL_BLOCK(2, 3) TRAWL_BLOCK(2, 4) }
-            } else {
-                switch (groups) { TRAWL_BLOCK(1, 1) TRAWL_BLOCK(1, 2) TRAWL_BLOCK(1, 3) TRAWL_BLOCK(1, 4) }
-            }
+    case R * 8 + G: block_avx2(R, G, geometry, row, weights, bias, starts, line); break;
+                TRAWL_BLOCK(1, 1) TRAWL_BLOCK(2, 1) TRAWL_BLOCK(3, 1) TRAWL_BLOCK(4, 1)
+                TRAWL_BLOCK(5, 1) TRAWL_BLOCK(6, 1) TRAWL_BLOCK(7, 1) TRAWL_BLOCK(8, 1)
+                TRAWL_BLOCK(1, 2) TRAWL_BLOCK(2, 2) TRAWL_BLOCK(3, 2) TRAWL_BLOCK(4, 2)
+                TRAWL_BLOCK(1, 3) TRAWL_BLOCK(2, 3)
+                TRAWL_BLOCK(1, 4) TRAWL_BLOCK(2, 4)
 #undef TRAWL_BLOCK
+            }
         }
     }
 }

@@ -15,7 +15,7 @@ final class DepthwiseKernelTests: XCTestCase {
         var generator = SplitMix64(seed: 2026)
         var checked = 0
         for (kernel, stride, dilation) in [(3, 1, 1), (3, 2, 1), (5, 1, 1), (5, 2, 1), (3, 1, 2)] {
-            for (height, width) in [(1, 1), (3, 5), (9, 16), (10, 13), (8, 28), (5, 40), (15, 71)] {
+            for (height, width) in [(1, 1), (3, 5), (19, 7), (9, 16), (10, 13), (8, 28), (5, 40), (15, 71)] {
                 for (lower, upper) in [(-Float.infinity, Float.infinity), (0, .infinity), (0, 6)] {
                     let reach = (kernel - 1) * dilation
                     let (top, left) = checked % 2 == 0 ? (reach / 2, reach / 2) : (reach, 1)
