@@ -45,7 +45,7 @@ extension Conv2D {
                             if onTrawlGEMM {
                                 var outputEnding = TrawlOutputEnding(
                                     bias: bias == nil ? nil : biasValues.baseAddress, lower: lower[0], upper: upper[0],
-                                    shortcut: ending.map { UnsafePointer($0.shortcut + image * outputs * plane) },
+                                    shortcut: ending.map { $0.shortcut + image * outputs * plane },
                                     finalLower: finalLower[0], finalUpper: finalUpper[0])
                                 trawl_gemm_unpacked(outputs, plane, inputs, wBase, inputs, imageInput, plane, result, plane,
                                                     &outputEnding)
