@@ -9,7 +9,13 @@
 // The clamp is `x < lower → lower`, then `x > upper → upper`: NaN passes through, −0 stays −0
 // (so a kernel whose sum already holds the bias clamps without adding a zero, which would turn
 // −0 into +0).
+// `trawl_end` does all of it for one output as ``TrawlOutputEnding`` describes it.
 // Private to the C kernels (not under include/); static inline, so each kernel gets its own copy.
+// No multiplication, so nothing here can be contracted into an FMA.
+
+#include <stddef.h>
+
+#include "gemm_kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -27,6 +33,16 @@ static inline float trawl_add_clamp(float x, float addend, float lower, float up
     return trawl_clamp(x + addend, lower, upper);
 }
 
+/// The ending of the output at row `row` (the bias's channel) and `offset` (the shortcut's):
+/// `value + bias` (no addition without a bias), clamped, then with a shortcut `+ shortcut`,
+/// clamped to the final bounds.
+static inline float trawl_end(float value, const TrawlOutputEnding *ending, size_t row, size_t offset) {
+    if (ending->bias) value += ending->bias[row];
+    value = trawl_clamp(value, ending->lower, ending->upper);
+    if (ending->shortcut) value = trawl_add_clamp(value, ending->shortcut[offset], ending->finalLower, ending->finalUpper);
+    return value;
+}
+
 #if defined(__x86_64__)
 /// ``trawl_clamp`` of eight lanes, same bits: `max_ps(lower, x)` is `lower > x ? lower : x`
 /// (x when either is NaN or both are zeros), `min_ps(upper, x)` is `upper < x ? upper : x`.
@@ -39,6 +55,21 @@ static inline __m256 trawl_clamp_avx2(__m256 x, __m256 lower, __m256 upper) {
 __attribute__((target("avx2"), always_inline))
 static inline __m256 trawl_add_clamp_avx2(__m256 x, __m256 addend, __m256 lower, __m256 upper) {
     return trawl_clamp_avx2(_mm256_add_ps(x, addend), lower, upper);
+}
+
+/// ``trawl_end`` of eight outputs of row `row` from `offset` on, same bits; with `whole` 0, the
+/// shortcut is read only in the lanes of `mask`.
+__attribute__((target("avx2"), always_inline))
+static inline __m256 trawl_end_avx2(__m256 value, const TrawlOutputEnding *ending, size_t row, size_t offset, int whole,
+                                    __m256i mask) {
+    if (ending->bias) value = _mm256_add_ps(value, _mm256_set1_ps(ending->bias[row]));
+    value = trawl_clamp_avx2(value, _mm256_set1_ps(ending->lower), _mm256_set1_ps(ending->upper));
+    if (ending->shortcut) {
+        const float *shortcut = ending->shortcut + offset;
+        __m256 added = whole ? _mm256_loadu_ps(shortcut) : _mm256_maskload_ps(shortcut, mask);
+        value = trawl_add_clamp_avx2(value, added, _mm256_set1_ps(ending->finalLower), _mm256_set1_ps(ending->finalUpper));
+    }
+    return value;
 }
 #endif
 

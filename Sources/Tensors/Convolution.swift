@@ -47,7 +47,8 @@ public struct BatchNorm: Sendable {
 
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
 /// as im2col followed by one sgemm per image and group; 1×1 stride-1
-/// convolutions are one sgemm on the input as it lies (``pointwise(_:into:)``);
+/// convolutions are one product on the input as it lies, on Trawl's GEMM or OpenBLAS by
+/// shape (``pointwise(_:ending:into:)``);
 /// stride-1 3×3 convolutions of 16 or more input
 /// and output channels run as Winograd F(4×4, 3×3) (``Winograd3x3``);
 /// depthwise convolutions (one input channel per group) run as a direct SIMD loop

@@ -126,6 +126,31 @@ final class ConvolutionEdgeTests: XCTestCase {
         }
     }
 
+    /// 1×1 convolutions on both of their kernels (Trawl's GEMM for few channels on one side over
+    /// wide planes, OpenBLAS otherwise; `Conv2D.pointwiseRunsOnTrawlGEMM`), with bias,
+    /// ReLU6 and a residual ending: near the direct loop, and each image of a batch gets the bits
+    /// it gets alone.
+    func testPointwiseOnBothKernelsMatchesDirectLoop() {
+        var generator = SplitMix64(seed: 12)
+        for (inputs, outputs, side) in [(16, 13, 28), (300, 13, 7), (200, 13, 29), (64, 64, 29), (16, 13, 9)] {
+            let conv = Conv2D(weight: randomTensor([outputs, inputs, 1, 1], &generator),
+                              bias: (0..<outputs).map { _ in uniform(&generator) }, activation: .relu6)
+            let x = randomTensor([3, inputs, side, side], &generator)
+            let shortcut = randomTensor([3, outputs, side, side], &generator)
+            let y = conv(x, adding: shortcut, then: .relu)
+            var expected = directConvolution(x, conv)
+            expected.data = expected.data.map { min(max($0, 0), 6) }
+            add(&expected, shortcut)
+            relu(&expected)
+            let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThanOrEqual(worst, 1e-4, "\(inputs) → \(outputs) at \(side)²")
+            for i in 0..<3 {
+                XCTAssertEqual(conv(Tensor.stack([x.slice(i)]), adding: Tensor.stack([shortcut.slice(i)]), then: .relu).slice(0),
+                               y.slice(i), "\(inputs) → \(outputs) at \(side)², image \(i): batch and single results differ")
+            }
+        }
+    }
+
     /// The next value of `generator` in [-1, 1), on a 2⁻²³ grid.
     private func uniform(_ generator: inout SplitMix64) -> Float {
         Float(generator.next() >> 40) / Float(1 << 23) - 1

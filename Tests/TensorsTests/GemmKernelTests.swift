@@ -61,6 +61,78 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 
+    /// `trawl_gemm_unpacked` (B read as it lies, row stride past `n`, from several offsets: its
+    /// columns before a cache line boundary go first) gives `trawl_gemm`'s bits for the same
+    /// operands, on both paths, across whole and partial register blocks, panels, column, row and
+    /// depth blocks; without an ending it writes nothing outside the product.
+    func testUnpackedProductHasThePackedProductsBits() {
+        var generator = SplitMix64(seed: 17)
+        for (m, n, k) in [(1, 1, 1), (7, 33, 5), (6, 16, 256), (13, 200, 300), (130, 197, 40), (9, 390, 600)] {
+            let (ldb, ldc) = (n + 3, n + 2)
+            let a = (0..<m * k).map { _ in uniform(&generator) }
+            let b = (0..<k * ldb + 16).map { _ in uniform(&generator) }
+            for first in [0, 1, 5, 13] {
+                let dense = (0..<k).flatMap { d in b[first + d * ldb ..< first + d * ldb + n] }
+                let packed = product(m: m, n: n, k: k, a, dense, ldc: ldc, portable: false)
+                for portable in [false, true] {
+                    let unpacked = b.withUnsafeBufferPointer { values in
+                        unpackedProduct(m: m, n: n, k: k, a, values.baseAddress! + first, ldb: ldb, ldc: ldc, ending: nil,
+                                        portable: portable)
+                    }
+                    XCTAssertEqual(unpacked, packed, "\(m)×\(n)×\(k) from \(first) portable \(portable)")
+                }
+            }
+        }
+    }
+
+    /// With an ending, every entry is `clamp(clamp(chain + bias[i], lower, upper) + shortcut,
+    /// finalLower, finalUpper)`, computed here from `trawl_gemm`'s entries, on both paths: ReLU6
+    /// then ReLU with a shortcut, a bias alone (no clamp), no bias and ReLU with a shortcut, over several depth blocks (only the last ends) and partial blocks; NaN passes through.
+    func testUnpackedEndingMatchesASeparatePass() {
+        var generator = SplitMix64(seed: 18)
+        let (m, n, k, ldc) = (14, 37, 520, 40)
+        var a = (0..<m * k).map { _ in uniform(&generator) * 4 }
+        a[k] = .nan
+        let b = (0..<k * n).map { _ in uniform(&generator) }
+        let bias = (0..<m).map { _ in uniform(&generator) * 8 }
+        let shortcut = (0..<m * ldc).map { _ in uniform(&generator) * 8 }
+        let chains = product(m: m, n: n, k: k, a, b, ldc: ldc, portable: false)
+        func clamp(_ x: Float, _ lower: Float, _ upper: Float) -> Float {
+            let raised = x < lower ? lower : x
+            return raised > upper ? upper : raised
+        }
+        let endings: [(bias: [Float]?, lower: Float, upper: Float, shortcut: Bool, finalLower: Float, finalUpper: Float)] = [
+            (bias, 0, 6, true, 0, .infinity), (bias, -.infinity, .infinity, false, 0, 0),
+            (nil, 0, .infinity, true, 0, .infinity),
+        ]
+        for ending in endings {
+            var expected = chains
+            for i in 0..<m {
+                for j in 0..<n {
+                    var value = expected[i * ldc + j]
+                    if let bias = ending.bias { value += bias[i] }
+                    value = clamp(value, ending.lower, ending.upper)
+                    if ending.shortcut { value = clamp(value + shortcut[i * ldc + j], ending.finalLower, ending.finalUpper) }
+                    expected[i * ldc + j] = value
+                }
+            }
+            for portable in [false, true] {
+                let got = (ending.bias ?? []).withUnsafeBufferPointer { biasValues in
+                    shortcut.withUnsafeBufferPointer { shortcutValues in
+                        unpackedProduct(m: m, n: n, k: k, a, b, ldb: n, ldc: ldc,
+                                        ending: TrawlOutputEnding(bias: ending.bias == nil ? nil : biasValues.baseAddress,
+                                                                  lower: ending.lower, upper: ending.upper,
+                                                                  shortcut: ending.shortcut ? shortcutValues.baseAddress : nil,
+                                                                  finalLower: ending.finalLower, finalUpper: ending.finalUpper),
+                                        portable: portable)
+                    }
+                }
+                XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(ending) portable \(portable)")
+                XCTAssertTrue(got[ldc].isNaN && got[ldc + n - 1].isNaN, "NaN passes through")
+            }
+        }
+    }
+
     /// `fma(row[k−1], column[k−1], … fma(row[0], column[0], 0))`.
     private func chain(_ row: [Float], _ column: [Float]) -> Float {
         zip(row, column).reduce(0) { $0.addingProduct($1.0, $1.1) }
@@ -77,6 +149,23 @@ final class GemmKernelTests: XCTestCase {
             trawl_gemm_portable(m, n, k, a, k, packed, &c, ldc)
         } else {
             trawl_gemm(m, n, k, a, k, packed, &c, ldc)
+        }
+        return c
+    }
+
+    /// `a` `[m, k]` times `b` `[k, n]` with row stride `ldb`, ended by `ending`, into a `[m, ldc]`
+    /// matrix of −7s.
+    private func unpackedProduct(m: Int, n: Int, k: Int, _ a: [Float], _ b: UnsafePointer<Float>, ldb: Int, ldc: Int,
+                                 ending: TrawlOutputEnding?, portable: Bool) -> [Float] {
+        var c = [Float](repeating: -7, count: m * ldc)
+        var end = ending ?? TrawlOutputEnding()
+        withUnsafePointer(to: &end) { pointer in
+            let endingPointer = ending == nil ? nil : pointer
+            if portable {
+                trawl_gemm_unpacked_portable(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
+            } else {
+                trawl_gemm_unpacked(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
+            }
         }
         return c
     }

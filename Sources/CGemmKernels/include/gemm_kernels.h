@@ -29,4 +29,28 @@ void trawl_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const 
 void trawl_gemm_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
                          float *c, size_t ldc);
 
+/// What a kernel does to each output entry (row `i`, offset `p` in C) as it stores it:
+/// `y = clamp(y + bias[i], lower, upper)` (no addition where `bias` is NULL), then, where
+/// `shortcut` is not NULL, `y = clamp(y + shortcut[p], finalLower, finalUpper)`: a layer's bias
+/// and activation, then a residual block's shortcut and last activation. The clamp replaces
+/// values below `lower` by `lower`, then those above `upper` by `upper` (±infinity where there is
+/// no bound); NaN passes through. `shortcut` has C's layout (row stride `ldc`).
+typedef struct {
+    const float *bias;
+    float lower, upper;
+    const float *shortcut;
+    float finalLower, finalUpper;
+} TrawlOutputEnding;
+
+/// ``trawl_gemm`` with B unpacked, row-major `[k, n]` with row stride `ldb` (≥ `n`): every
+/// entry is the same chain, so its bits equal ``trawl_gemm``'s for the same operands; then,
+/// where `ending` is not NULL, the entry is ended (``TrawlOutputEnding``) as it is stored.
+/// A 1×1 convolution is `[O, C] · [C, H · W]` straight from an NCHW image, without packing.
+void trawl_gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                         float *c, size_t ldc, const TrawlOutputEnding *ending);
+
+/// ``trawl_gemm_unpacked`` on the portable path whatever the CPU (for tests: same bits).
+void trawl_gemm_unpacked_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
+                                  float *c, size_t ldc, const TrawlOutputEnding *ending);
+
 #endif
