@@ -2,7 +2,7 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CMalloc, CImageCodecs, CDistanceKernels, CGemmKernels, CChecksums; CFaiss when faiss is installed)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CGemmKernels, CChecksums; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
@@ -42,8 +42,6 @@ let package = Package(
                        providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
                        providers: [.apt(["libjpeg62-turbo-dev"])]),
-        // glibc's malloc.h, for ``ActivationMemory``'s allocator settings.
-        .systemLibrary(name: "CMalloc"),
         // libpng and libjpeg report errors by longjmp, which Swift cannot catch:
         // this small C layer turns them into return codes and messages.
         .target(name: "CImageCodecs", dependencies: ["CPNG", "CJPEG"]),
@@ -58,7 +56,7 @@ let package = Package(
         .target(name: "CChecksums"),
 
         // Core.
-        .target(name: "Tensors", dependencies: ["CBLAS", "CGemmKernels", "CMalloc"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CGemmKernels"]),
         .target(name: "Checksums", dependencies: ["CChecksums"]),
         .target(name: "FileErrors"),
         .target(name: "FileLocks"),
@@ -94,7 +92,7 @@ let package = Package(
 
         // Command line.
         .executableTarget(name: "trawl", dependencies: [
-            "Experiments", "Backbones", "Datasets", "Images", "Tensors", "FileErrors", "Reports", "EmbeddingCache", "ClusterScripts",
+            "Experiments", "Backbones", "Datasets", "Images", "FileErrors", "Reports", "EmbeddingCache", "ClusterScripts",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [

@@ -1,7 +1,6 @@
 // `make bench`: prints throughput, timing and memory figures. Not part of `make test`.
 // `TrawlBench SECTION…` runs only the named sections (`make bench SECTIONS="scorers"`).
 import Foundation
-import Tensors
 
 let sections: [(name: String, run: () -> Void)] = [
     ("tensors", runTensorBenchmarks),
@@ -27,7 +26,6 @@ if let unknown = chosen.subtracting(sections.map(\.name)).first {
     print("TrawlBench: unknown section \(unknown); sections: \(sections.map(\.name).joined(separator: ", "))")
     exit(2)
 }
-ActivationMemory.keepFreedBlocks()   // as the trawl command does
 print("# Trawl benchmarks")
 for section in sections where chosen.isEmpty || chosen.contains(section.name) {
     section.run()

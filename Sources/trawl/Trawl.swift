@@ -1,7 +1,6 @@
 import ArgumentParser
 import FileErrors
 import Foundation
-import Tensors
 
 /// The `trawl` command line.
 @main
@@ -18,7 +17,6 @@ struct Trawl: ParsableCommand {
     /// Runs the command; a Foundation file error that reaches here is reported as
     /// `path: reason` rather than Foundation's "NSCocoaErrorDomain error 512".
     static func main() {
-        ActivationMemory.keepFreedBlocks()
         do {
             var command = try parseAsRoot()
             try command.run()
