@@ -11,13 +11,15 @@ extension Conv2D {
     /// Whether a 1×1 convolution of `inputs` to `outputs` channels over a plane of `plane`
     /// pixels runs on Trawl's own GEMM (``trawl_gemm_unpacked``) rather than OpenBLAS: where it
     /// measured faster (a shape's choice, never the batch's or the thread count's). With 48 or
-    /// fewer channels on one side, OpenBLAS's packing of both operands on every call and its
-    /// passes over the output weigh on a short product, while Trawl's GEMM reads the image as it
-    /// lies and ends each output as it stores it: EfficientNet-Lite0's 1×1s at 112² to 28²
-    /// measured 7–30 % faster (3–10 % on freshly faulted output pages). With more channels on
-    /// both sides (WRN-50-2's bottlenecks, Lite0's at 14²) OpenBLAS's higher peak wins or ties.
+    /// fewer outputs (EfficientNet-Lite0's projections at 112² to 28²), OpenBLAS's packing of the
+    /// image on every call and its passes over the output (bias first, ending after) weigh on a
+    /// short product, while Trawl's GEMM reads the image as it lies and ends each output as it
+    /// stores it: one thread, mostly 10–30 % faster with the output's pages mapped, up to 11 %
+    /// when the call faults them in. Elsewhere OpenBLAS's higher peak wins or ties: Lite0's
+    /// expansions (level on fresh pages, and the whole network measured no faster with them),
+    /// its 14² layers and WRN-50-2's bottlenecks (mostly 5–20 % slower).
     static func pointwiseRunsOnTrawlGEMM(inputs: Int, outputs: Int, plane: Int) -> Bool {
-        min(inputs, outputs) <= 48 && plane >= 784
+        outputs <= 48 && plane >= 784
     }
 
     /// A 1×1 convolution, one job per image (so an image's bits never depend on its batch):
