@@ -2,7 +2,7 @@
 // Trawl: visual anomaly and out-of-distribution detection in Swift.
 //
 // Layers, one direction only:
-//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CGemmKernels, CChecksums; CFaiss when faiss is installed)
+//   C system modules (CBLAS, CHDF5, CPNG, CJPEG, CImageCodecs, CDistanceKernels, CConvolutionKernels, CChecksums; CFaiss when faiss is installed)
 //   → core (Tensors, Images, Checksums, FileErrors, FileLocks)
 //   → backbones and feature extraction (Weights, Backbones)
 //   → scorers, projections and metrics (Scorers, Projections, Metrics)
@@ -48,15 +48,17 @@ let package = Package(
         // Exact squared-distance minimum kernels (AVX2 with a portable fallback, the same bits)
         // for the greedy coreset: C, because Swift cannot ask for fused multiply-adds per function.
         .target(name: "CDistanceKernels"),
-        // Trawl's own GEMM (AVX2 + FMA with a portable fallback, the same bits) on operands packed
-        // once: every entry one multiply-add chain, so its bits do not depend on the product's shape.
-        .target(name: "CGemmKernels"),
+        // The convolution kernels that Tensors runs instead of OpenBLAS, each AVX2 with a portable
+        // fallback of the same bits: Trawl's own GEMM (every entry one multiply-add chain, so its
+        // bits do not depend on the product's shape), Winograd F(4×4, 3×3)'s data transforms and
+        // the depthwise convolution.
+        .target(name: "CConvolutionKernels"),
         // SHA-256 blocks through the x86 SHA extensions, for the Checksums module's hashing of
         // weights, images and memory banks (where the processor has them).
         .target(name: "CChecksums"),
 
         // Core.
-        .target(name: "Tensors", dependencies: ["CBLAS", "CGemmKernels"]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "CConvolutionKernels"]),
         .target(name: "Checksums", dependencies: ["CChecksums"]),
         .target(name: "FileErrors"),
         .target(name: "FileLocks"),
@@ -102,7 +104,7 @@ let package = Package(
 
         // Tests. Run in release with testing enabled: `make test`.
         .target(name: "TestSupport", dependencies: ["Tensors"], path: "Tests/TestSupport"),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CGemmKernels", "Checksums", "TestSupport"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "CConvolutionKernels", "Checksums", "TestSupport"]),
         .testTarget(name: "ImagesTests", dependencies: ["Images", "Checksums", "TestSupport"]),
         .testTarget(name: "WeightsTests", dependencies: ["Weights", "TestSupport"]),
         .testTarget(name: "BackbonesTests", dependencies: ["Backbones", "Images", "TestSupport"]),

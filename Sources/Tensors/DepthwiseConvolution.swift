@@ -1,4 +1,4 @@
-import CGemmKernels
+import CConvolutionKernels
 import Dispatch
 
 extension Conv2D {

@@ -1,4 +1,4 @@
-import CGemmKernels
+import CConvolutionKernels
 import Foundation
 
 /// A layer's ``Winograd3x3`` weights, transformed when the layer first runs: a network built

@@ -1,4 +1,4 @@
-import CGemmKernels
+import CConvolutionKernels
 import Tensors
 import XCTest
 
