@@ -8,23 +8,23 @@ extension Conv2D {
         kernelHeight == 1 && kernelWidth == 1 && stride == 1 && padding == .uniform(0) && groups == 1
     }
 
-    /// Whether a 1×1 convolution of `inputs` to `outputs` channels over a plane of `plane`
-    /// pixels runs on Trawl's own GEMM (``trawl_gemm_unpacked``) rather than OpenBLAS: where it
-    /// measured faster (a shape's choice, never the batch's or the thread count's). With 48 or
-    /// fewer outputs (EfficientNet-Lite0's projections at 112² to 28²), OpenBLAS's packing of the
+    /// Whether a 1×1 convolution to `outputs` channels over a plane of `plane` pixels runs on
+    /// Trawl's own GEMM (``trawl_gemm_unpacked``) rather than OpenBLAS: where it measured
+    /// faster (a shape's choice, never the batch's or the thread count's). With 48 or fewer
+    /// outputs (EfficientNet-Lite0's projections at 112² to 28²), OpenBLAS's packing of the
     /// image on every call and its passes over the output (bias first, ending after) weigh on a
     /// short product, while Trawl's GEMM reads the image as it lies and ends each output as it
     /// stores it: one thread, mostly 10–30 % faster with the output's pages mapped, up to 11 %
     /// when the call faults them in. Elsewhere OpenBLAS's higher peak wins or ties: Lite0's
     /// expansions (level on fresh pages, and the whole network measured no faster with them),
     /// its 14² layers and WRN-50-2's bottlenecks (mostly 5–20 % slower).
-    static func pointwiseRunsOnTrawlGEMM(inputs: Int, outputs: Int, plane: Int) -> Bool {
+    static func pointwiseRunsOnTrawlGEMM(outputs: Int, plane: Int) -> Bool {
         outputs <= 48 && plane >= 784
     }
 
     /// A 1×1 convolution, one job per image (so an image's bits never depend on its batch):
     /// per image, `[O, C] · [C, H · W]` straight from the input. On Trawl's GEMM
-    /// (``pointwiseRunsOnTrawlGEMM(inputs:outputs:plane:)``), each output is one FMA chain over `C`
+    /// (``pointwiseRunsOnTrawlGEMM(outputs:plane:)``), each output is one FMA chain over `C`
     /// from 0, then the bias is added, the activation and the `ending`, if any, applied as it is
     /// stored. On OpenBLAS, the output starts as the bias and one sgemm adds the product to it
     /// (`beta` 1, so no zeroing pass and no pass adding the bias; where OpenBLAS splits a long
@@ -33,7 +33,7 @@ extension Conv2D {
     func pointwise(_ x: Tensor, ending: ResidualEnding?, into out: inout Tensor) {
         let (n, plane) = (x.shape[0], x.shape[2] * x.shape[3])
         let (inputs, outputs) = (inputChannels, outputChannels)
-        let onTrawlGEMM = Self.pointwiseRunsOnTrawlGEMM(inputs: inputs, outputs: outputs, plane: plane)
+        let onTrawlGEMM = Self.pointwiseRunsOnTrawlGEMM(outputs: outputs, plane: plane)
         let (lower, upper) = activation.bounds
         let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
         x.data.withUnsafeBufferPointer { input in
