@@ -3,9 +3,10 @@ import Foundation
 import Tensors
 import Weights
 
-/// Backbone throughput at batch 16, share of sgemm peak, and peak memory; then torch CPU on
-/// the same networks in the same run (`Sources/TrawlBench/Peers/torch_backbones.py`, 2 threads, eager,
-/// `inference_mode`) and the ratios against issue #15's targets.
+/// Backbone throughput at batch 16, share of sgemm peak, and peak memory, beside torch CPU on
+/// the same networks (`Sources/TrawlBench/Peers/torch_backbones.py`, 2 threads, eager,
+/// `inference_mode`), whose timed runs alternate with Trawl's; then the ratios against issue
+/// #15's targets.
 ///
 /// The machine's cores are shared with other work, so besides wall-clock
 /// images/s each figure is also given in CPU time per image (all threads),
@@ -16,17 +17,24 @@ func runBackboneBenchmarks() {
     let peak = sgemmSingleThreadGFLOPS()
     print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
     let batch = 16
-    var trawlRates = [String: Double]()   // wall images/s by network
-    defer { compareWithTorch(trawlRates, batch: batch) }
+    let torch = startTorch(batch: batch)
+    var trawlRates = [String: Double](), torchRates = [String: Double]()   // wall images/s by network
+    defer { compare(trawlRates, with: torchRates, torch: torch?.greeting) }
+    /// Times `body` against torch's pass of `network` and records both sides' images/s.
+    func measure(_ network: String, _ body: () -> Void) -> (wall: Double, cpu: Double) {
+        let (wall, cpu, torchSeconds) = measureAlternating(body, peer: torch, request: network)
+        trawlRates[network] = Double(batch) / wall
+        torchRates[network] = torchSeconds.map { Double(batch) / $0 }
+        return (wall, cpu)
+    }
     resetPeakMemory()
     print(String(format: "resident memory at the start of this section (earlier benchmarks' leftovers): %.0f MiB",
                  residentMemoryMiB()))
     let assets = URL(fileURLWithPath: ".assets")
     if let lite0 = try? BackboneRegistry.load("efficientnet-lite0", assets: assets) {
         let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 7))
-        let (wall, cpu) = measure { _ = try! lite0.features(input, taps: ["_blocks.10"]) }
+        let (wall, cpu) = measure("efficientnet-lite0") { _ = try! lite0.features(input, taps: ["_blocks.10"]) }
         report("efficientnet-lite0 to _blocks.10", batch: batch, wall: wall, cpu: cpu, target: 40)
-        trawlRates["efficientnet-lite0"] = Double(batch) / wall
         _ = try! lite0.logits(input)
         print(String(format: "peak memory (VmHWM, process incl. weights) after lite0 batch-%d forwards (incl. logits): %.0f MiB (limit 1024)",
                      batch, peakMemoryMiB()))
@@ -40,9 +48,8 @@ func runBackboneBenchmarks() {
         return
     }
     let input = Tensor(shape: [batch, 3, 224, 224], data: benchmarkFloats(batch * 3 * 224 * 224, seed: 8))
-    let (wall, cpu) = measure { _ = try! resnet.features(input, taps: ["layer3"]) }
+    let (wall, cpu) = measure("resnet18") { _ = try! resnet.features(input, taps: ["layer3"]) }
     report("resnet18 to layer3", batch: batch, wall: wall, cpu: cpu, target: 45)
-    trawlRates["resnet18"] = Double(batch) / wall
     let gflop = resNetGFLOP(dict, upToLayer: 3, inputSize: 224)
     let perCore = gflop * Double(batch) / cpu
     print(String(format: "resnet18 to layer3: %.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak",
@@ -55,35 +62,31 @@ func runBackboneBenchmarks() {
     let wideWeights = ResNet.placeholderWeights(.wideResNet50_2)
     let wideGFLOP = resNetGFLOP(wideWeights, upToLayer: 3, inputSize: 224)
     let wide = try! ResNet.backbone(.wideResNet50_2, weights: wideWeights)
-    let (wideWall, wideCPU) = measure { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
+    let (wideWall, wideCPU) = measure("wide_resnet50_2") { _ = try! wide.features(input, taps: ["layer2", "layer3"]) }
     let widePerCore = wideGFLOP * Double(batch) / wideCPU
     print(String(format: "wide_resnet50_2 to layer3 (placeholder weights): %.1f images/s wall; %.0f ms CPU per image; "
                  + "%.2f GFLOP per image -> %.1f GFLOP/s per CPU second = %.0f%% of sgemm peak; "
                  + "peak memory (VmHWM, process) %.0f MiB (limit 1024)",
                  Double(batch) / wideWall, wideCPU / Double(batch) * 1e3, wideGFLOP, widePerCore,
                  100 * widePerCore / peak, peakMemoryMiB()))
-    trawlRates["wide_resnet50_2"] = Double(batch) / wideWall
 }
 
-/// Runs the torch peer on the networks Trawl measured and prints each ratio against its
-/// target (issue #15: Lite0 ≥ 3×, ResNet-18 ≥ 2×, WRN-50-2 ≥ 2× torch's images/s).
-private func compareWithTorch(_ trawlRates: [String: Double], batch: Int) {
-    guard !trawlRates.isEmpty else { return }
+/// The torch peer with its networks built, or nil after printing why the comparison is skipped.
+private func startTorch(batch: Int) -> PeerProcess? {
     guard let script = peerScript("torch_backbones.py") else {
         print("torch comparison skipped: Sources/TrawlBench/Peers/torch_backbones.py is absent")
-        return
+        return nil
     }
-    print("torch CPU, same shapes, random weights (2 threads, eager, inference_mode, batch \(batch)):")
-    guard let output = runBenchPython(script, arguments: ["\(batch)", "2", "\(timedRuns)"], packages: ["pybench-torch"],
-                                      skipping: "torch comparison (make bench installs torch into .assets/pybench-torch)")
-    else { return }
-    var torchRates = [String: Double]()
-    var version = "torch"
-    for line in output.split(separator: "\n") {
-        let fields = line.split(separator: " ")
-        if fields.count == 2, let rate = Double(fields[1]) { torchRates[String(fields[0])] = rate }
-        if fields.first == "torch" { version = String(line) }
-    }
+    return PeerProcess(script, arguments: ["\(batch)", "2"], packages: ["pybench-torch"],
+                       skipping: "torch comparison (make bench installs torch into .assets/pybench-torch)")
+}
+
+/// Prints each network's ratio against its target (issue #15: Lite0 ≥ 3×, ResNet-18 ≥ 2×,
+/// WRN-50-2 ≥ 2× torch's images/s).
+private func compare(_ trawlRates: [String: Double], with torchRates: [String: Double], torch version: String?) {
+    guard let version, !torchRates.isEmpty else { return }
+    print("\(version), same shapes, random weights (2 threads, eager, inference_mode, batch 16), "
+          + "timed runs alternating with Trawl's:")
     for (network, label, target) in [("efficientnet-lite0", "efficientnet-lite0 to _blocks.10", 3.0),
                                      ("resnet18", "resnet18 to layer3", 2.0),
                                      ("wide_resnet50_2", "wide_resnet50_2 to layer3", 2.0)] {
@@ -99,29 +102,12 @@ private func report(_ label: String, batch: Int, wall: Double, cpu: Double, targ
                  label, Double(batch) / wall, cpuPerImage * 1e3, 2 / cpuPerImage, target))
 }
 
-/// Timed runs per network after one warm-up run, for Trawl and for torch alike: each side's
-/// figure is its best of these.
-private let timedRuns = 3
-
-/// Best wall time and best process CPU time of ``timedRuns`` runs after a warm-up.
-private func measure(_ body: () -> Void) -> (wall: Double, cpu: Double) {
-    body()
-    var (wall, cpu) = (Double.infinity, Double.infinity)
-    for _ in 0..<timedRuns {
-        let (start, startCPU) = (Date(), cpuSeconds())
-        body()
-        cpu = min(cpu, cpuSeconds() - startCPU)
-        wall = min(wall, Date().timeIntervalSince(start))
-    }
-    return (wall, cpu)
-}
-
 /// sgemm 1024³ GFLOP per CPU second with OpenBLAS on one thread.
 private func sgemmSingleThreadGFLOPS() -> Double {
     let n = 1024
     let a = benchmarkFloats(n * n, seed: 1), b = benchmarkFloats(n * n, seed: 2)
     var c = [Float](repeating: 0, count: n * n)
-    let (_, cpu) = measure {
+    let (_, cpu, _) = measureAlternating {
         sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
     }
     return 2 * Double(n * n * n) / cpu / 1e9

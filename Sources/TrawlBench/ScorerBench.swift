@@ -71,25 +71,14 @@ private func benchmarkScaling() {
                  last * patches, d, coresetSeconds, coresetCPUSeconds, verdict(coresetSeconds <= 8), coresetFingerprint))
 }
 
-/// Timed searches after one warm-up search, for Trawl and for faiss alike: each side's figure
-/// is its best of these.
-private let timedSearches = 3
-
+/// Exact 1-NN of 65,536 queries against a 16,384 × 152 bank, Trawl's searches alternating with
+/// faiss-cpu `IndexFlatL2`'s (when importable: `make bench` installs it in .assets/pybench).
 private func benchmarkNearestNeighbour() {
     let (m, q, d) = (16_384, 65_536, 152)
     let bank = Tensor(shape: [m, d], data: benchmarkFloats(m * d, seed: 11))
     let queries = Tensor(shape: [q, d], data: benchmarkFloats(q * d, seed: 12))
     let index = try! NearestNeighbourIndex(bank: bank, metric: .squaredEuclidean)
-    var found: Neighbours?
-    let startCPU = cpuSeconds()
-    let seconds = bestTime(repeats: timedSearches) { found = try! index.search(queries, k: 1) }
-    let cpuPerSearch = (cpuSeconds() - startCPU) / Double(timedSearches + 1)   // bestTime runs it once more first
-    let resultFingerprint = fingerprint(found!.indices.map { UInt64($0) } + found!.distances.map { UInt64($0.bitPattern) })
-    print(String(format: "exact 1-NN, %d queries vs %d x %d bank: Trawl %.0f queries/s, %.2f CPU s per search "
-                 + "(%.1f GFLOP/s per CPU second); result fingerprint %@",
-                 q, m, d, Double(q) / seconds, cpuPerSearch, 2 * Double(q * m * d) / cpuPerSearch / 1e9, resultFingerprint))
 
-    // The same search through faiss-cpu, if importable (make bench installs it in .assets/pybench).
     let directory = FileManager.default.temporaryDirectory.appendingPathComponent("trawl-knn-bench-\(getpid())")
     try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: directory) }
@@ -98,30 +87,41 @@ private func benchmarkNearestNeighbour() {
     }
     write(bank, "bank.f32")
     write(queries, "queries.f32")
+    // Answers each line with one search's seconds; its last search's nearest rows go to faiss.i64.
     let script = """
     import sys, time, numpy as np
     try:
         import faiss
     except ImportError:
-        print("faiss-cpu not importable"); sys.exit(3)
+        sys.exit("faiss-cpu not importable")
     d = \(d); root = sys.argv[1]
     bank = np.fromfile(root + "/bank.f32", dtype=np.float32).reshape(-1, d)
     queries = np.fromfile(root + "/queries.f32", dtype=np.float32).reshape(-1, d)
     index = faiss.IndexFlatL2(d); index.add(bank)
-    index.search(queries, 1)
-    best = min((lambda t: (index.search(queries, 1), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(\(timedSearches)))
-    _, nearest = index.search(queries, 1)
-    nearest.astype(np.int64).tofile(root + "/faiss.i64")
-    print(f"{len(queries) / best:.0f} {faiss.__version__} {faiss.omp_get_max_threads()}")
+    print(f"faiss {faiss.__version__} IndexFlatL2 ({faiss.omp_get_max_threads()} threads)", flush=True)
+    for _ in sys.stdin:
+        start = time.perf_counter()
+        _, nearest = index.search(queries, 1)
+        seconds = time.perf_counter() - start
+        nearest.astype(np.int64).tofile(root + "/faiss.i64")
+        print(f"{seconds:.6f}", flush=True)
     """
-    guard let output = runBenchPython(script, arguments: [directory.path], skipping: "faiss comparison") else { return }
-    let fields = output.split(separator: " ")
-    guard let faissRate = Double(fields.first ?? "") else { print("faiss comparison skipped: \(output)"); return }
+    let faiss = PeerProcess(script, arguments: [directory.path], skipping: "faiss comparison")
+
+    var found: Neighbours?
+    let (seconds, cpuPerSearch, faissSeconds) = measureAlternating({ found = try! index.search(queries, k: 1) },
+                                                                   peer: faiss, request: "search")
+    let resultFingerprint = fingerprint(found!.indices.map { UInt64($0) } + found!.distances.map { UInt64($0.bitPattern) })
+    print(String(format: "exact 1-NN, %d queries vs %d x %d bank: Trawl %.0f queries/s, %.2f CPU s per search "
+                 + "(%.1f GFLOP/s per CPU second); result fingerprint %@",
+                 q, m, d, Double(q) / seconds, cpuPerSearch, 2 * Double(q * m * d) / cpuPerSearch / 1e9, resultFingerprint))
+    guard let faiss, let faissSeconds else { return }
     let faissNearest = (try? Data(contentsOf: directory.appendingPathComponent("faiss.i64")))
         .map { data in data.withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) } } ?? []
     let agree = zip(faissNearest, found!.indices).filter { Int($0) == $1 }.count
     printComparison("exact 1-NN", trawl: String(format: "%.0f queries/s", Double(q) / seconds),
-                    peer: String(format: "faiss %@ IndexFlatL2 (%@ threads) %.0f queries/s", String(fields[1]), String(fields[2]), faissRate),
-                    ratio: Double(q) / seconds / faissRate, target: 1.5)
+                    peer: String(format: "%@ %.0f queries/s, searches alternating with Trawl's", faiss.greeting,
+                                 Double(q) / faissSeconds),
+                    ratio: faissSeconds / seconds, target: 1.5)
     print("  same nearest index as faiss for \(agree) of \(q) queries")
 }

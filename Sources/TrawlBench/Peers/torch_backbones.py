@@ -1,9 +1,11 @@
 """torch CPU peer of `make bench`'s backbone figures (run by TrawlBench, never on the main path).
 
-Usage: torch_backbones.py BATCH THREADS REPEATS
-Prints one line per network: `name images_per_second`, the best of REPEATS timed batches
-after one warm-up batch, eager mode under `torch.inference_mode()`, `torch.set_num_threads(THREADS)`,
-random weights (speed does not depend on them), input [BATCH, 3, 224, 224].
+Usage: torch_backbones.py BATCH THREADS
+Prints `torch VERSION` once the networks are built, then answers each network name read from
+stdin (`efficientnet-lite0`, `resnet18`, `wide_resnet50_2`) with the seconds one forward pass of
+that network takes: eager mode under `torch.inference_mode()`, `torch.set_num_threads(THREADS)`,
+random weights (speed does not depend on them), input [BATCH, 3, 224, 224]. TrawlBench asks
+for a warm-up pass first, then alternates its own timed passes with these.
 
 torchvision's PyPI wheels do not load against the CPU-only torch wheel, so the networks are
 defined here with plain torch.nn: ResNet-18 and WideResNet-50-2 in torchvision's layout
@@ -117,24 +119,22 @@ def efficientnet_lite0_to_block10(side=224):
 
 
 def main():
-    batch, threads, repeats = (int(a) for a in sys.argv[1:4])
+    batch, threads = (int(a) for a in sys.argv[1:3])
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    networks = [("efficientnet-lite0", efficientnet_lite0_to_block10()),
-                ("resnet18", resnet_to_layer3(BasicBlock, (2, 2, 2))),
-                ("wide_resnet50_2", resnet_to_layer3(Bottleneck, (3, 4, 6), width=128))]
-    x = torch.randn(batch, 3, 224, 224)
-    for name, network in networks:
+    networks = {"efficientnet-lite0": efficientnet_lite0_to_block10(),
+                "resnet18": resnet_to_layer3(BasicBlock, (2, 2, 2)),
+                "wide_resnet50_2": resnet_to_layer3(Bottleneck, (3, 4, 6), width=128)}
+    for network in networks.values():
         network.eval()
+    x = torch.randn(batch, 3, 224, 224)
+    print(f"torch {torch.__version__}", flush=True)
+    for line in sys.stdin:
+        network = networks[line.strip()]
         with torch.inference_mode():
+            start = time.perf_counter()
             network(x)
-            best = float("inf")
-            for _ in range(repeats):
-                start = time.perf_counter()
-                network(x)
-                best = min(best, time.perf_counter() - start)
-        print(f"{name} {batch / best:.2f}", flush=True)
-    print(f"torch {torch.__version__}")
+            print(f"{time.perf_counter() - start:.6f}", flush=True)
 
 
 if __name__ == "__main__":
