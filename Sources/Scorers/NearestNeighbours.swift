@@ -48,10 +48,11 @@ public struct Neighbours: Equatable, Sendable {
 /// ``DistanceMetric/euclidean``): the same bits whatever the queries searched with it, the
 /// query's place among them, and the CPU path (AVX2+FMA or portable), so a result never depends
 /// on its batch. Queries go to the cores in blocks of 256, packed into panels of 16; the
-/// bank is read in place, row-major, in L2-sized chunks. For `k = 1` the kernel keeps each
-/// query's nearest row as it goes and writes no distances; for more it writes a panel's
-/// distances to one chunk at a time for a top-k scan. Memory: one small buffer per block,
-/// whatever the sizes. Ties go to the lower bank index.
+/// bank is read in L2-sized chunks. For `k = 1` the kernel copies each chunk into 6-row tiles
+/// once per block, keeps each query's nearest row as it goes and writes no distances; for more
+/// it writes a panel's distances to one chunk of the bank, read in place, at a time for a top-k
+/// scan. Memory: one small buffer (at most a chunk) per block, whatever the sizes. Ties go to
+/// the lower bank index.
 public struct NearestNeighbourIndex: Sendable {
     /// The metric of every search.
     public let metric: DistanceMetric

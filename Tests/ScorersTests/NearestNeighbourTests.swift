@@ -79,9 +79,10 @@ final class NearestNeighbourTests: XCTestCase {
 
     func testTheAVX2KernelsGiveThePortableKernelsBits() {
         // Both kernels, with and without own rows to skip (own offsets inside, before and past the
-        // bank), partial panels, chunks and tiles. On a CPU without AVX2+FMA both calls run the
-        // portable code and the test checks nothing.
-        for (q, m, d, seed) in [(37, 1001, 5, UInt64(20)), (50, 4099, 152, 21), (16, 7, 3, 22)] {
+        // bank), partial panels, chunks and tiles, dimensions packed eight at a time and one by one
+        // (27 = 3 · 8 + 3). On a CPU without AVX2+FMA both calls run the portable code and the
+        // test checks nothing.
+        for (q, m, d, seed) in [(37, 1001, 5, UInt64(20)), (50, 4099, 152, 21), (16, 7, 3, 22), (40, 2500, 27, 23)] {
             let queries = gaussianMatrix(q, d, seed: seed), bank = gaussianMatrix(m, d, seed: seed + 100)
             let lanes = Int(TRAWL_QUERY_PANEL_ROWS), panels = (q + lanes - 1) / lanes
             var packed = [Float](repeating: 0, count: panels * lanes * d)
