@@ -77,6 +77,30 @@ final class NearestNeighbourTests: XCTestCase {
         XCTAssertEqual(one.indices, (0..<600).map { three.indices[$0 * 3] })
     }
 
+    func testManyQueriesGoInLargerBlocksWithTheSameBits() throws {
+        // Blocks grow from 256 to 1024 queries while every core keeps at least 8; a query's results
+        // do not depend on them: enough queries for blocks of 1024 (and a partial one) give the bits
+        // they get searched 600 at a time (blocks of 256).
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 600), 256)
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 512 * 8 * cores), 512)
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 1_000_000_000), 1024)
+        let q = 1024 * 8 * cores + 37
+        let bank = gaussianMatrix(500, 8, seed: 30), queries = gaussianMatrix(q, 8, seed: 31)
+        let index = try NearestNeighbourIndex(bank: bank, metric: .squaredEuclidean)
+        for k in [1, 2] {
+            let together = try index.search(queries, k: k)
+            var distances = [Float](), indices = [Int]()
+            for q0 in stride(from: 0, to: q, by: 600) {
+                let part = try index.search(gatherRows(queries, Array(q0 ..< min(q, q0 + 600))), k: k)
+                distances += part.distances
+                indices += part.indices
+            }
+            XCTAssertEqual(together.distances.map(\.bitPattern), distances.map(\.bitPattern), "k = \(k)")
+            XCTAssertEqual(together.indices, indices, "k = \(k)")
+        }
+    }
+
     func testTheAVX2KernelsGiveThePortableKernelsBits() {
         // Both kernels, with and without own rows to skip (own offsets inside, before and past the
         // bank), partial panels, chunks and tiles, dimensions packed eight at a time and one by one
