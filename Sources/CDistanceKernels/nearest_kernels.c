@@ -74,17 +74,19 @@ void trawl_panel_distances_portable(const float *panel, const float *queryNorms,
 
 #if defined(__x86_64__)
 /// `dot[h][j]`, lane `l`: the fma chain of query `8h + l` of `panel` with bank row `j` of the tile
-/// (`rows`, TILE_ROWS rows `stride` floats apart), dimension by dimension: the same roundings
-/// as ``lane_distance``'s chain, twelve chains in flight.
+/// (`rows`: dimension `k` of row `j` at `rows[j · rowStride + k · dimStride]`, so row-major rows
+/// or a packed `[dim][TILE_ROWS]` tile), dimension by dimension: the same roundings as
+/// ``lane_distance``'s chain, twelve chains in flight.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void tile_dots(const float *panel, const float *rows, size_t stride, size_t dim,
+static inline void tile_dots(const float *panel, const float *rows, size_t rowStride, size_t dimStride, size_t dim,
                              __m256 dot[2][TILE_ROWS]) {
     for (int j = 0; j < TILE_ROWS; j++) dot[0][j] = dot[1][j] = _mm256_setzero_ps();
+#pragma unroll 2
     for (size_t k = 0; k < dim; k++) {
         __m256 low = _mm256_loadu_ps(panel + k * TRAWL_QUERY_PANEL_ROWS);
         __m256 high = _mm256_loadu_ps(panel + k * TRAWL_QUERY_PANEL_ROWS + 8);
         for (int j = 0; j < TILE_ROWS; j++) {
-            __m256 m = _mm256_broadcast_ss(rows + j * stride + k);
+            __m256 m = _mm256_broadcast_ss(rows + j * rowStride + k * dimStride);
             dot[0][j] = _mm256_fmadd_ps(low, m, dot[0][j]);
             dot[1][j] = _mm256_fmadd_ps(high, m, dot[1][j]);
         }
@@ -126,27 +128,79 @@ static Tail tail_tile(const float *bank, size_t bankRows, size_t dim, const floa
     return tail;
 }
 
-/// One panel against the tile of rows `j0 …` (`rows`, `norms`): updates the running nearest
-/// distance and row of its sixteen lanes. Rows arrive in increasing order and a row replaces
-/// the nearest only when strictly nearer, so ties keep the lower row. `checksOwn` is a constant
+/// One panel against the tile of rows `j0 …` (`tile`, packed by ``pack_tiles``; `norms`): updates
+/// the running nearest distance and row of its sixteen lanes. Rows arrive in increasing order and
+/// a row replaces the nearest only when strictly nearer, so ties keep the lower row. `checksOwn` is a constant
 /// at each call, so the tiles without a lane's own row carry no masking.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void nearest_tile(const float *panel, const float *rows, size_t stride, const float *norms,
-                                size_t dim, size_t j0, long ownFirst, const int checksOwn, const __m256 queryNorm[2],
-                                __m256 best[2], __m256i nearest[2]) {
+static inline void nearest_tile(const float *panel, const float *tile, const float *norms, size_t dim, size_t j0,
+                                long ownFirst, const int checksOwn, const __m256 queryNorm[2], __m256 best[2],
+                                __m256i nearest[2]) {
     __m256 dot[2][TILE_ROWS];
-    tile_dots(panel, rows, stride, dim, dot);
+    tile_dots(panel, tile, 1, TILE_ROWS, dim, dot);
+    __m256 distance[2][TILE_ROWS];
+    int nearerAny = 0;
+#pragma unroll
+    for (int h = 0; h < 2; h++) {
+        __m256 least = _mm256_set1_ps(INFINITY);
+#pragma unroll
+        for (int j = 0; j < TILE_ROWS; j++) {
+            __m256 own = checksOwn ? own_lanes(ownFirst, h, j) : _mm256_setzero_ps();
+            distance[h][j] = distances_from_dots(dot[h][j], queryNorm[h], norms[j], own);
+            least = _mm256_min_ps(distance[h][j], least);
+        }
+        nearerAny |= _mm256_movemask_ps(_mm256_cmp_ps(least, best[h], _CMP_LT_OQ));
+    }
+    // Most tiles, once the first rows are past, bring no lane a nearer row: one comparison of
+    // the tile's least distances tells, and the row-by-row updates below would change nothing.
+    if (!nearerAny) return;
 #pragma unroll
     for (int j = 0; j < TILE_ROWS; j++) {
         __m256 row = _mm256_castsi256_ps(_mm256_set1_epi32((int)(j0 + j)));
 #pragma unroll
         for (int h = 0; h < 2; h++) {
-            __m256 own = checksOwn ? own_lanes(ownFirst, h, j) : _mm256_setzero_ps();
-            __m256 distance = distances_from_dots(dot[h][j], queryNorm[h], norms[j], own);
-            __m256 nearer = _mm256_cmp_ps(distance, best[h], _CMP_LT_OQ);
-            best[h] = _mm256_min_ps(distance, best[h]);
+            __m256 nearer = _mm256_cmp_ps(distance[h][j], best[h], _CMP_LT_OQ);
+            best[h] = _mm256_min_ps(distance[h][j], best[h]);
             nearest[h] = _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(nearest[h]), row, nearer));
         }
+    }
+}
+
+/// Copies bank rows `first …` into `tiles` TILE_ROWS at a time, each tile `[dim][TILE_ROWS]`
+/// (dimension-major, as the broadcasts of ``tile_dots`` read them), `count` rows in all
+/// (a multiple of TILE_ROWS). Writes up to 2 floats past the last tile.
+__attribute__((target("avx2,fma")))
+static void pack_tiles(const float *bank, size_t first, size_t count, size_t dim, float *tiles) {
+    for (size_t t = 0; t < count; t += TILE_ROWS) {
+        const float *rows = bank + (first + t) * dim;
+        float *tile = tiles + t * dim;
+        size_t k0 = 0;
+        // Eight dimensions of the six rows at a time: an 8 × 8 transpose (rows 6 and 7 zero)
+        // whose columns are stored TILE_ROWS floats apart, each store's last two floats
+        // overwritten by the next.
+        for (; k0 + 8 <= dim; k0 += 8) {
+            __m256 r[TILE_ROWS];
+            for (int j = 0; j < TILE_ROWS; j++) r[j] = _mm256_loadu_ps(rows + j * dim + k0);
+            __m256 zero = _mm256_setzero_ps();
+            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+            __m256 u4 = _mm256_shuffle_ps(t4, zero, 0x44), u5 = _mm256_shuffle_ps(t4, zero, 0xEE);
+            __m256 u6 = _mm256_shuffle_ps(t5, zero, 0x44), u7 = _mm256_shuffle_ps(t5, zero, 0xEE);
+            float *out = tile + k0 * TILE_ROWS;
+            _mm256_storeu_ps(out + 0 * TILE_ROWS, _mm256_permute2f128_ps(u0, u4, 0x20));
+            _mm256_storeu_ps(out + 1 * TILE_ROWS, _mm256_permute2f128_ps(u1, u5, 0x20));
+            _mm256_storeu_ps(out + 2 * TILE_ROWS, _mm256_permute2f128_ps(u2, u6, 0x20));
+            _mm256_storeu_ps(out + 3 * TILE_ROWS, _mm256_permute2f128_ps(u3, u7, 0x20));
+            _mm256_storeu_ps(out + 4 * TILE_ROWS, _mm256_permute2f128_ps(u0, u4, 0x31));
+            _mm256_storeu_ps(out + 5 * TILE_ROWS, _mm256_permute2f128_ps(u1, u5, 0x31));
+            _mm256_storeu_ps(out + 6 * TILE_ROWS, _mm256_permute2f128_ps(u2, u6, 0x31));
+            _mm256_storeu_ps(out + 7 * TILE_ROWS, _mm256_permute2f128_ps(u3, u7, 0x31));
+        }
+        for (size_t k = k0; k < dim; k++)
+            for (size_t j = 0; j < TILE_ROWS; j++) tile[k * TILE_ROWS + j] = rows[j * dim + k];
     }
 }
 
@@ -156,20 +210,24 @@ static void nearest_rows_avx2(const float *panels, size_t panelCount, const floa
                               long ownOffset, float *nearestDistance, int32_t *nearestRow) {
     const size_t fullRows = bankRows / TILE_ROWS * TILE_ROWS, chunk = trawl_bank_chunk_rows(dim);
     Tail tail = tail_tile(bank, bankRows, dim, bankNorms);
+    float *tiles = malloc(((chunk + TILE_ROWS) * dim + 2) * sizeof(float));   // a chunk and the tail's tile
     for (size_t i = 0; i < panelCount * TRAWL_QUERY_PANEL_ROWS; i++) {
         nearestDistance[i] = INFINITY;
         nearestRow[i] = -1;
     }
     for (size_t c0 = 0; c0 < bankRows; c0 += chunk) {
         size_t c1 = c0 + chunk < fullRows ? c0 + chunk : fullRows;
+        size_t fullInChunk = c1 > c0 ? c1 - c0 : 0;
         int hasTail = c0 + chunk >= bankRows && fullRows < bankRows;
-        // The next chunk, fetched a few cache lines per tile over all the panels' passes: the
-        // hardware prefetchers do not follow six rows read side by side, and a pass that waits
-        // for memory at every line costs more than the fetch spread over the chunk.
+        // The chunk's rows packed once for all the panels' passes, the tail's tile after them.
+        pack_tiles(bank, c0, fullInChunk, dim, tiles);
+        if (hasTail) pack_tiles(tail.rows, 0, TILE_ROWS, dim, tiles + fullInChunk * dim);
+        // The next chunk, fetched a few cache lines per tile over all the panels' passes, so that
+        // packing it reads L2 rather than wait for memory at every line.
         const char *next = (const char *)(bank + (c0 + chunk < bankRows ? c0 + chunk : bankRows) * dim);
         const char *nextEnd = (const char *)(bank + (c0 + 2 * chunk < bankRows ? c0 + 2 * chunk : bankRows) * dim);
-        size_t tiles = panelCount * ((c1 > c0 ? c1 - c0 : 0) / TILE_ROWS), lines = (size_t)(nextEnd - next) / 64 + 1;
-        size_t linesPerTile = tiles == 0 ? 0 : (lines + tiles - 1) / tiles;
+        size_t passes = panelCount * (fullInChunk / TILE_ROWS), lines = (size_t)(nextEnd - next) / 64 + 1;
+        size_t linesPerTile = passes == 0 ? 0 : (lines + passes - 1) / passes;
         for (size_t p = 0; p < panelCount; p++) {
             const float *panel = panels + p * dim * TRAWL_QUERY_PANEL_ROWS;
             float *distanceOut = nearestDistance + p * TRAWL_QUERY_PANEL_ROWS;
@@ -182,22 +240,23 @@ static void nearest_rows_avx2(const float *panels, size_t panelCount, const floa
             // Lane 0's own row; a tile holds a lane's own row when it meets [own, own + 16).
             long own = ownOffset + (long)(p * TRAWL_QUERY_PANEL_ROWS);
             for (size_t j0 = c0; j0 < c1; j0 += TILE_ROWS) {
+                const float *tile = tiles + (j0 - c0) * dim;
                 for (size_t l = 0; l < linesPerTile && next < nextEnd; l++, next += 64) _mm_prefetch(next, _MM_HINT_T0);
                 if (skipsOwn && own < (long)(j0 + TILE_ROWS) && own + TRAWL_QUERY_PANEL_ROWS > (long)j0)
-                    nearest_tile(panel, bank + j0 * dim, dim, bankNorms + j0, dim, j0, own - (long)j0, 1, queryNorm,
-                                 best, nearest);
+                    nearest_tile(panel, tile, bankNorms + j0, dim, j0, own - (long)j0, 1, queryNorm, best, nearest);
                 else
-                    nearest_tile(panel, bank + j0 * dim, dim, bankNorms + j0, dim, j0, 0, 0, queryNorm, best, nearest);
+                    nearest_tile(panel, tile, bankNorms + j0, dim, j0, 0, 0, queryNorm, best, nearest);
             }
             if (hasTail)
-                nearest_tile(panel, tail.rows, dim, tail.norms, dim, fullRows, own - (long)fullRows, skipsOwn,
-                             queryNorm, best, nearest);
+                nearest_tile(panel, tiles + fullInChunk * dim, tail.norms, dim, fullRows, own - (long)fullRows,
+                             skipsOwn, queryNorm, best, nearest);
             _mm256_storeu_ps(distanceOut, best[0]);
             _mm256_storeu_ps(distanceOut + 8, best[1]);
             _mm256_storeu_si256((__m256i *)rowOut, nearest[0]);
             _mm256_storeu_si256((__m256i *)(rowOut + 8), nearest[1]);
         }
     }
+    free(tiles);
     free(tail.rows);
 }
 
@@ -207,7 +266,7 @@ static inline void distance_tile(const float *panel, const float *rows, size_t s
                                  size_t count, size_t dim, long ownFirst, int checksOwn,
                                  const __m256 queryNorm[2], float *distances) {
     __m256 dot[2][TILE_ROWS];
-    tile_dots(panel, rows, stride, dim, dot);
+    tile_dots(panel, rows, stride, 1, dim, dot);
     for (size_t j = 0; j < count; j++)
         for (int h = 0; h < 2; h++) {
             __m256 own = checksOwn ? own_lanes(ownFirst, h, (int)j) : _mm256_setzero_ps();

@@ -1,5 +1,6 @@
 import CDistanceKernels
 import Dispatch
+import Foundation
 import Tensors
 
 /// How two feature vectors are compared.
@@ -47,11 +48,12 @@ public struct Neighbours: Equatable, Sendable {
 /// one fused multiply-add chain over the `D` dimensions in order (square root taken last for
 /// ``DistanceMetric/euclidean``): the same bits whatever the queries searched with it, the
 /// query's place among them, and the CPU path (AVX2+FMA or portable), so a result never depends
-/// on its batch. Queries go to the cores in blocks of 256, packed into panels of 16; the
-/// bank is read in place, row-major, in L2-sized chunks. For `k = 1` the kernel keeps each
-/// query's nearest row as it goes and writes no distances; for more it writes a panel's
-/// distances to one chunk at a time for a top-k scan. Memory: one small buffer per block,
-/// whatever the sizes. Ties go to the lower bank index.
+/// on its batch. Queries go to the cores in blocks of 256 (up to 1024 for many queries), packed
+/// into panels of 16; the bank is read in L2-sized chunks. For `k = 1` the kernel copies each
+/// chunk into 6-row tiles once per block, keeps each query's nearest row as it goes and writes
+/// no distances; for more it writes a panel's distances to one chunk of the bank, read in place,
+/// at a time for a top-k scan. Memory: one small buffer (at most a chunk) per block, whatever the sizes. Ties go to
+/// the lower bank index.
 public struct NearestNeighbourIndex: Sendable {
     /// The metric of every search.
     public let metric: DistanceMetric
@@ -64,8 +66,13 @@ public struct NearestNeighbourIndex: Sendable {
     /// Feature dimension `D`.
     public var dimension: Int { bank.shape[1] }
 
-    /// Queries per unit of work a core takes.
-    static let queryBlock = 256
+    /// Queries per unit of work a core takes when searching `queries` rows: 256, or up to 1024
+    /// in steps of 256 while every core still gets at least 8 blocks (the 1-NN kernel copies
+    /// each bank chunk into its tiles once per block, so larger blocks copy less often).
+    static func queryBlock(queries: Int) -> Int {
+        let cores = max(1, ProcessInfo.processInfo.activeProcessorCount)
+        return min(1024, max(256, queries / (8 * cores) / 256 * 256))
+    }
 
     /// Indexes `bank` (`[M, D]`, finite, `M ≥ 1`).
     public init(bank: Tensor, metric: DistanceMetric = .euclidean) throws {
@@ -171,8 +178,9 @@ public struct NearestNeighbourIndex: Sendable {
         distances.withUnsafeMutableBufferPointer { distanceBuffer in
         indices.withUnsafeMutableBufferPointer { indexBuffer in
             let (queryPointer, distanceOut, indexOut) = (queryBuffer.baseAddress!, distanceBuffer.baseAddress!, indexBuffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: (q + Self.queryBlock - 1) / Self.queryBlock) { block in
-                let q0 = block * Self.queryBlock, rows = min(Self.queryBlock, q - q0)
+            let queryBlock = Self.queryBlock(queries: q)
+            DispatchQueue.concurrentPerform(iterations: (q + queryBlock - 1) / queryBlock) { block in
+                let q0 = block * queryBlock, rows = min(queryBlock, q - q0)
                 let panels = QueryPanels(queryPointer + q0 * d, rows: rows, dim: d, norms: queryNorms[q0 ..< q0 + rows])
                 // Query i's own bank row (leave-one-out) is q0 + i.
                 let (found, rowOf) = k == 1 ? nearest(panels, ownOffset: excludeSelf ? q0 : nil)

@@ -77,11 +77,36 @@ final class NearestNeighbourTests: XCTestCase {
         XCTAssertEqual(one.indices, (0..<600).map { three.indices[$0 * 3] })
     }
 
+    func testManyQueriesGoInLargerBlocksWithTheSameBits() throws {
+        // Blocks grow from 256 to 1024 queries while every core keeps at least 8; a query's results
+        // do not depend on them: enough queries for blocks of 1024 (and a partial one) give the bits
+        // they get searched 600 at a time (blocks of 256).
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 600), 256)
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 512 * 8 * cores), 512)
+        XCTAssertEqual(NearestNeighbourIndex.queryBlock(queries: 1_000_000_000), 1024)
+        let q = 1024 * 8 * cores + 37
+        let bank = gaussianMatrix(500, 8, seed: 30), queries = gaussianMatrix(q, 8, seed: 31)
+        let index = try NearestNeighbourIndex(bank: bank, metric: .squaredEuclidean)
+        for k in [1, 2] {
+            let together = try index.search(queries, k: k)
+            var distances = [Float](), indices = [Int]()
+            for q0 in stride(from: 0, to: q, by: 600) {
+                let part = try index.search(gatherRows(queries, Array(q0 ..< min(q, q0 + 600))), k: k)
+                distances += part.distances
+                indices += part.indices
+            }
+            XCTAssertEqual(together.distances.map(\.bitPattern), distances.map(\.bitPattern), "k = \(k)")
+            XCTAssertEqual(together.indices, indices, "k = \(k)")
+        }
+    }
+
     func testTheAVX2KernelsGiveThePortableKernelsBits() {
         // Both kernels, with and without own rows to skip (own offsets inside, before and past the
-        // bank), partial panels, chunks and tiles. On a CPU without AVX2+FMA both calls run the
-        // portable code and the test checks nothing.
-        for (q, m, d, seed) in [(37, 1001, 5, UInt64(20)), (50, 4099, 152, 21), (16, 7, 3, 22)] {
+        // bank), partial panels, chunks and tiles, dimensions packed eight at a time and one by one
+        // (27 = 3 · 8 + 3). On a CPU without AVX2+FMA both calls run the portable code and the
+        // test checks nothing.
+        for (q, m, d, seed) in [(37, 1001, 5, UInt64(20)), (50, 4099, 152, 21), (16, 7, 3, 22), (40, 2500, 27, 23)] {
             let queries = gaussianMatrix(q, d, seed: seed), bank = gaussianMatrix(m, d, seed: seed + 100)
             let lanes = Int(TRAWL_QUERY_PANEL_ROWS), panels = (q + lanes - 1) / lanes
             var packed = [Float](repeating: 0, count: panels * lanes * d)
