@@ -10,8 +10,9 @@ import Glibc
 /// a backbone installs one while a core runs its group of images. Layers that write every element
 /// of their output take it from ``uninitializedTensor(shape:)``; code that is done with a tensor it
 /// made gives it back with ``recycle(_:)``. Only arrays of exactly the requested count are reused
-/// (a network repeats its activation shapes block after block), and at most ``capacity`` arrays are
-/// held, the oldest dropped first, so peak memory is a few activations above the live ones.
+/// (a network repeats its activation shapes block after block); a request the pool cannot serve
+/// frees every spare before allocating, and at most ``capacity`` arrays are held (the oldest
+/// dropped first), so the pool never raises a pass's peak memory.
 ///
 /// Reuse cannot change results: a pooled array's old elements are all overwritten, and an array
 /// still referenced elsewhere is copied by Swift's copy-on-write when written, not overwritten in
@@ -51,8 +52,13 @@ public final class ActivationPool {
     /// array of the same count from this thread's pool when it holds one, else a fresh array.
     static func uninitializedTensor(shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
-        if let pool = current, let index = pool.spares.lastIndex(where: { $0.count == count }) {
-            return Tensor(shape: shape, data: pool.spares.remove(at: index))
+        if let pool = current {
+            if let index = pool.spares.lastIndex(where: { $0.count == count }) {
+                return Tensor(shape: shape, data: pool.spares.remove(at: index))
+            }
+            // Freed before the fresh array is allocated, so malloc can place it on their pages
+            // and the pool never holds memory while the pass's memory grows.
+            pool.spares.removeAll()
         }
         return Tensor(shape: shape, data: [Float](unsafeUninitializedCapacity: count) { _, initialized in
             initialized = count
