@@ -202,21 +202,16 @@ public enum ResNet {
         return (outputs, { [shortcut] x in
             // ReLU fused into all but the last; the last adds the shortcut, then the ReLU, as it
             // writes. Intermediates go back to the pool once read (the block's input is its caller's).
-            var h = x
-            for (index, conv) in path.enumerated() {
+            var h = path.first!(x)
+            for conv in path.dropFirst() {
                 let next = conv(h)
-                if index > 0 { ActivationPool.recycle(consume h) }
+                ActivationPool.recycle(consume h)
                 h = next
             }
-            guard let shortcut else {
-                let y = last(h, adding: x, then: .relu)
-                ActivationPool.recycle(consume h)
-                return y
-            }
-            let projected = shortcut(x)
-            let y = last(h, adding: projected, then: .relu)
+            let projected = shortcut.map { $0(x) }
+            let y = last(h, adding: projected ?? x, then: .relu)
             ActivationPool.recycle(consume h)
-            ActivationPool.recycle(consume projected)
+            if let projected { ActivationPool.recycle(projected) }
             return y
         })
     }
