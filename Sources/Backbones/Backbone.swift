@@ -129,7 +129,11 @@ public struct Backbone: Sendable {
             var x = images
             var outputs: [Int: Tensor] = [:]
             for index in 0...last {
-                x = stages[index].run(x)
+                let output = stages[index].run(x)
+                // The previous stage's output goes back to the pool unless it is a tap (the
+                // group's images are mapGroups').
+                if index > 0 && !wanted.contains(index - 1) { ActivationPool.recycle(consume x) }
+                x = output
                 if wanted.contains(index) { outputs[index] = x }
             }
             return wanted.map { outputs[$0]! }
@@ -142,7 +146,13 @@ public struct Backbone: Sendable {
         try validate(input)
         guard let classifier else { throw BackboneError.noClassifier(backbone: name) }
         let perGroup = mapGroups(input) { images -> Tensor in
-            classifier(stages.reduce(images) { $1.run($0) })
+            var x = stages[0].run(images)
+            for stage in stages.dropFirst() {
+                let output = stage.run(x)
+                ActivationPool.recycle(consume x)
+                x = output
+            }
+            return classifier(x)
         }
         return Self.concatenateBatch(perGroup)
     }
@@ -156,7 +166,8 @@ public struct Backbone: Sendable {
 
     /// `body` on consecutive groups of images `[G, C, H, W]` of `batch`, groups spread over
     /// the cores: as many groups as cores (or images, if fewer), more where a group would
-    /// exceed ``largestGroup``, sizes differing by at most one. Results in batch order.
+    /// exceed ``largestGroup``, sizes differing by at most one. Results in batch order. Each
+    /// group runs with an ``ActivationPool`` on its thread, dropped when the group is done.
     private func mapGroups<R>(_ batch: Tensor, _ body: @escaping (Tensor) -> R) -> [R] {
         let n = batch.shape[0]
         let count = max(min(n, ProcessInfo.processInfo.activeProcessorCount), (n + largestGroup - 1) / largestGroup)
@@ -167,7 +178,7 @@ public struct Backbone: Sendable {
             let (first, end) = (g * n / count, (g + 1) * n / count)
             let images = Tensor(shape: [end - first] + batch.shape.dropFirst(),
                                 data: Array(batch.data[first * imageSize ..< end * imageSize]))
-            let result = body(images)
+            let result = ActivationPool.withPool { body(images) }
             lock.sync { results[g] = result }
         }
         return results.map { $0! }

@@ -137,14 +137,21 @@ func convStage(name: String, _ conv: FoldedConv) -> Backbone.Stage {
 /// An inverted-residual block (MobileNetV2, EfficientNet-Lite without squeeze-excitation):
 /// optional 1×1 expansion + ReLU6, depthwise + ReLU6 (both activations fused into their
 /// convolutions), linear 1×1 projection, and the identity added back when `residual`
-/// (stride 1, equal channels).
+/// (stride 1, equal channels). The expansion's and the depthwise's outputs go back to the
+/// ``ActivationPool`` once read (the block's input is its caller's).
 func invertedResidualStage(name: String, expand: FoldedConv?, depthwise: FoldedConv,
                            project: FoldedConv, residual: Bool) -> Backbone.Stage {
     Backbone.Stage(name: name) { x in
-        var h = x
-        if let expand { h = expand(h) }
-        h = depthwise(h)
-        h = project(h)
+        let filtered: Tensor
+        if let expand {
+            let expanded = expand(x)
+            filtered = depthwise(expanded)
+            ActivationPool.recycle(consume expanded)
+        } else {
+            filtered = depthwise(x)
+        }
+        var h = project(filtered)
+        ActivationPool.recycle(consume filtered)
         if residual { add(&h, x) }
         return h
     }

@@ -73,7 +73,12 @@ public enum ResNet {
         let layout = try Layout(dict, name: name)
         let stem = try dict.foldedConv("conv1", bn: "bn1", inputChannels: 3, kernel: 7, stride: 2,
                                        padding: .symmetric(3), epsilon: epsilon, activation: .relu)
-        var stages = [Backbone.Stage(name: "conv1") { maxPool2d(stem($0), kernel: 3, stride: 2, padding: 1) }]
+        var stages = [Backbone.Stage(name: "conv1") { x in
+            let convolved = stem(x)
+            let pooled = maxPool2d(convolved, kernel: 3, stride: 2, padding: 1)
+            ActivationPool.recycle(consume convolved)
+            return pooled
+        }]
         var channels = stem.outputChannels
         var taps: [FeatureTap] = []
         for (l, count) in layout.blockCounts.enumerated() {
@@ -84,7 +89,17 @@ public enum ResNet {
                 channels = block.outputChannels
                 return block.run
             }
-            stages.append(Backbone.Stage(name: "layer\(l + 1)") { x in blocks.reduce(x) { $1($0) } })
+            stages.append(Backbone.Stage(name: "layer\(l + 1)") { x in
+                // Each block's output goes back to the pool once the next block has run (the
+                // stage's input is its caller's).
+                var y = blocks[0](x)
+                for block in blocks.dropFirst() {
+                    let next = block(y)
+                    ActivationPool.recycle(consume y)
+                    y = next
+                }
+                return y
+            })
             taps.append(FeatureTap(name: "layer\(l + 1)", channels: channels, stride: 4 << l))
         }
         let classifier: (@Sendable (Tensor) -> Tensor)?
@@ -185,8 +200,19 @@ public enum ResNet {
         }
         let (path, last) = (convs.dropLast(), convs.last!)
         return (outputs, { [shortcut] x in
-            // ReLU fused into all but the last; the last adds the shortcut, then the ReLU, as it writes.
-            last(path.reduce(x) { $1($0) }, adding: shortcut.map { $0(x) } ?? x, then: .relu)
+            // ReLU fused into all but the last; the last adds the shortcut, then the ReLU, as it
+            // writes. Intermediates go back to the pool once read (the block's input is its caller's).
+            var h = path.first!(x)
+            for conv in path.dropFirst() {
+                let next = conv(h)
+                ActivationPool.recycle(consume h)
+                h = next
+            }
+            let projected = shortcut.map { $0(x) }
+            let y = last(h, adding: projected ?? x, then: .relu)
+            ActivationPool.recycle(consume h)
+            if let projected { ActivationPool.recycle(projected) }
+            return y
         })
     }
 

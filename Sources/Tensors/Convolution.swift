@@ -150,9 +150,8 @@ public struct Conv2D: Sendable {
         precondition(shortcutShape == nil || shortcutShape! == [n, outputChannels, outH, outW],
                      "shortcut \(shortcutShape ?? []) differs from the output [\(n), \(outputChannels), \(outH), \(outW)]")
         // Every path writes every output, so the tensor starts uninitialised (no zeroing pass).
-        let count = n * outputChannels * outH * outW
-        var out = Tensor(shape: [n, outputChannels, outH, outW],
-                         data: [Float](unsafeUninitializedCapacity: count) { _, initialized in initialized = count })
+        var out = ActivationPool.uninitializedTensor(shape: [n, outputChannels, outH, outW])
+        let count = out.count
         if weight.shape[1] == 1 && groups == outputChannels {
             depthwise(x, into: &out)
             if let ending {

@@ -7,7 +7,8 @@ public func maxPool2d(_ x: Tensor, kernel: Int, stride: Int, padding: Int = 0) -
     typealias Lanes = SIMD8<Float>
     let (outH, outW) = poolingOutputSize(x, kernel: kernel, stride: stride, padding: padding)
     let (planes, inH, inW) = (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
-    var out = Tensor(shape: [x.shape[0], x.shape[1], outH, outW])
+    // Every output is written (each row's columns 0..<outW, in the three loops below).
+    var out = ActivationPool.uninitializedTensor(shape: [x.shape[0], x.shape[1], outH, outW])
     var line = [Float](repeating: 0, count: inW)
     // At stride 2, eight outputs from j on take one 16-float load per kernel column, from column
     // 2j − padding + c: inside the line from j = ⌈padding / 2⌉ while 2j − padding + kernel + 14 < inW.

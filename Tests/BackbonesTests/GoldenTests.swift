@@ -182,3 +182,37 @@ extension GoldenTests {
         }
     }
 }
+
+extension GoldenTests {
+    /// A forward pass that reuses activation arrays (``ActivationPool``, installed per group by
+    /// `features` and `logits`) gives, bit for bit, the taps and logits of the stages run on this
+    /// thread with no pool (every output a fresh array): several taps, so the pass recycles around
+    /// the taps it returns, on BasicBlock and Bottleneck ResNets and EfficientNet-Lite0.
+    func testActivationReuseKeepsTheBits() throws {
+        let reference = try referenceDirectory("resnet")
+        let coffee = try golden(reference.appendingPathComponent("coffee_imagenet_input_chw.npy"))
+        let images = Tensor.stack([coffee, Tensor(shape: coffee.shape, data: coffee.data.reversed()),
+                                   Tensor(shape: coffee.shape, data: coffee.data.map { $0 * 0.5 - 0.25 })])
+        let resNetTaps = ["layer1", "layer2", "layer3"]
+        var networks = try ["resnet18-random", "resnet-bottleneck-tiny-random"].map { model in
+            (try ResNet.backbone(StateDict(contentsOf: reference.appendingPathComponent("\(model).pth")), name: model),
+             resNetTaps)
+        }
+        let lite0 = try BackboneRegistry.descriptor(named: "efficientnet-lite0", assets: assetsDirectory)
+        if lite0.weightsFile != nil { networks.append((try lite0.load(), ["_blocks.2", "_blocks.4", "_blocks.10"])) }
+        for (backbone, taps) in networks {
+            let pooled = try backbone.features(images, taps: taps)
+            var x = images
+            var unpooled: [String: Tensor] = [:]
+            for stage in backbone.stages {
+                x = stage.run(x)
+                if taps.contains(stage.name) { unpooled[stage.name] = x }
+            }
+            for (tap, features) in zip(taps, pooled) {
+                XCTAssertEqual(features.data.map(\.bitPattern), unpooled[tap]!.data.map(\.bitPattern), "\(backbone.name) \(tap)")
+            }
+            XCTAssertEqual(try backbone.logits(images).data.map(\.bitPattern), backbone.classifier!(x).data.map(\.bitPattern),
+                           "\(backbone.name) logits")
+        }
+    }
+}
