@@ -1,4 +1,5 @@
 #include "distance_kernels.h"
+#include "transpose8.h"
 
 #include <math.h>
 
@@ -53,25 +54,13 @@ static enum call_kind call_of_row(size_t r, size_t productRows) {
 
 #if defined(__x86_64__)
 /// Eight full centres' dimensions `k … k + 7` (rows `centres[l · dim + k …]`) transposed into
-/// `block[k · 8 …]`: 8 × 8 floats as eight loads, three rounds of shuffles and eight stores.
+/// `block[k · 8 …]`: eight loads, ``trawl_transpose8`` and eight stores.
 __attribute__((target("avx2")))
 static void pack_eight_dimensions_avx2(const float *centres, size_t dim, size_t k, float *block) {
-    __m256 r[lanes], t[lanes];
+    __m256 r[lanes], columns[lanes];
     for (size_t l = 0; l < lanes; l++) r[l] = _mm256_loadu_ps(centres + l * dim + k);
-    for (size_t l = 0; l < lanes; l += 2) {
-        t[l] = _mm256_unpacklo_ps(r[l], r[l + 1]);
-        t[l + 1] = _mm256_unpackhi_ps(r[l], r[l + 1]);
-    }
-    for (size_t l = 0; l < lanes; l += 4) {
-        r[l] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(1, 0, 1, 0));
-        r[l + 1] = _mm256_shuffle_ps(t[l], t[l + 2], _MM_SHUFFLE(3, 2, 3, 2));
-        r[l + 2] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(1, 0, 1, 0));
-        r[l + 3] = _mm256_shuffle_ps(t[l + 1], t[l + 3], _MM_SHUFFLE(3, 2, 3, 2));
-    }
-    for (size_t l = 0; l < lanes / 2; l++) {
-        _mm256_storeu_ps(block + (k + l) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x20));
-        _mm256_storeu_ps(block + (k + l + 4) * lanes, _mm256_permute2f128_ps(r[l], r[l + 4], 0x31));
-    }
+    trawl_transpose8(r, columns);
+    for (size_t l = 0; l < lanes; l++) _mm256_storeu_ps(block + (k + l) * lanes, columns[l]);
 }
 #endif
 

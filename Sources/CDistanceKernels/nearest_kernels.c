@@ -1,5 +1,6 @@
 #include "nearest_kernels.h"
 #include "distance_kernels.h"
+#include "transpose8.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -179,25 +180,10 @@ static void pack_tiles(const float *bank, size_t first, size_t count, size_t dim
         // whose columns are stored TILE_ROWS floats apart, each store's last two floats
         // overwritten by the next.
         for (; k0 + 8 <= dim; k0 += 8) {
-            __m256 r[TILE_ROWS];
-            for (int j = 0; j < TILE_ROWS; j++) r[j] = _mm256_loadu_ps(rows + j * dim + k0);
-            __m256 zero = _mm256_setzero_ps();
-            __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-            __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-            __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-            __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-            __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-            __m256 u4 = _mm256_shuffle_ps(t4, zero, 0x44), u5 = _mm256_shuffle_ps(t4, zero, 0xEE);
-            __m256 u6 = _mm256_shuffle_ps(t5, zero, 0x44), u7 = _mm256_shuffle_ps(t5, zero, 0xEE);
-            float *out = tile + k0 * TILE_ROWS;
-            _mm256_storeu_ps(out + 0 * TILE_ROWS, _mm256_permute2f128_ps(u0, u4, 0x20));
-            _mm256_storeu_ps(out + 1 * TILE_ROWS, _mm256_permute2f128_ps(u1, u5, 0x20));
-            _mm256_storeu_ps(out + 2 * TILE_ROWS, _mm256_permute2f128_ps(u2, u6, 0x20));
-            _mm256_storeu_ps(out + 3 * TILE_ROWS, _mm256_permute2f128_ps(u3, u7, 0x20));
-            _mm256_storeu_ps(out + 4 * TILE_ROWS, _mm256_permute2f128_ps(u0, u4, 0x31));
-            _mm256_storeu_ps(out + 5 * TILE_ROWS, _mm256_permute2f128_ps(u1, u5, 0x31));
-            _mm256_storeu_ps(out + 6 * TILE_ROWS, _mm256_permute2f128_ps(u2, u6, 0x31));
-            _mm256_storeu_ps(out + 7 * TILE_ROWS, _mm256_permute2f128_ps(u3, u7, 0x31));
+            __m256 r[8], columns[8];
+            for (int j = 0; j < 8; j++) r[j] = j < TILE_ROWS ? _mm256_loadu_ps(rows + j * dim + k0) : _mm256_setzero_ps();
+            trawl_transpose8(r, columns);
+            for (int c = 0; c < 8; c++) _mm256_storeu_ps(tile + (k0 + c) * TILE_ROWS, columns[c]);
         }
         for (size_t k = k0; k < dim; k++)
             for (size_t j = 0; j < TILE_ROWS; j++) tile[k * TILE_ROWS + j] = rows[j * dim + k];
