@@ -19,7 +19,7 @@ func runBackboneBenchmarks() {
     let batch = 16
     let torch = startTorch(batch: batch)
     var trawlRates = [String: Double](), torchRates = [String: Double]()   // wall images/s by network
-    defer { compare(trawlRates, with: torchRates, torch: torch?.greeting) }
+    defer { compare(trawlRates, with: torchRates, torch: torch?.greeting, batch: batch) }
     /// Times `body` against torch's pass of `network` and records both sides' images/s.
     func measure(_ network: String, _ body: () -> Void) -> (wall: Double, cpu: Double) {
         let (wall, cpu, torchSeconds) = measureAlternating(body, peer: torch, request: network)
@@ -83,9 +83,10 @@ private func startTorch(batch: Int) -> PeerProcess? {
 
 /// Prints each network's ratio against its target (issue #15: Lite0 ≥ 3×, ResNet-18 ≥ 2×,
 /// WRN-50-2 ≥ 2× torch's images/s).
-private func compare(_ trawlRates: [String: Double], with torchRates: [String: Double], torch version: String?) {
+private func compare(_ trawlRates: [String: Double], with torchRates: [String: Double], torch version: String?,
+                     batch: Int) {
     guard let version, !torchRates.isEmpty else { return }
-    print("\(version), same shapes, random weights (2 threads, eager, inference_mode, batch 16), "
+    print("\(version), same shapes, random weights (2 threads, eager, inference_mode, batch \(batch)), "
           + "timed runs alternating with Trawl's:")
     for (network, label, target) in [("efficientnet-lite0", "efficientnet-lite0 to _blocks.10", 3.0),
                                      ("resnet18", "resnet18 to layer3", 2.0),

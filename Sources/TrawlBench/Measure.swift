@@ -119,7 +119,7 @@ final class PeerProcess {
     }
 
     /// Writes `request` as a line and returns the peer's answer, or nil when the peer has exited.
-    func ask(_ request: String) -> String? {
+    private func ask(_ request: String) -> String? {
         guard process.isRunning,
               (try? requests.fileHandleForWriting.write(contentsOf: Data((request + "\n").utf8))) != nil
         else { return nil }
