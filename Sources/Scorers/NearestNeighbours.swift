@@ -54,12 +54,19 @@ public struct Neighbours: Equatable, Sendable {
 /// no distances; for more it writes a panel's distances to one chunk of the bank, read in place,
 /// at a time for a top-k scan. Memory: one small buffer (at most a chunk) per block, whatever the sizes. Ties go to
 /// the lower bank index.
+///
+/// On CPUs with AVX2, 1-NN searches first screen the bank with 8-bit codes of it (``ScreenedBank``,
+/// a quarter of the bank's size, kept with the index): integer dot products give each distance
+/// within a proven bound, and only the rows that bound cannot rule out get the float distance
+/// above, so the results are the same bits as without the screen.
 public struct NearestNeighbourIndex: Sendable {
     /// The metric of every search.
     public let metric: DistanceMetric
     /// The bank `[M, D]` (rows L2-normalised for ``DistanceMetric/cosine``).
     public let bank: Tensor
     private let bankNorms: [Float]
+    /// The bank's 8-bit codes for 1-NN searches; nil where the screen does not apply.
+    private let screen: ScreenedBank?
 
     /// Number of bank entries `M`.
     public var count: Int { bank.shape[0] }
@@ -85,6 +92,7 @@ public struct NearestNeighbourIndex: Sendable {
         self.bankNorms = self.bank.data.withUnsafeBufferPointer {
             rowSquaredNorms($0.baseAddress!, rows: bank.shape[0], dim: bank.shape[1])
         }
+        self.screen = ScreenedBank(self.bank)
     }
 
     /// An index over rows `rows` of this one's bank, as this one holds them (normalised for
@@ -98,6 +106,7 @@ public struct NearestNeighbourIndex: Sendable {
         self.metric = metric
         self.bank = bank
         self.bankNorms = bankNorms
+        self.screen = ScreenedBank(bank)
     }
 
     /// The `k` nearest bank entries of every row of `queries` (`[Q, D]`); each row's results
@@ -181,10 +190,16 @@ public struct NearestNeighbourIndex: Sendable {
             let queryBlock = Self.queryBlock(queries: q)
             DispatchQueue.concurrentPerform(iterations: (q + queryBlock - 1) / queryBlock) { block in
                 let q0 = block * queryBlock, rows = min(queryBlock, q - q0)
-                let panels = QueryPanels(queryPointer + q0 * d, rows: rows, dim: d, norms: queryNorms[q0 ..< q0 + rows])
-                // Query i's own bank row (leave-one-out) is q0 + i.
-                let (found, rowOf) = k == 1 ? nearest(panels, ownOffset: excludeSelf ? q0 : nil)
+                let (found, rowOf): ([Float], [Int])
+                if k == 1, !excludeSelf, let screen {
+                    (found, rowOf) = screenedNearest(screen, queryPointer + q0 * d, rows: rows,
+                                                     norms: Array(queryNorms[q0 ..< q0 + rows]))
+                } else {
+                    let panels = QueryPanels(queryPointer + q0 * d, rows: rows, dim: d, norms: queryNorms[q0 ..< q0 + rows])
+                    // Query i's own bank row (leave-one-out) is q0 + i.
+                    (found, rowOf) = k == 1 ? nearest(panels, ownOffset: excludeSelf ? q0 : nil)
                                             : nearestK(panels, k: k, ownOffset: excludeSelf ? q0 : nil)
+                }
                 for i in 0 ..< rows * k {
                     distanceOut[q0 * k + i] = finish(found[i])
                     indexOut[q0 * k + i] = rowOf[i]
@@ -206,6 +221,19 @@ public struct NearestNeighbourIndex: Sendable {
                                bankNorms, ownOffset == nil ? 0 : 1, ownOffset ?? 0, &distances, &rows)
         }
         return (Array(distances.prefix(panels.rows)), rows.prefix(panels.rows).map(Int.init))
+    }
+
+    /// Each of `rows` row-major queries' nearest row, `[rows]` squared distances and rows, through
+    /// the bank's screen: bit for bit what ``nearest(_:ownOffset:)`` finds.
+    private func screenedNearest(_ screen: ScreenedBank, _ queries: UnsafePointer<Float>, rows: Int,
+                                 norms: [Float]) -> ([Float], [Int]) {
+        var distances = [Float](repeating: 0, count: rows)
+        var found = [Int32](repeating: 0, count: rows)
+        bank.data.withUnsafeBufferPointer { bankBuffer in
+            trawl_screened_nearest_rows(screen.codes, queries, rows, norms, bankBuffer.baseAddress!, bankNorms,
+                                        &distances, &found)
+        }
+        return (distances, found.map(Int.init))
     }
 
     /// Each query's `k` nearest rows, `[rows · k]` squared distances and rows, nearest first:
@@ -250,6 +278,22 @@ public struct NearestNeighbourIndex: Sendable {
         case .cosine: return squared / 2          // ‖a − b‖² = 2 − 2 cos for unit vectors
         }
     }
+}
+
+/// A bank's 8-bit codes for the screened 1-NN kernel (`screened_nearest.h`), freed with it.
+final class ScreenedBank: @unchecked Sendable {   // immutable after init: searches only read it
+    let codes: OpaquePointer
+
+    /// Nil where the screen does not apply (no AVX2+FMA, more than 2048 dimensions, huge values).
+    init?(_ bank: Tensor) {
+        let made = bank.data.withUnsafeBufferPointer {
+            trawl_screened_bank_make($0.baseAddress!, bank.shape[0], bank.shape[1])
+        }
+        guard let made else { return nil }
+        codes = made
+    }
+
+    deinit { trawl_screened_bank_free(codes) }
 }
 
 /// A block of query rows packed for the kernel: panels of 16 queries (`[dim][16]` each, zero

@@ -145,6 +145,69 @@ final class NearestNeighbourTests: XCTestCase {
         }
     }
 
+    func testTheScreenedSearchGivesTheFloatKernelsBits() throws {
+        // Whatever rows the 8-bit screen rules out, each query's distance and row must be the float
+        // kernel's. Gaussian rows; tight clusters, whose rows lie within the screen's error of each
+        // other (long candidate lists, and queries that keep too many and go to the float kernel);
+        // a large common offset (the float kernel's own rounding then widens every window); exact
+        // duplicate rows (ties go to the lower row); queries equal to bank rows (distance 0); 37
+        // and 33 dimensions (steps of 4 and transposes of 8 with a remainder); 1,031 rows (a
+        // partial tile of 6).
+        let base = gaussianMatrix(64, 152, seed: 40)
+        let clustered = Tensor(shape: [4100, 152], data: (0..<4100).flatMap { r in
+            let noise = gaussianMatrix(1, 152, seed: UInt64(1000 + r), scale: 1e-3).data
+            return (0..<152).map { base.data[(r % 64) * 152 + $0] + noise[$0] }
+        })
+        let gaussian = gaussianMatrix(3001, 37, seed: 41)
+        let offset = Tensor(shape: [1031, 33], data: gaussianMatrix(1031, 33, seed: 42).data.map { $0 + 300 })
+        let duplicated = gaussianMatrix(1100, 64, seed: 43)
+        var duplicates = duplicated
+        for r in stride(from: 1, to: 1100, by: 2) { duplicates.data.replaceSubrange(r * 64 ..< (r + 1) * 64, with: duplicated.data[(r - 1) * 64 ..< r * 64]) }
+        // Pairs of rows a hair apart (each with its negation, so the column means are 0) whose codes
+        // err by +0.49 and −0.49 of a step in every dimension, along their query: the screen's
+        // estimates of the two err by nearly its whole bound, in opposite directions, against the
+        // true order (with a window half as wide, most queries lose their nearest row).
+        let step = Float(1.0 / 127)
+        var random = SeededRandom(seed: 47)
+        var pairRows = [Float](), pairQueries = [Float]()
+        for _ in 0..<300 {
+            let levels = (1..<64).map { _ in Float(10 + Int(random.nextUnit() * 90)) }
+            let near = [1] + levels.map { ($0 + 0.49) * step }, far = [1] + levels.map { ($0 + 0.51) * step }
+            pairRows += near + far + near.map { -$0 } + far.map { -$0 }
+            pairQueries += [1] + levels.map { ($0 + 0.45) * step }
+        }
+        let pairs = Tensor(shape: [1200, 64], data: pairRows)
+        let cases: [(String, Tensor, Tensor)] = [
+            ("aligned residuals", pairs, Tensor(shape: [300, 64], data: pairQueries)),
+            ("gaussian", gaussian, gaussianMatrix(300, 37, seed: 44)),
+            ("clustered", clustered, gatherRows(clustered, Array(stride(from: 5, to: 4100, by: 13)))),
+            ("offset", offset, Tensor(shape: [200, 33], data: gaussianMatrix(200, 33, seed: 45).data.map { $0 + 300 })),
+            ("duplicates", duplicates, Tensor(shape: [150, 64], data: gatherRows(duplicates, Array(0..<75)).data
+                                                                    + gaussianMatrix(75, 64, seed: 46).data)),
+        ]
+        for (label, bank, queries) in cases {
+            let (m, q, d) = (bank.shape[0], queries.shape[0], bank.shape[1])
+            guard let screen = ScreenedBank(bank) else { throw XCTSkip("the screen needs AVX2+FMA; this CPU searches without it") }
+            let lanes = Int(TRAWL_QUERY_PANEL_ROWS), panels = (q + lanes - 1) / lanes
+            var packed = [Float](repeating: 0, count: panels * lanes * d)
+            trawl_pack_query_panels(queries.data, q, d, &packed)
+            let queryNorms = queries.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: q, dim: d) }
+            let bankNorms = bank.data.withUnsafeBufferPointer { rowSquaredNorms($0.baseAddress!, rows: m, dim: d) }
+            var exact = ([Float](repeating: 0, count: panels * lanes), [Int32](repeating: 0, count: panels * lanes))
+            trawl_nearest_rows_portable(packed, panels, queryNorms + [Float](repeating: 0, count: panels * lanes - q),
+                                        bank.data, m, d, bankNorms, 0, 0, &exact.0, &exact.1)
+            var screened = ([Float](repeating: 0, count: q), [Int32](repeating: 0, count: q))
+            trawl_screened_nearest_rows(screen.codes, queries.data, q, queryNorms, bank.data, bankNorms, &screened.0, &screened.1)
+            XCTAssertEqual(screened.0.map(\.bitPattern), exact.0.prefix(q).map(\.bitPattern), label)
+            XCTAssertEqual(screened.1, Array(exact.1.prefix(q)), label)
+        }
+        // The duplicates case reaches what it is meant to: a query equal to two rows gets the lower
+        // one, at a distance that is 0 but for the expansion's rounding.
+        let found = try NearestNeighbourIndex(bank: duplicates, metric: .squaredEuclidean).search(gatherRows(duplicates, [1, 2, 3]), k: 1)
+        XCTAssertEqual(found.indices, [0, 2, 2])
+        XCTAssertLessThan(found.distances.max()!, 1e-4)
+    }
+
     func testRecallAtOneComparesNearestNeighboursOfTheTruthsQueries() {
         // 3 neighbours for 5 queries; the truth covers the first 4 with 1 neighbour each.
         let found = Neighbours(k: 3, distances: [Float](repeating: 0, count: 15),
