@@ -1,4 +1,7 @@
 import Foundation
+import HDF5
+import Scorers
+import Tensors
 
 /// `trawl run` end to end in a child process, each stage's seconds from its run.json.
 ///
@@ -7,6 +10,7 @@ import Foundation
 ///   the cache), against issue #15's targets (cold ≤ 15 s; warm ≤ 15 s; peak ≤ 1.5 GiB); then
 ///   cold at 1 % against anomalib 2.7's PatchCore on CPU at 1 % (`Sources/TrawlBench/Peers/anomalib_patchcore.py`,
 ///   target: Trawl cold ≥ 15× faster than its fit + test, with a lower peak), when it imports.
+///   Between the two, exact 1-NN against faiss on the bottle's own patch features.
 /// - `elpv-modules-tiled` cold (full-resolution tiling of 3000×1800 modules), in seconds per
 ///   megapixel of the dataset's images, when `make modules` has made them.
 ///
@@ -45,7 +49,44 @@ private func benchmarkBottle(_ trawl: URL, scratch: URL) throws {
                      label, run.seconds, target, verdict(run.seconds <= target), gib, verdict(gib <= 1.5), run.auroc))
         print("  stages: " + run.stages)
     }
+    try compareNearestNeighbourOnPatches(cache: scratch.appendingPathComponent("cache"))
     try compareWithAnomalib(trawl, bottle: bottle, scratch: scratch.appendingPathComponent("anomalib-ratio"))
+}
+
+/// Exact 1-NN against faiss on real patch features: the bottle's 83 test images' 65,072 patches
+/// against a 10 % coreset of its 209 training images' 163,856, PatchCore's search, from the
+/// features the cold run cached (Lite0 `stride8` and `stride16`, 3 × 3 averages: 152 dims). The
+/// scorers section's 1-NN line searches uniform random rows, which the 8-bit screen prunes better.
+private func compareNearestNeighbourOnPatches(cache: URL) throws {
+    let files = try FileManager.default.contentsOfDirectory(at: cache, includingPropertiesForKeys: nil)
+        .filter { $0.pathExtension == "h5" }
+    guard let file = files.first, files.count == 1 else {
+        print("exact 1-NN on bottle patches: skipped (expected one cache file in \(cache.path), found \(files.count))")
+        return
+    }
+    let (ids, taps) = try withHDF5 {
+        let handle = try openFile(file.path, writable: false)
+        defer { try? closeFile(handle) }
+        let taps = try ["stride8", "stride16"].map { tap in
+            let shape = try datasetInfo(handle, "features/" + tap).shape
+            return Tensor(shape: shape, data: try readFloats(handle, "features/" + tap, count: shape.reduce(1, *)))
+        }
+        return (try readStrings(handle, "image_ids"), taps)
+    }
+    func patches(of split: String) throws -> Tensor {
+        let images = ids.indices.filter { ids[$0].hasPrefix(split + "/") }
+        return try PatchFeatureAggregator(patchSize: 3)(taps.map { tap in
+            let size = tap.shape.dropFirst().reduce(1, *)
+            return Tensor(shape: [images.count] + tap.shape.dropFirst(), data: images.flatMap { tap.data[$0 * size ..< ($0 + 1) * size] })
+        }).features
+    }
+    let train = try patches(of: "train"), test = try patches(of: "test")
+    let d = train.shape[1]
+    let rows = try CoresetSampler(size: .fraction(0.1), seed: 0, showsProgress: false).select(from: train)
+    let bank = Tensor(shape: [rows.count, d], data: rows.flatMap { train.data[$0 * d ..< ($0 + 1) * d] })
+    compareNearestNeighbour(bank: bank, queries: test,
+                            label: "exact 1-NN on bottle patches, \(test.shape[0]) test patches vs 10 % bank \(rows.count) x \(d)",
+                            target: nil)
 }
 
 /// The coreset ratio of the anomalib comparison. anomalib's greedy coreset takes one torch

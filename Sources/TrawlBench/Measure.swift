@@ -166,11 +166,12 @@ func resetPeakMemory() {
     try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
 }
 
-/// Prints one comparison with a peer: `label: Trawl … | peer … | ratio× (target ≥ …×: PASS/MISS)`.
+/// Prints one comparison with a peer: `label: Trawl … | peer … | ratio× (target ≥ …×: PASS/MISS)`,
+/// the target part only when there is one.
 /// `ratio` is how many times better Trawl does (rates: Trawl / peer; times: peer / Trawl).
-func printComparison(_ label: String, trawl: String, peer: String, ratio: Double, target: Double) {
-    print(String(format: "%@: Trawl %@ | %@ | %.2fx (target >= %.1fx: %@)",
-                 label, trawl, peer, ratio, target, verdict(ratio >= target)))
+func printComparison(_ label: String, trawl: String, peer: String, ratio: Double, target: Double?) {
+    let goal = target.map { String(format: " (target >= %.1fx: %@)", $0, verdict(ratio >= $0)) } ?? ""
+    print(String(format: "%@: Trawl %@ | %@ | %.2fx", label, trawl, peer, ratio) + goal)
 }
 
 /// `PASS` or `MISS`, how every target line of the bench ends.
