@@ -366,7 +366,7 @@ static void nearest_candidate(const Candidates *kept, float windowEnd, const flo
 }
 
 __attribute__((target("avx2,fma")))
-static void screened_nearest_avx2(const TrawlScreenedBank *screen, const float *queries, size_t rows,
+static size_t screened_nearest_avx2(const TrawlScreenedBank *screen, const float *queries, size_t rows,
                                   const float *queryNorms, const float *bank, const float *bankNorms,
                                   float *nearestDistance, int32_t *nearestRow) {
     const size_t dim = screen->dim, steps = screen->steps;
@@ -449,16 +449,18 @@ static void screened_nearest_avx2(const TrawlScreenedBank *screen, const float *
     free(codes.codes);
     free(codes.keyFactor);
     free(codes.window);
+    return overflowCount;
 }
 #endif
 
-void trawl_screened_nearest_rows(const TrawlScreenedBank *screen, const float *queries, size_t rows,
-                                 const float *queryNorms, const float *bank, const float *bankNorms,
-                                 float *nearestDistance, int32_t *nearestRow) {
+size_t trawl_screened_nearest_rows(const TrawlScreenedBank *screen, const float *queries, size_t rows,
+                                   const float *queryNorms, const float *bank, const float *bankNorms,
+                                   float *nearestDistance, int32_t *nearestRow) {
 #if defined(__x86_64__)
-    screened_nearest_avx2(screen, queries, rows, queryNorms, bank, bankNorms, nearestDistance, nearestRow);
+    return screened_nearest_avx2(screen, queries, rows, queryNorms, bank, bankNorms, nearestDistance, nearestRow);
 #else
     (void)screen; (void)queries; (void)rows; (void)queryNorms; (void)bank; (void)bankNorms;
     (void)nearestDistance; (void)nearestRow;
+    return 0;
 #endif
 }

@@ -191,7 +191,7 @@ public struct NearestNeighbourIndex: Sendable {
             DispatchQueue.concurrentPerform(iterations: (q + queryBlock - 1) / queryBlock) { block in
                 let q0 = block * queryBlock, rows = min(queryBlock, q - q0)
                 let (found, rowOf): ([Float], [Int])
-                if k == 1, !excludeSelf, let screen {
+                if k == 1, !excludeSelf, let screen, screen.pays {
                     (found, rowOf) = screenedNearest(screen, queryPointer + q0 * d, rows: rows,
                                                      norms: Array(queryNorms[q0 ..< q0 + rows]))
                 } else {
@@ -224,15 +224,17 @@ public struct NearestNeighbourIndex: Sendable {
     }
 
     /// Each of `rows` row-major queries' nearest row, `[rows]` squared distances and rows, through
-    /// the bank's screen: bit for bit what ``nearest(_:ownOffset:)`` finds.
+    /// the bank's screen (which tallies how many it had to pass on): bit for bit what
+    /// ``nearest(_:ownOffset:)`` finds.
     private func screenedNearest(_ screen: ScreenedBank, _ queries: UnsafePointer<Float>, rows: Int,
                                  norms: [Float]) -> ([Float], [Int]) {
         var distances = [Float](repeating: 0, count: rows)
         var found = [Int32](repeating: 0, count: rows)
-        bank.data.withUnsafeBufferPointer { bankBuffer in
+        let overflowed = bank.data.withUnsafeBufferPointer { bankBuffer in
             trawl_screened_nearest_rows(screen.codes, queries, rows, norms, bankBuffer.baseAddress!, bankNorms,
                                         &distances, &found)
         }
+        screen.record(queries: rows, overflowed: overflowed)
         return (distances, found.map(Int.init))
     }
 
@@ -280,9 +282,30 @@ public struct NearestNeighbourIndex: Sendable {
     }
 }
 
-/// A bank's 8-bit codes for the screened 1-NN kernel (`screened_nearest.h`), freed with it.
-final class ScreenedBank: @unchecked Sendable {   // immutable after init: searches only read it
+/// A bank's 8-bit codes for the screened 1-NN kernel (`screened_nearest.h`), freed with it, and
+/// a tally of how the screen fares on the queries it gets.
+final class ScreenedBank: @unchecked Sendable {   // codes immutable after init; the tally behind `lock`
     let codes: OpaquePointer
+    private let lock = NSLock()
+    private var screened = 0, overflowed = 0
+
+    /// Whether searches should go through the screen: for the first 4,096 queries, then while fewer
+    /// than a quarter of them kept too many rows for it and so paid for both the screen and the
+    /// float kernel (rows that lie within the codes' error of each other: many duplicates, or
+    /// values far from 0 whose float rounding widens every window).
+    var pays: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return screened < 4096 || overflowed * 4 < screened
+    }
+
+    /// Counts `queries` screened, `overflowed` of which went to the float kernel.
+    func record(queries: Int, overflowed count: Int) {
+        lock.lock()
+        defer { lock.unlock() }
+        screened += queries
+        overflowed += count
+    }
 
     /// Nil where the screen does not apply (no AVX2+FMA, more than 2048 dimensions, huge values).
     init?(_ bank: Tensor) {

@@ -149,8 +149,8 @@ final class NearestNeighbourTests: XCTestCase {
         // Whatever rows the 8-bit screen rules out, each query's distance and row must be the float
         // kernel's. Gaussian rows; tight clusters, whose rows lie within the screen's error of each
         // other (long candidate lists, and queries that keep too many and go to the float kernel);
-        // a large common offset (the float kernel's own rounding then widens every window); exact
-        // duplicate rows (ties go to the lower row); queries equal to bank rows (distance 0); 37
+        // a large common offset (the float kernel's own rounding then widens every window); identical
+        // rows (all tie); exact duplicate rows (ties go to the lower row); queries equal to bank rows (distance 0); 37
         // and 33 dimensions (steps of 4 and transposes of 8 with a remainder); 1,031 rows (a
         // partial tile of 6).
         let base = gaussianMatrix(64, 152, seed: 40)
@@ -182,6 +182,8 @@ final class NearestNeighbourTests: XCTestCase {
             ("gaussian", gaussian, gaussianMatrix(300, 37, seed: 44)),
             ("clustered", clustered, gatherRows(clustered, Array(stride(from: 5, to: 4100, by: 13)))),
             ("offset", offset, Tensor(shape: [200, 33], data: gaussianMatrix(200, 33, seed: 45).data.map { $0 + 300 })),
+            ("identical rows", Tensor(shape: [1500, 40], data: (0..<1500).flatMap { _ in duplicated.data.prefix(40) }),
+             gaussianMatrix(40, 40, seed: 48)),
             ("duplicates", duplicates, Tensor(shape: [150, 64], data: gatherRows(duplicates, Array(0..<75)).data
                                                                     + gaussianMatrix(75, 64, seed: 46).data)),
         ]
@@ -197,10 +199,22 @@ final class NearestNeighbourTests: XCTestCase {
             trawl_nearest_rows_portable(packed, panels, queryNorms + [Float](repeating: 0, count: panels * lanes - q),
                                         bank.data, m, d, bankNorms, 0, 0, &exact.0, &exact.1)
             var screened = ([Float](repeating: 0, count: q), [Int32](repeating: 0, count: q))
-            trawl_screened_nearest_rows(screen.codes, queries.data, q, queryNorms, bank.data, bankNorms, &screened.0, &screened.1)
+            let passedOn = trawl_screened_nearest_rows(screen.codes, queries.data, q, queryNorms, bank.data, bankNorms,
+                                                       &screened.0, &screened.1)
+            // Where every row ties (identical rows) or the float kernel's own rounding is wider than the
+            // rows' spread (offset), no query can rule rows out, and all go to the float kernel.
+            XCTAssertEqual(passedOn == q, ["identical rows", "offset"].contains(label), "\(label): \(passedOn) of \(q) passed on")
             XCTAssertEqual(screened.0.map(\.bitPattern), exact.0.prefix(q).map(\.bitPattern), label)
             XCTAssertEqual(screened.1, Array(exact.1.prefix(q)), label)
         }
+        // An index whose queries keep passing on stops screening.
+        let screen = try XCTUnwrap(ScreenedBank(gaussian))
+        screen.record(queries: 4000, overflowed: 4000)
+        XCTAssertTrue(screen.pays, "decides only after 4,096 queries")
+        screen.record(queries: 96, overflowed: 0)
+        XCTAssertFalse(screen.pays)
+        screen.record(queries: 12_000, overflowed: 0)
+        XCTAssertTrue(screen.pays, "fewer than a quarter passed on")
         // The duplicates case reaches what it is meant to: a query equal to two rows gets the lower
         // one, at a distance that is 0 but for the expansion's rounding.
         let found = try NearestNeighbourIndex(bank: duplicates, metric: .squaredEuclidean).search(gatherRows(duplicates, [1, 2, 3]), k: 1)

@@ -30,9 +30,10 @@ size_t trawl_screened_bank_bytes(const TrawlScreenedBank *screen);
 /// Cauchy–Schwarz, plus float rounding of both the estimate and the exact kernel). Only rows
 /// whose estimate lies within twice that bound of the query's least estimate can be nearest;
 /// their distances are computed as ``trawl_nearest_rows`` computes them. A query with more such
-/// rows than the screen keeps goes through ``trawl_nearest_rows`` whole.
-void trawl_screened_nearest_rows(const TrawlScreenedBank *screen, const float *queries, size_t rows,
-                                 const float *queryNorms, const float *bank, const float *bankNorms,
-                                 float *nearestDistance, int32_t *nearestRow);
+/// rows than the screen keeps (a sixteenth of the bank) goes through ``trawl_nearest_rows`` whole;
+/// returns how many did.
+size_t trawl_screened_nearest_rows(const TrawlScreenedBank *screen, const float *queries, size_t rows,
+                                   const float *queryNorms, const float *bank, const float *bankNorms,
+                                   float *nearestDistance, int32_t *nearestRow);
 
 #endif
