@@ -47,8 +47,7 @@ public struct BatchNorm: Sendable {
 
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
 /// as im2col followed by one sgemm per image and group; 1×1 stride-1
-/// convolutions are one product on the input as it lies, on Trawl's GEMM or OpenBLAS by
-/// shape (``pointwise(_:ending:into:)``);
+/// convolutions are one product on the input on Trawl's GEMM (``pointwise(_:ending:into:)``);
 /// stride-1 3×3 convolutions of 16 or more input
 /// and output channels run as Winograd F(4×4, 3×3) (``Winograd3x3``);
 /// depthwise convolutions (one input channel per group) run as a direct SIMD loop
@@ -67,7 +66,11 @@ public struct Conv2D: Sendable {
     /// Applied to every output after the bias.
     public let activation: Activation
     /// The transformed weight when this layer runs as Winograd (transformed on first use), else nil.
-    private let winograd: LazyWinograd?
+    private let winograd: LazyWeight<Winograd3x3>?
+    /// The weight `[O, C]` packed for ``trawl_gemm_packing`` (on first use, so never where
+    /// ``pointwiseReadsImageUnpacked(outputs:plane:)`` holds) when this layer is a 1×1, stride-1,
+    /// ungrouped convolution, else nil.
+    let packedPointwise: LazyWeight<[Float]>?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
                 padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
@@ -85,7 +88,9 @@ public struct Conv2D: Sendable {
         self.groups = groups
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
-            ? LazyWinograd(weight: weight) : nil
+            ? LazyWeight { Winograd3x3(weight: weight) } : nil
+        self.packedPointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && groups == 1
+            ? LazyWeight { Self.packedForGEMM(weight) } : nil
     }
 
     /// The same convolution with another padding (weights, and their Winograd transform, shared).
@@ -180,7 +185,7 @@ public struct Conv2D: Sendable {
         x.data.withUnsafeBufferPointer { input in
             out.data.withUnsafeMutableBufferPointer { output in
                 let (inBase, outBase) = (input.baseAddress!, output.baseAddress!)
-                if let winograd = winograd?.transformed {
+                if let winograd = winograd?.value {
                     let group = Winograd3x3.largestGroup
                     DispatchQueue.concurrentPerform(iterations: (n + group - 1) / group) { g in
                         let first = g * group

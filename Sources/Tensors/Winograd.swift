@@ -1,28 +1,6 @@
 import CConvolutionKernels
 import Foundation
 
-/// A layer's ``Winograd3x3`` weights, transformed when the layer first runs: a network built
-/// whole but run only to an early tap (WRN-50-2 to `layer3`) never transforms the later layers'
-/// weights (`layer4`'s three 1024-channel 3×3 layers: 36 × 1024 × 1024 floats each, 432 MiB
-/// together), nor faults in their pages. Shared by copies of the layer (``Conv2D/withPadding(_:)``);
-/// the first caller transforms, concurrent ones wait for it.
-final class LazyWinograd: @unchecked Sendable {
-    private let weight: Tensor
-    private var value: Winograd3x3?
-    private let lock = NSLock()
-
-    init(weight: Tensor) { self.weight = weight }
-
-    var transformed: Winograd3x3 {
-        lock.lock()
-        defer { lock.unlock() }
-        if let value { return value }
-        let made = Winograd3x3(weight: weight)
-        value = made
-        return made
-    }
-}
-
 /// Winograd F(4×4, 3×3) (Lavin & Gray, "Fast Algorithms for Convolutional Neural
 /// Networks", 2016) for stride-1, undilated, ungrouped 3×3 convolutions.
 ///

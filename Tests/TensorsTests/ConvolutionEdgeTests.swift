@@ -126,8 +126,9 @@ final class ConvolutionEdgeTests: XCTestCase {
         }
     }
 
-    /// 1×1 convolutions on both of their kernels (Trawl's GEMM for few outputs over wide planes,
-    /// OpenBLAS otherwise; `Conv2D.pointwiseRunsOnTrawlGEMM`), with bias,
+    /// 1×1 convolutions on both of their kernels (Trawl's GEMM reading the image as it lies for
+    /// few outputs over wide planes, copying it into panels block by block otherwise;
+    /// `Conv2D.pointwiseReadsImageUnpacked`), with bias,
     /// ReLU6 and a residual ending: near the direct loop, and each image of a batch gets the bits
     /// it gets alone.
     func testPointwiseOnBothKernelsMatchesDirectLoop() {

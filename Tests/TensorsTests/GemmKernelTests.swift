@@ -62,9 +62,10 @@ final class GemmKernelTests: XCTestCase {
     }
 
     /// `trawl_gemm_unpacked` (B read as it lies, row stride past `n`, from several offsets: its
-    /// columns before a cache line boundary go first) gives `trawl_gemm`'s bits for the same
-    /// operands, on both paths, across whole and partial register blocks, panels, column, row and
-    /// depth blocks; without an ending it writes nothing outside the product.
+    /// columns before a cache line boundary go first) and `trawl_gemm_packing` (B copied into
+    /// panels block by block) give `trawl_gemm`'s bits for the same operands, on both paths,
+    /// across whole and partial register blocks, panels, column, row and depth blocks; without an
+    /// ending they write nothing outside the product.
     func testUnpackedProductHasThePackedProductsBits() {
         var generator = SplitMix64(seed: 17)
         for (m, n, k) in [(1, 1, 1), (7, 33, 5), (6, 16, 256), (13, 200, 300), (130, 197, 40), (9, 390, 600)] {
@@ -75,11 +76,14 @@ final class GemmKernelTests: XCTestCase {
                 let dense = (0..<k).flatMap { d in b[first + d * ldb ..< first + d * ldb + n] }
                 let packed = product(m: m, n: n, k: k, a, dense, ldc: ldc, portable: false)
                 for portable in [false, true] {
-                    let unpacked = b.withUnsafeBufferPointer { values in
-                        unpackedProduct(m: m, n: n, k: k, a, values.baseAddress! + first, ldb: ldb, ldc: ldc, ending: nil,
-                                        portable: portable)
+                    for packing in [false, true] {
+                        let unpacked = b.withUnsafeBufferPointer { values in
+                            unpackedProduct(m: m, n: n, k: k, a, values.baseAddress! + first, ldb: ldb, ldc: ldc,
+                                            ending: nil, packing: packing, portable: portable)
+                        }
+                        XCTAssertEqual(unpacked, packed,
+                                       "\(m)×\(n)×\(k) from \(first) packing \(packing) portable \(portable)")
                     }
-                    XCTAssertEqual(unpacked, packed, "\(m)×\(n)×\(k) from \(first) portable \(portable)")
                 }
             }
         }
@@ -117,18 +121,21 @@ final class GemmKernelTests: XCTestCase {
                 }
             }
             for portable in [false, true] {
-                let got = (ending.bias ?? []).withUnsafeBufferPointer { biasValues in
-                    shortcut.withUnsafeBufferPointer { shortcutValues in
-                        unpackedProduct(m: m, n: n, k: k, a, b, ldb: n, ldc: ldc,
-                                        ending: TrawlOutputEnding(bias: ending.bias == nil ? nil : biasValues.baseAddress,
-                                                                  lower: ending.lower, upper: ending.upper,
-                                                                  shortcut: ending.shortcut ? shortcutValues.baseAddress : nil,
-                                                                  finalLower: ending.finalLower, finalUpper: ending.finalUpper),
-                                        portable: portable)
+                for packing in [false, true] {
+                    let got = (ending.bias ?? []).withUnsafeBufferPointer { biasValues in
+                        shortcut.withUnsafeBufferPointer { shortcutValues in
+                            unpackedProduct(m: m, n: n, k: k, a, b, ldb: n, ldc: ldc,
+                                            ending: TrawlOutputEnding(bias: ending.bias == nil ? nil : biasValues.baseAddress,
+                                                                      lower: ending.lower, upper: ending.upper,
+                                                                      shortcut: ending.shortcut ? shortcutValues.baseAddress : nil,
+                                                                      finalLower: ending.finalLower, finalUpper: ending.finalUpper),
+                                            packing: packing, portable: portable)
+                        }
                     }
+                    XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern),
+                                   "\(ending) packing \(packing) portable \(portable)")
+                    XCTAssertTrue(got[ldc].isNaN && got[ldc + n - 1].isNaN, "NaN passes through")
                 }
-                XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(ending) portable \(portable)")
-                XCTAssertTrue(got[ldc].isNaN && got[ldc + n - 1].isNaN, "NaN passes through")
             }
         }
     }
@@ -154,17 +161,22 @@ final class GemmKernelTests: XCTestCase {
     }
 
     /// `a` `[m, k]` times `b` `[k, n]` with row stride `ldb`, ended by `ending`, into a `[m, ldc]`
-    /// matrix of −7s.
+    /// matrix of −7s, by `trawl_gemm_packing` (`a` packed by `trawl_gemm_pack_a`, its scratch full
+    /// of NaNs) or `trawl_gemm_unpacked`.
     private func unpackedProduct(m: Int, n: Int, k: Int, _ a: [Float], _ b: UnsafePointer<Float>, ldb: Int, ldc: Int,
-                                 ending: TrawlOutputEnding?, portable: Bool) -> [Float] {
+                                 ending: TrawlOutputEnding?, packing: Bool, portable: Bool) -> [Float] {
         var c = [Float](repeating: -7, count: m * ldc)
+        var scratch = [Float](repeating: .nan, count: trawl_gemm_packing_scratch_count())
+        var packedA = [Float](repeating: .nan, count: trawl_gemm_packed_a_count(m, k))
+        trawl_gemm_pack_a(m, k, a, k, &packedA)
         var end = ending ?? TrawlOutputEnding()
         withUnsafePointer(to: &end) { pointer in
             let endingPointer = ending == nil ? nil : pointer
-            if portable {
-                trawl_gemm_unpacked_portable(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
-            } else {
-                trawl_gemm_unpacked(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
+            switch (packing, portable) {
+            case (false, false): trawl_gemm_unpacked(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
+            case (false, true): trawl_gemm_unpacked_portable(m, n, k, a, k, b, ldb, &c, ldc, endingPointer)
+            case (true, false): trawl_gemm_packing(m, n, k, packedA, b, ldb, &c, ldc, endingPointer, &scratch)
+            case (true, true): trawl_gemm_packing_portable(m, n, k, packedA, b, ldb, &c, ldc, endingPointer, &scratch)
             }
         }
         return c

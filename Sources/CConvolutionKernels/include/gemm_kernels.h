@@ -53,4 +53,27 @@ void trawl_gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t ld
 void trawl_gemm_unpacked_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                   float *c, size_t ldc, const TrawlOutputEnding *ending);
 
+/// Floats of a packed `m` × `k` left operand: ceil(m / 6) · 6 · k.
+size_t trawl_gemm_packed_a_count(size_t m, size_t k);
+
+/// Writes row-major `a` (`m` × `k`, row stride `lda`) into `packedA` (``trawl_gemm_packed_a_count``
+/// floats) in the order ``trawl_gemm_packing`` reads it: per block of 256 depths, per six
+/// rows, `[depth][6]` (rows past `m` zero). A constant operand (a layer's weights) is packed once.
+void trawl_gemm_pack_a(size_t m, size_t k, const float *a, size_t lda, float *packedA);
+
+/// Floats of the scratch ``trawl_gemm_packing`` needs.
+size_t trawl_gemm_packing_scratch_count(void);
+
+/// ``trawl_gemm_unpacked`` (same bits, same ending) of a packed A (``trawl_gemm_pack_a``) that
+/// first copies each block of B (256 depths, up to 208 columns) into `scratch` (``trawl_gemm_packing_scratch_count``
+/// floats, their values do not matter) in ``trawl_gemm``'s panels, then runs every row of A over
+/// the copy: the kernel reads A and B as sequential streams, where B as it lies is one page per
+/// depth for a wide image and A six short streams per block.
+void trawl_gemm_packing(size_t m, size_t n, size_t k, const float *packedA, const float *b, size_t ldb,
+                        float *c, size_t ldc, const TrawlOutputEnding *ending, float *scratch);
+
+/// ``trawl_gemm_packing`` on the portable path whatever the CPU (for tests: same bits).
+void trawl_gemm_packing_portable(size_t m, size_t n, size_t k, const float *packedA, const float *b,
+                                 size_t ldb, float *c, size_t ldc, const TrawlOutputEnding *ending, float *scratch);
+
 #endif
