@@ -2,6 +2,10 @@
 // `TrawlBench SECTION…` runs only the named sections (`make bench SECTIONS="scorers"`).
 import Foundation
 
+// Line by line even into a file or pipe, so that the peers' warnings (their stderr) interleave
+// with this output in the order things happened, not in the middle of a line.
+setvbuf(stdout, nil, _IOLBF, 0)
+
 let sections: [(name: String, run: () -> Void)] = [
     ("tensors", runTensorBenchmarks),
     ("metrics", runMetricsBenchmarks),
