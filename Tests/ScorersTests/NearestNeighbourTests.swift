@@ -165,8 +165,8 @@ final class NearestNeighbourTests: XCTestCase {
         for r in stride(from: 1, to: 1100, by: 2) { duplicates.data.replaceSubrange(r * 64 ..< (r + 1) * 64, with: duplicated.data[(r - 1) * 64 ..< r * 64]) }
         // Pairs of rows a hair apart (each with its negation, so the column means are 0) whose codes
         // err by +0.49 and −0.49 of a step in every dimension, along their query: the screen's
-        // estimates of the two err by nearly its whole bound, in opposite directions, against the
-        // true order (with a window half as wide, most queries lose their nearest row).
+        // estimates of the two err in opposite directions, against the true order, by a large
+        // part of its bound (with a window a quarter as wide, most queries lose their nearest row).
         let step = Float(1.0 / 127)
         var random = SeededRandom(seed: 47)
         var pairRows = [Float](), pairQueries = [Float]()
