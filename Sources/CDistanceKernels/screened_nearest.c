@@ -50,8 +50,8 @@ struct TrawlScreenedBank {
     float *centredNorm;
     /// `[tiles · TILE_ROWS]`: `−64 · Σ codes`, which removes the query codes' offset from a sum.
     int32_t *sumStart;
-    /// Largest over the rows of `‖centred − scale · codes‖`, `‖centred‖`, `‖centred‖²`, `‖row‖²`.
-    double maxErrorNorm, maxCentredNorm, maxCentredSquared, maxSquared;
+    /// Largest over the rows of `‖centred − scale · codes‖`, `‖centred‖`, `‖row‖²`.
+    double maxErrorNorm, maxCentredNorm, maxSquared;
 };
 
 void trawl_screened_bank_free(TrawlScreenedBank *screen) {
@@ -64,17 +64,38 @@ void trawl_screened_bank_free(TrawlScreenedBank *screen) {
     free(screen);
 }
 
-size_t trawl_screened_bank_bytes(const TrawlScreenedBank *screen) {
-    size_t padded = screen->tiles * TILE_ROWS;
-    return screen->dim * sizeof(float) + padded * screen->steps * STEP_DIMS
-        + padded * (2 * sizeof(float) + sizeof(int32_t));
-}
-
 /// `code` rounded to the nearest integer in [−levels, levels].
 static int clamped_code(double value, float scale, int levels) {
     if (!(scale > 0)) return 0;
     double code = nearbyint(value / scale);
     return code > levels ? levels : code < -levels ? -levels : (int)code;
+}
+
+/// A row's codes: `centred ≈ scale · codes`, with `squared` = `‖centred‖²` and `residualSquared`
+/// = `‖centred − scale · codes‖²`.
+typedef struct {
+    float scale;
+    double squared, residualSquared;
+} QuantizedRow;
+
+/// `row − centre` (`dim` values, each exact in double) into `centred`, and its `codes` in
+/// [−levels, levels] at the scale that maps the largest magnitude to `levels`: how bank rows and
+/// queries alike are quantized.
+static QuantizedRow quantize_row(const float *row, const float *centre, size_t dim, int levels, double *centred,
+                                 int *codes) {
+    double largest = 0, squared = 0;
+    for (size_t k = 0; k < dim; k++) {
+        centred[k] = (double)row[k] - centre[k];
+        largest = fmax(largest, fabs(centred[k]));
+        squared += centred[k] * centred[k];
+    }
+    QuantizedRow quantized = { (float)(largest / levels), squared, 0 };
+    for (size_t k = 0; k < dim; k++) {
+        codes[k] = clamped_code(centred[k], quantized.scale, levels);
+        double residual = centred[k] - (double)quantized.scale * codes[k];
+        quantized.residualSquared += residual * residual;
+    }
+    return quantized;
 }
 
 TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size_t dim) {
@@ -93,41 +114,32 @@ TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size
     screen->centredNorm = malloc(padded * sizeof(float));
     screen->sumStart = calloc(padded, sizeof(int32_t));
     double *centred = calloc(dim, sizeof(double));
+    int *codes = malloc(dim * sizeof(int));
     for (size_t r = 0; r < rows; r++)
         for (size_t k = 0; k < dim; k++) centred[k] += bank[r * dim + k];
     for (size_t k = 0; k < dim; k++) screen->centre[k] = (float)(centred[k] / (double)rows);
     int finite = 1;
     for (size_t r = 0; r < rows; r++) {
-        double largest = 0, squared = 0, raw = 0;
-        for (size_t k = 0; k < dim; k++) {
-            double value = bank[r * dim + k];
-            centred[k] = value - screen->centre[k];     // exact: a difference of two floats
-            largest = fmax(largest, fabs(centred[k]));
-            squared += centred[k] * centred[k];
-            raw += value * value;
-        }
-        float scale = (float)(largest / BANK_LEVELS);
+        QuantizedRow row = quantize_row(bank + r * dim, screen->centre, dim, BANK_LEVELS, centred, codes);
         int8_t *tile = screen->codes + r / TILE_ROWS * TILE_ROWS * rowBytes;
-        double error = 0;
+        double raw = 0;
         int32_t sum = 0;
         for (size_t k = 0; k < dim; k++) {
-            int code = clamped_code(centred[k], scale, BANK_LEVELS);
-            tile[k / STEP_DIMS * TILE_ROWS * STEP_DIMS + r % TILE_ROWS * STEP_DIMS + k % STEP_DIMS] = (int8_t)code;
-            sum += code;
-            double residual = centred[k] - (double)scale * code;
-            error += residual * residual;
+            tile[k / STEP_DIMS * TILE_ROWS * STEP_DIMS + r % TILE_ROWS * STEP_DIMS + k % STEP_DIMS] = (int8_t)codes[k];
+            sum += codes[k];
+            raw += (double)bank[r * dim + k] * bank[r * dim + k];
         }
-        screen->scale[r] = scale;
-        screen->centredNorm[r] = (float)squared;
+        screen->scale[r] = row.scale;
+        screen->centredNorm[r] = (float)row.squared;
         screen->sumStart[r] = -QUERY_OFFSET * sum;
-        screen->maxErrorNorm = fmax(screen->maxErrorNorm, sqrt(error));
-        screen->maxCentredNorm = fmax(screen->maxCentredNorm, sqrt(squared));
-        screen->maxCentredSquared = fmax(screen->maxCentredSquared, squared);
+        screen->maxErrorNorm = fmax(screen->maxErrorNorm, sqrt(row.residualSquared));
+        screen->maxCentredNorm = fmax(screen->maxCentredNorm, sqrt(row.squared));
         screen->maxSquared = fmax(screen->maxSquared, raw);
-        finite &= squared < FLT_MAX / 16 && raw < FLT_MAX / 16;
+        finite &= row.squared < FLT_MAX / 16 && raw < FLT_MAX / 16;
     }
     for (size_t r = rows; r < padded; r++) screen->centredNorm[r] = INFINITY;
     free(centred);
+    free(codes);
     if (!finite) {
         trawl_screened_bank_free(screen);
         return NULL;
@@ -171,33 +183,26 @@ static QueryCodes quantize_queries(const TrawlScreenedBank *screen, const float 
     codes.keyFactor = calloc(lanes, sizeof(float));
     codes.window = calloc(lanes, sizeof(float));
     double *centred = malloc(dim * sizeof(double));
+    int *rowCodes = malloc(dim * sizeof(int));
     const double bankError = screen->maxErrorNorm, bankNorm = screen->maxCentredNorm;
     for (size_t i = 0; i < rows; i++) {
-        double largest = 0, squared = 0;
-        for (size_t k = 0; k < dim; k++) {
-            centred[k] = (double)queries[i * dim + k] - screen->centre[k];
-            largest = fmax(largest, fabs(centred[k]));
-            squared += centred[k] * centred[k];
-        }
-        float scale = (float)(largest / QUERY_LEVELS);
+        QuantizedRow query = quantize_row(queries + i * dim, screen->centre, dim, QUERY_LEVELS, centred, rowCodes);
         uint8_t *panel = codes.codes + i / LANES * steps * LANES * STEP_DIMS;
-        double codeSquared = 0, error = 0;
+        double codeSquared = 0;
         for (size_t k = 0; k < dim; k++) {
-            int code = clamped_code(centred[k], scale, QUERY_LEVELS);
-            panel[k / STEP_DIMS * LANES * STEP_DIMS + i % LANES * STEP_DIMS + k % STEP_DIMS] = (uint8_t)(code + QUERY_OFFSET);
-            codeSquared += (double)code * code;
-            double residual = centred[k] - (double)scale * code;
-            error += residual * residual;
+            panel[k / STEP_DIMS * LANES * STEP_DIMS + i % LANES * STEP_DIMS + k % STEP_DIMS] = (uint8_t)(rowCodes[k] + QUERY_OFFSET);
+            codeSquared += (double)rowCodes[k] * rowCodes[k];
         }
-        double quantizedNorm = scale * sqrt(codeSquared), errorNorm = sqrt(error);
+        double quantizedNorm = query.scale * sqrt(codeSquared), errorNorm = sqrt(query.residualSquared);
         double estimateError = 2 * (quantizedNorm * bankError + errorNorm * bankNorm);
-        double magnitudes = (double)queryNorms[i] + screen->maxSquared + squared + screen->maxCentredSquared
+        double magnitudes = (double)queryNorms[i] + screen->maxSquared + query.squared + bankNorm * bankNorm
             + (quantizedNorm + errorNorm) * (quantizedNorm + errorNorm) + (bankNorm + bankError) * (bankNorm + bankError);
         double rounding = (double)(dim + 8) * ldexp(magnitudes, -21);
-        codes.keyFactor[i] = -2.0f * scale;
+        codes.keyFactor[i] = -2.0f * query.scale;
         codes.window[i] = (float)(2 * (estimateError + rounding) * (1 + ldexp(1, -20)));
     }
     free(centred);
+    free(rowCodes);
     return codes;
 }
 

@@ -18,9 +18,6 @@ TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size
 
 void trawl_screened_bank_free(TrawlScreenedBank *screen);
 
-/// Bytes the screen holds (about a quarter of the bank's floats).
-size_t trawl_screened_bank_bytes(const TrawlScreenedBank *screen);
-
 /// For each of `rows` row-major `queries` (`[rows][dim]`, finite; `queryNorms` `[rows]`), the nearest
 /// row of the bank `screen` was made from (`bank`, `bankNorms` as ``trawl_nearest_rows`` takes them):
 /// bit for bit the distance and row ``trawl_nearest_rows`` finds, ties to the lower row.
