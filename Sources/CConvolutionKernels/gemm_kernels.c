@@ -13,8 +13,8 @@ enum {
     /// Rows of one register block.
     panelRows = 6,
     panelColumns = TRAWL_GEMM_PANEL_COLUMNS,
-    /// Depth of one pass: a 256 × 16 slice of B (16 KiB) stays in L1 while the rows of a row
-    /// block stream past it.
+    /// Depth of one pass: a 256 × 16 slice of B (16 KiB; two, 32 KiB, for the AVX-512 kernel)
+    /// stays in L1 while the rows of a row block stream past it.
     depthBlock = 256,
     /// Rows of a row block: its 120 × 256 slice of A (120 KiB) stays in L2 while it meets every
     /// column of a column block.
@@ -48,15 +48,16 @@ size_t trawl_gemm_packed_offset(size_t k, size_t n, size_t depth, size_t column)
     return panel_offset(n, k, panel, firstDepth, blockDepth) + (depth - firstDepth) * panelColumns + column - panel;
 }
 
-// A block kernel: `rows` (≤ 6) × `columns` (≤ 16) entries of C at `c` over `depth` depths,
+// A block kernel: `rows` (≤ 6) × `columns` (≤ 32) entries of C at `c` over `depth` depths,
 // from `a` (row `i`, depth `d` at `a[i · lda + d · step]`: 1 for a row-major A, 6 for a packed
-// one) and `b` (`depth` rows of 16 columns, row stride
-// `ldb`: a `[depth][16]` slice of one packed panel, or the rows of an unpacked B); each chain
-// starts from 0, or from C's entry when `load` is 1. With an `ending` (the last depth block's
-// call; its bias and shortcut already at the block's first row and column), each entry is
-// ended (``trawl_end``) as it is stored.
+// one) and two panels of B, the first 16 columns at `b`, the rest at `b + nextPanel` (each
+// `depth` rows of 16 columns, row stride `ldb`: a `[depth][16]` slice of one packed panel, or
+// the rows of an unpacked B); each chain starts from 0, or from C's entry when `load` is 1.
+// With an `ending` (the last depth block's call; its bias and shortcut already at the block's
+// first row and column), each entry is ended (``trawl_end``) as it is stored.
 
-static void block_portable(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
+/// One panel's `rows` × `columns` (≤ 16) entries.
+static void panel_portable(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
                            const float *b, size_t ldb, float *c, size_t ldc, int load, const TrawlOutputEnding *ending) {
     for (size_t i = 0; i < rows; i++) {
         for (size_t j = 0; j < columns; j++) {
@@ -138,10 +139,12 @@ static inline void block_avx2(int rows, int whole, int half, size_t columns, siz
     }
 }
 
+/// One panel (`nextPanel` unused).
 __attribute__((target("avx2,fma")))
 static void block_avx2_dispatch(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
-                                const float *b, size_t ldb, float *c, size_t ldc, int load,
+                                const float *b, size_t ldb, size_t nextPanel, float *c, size_t ldc, int load,
                                 const TrawlOutputEnding *ending) {
+    (void)nextPanel;
 #define TRAWL_BLOCK(R)                                                                                 \
     case R:                                                                                            \
         if (columns == panelColumns) block_avx2(R, 1, 0, columns, depth, a, lda, step, b, ldb, c, ldc, load, ending); \
@@ -153,10 +156,75 @@ static void block_avx2_dispatch(size_t rows, size_t columns, size_t depth, const
     }
 #undef TRAWL_BLOCK
 }
+
+/// `rows` (1 … 6, a constant where inlined) × up to 32 entries in 12 512-bit registers: per
+/// depth, one (masked) load of each panel and one broadcast of A per row. With `two` 0
+/// (`columns` ≤ 16) the second panel is not computed at all. Where the CPU has AVX-512 this
+/// doubles the independent chains of the 256-bit kernel, which the multiply-adds' latency needs.
+__attribute__((target("avx512f"), always_inline))
+static inline void block_avx512(int rows, int two, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
+                                const float *b, size_t ldb, size_t nextPanel, float *c, size_t ldc, int load,
+                                const TrawlOutputEnding *ending) {
+    const __mmask16 mask0 = columns >= 16 ? 0xFFFF : (__mmask16)((1u << columns) - 1);
+    const __mmask16 mask1 = columns >= 32 ? 0xFFFF : columns > 16 ? (__mmask16)((1u << (columns - 16)) - 1) : 0;
+    __m512 sum[panelRows][2];
+    for (int r = 0; r < rows; r++) {
+        float *line = c + r * ldc;
+        if (ending) {
+            // As in the 256-bit kernel: the lines to store and the shortcut, asked for early.
+            __builtin_prefetch(line, 1);
+            __builtin_prefetch(line + columns - 1, 1);
+            if (ending->shortcut) {
+                __builtin_prefetch(ending->shortcut + (size_t)r * ldc);
+                __builtin_prefetch(ending->shortcut + (size_t)r * ldc + columns - 1);
+            }
+        }
+        sum[r][0] = load ? _mm512_maskz_loadu_ps(mask0, line) : _mm512_setzero_ps();
+        sum[r][1] = load && two ? _mm512_maskz_loadu_ps(mask1, line + 16) : _mm512_setzero_ps();
+    }
+    const float *left = a, *right = b;
+    for (size_t d = 0; d < depth; d++) {
+        __m512 b0 = _mm512_maskz_loadu_ps(mask0, right), b1 = _mm512_setzero_ps();
+        if (two) b1 = _mm512_maskz_loadu_ps(mask1, right + nextPanel);
+        for (int r = 0; r < rows; r++) {
+            __m512 value = _mm512_set1_ps(left[r * lda]);
+            sum[r][0] = _mm512_fmadd_ps(value, b0, sum[r][0]);
+            if (two) sum[r][1] = _mm512_fmadd_ps(value, b1, sum[r][1]);
+        }
+        left += step;
+        right += ldb;
+    }
+    for (int r = 0; r < rows; r++) {
+        float *line = c + r * ldc;
+        size_t offset = (size_t)r * ldc;
+        if (ending) sum[r][0] = trawl_end_avx512(sum[r][0], ending, r, offset, mask0);
+        _mm512_mask_storeu_ps(line, mask0, sum[r][0]);
+        if (two) {
+            if (ending) sum[r][1] = trawl_end_avx512(sum[r][1], ending, r, offset + 16, mask1);
+            _mm512_mask_storeu_ps(line + 16, mask1, sum[r][1]);
+        }
+    }
+}
+
+__attribute__((target("avx512f")))
+static void block_avx512_dispatch(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
+                                  const float *b, size_t ldb, size_t nextPanel, float *c, size_t ldc, int load,
+                                  const TrawlOutputEnding *ending) {
+#define TRAWL_BLOCK(R)                                                                                               \
+    case R:                                                                                                          \
+        if (columns > 16) block_avx512(R, 1, columns, depth, a, lda, step, b, ldb, nextPanel, c, ldc, load, ending); \
+        else block_avx512(R, 0, columns, depth, a, lda, step, b, ldb, nextPanel, c, ldc, load, ending);              \
+        break;
+    switch (rows) {
+        TRAWL_BLOCK(1) TRAWL_BLOCK(2) TRAWL_BLOCK(3) TRAWL_BLOCK(4) TRAWL_BLOCK(5) TRAWL_BLOCK(6)
+    }
+#undef TRAWL_BLOCK
+}
 #endif
 
 typedef void (*BlockKernel)(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
-                            const float *b, size_t ldb, float *c, size_t ldc, int load, const TrawlOutputEnding *ending);
+                            const float *b, size_t ldb, size_t nextPanel, float *c, size_t ldc, int load,
+                            const TrawlOutputEnding *ending);
 
 /// `ending` moved to the block from row `row` and column `column` of C (row stride `ldc`).
 static TrawlOutputEnding ending_at(const TrawlOutputEnding *ending, size_t row, size_t column, size_t ldc) {
@@ -165,6 +233,21 @@ static TrawlOutputEnding ending_at(const TrawlOutputEnding *ending, size_t row, 
     if (moved.shortcut) moved.shortcut += row * ldc + column;
     return moved;
 }
+
+/// The block kernel of a CPU and how many panels of B (16 columns each) one call takes.
+typedef struct {
+    BlockKernel run;
+    size_t panels;
+} Kernel;
+
+static void block_portable(size_t rows, size_t columns, size_t depth, const float *a, size_t lda, size_t step,
+                           const float *b, size_t ldb, size_t nextPanel, float *c, size_t ldc, int load,
+                           const TrawlOutputEnding *ending) {
+    (void)nextPanel;
+    panel_portable(rows, columns, depth, a, lda, step, b, ldb, c, ldc, load, ending);
+}
+
+static const Kernel portableKernel = {block_portable, 1};
 
 /// Copies the `depth` × `columns` slice of row-major B at `b` (row stride `ldb`) into `slice`,
 /// panel after panel of 16 columns, each `[depth][16]` (a last, partial panel's columns past
@@ -192,7 +275,7 @@ static void pack_slice(size_t depth, size_t columns, const float *b, size_t ldb,
 /// 0, else row-major with row stride `ldb`: read as it lies where `slice` is NULL, else each
 /// block first copied into `slice` (64-byte aligned, ``pack_slice``) and read there.
 static void gemm_blocked(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
-                         float *c, size_t ldc, const TrawlOutputEnding *ending, BlockKernel kernel, float *slice) {
+                         float *c, size_t ldc, const TrawlOutputEnding *ending, Kernel kernel, float *slice) {
     if (k == 0) {
         for (size_t i = 0; i < m; i++)
             for (size_t j = 0; j < n; j++) c[i * ldc + j] = ending ? trawl_end(0, ending, i, i * ldc + j) : 0;
@@ -211,19 +294,21 @@ static void gemm_blocked(size_t m, size_t n, size_t k, const float *a, size_t ld
             if (slice) pack_slice(depth, lastColumn - firstColumn, b + firstDepth * ldb + firstColumn, ldb, slice);
             for (size_t firstRow = 0; firstRow < m; firstRow += rowBlock) {
                 size_t lastRow = firstRow + rowBlock < m ? firstRow + rowBlock : m;
-                for (size_t column = firstColumn; column < lastColumn; column += panelColumns) {
-                    size_t columns = lastColumn - column < panelColumns ? lastColumn - column : panelColumns;
+                size_t width = kernel.panels * panelColumns;
+                for (size_t column = firstColumn; column < lastColumn; column += width) {
+                    size_t columns = lastColumn - column < width ? lastColumn - column : width;
                     const float *panel = slice ? slice + (column - firstColumn) * depth
                                          : ldb ? b + firstDepth * ldb + column
                                                : b + panel_offset(n, k, column, firstDepth, depth);
                     size_t panelStride = slice || !ldb ? panelColumns : ldb;
+                    size_t nextPanel = slice || !ldb ? panelColumns * depth : panelColumns;
                     for (size_t row = firstRow; row < lastRow; row += panelRows) {
                         size_t rows = lastRow - row < panelRows ? lastRow - row : panelRows;
                         TrawlOutputEnding blockEnding;
                         if (last && ending) blockEnding = ending_at(ending, row, column, ldc);
                         const float *left = lda ? a + row * lda + firstDepth : a + firstDepth * wholeRows + row * depth;
-                        kernel(rows, columns, depth, left, lda ? lda : 1, lda ? 1 : panelRows, panel, panelStride,
-                               c + row * ldc + column, ldc, load, last && ending ? &blockEnding : NULL);
+                        kernel.run(rows, columns, depth, left, lda ? lda : 1, lda ? 1 : panelRows, panel, panelStride,
+                                   nextPanel, c + row * ldc + column, ldc, load, last && ending ? &blockEnding : NULL);
                     }
                 }
             }
@@ -231,17 +316,19 @@ static void gemm_blocked(size_t m, size_t n, size_t k, const float *a, size_t ld
     }
 }
 
-/// The block kernel of this CPU: AVX2 + FMA where it has them, else the portable one (same bits).
-static BlockKernel best_kernel(void) {
+/// The block kernel of this CPU: AVX-512 where it has it, else AVX2 + FMA, else the portable one
+/// (all the same bits).
+static Kernel best_kernel(void) {
 #if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return block_avx2_dispatch;
+    if (__builtin_cpu_supports("avx512f")) return (Kernel){block_avx512_dispatch, 2};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return (Kernel){block_avx2_dispatch, 1};
 #endif
-    return block_portable;
+    return portableKernel;
 }
 
 void trawl_gemm_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
                          float *c, size_t ldc) {
-    gemm_blocked(m, n, k, a, lda, packedB, 0, c, ldc, NULL, block_portable, NULL);
+    gemm_blocked(m, n, k, a, lda, packedB, 0, c, ldc, NULL, portableKernel, NULL);
 }
 
 void trawl_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
@@ -253,7 +340,7 @@ void trawl_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const 
 /// then the rest, so that every whole panel's 16 columns lie in one cache line per row (a panel
 /// across two lines per row measured up to 25 % slower). Entries do not depend on the blocking.
 static void gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
-                          float *c, size_t ldc, const TrawlOutputEnding *ending, BlockKernel kernel) {
+                          float *c, size_t ldc, const TrawlOutputEnding *ending, Kernel kernel) {
     size_t lead = (64 - (uintptr_t)b % 64) % 64 / sizeof(float);
     if (lead >= n || (uintptr_t)b % sizeof(float)) lead = 0;
     if (lead) gemm_blocked(m, lead, k, a, lda, b, ldb, c, ldc, ending, kernel, NULL);
@@ -264,7 +351,7 @@ static void gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t l
 
 void trawl_gemm_unpacked_portable(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
                                   float *c, size_t ldc, const TrawlOutputEnding *ending) {
-    gemm_unpacked(m, n, k, a, lda, b, ldb, c, ldc, ending, block_portable);
+    gemm_unpacked(m, n, k, a, lda, b, ldb, c, ldc, ending, portableKernel);
 }
 
 void trawl_gemm_unpacked(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *b, size_t ldb,
@@ -298,7 +385,7 @@ static float *aligned_slice(float *scratch) {
 
 void trawl_gemm_packing_portable(size_t m, size_t n, size_t k, const float *packedA, const float *b, size_t ldb,
                                  float *c, size_t ldc, const TrawlOutputEnding *ending, float *scratch) {
-    gemm_blocked(m, n, k, packedA, 0, b, ldb, c, ldc, ending, block_portable, aligned_slice(scratch));
+    gemm_blocked(m, n, k, packedA, 0, b, ldb, c, ldc, ending, portableKernel, aligned_slice(scratch));
 }
 
 void trawl_gemm_packing(size_t m, size_t n, size_t k, const float *packedA, const float *b, size_t ldb,

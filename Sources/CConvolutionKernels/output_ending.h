@@ -71,6 +71,21 @@ static inline __m256 trawl_end_avx2(__m256 value, const TrawlOutputEnding *endin
     }
     return value;
 }
+
+/// ``trawl_end`` of sixteen outputs of row `row` from `offset` on, same bits (`vmaxps` and
+/// `vminps` treat NaN and zeros as their 256-bit forms do); the shortcut is read only in the
+/// lanes of `mask`.
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 trawl_end_avx512(__m512 value, const TrawlOutputEnding *ending, size_t row, size_t offset,
+                                      __mmask16 mask) {
+    if (ending->bias) value = _mm512_add_ps(value, _mm512_set1_ps(ending->bias[row]));
+    value = _mm512_min_ps(_mm512_set1_ps(ending->upper), _mm512_max_ps(_mm512_set1_ps(ending->lower), value));
+    if (ending->shortcut) {
+        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, ending->shortcut + offset));
+        value = _mm512_min_ps(_mm512_set1_ps(ending->finalUpper), _mm512_max_ps(_mm512_set1_ps(ending->finalLower), value));
+    }
+    return value;
+}
 #endif
 
 #endif

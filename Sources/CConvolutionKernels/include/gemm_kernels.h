@@ -21,7 +21,8 @@ size_t trawl_gemm_packed_offset(size_t k, size_t n, size_t depth, size_t column)
 /// Every entry is one chain of fused multiply-adds over `k` in order,
 /// `c = fma(a[i][k−1], b[k−1][j], … fma(a[i][0], b[0][j], 0))`. So an entry's bits depend
 /// only on row `i` of A and column `j` of B: never on `m`, `n`, the entry's position or the
-/// CPU (AVX2 + FMA when the CPU has them, else a portable loop of `fmaf` with the same bits).
+/// CPU (AVX-512 when the CPU has it, else AVX2 + FMA, else a portable loop of `fmaf`: the same
+/// chains, so the same bits).
 void trawl_gemm(size_t m, size_t n, size_t k, const float *a, size_t lda, const float *packedB,
                 float *c, size_t ldc);
 
