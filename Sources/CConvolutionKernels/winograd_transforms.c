@@ -13,10 +13,15 @@
 enum {
     /// Channels of one block, one per vector lane.
     lanes = 8,
-    /// Output tile side.
+    /// Output tile side at stride 1.
     tile = 4,
-    /// Input tile side.
+    /// Input tile side at stride 1.
     span = 6,
+    /// Output and input tile sides at stride 2.
+    tile2 = 2,
+    span2 = 5,
+    /// Input rows (and columns) from one tile to the next, at either stride (4 · 1 and 2 · 2).
+    step = 4,
 };
 
 /// Rows (or columns) of the blocked image that the image's `extent` covers from `offset` on:
@@ -49,6 +54,22 @@ static void output_transform_scalar(const float m[span], float y[tile]) {
     y[3] = d12 + 8 * d34 + m[5];
 }
 
+/// The 1-D input transform `Bᵀ d` of the stride-2 scheme, five values: the even samples'
+/// F(2, 2) (`d0 − d2`, `d2`, `d4 − d2`) and the odd samples as they are.
+static void input_transform_stride2_scalar(const float d[span2], float r[span2]) {
+    r[0] = d[0] - d[2];
+    r[1] = d[2];
+    r[2] = d[4] - d[2];
+    r[3] = d[1];
+    r[4] = d[3];
+}
+
+/// The 1-D output transform `Aᵀ m` of the stride-2 scheme, five values.
+static void output_transform_stride2_scalar(const float m[span2], float y[tile2]) {
+    y[0] = m[0] + m[1] + m[3];
+    y[1] = m[1] + m[2] + m[4];
+}
+
 void trawl_winograd_fill_portable(const float *image, size_t channels, size_t height, size_t width, size_t top,
                                   size_t left, float *blocked, size_t blocks, size_t blockedHeight,
                                   size_t blockedWidth) {
@@ -68,21 +89,33 @@ void trawl_winograd_fill_portable(const float *image, size_t channels, size_t he
 /// `rowStride` floats a row; position ξ goes to `destination[ξ · positionStride]`.
 typedef void (*InputTileKernel)(const float *corner, size_t rowStride, float *destination, size_t positionStride);
 
-static void input_tile_portable(const float *corner, size_t rowStride, float *destination, size_t positionStride) {
+/// ``InputTileKernel`` on the portable path for tiles of side `side`, transformed by `transform`
+/// along rows, then along columns.
+static void input_tile_scalar(const float *corner, size_t rowStride, float *destination, size_t positionStride,
+                              size_t side, void (*transform)(const float *, float *)) {
     for (size_t l = 0; l < lanes; l++) {
-        float rows[span * span];  // row i of the tile transformed along j, at rows[i · 6 + j]
-        for (size_t i = 0; i < span; i++) {
+        float rows[span * span];  // row i of the tile transformed along j, at rows[i · side + j]
+        for (size_t i = 0; i < side; i++) {
             float d[span];
-            for (size_t j = 0; j < span; j++) d[j] = corner[i * rowStride + j * lanes + l];
-            input_transform_scalar(d, rows + i * span);
+            for (size_t j = 0; j < side; j++) d[j] = corner[i * rowStride + j * lanes + l];
+            transform(d, rows + i * side);
         }
-        for (size_t j = 0; j < span; j++) {
+        for (size_t j = 0; j < side; j++) {
             float d[span], r[span];
-            for (size_t i = 0; i < span; i++) d[i] = rows[i * span + j];
-            input_transform_scalar(d, r);
-            for (size_t i = 0; i < span; i++) destination[(i * span + j) * positionStride + l] = r[i];
+            for (size_t i = 0; i < side; i++) d[i] = rows[i * side + j];
+            transform(d, r);
+            for (size_t i = 0; i < side; i++) destination[(i * side + j) * positionStride + l] = r[i];
         }
     }
+}
+
+static void input_tile_portable(const float *corner, size_t rowStride, float *destination, size_t positionStride) {
+    input_tile_scalar(corner, rowStride, destination, positionStride, span, input_transform_scalar);
+}
+
+static void input_tile_stride2_portable(const float *corner, size_t rowStride, float *destination,
+                                        size_t positionStride) {
+    input_tile_scalar(corner, rowStride, destination, positionStride, span2, input_transform_stride2_scalar);
 }
 
 /// What every output tile of a layer shares (``trawl_winograd_transform_output``'s arguments).
@@ -104,19 +137,22 @@ typedef struct {
 typedef void (*OutputTileKernel)(const OutputLayout *layout, const float *products, const float *bias, size_t present,
                                  size_t rows, size_t columns, float *output, const float *shortcut);
 
-static void output_tile_portable(const OutputLayout *layout, const float *products, const float *bias, size_t present,
-                                 size_t rows, size_t columns, float *output, const float *shortcut) {
+/// ``OutputTileKernel`` on the portable path for input tiles of side `side` and output tiles of
+/// side `outputSide`, transformed by `transform` along rows, then along columns.
+static void output_tile_scalar(const OutputLayout *layout, const float *products, const float *bias, size_t present,
+                               size_t rows, size_t columns, float *output, const float *shortcut, size_t side,
+                               size_t outputSide, void (*transform)(const float *, float *)) {
     for (size_t l = 0; l < present; l++) {
-        float transformed[span * tile];  // row i of m transformed along j, at transformed[i · 4 + j]
-        for (size_t i = 0; i < span; i++) {
+        float transformed[span * tile];  // row i of m transformed along j, at transformed[i · outputSide + j]
+        for (size_t i = 0; i < side; i++) {
             float d[span];
-            for (size_t j = 0; j < span; j++) d[j] = products[(i * span + j) * layout->positionStride + l];
-            output_transform_scalar(d, transformed + i * tile);
+            for (size_t j = 0; j < side; j++) d[j] = products[(i * side + j) * layout->positionStride + l];
+            transform(d, transformed + i * outputSide);
         }
         for (size_t j = 0; j < columns; j++) {
             float d[span], y[tile];
-            for (size_t i = 0; i < span; i++) d[i] = transformed[i * tile + j];
-            output_transform_scalar(d, y);
+            for (size_t i = 0; i < side; i++) d[i] = transformed[i * outputSide + j];
+            transform(d, y);
             for (size_t i = 0; i < rows; i++) {
                 size_t at = l * layout->plane + i * layout->outW + j;
                 float value = trawl_add_clamp(y[i], bias[l], layout->lower, layout->upper);
@@ -125,6 +161,19 @@ static void output_tile_portable(const OutputLayout *layout, const float *produc
             }
         }
     }
+}
+
+static void output_tile_portable(const OutputLayout *layout, const float *products, const float *bias, size_t present,
+                                 size_t rows, size_t columns, float *output, const float *shortcut) {
+    output_tile_scalar(layout, products, bias, present, rows, columns, output, shortcut, span, tile,
+                       output_transform_scalar);
+}
+
+static void output_tile_stride2_portable(const OutputLayout *layout, const float *products, const float *bias,
+                                         size_t present, size_t rows, size_t columns, float *output,
+                                         const float *shortcut) {
+    output_tile_scalar(layout, products, bias, present, rows, columns, output, shortcut, span2, tile2,
+                       output_transform_stride2_scalar);
 }
 
 // MARK: AVX2
@@ -291,6 +340,88 @@ TRAWL_AVX2 static void output_tile_avx2(const OutputLayout *layout, const float 
                        finalLower, finalUpper);
     }
 }
+
+/// ``input_transform_stride2_scalar`` of eight lanes.
+TRAWL_AVX2_INLINE void input_transform_stride2_avx2(const __m256 d[span2], __m256 r[span2]) {
+    r[0] = _mm256_sub_ps(d[0], d[2]);
+    r[1] = d[2];
+    r[2] = _mm256_sub_ps(d[4], d[2]);
+    r[3] = d[1];
+    r[4] = d[3];
+}
+
+/// ``output_transform_stride2_scalar`` of eight lanes: the same operations in the same order.
+TRAWL_AVX2_INLINE void output_transform_stride2_avx2(const __m256 m[span2], __m256 y[tile2]) {
+    y[0] = _mm256_add_ps(_mm256_add_ps(m[0], m[1]), m[3]);
+    y[1] = _mm256_add_ps(_mm256_add_ps(m[1], m[2]), m[4]);
+}
+
+TRAWL_AVX2 static void input_tile_stride2_avx2(const float *corner, size_t rowStride, float *destination,
+                                               size_t positionStride) {
+    __m256 rows[span2][span2];  // row i of the tile transformed along j
+    for (int i = 0; i < span2; i++) {
+        __m256 d[span2];
+        for (int j = 0; j < span2; j++) d[j] = _mm256_loadu_ps(corner + i * rowStride + j * lanes);
+        input_transform_stride2_avx2(d, rows[i]);
+    }
+    for (int j = 0; j < span2; j++) {
+        __m256 d[span2], r[span2];
+        for (int i = 0; i < span2; i++) d[i] = rows[i][j];
+        input_transform_stride2_avx2(d, r);
+        for (int i = 0; i < span2; i++) _mm256_storeu_ps(destination + (i * span2 + j) * positionStride, r[i]);
+    }
+}
+
+/// The stride-2 ``OutputTileKernel``. A whole 2 × 2 tile of eight channels without a shortcut
+/// goes out as two 64-bit pairs per channel (one per row, from unpacking the row's two columns);
+/// anything else lane by lane.
+TRAWL_AVX2 static void output_tile_stride2_avx2(const OutputLayout *layout, const float *products, const float *bias,
+                                                size_t present, size_t rows, size_t columns, float *output,
+                                                const float *shortcut) {
+    const __m256 lower = _mm256_set1_ps(layout->lower), upper = _mm256_set1_ps(layout->upper);
+    __m256 transformed[span2][tile2];  // row i of m transformed along j
+    for (int i = 0; i < span2; i++) {
+        __m256 d[span2];
+        for (int j = 0; j < span2; j++) d[j] = _mm256_loadu_ps(products + (i * span2 + j) * layout->positionStride);
+        output_transform_stride2_avx2(d, transformed[i]);
+    }
+    __m256 y[tile2][tile2];  // y[i][j]: the output at row i, column j of the tile
+    const __m256 b = _mm256_loadu_ps(bias);
+    for (int j = 0; j < tile2; j++) {
+        __m256 d[span2], column[tile2];
+        for (int i = 0; i < span2; i++) d[i] = transformed[i][j];
+        output_transform_stride2_avx2(d, column);
+        for (int i = 0; i < tile2; i++) y[i][j] = trawl_add_clamp_avx2(column[i], b, lower, upper);
+    }
+    if (present == lanes && rows == tile2 && columns == tile2 && !shortcut) {
+        for (size_t i = 0; i < tile2; i++) {
+            // Channels 0, 1 | 4, 5 and 2, 3 | 6, 7, each as its (column 0, column 1) pair.
+            __m256 low = _mm256_unpacklo_ps(y[i][0], y[i][1]), high = _mm256_unpackhi_ps(y[i][0], y[i][1]);
+            __m128 pairs[4] = {_mm256_castps256_ps128(low), _mm256_castps256_ps128(high),
+                               _mm256_extractf128_ps(low, 1), _mm256_extractf128_ps(high, 1)};
+            float *row = output + i * layout->outW;
+            for (size_t k = 0; k < 4; k++) {
+                _mm_storel_pi((__m64 *)(row + 2 * k * layout->plane), pairs[k]);
+                _mm_storeh_pi((__m64 *)(row + (2 * k + 1) * layout->plane), pairs[k]);
+            }
+        }
+        return;
+    }
+    float values[tile2][tile2][lanes];
+    for (int i = 0; i < tile2; i++) {
+        for (int j = 0; j < tile2; j++) _mm256_storeu_ps(values[i][j], y[i][j]);
+    }
+    for (size_t l = 0; l < present; l++) {
+        for (size_t i = 0; i < rows; i++) {
+            for (size_t j = 0; j < columns; j++) {
+                size_t at = l * layout->plane + i * layout->outW + j;
+                output[at] = shortcut ? trawl_add_clamp(values[i][j][l], shortcut[at], layout->finalLower,
+                                                        layout->finalUpper)
+                                      : values[i][j][l];
+            }
+        }
+    }
+}
 #endif
 
 // MARK: Both paths
@@ -304,28 +435,28 @@ static void transform_input_tiles(const float *blocked, size_t blocks, size_t bl
             size_t t = ty * tilesAcross + tx;
             for (size_t block = 0; block < blocks; block++) {
                 const float *corner = blocked + block * blockedHeight * blockedWidth * lanes
-                                      + (ty * blockedWidth + tx) * tile * lanes;
+                                      + (ty * blockedWidth + tx) * step * lanes;
                 kernel(corner, blockedWidth * lanes, v + t * tileStride + block * lanes, positionStride);
             }
         }
     }
 }
 
-/// ``trawl_winograd_transform_output`` with `kernel` for each tile's blocks of eight channels:
-/// sixteen channels (a 64-byte line of the products) over all tiles at a time, so the
-/// sixteen output planes being written stay in cache until their lines are whole.
+/// ``trawl_winograd_transform_output`` with `kernel` for each tile (side `side`) and block of
+/// eight channels: sixteen channels (a 64-byte line of the products) over all tiles at a time,
+/// so the sixteen output planes being written stay in cache until their lines are whole.
 static void transform_output_tiles(const float *m, size_t tileStride, size_t positionStride, size_t tilesDown,
                                    size_t tilesAcross, size_t channels, const float *bias, float lower, float upper,
                                    const float *shortcut, float finalLower, float finalUpper, float *output,
-                                   size_t outH, size_t outW, OutputTileKernel kernel) {
+                                   size_t outH, size_t outW, size_t side, OutputTileKernel kernel) {
     const OutputLayout layout = {positionStride, outW, outH * outW, lower, upper, finalLower, finalUpper};
     size_t blocks = (channels + lanes - 1) / lanes;
     for (size_t firstBlock = 0; firstBlock < blocks; firstBlock += 2) {
         size_t lastBlock = firstBlock + 2 < blocks ? firstBlock + 2 : blocks;
         for (size_t ty = 0; ty < tilesDown; ty++) {
             for (size_t tx = 0; tx < tilesAcross; tx++) {
-                size_t t = ty * tilesAcross + tx, top = ty * tile, left = tx * tile;
-                size_t rows = outH - top < tile ? outH - top : tile, columns = outW - left < tile ? outW - left : tile;
+                size_t t = ty * tilesAcross + tx, top = ty * side, left = tx * side;
+                size_t rows = outH - top < side ? outH - top : side, columns = outW - left < side ? outW - left : side;
                 for (size_t block = firstBlock; block < lastBlock; block++) {
                     size_t first = block * lanes, present = channels - first < lanes ? channels - first : lanes;
                     size_t at = (first * outH + top) * outW + left;
@@ -353,47 +484,49 @@ void trawl_winograd_fill(const float *image, size_t channels, size_t height, siz
                                  blockedWidth);
 }
 
-void trawl_winograd_transform_input(const float *blocked, size_t blocks, size_t blockedHeight, size_t blockedWidth,
-                                    size_t tilesDown, size_t tilesAcross, float *v, size_t tileStride,
-                                    size_t positionStride) {
+void trawl_winograd_transform_input(size_t stride, const float *blocked, size_t blocks, size_t blockedHeight,
+                                    size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
+                                    size_t tileStride, size_t positionStride) {
 #if defined(__x86_64__)
     if (has_avx2()) {
         transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
-                              positionStride, input_tile_avx2);
+                              positionStride, stride == 1 ? input_tile_avx2 : input_tile_stride2_avx2);
         return;
     }
 #endif
-    trawl_winograd_transform_input_portable(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v,
-                                            tileStride, positionStride);
+    trawl_winograd_transform_input_portable(stride, blocked, blocks, blockedHeight, blockedWidth, tilesDown,
+                                            tilesAcross, v, tileStride, positionStride);
 }
 
-void trawl_winograd_transform_input_portable(const float *blocked, size_t blocks, size_t blockedHeight,
+void trawl_winograd_transform_input_portable(size_t stride, const float *blocked, size_t blocks, size_t blockedHeight,
                                              size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
                                              size_t tileStride, size_t positionStride) {
     transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
-                          positionStride, input_tile_portable);
+                          positionStride, stride == 1 ? input_tile_portable : input_tile_stride2_portable);
 }
 
-void trawl_winograd_transform_output(const float *m, size_t tileStride, size_t positionStride, size_t tilesDown,
-                                     size_t tilesAcross, size_t channels, const float *bias, float lower, float upper,
-                                     const float *shortcut, float finalLower, float finalUpper, float *output,
-                                     size_t outH, size_t outW) {
+void trawl_winograd_transform_output(size_t stride, const float *m, size_t tileStride, size_t positionStride,
+                                     size_t tilesDown, size_t tilesAcross, size_t channels, const float *bias,
+                                     float lower, float upper, const float *shortcut, float finalLower,
+                                     float finalUpper, float *output, size_t outH, size_t outW) {
 #if defined(__x86_64__)
     if (has_avx2()) {
         transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
-                               shortcut, finalLower, finalUpper, output, outH, outW, output_tile_avx2);
+                               shortcut, finalLower, finalUpper, output, outH, outW, stride == 1 ? tile : tile2,
+                               stride == 1 ? output_tile_avx2 : output_tile_stride2_avx2);
         return;
     }
 #endif
-    trawl_winograd_transform_output_portable(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias,
-                                             lower, upper, shortcut, finalLower, finalUpper, output, outH, outW);
+    trawl_winograd_transform_output_portable(stride, m, tileStride, positionStride, tilesDown, tilesAcross, channels,
+                                             bias, lower, upper, shortcut, finalLower, finalUpper, output, outH, outW);
 }
 
-void trawl_winograd_transform_output_portable(const float *m, size_t tileStride, size_t positionStride,
-                                              size_t tilesDown, size_t tilesAcross, size_t channels,
-                                              const float *bias, float lower, float upper, const float *shortcut,
-                                              float finalLower, float finalUpper, float *output, size_t outH,
-                                              size_t outW) {
+void trawl_winograd_transform_output_portable(size_t stride, const float *m, size_t tileStride,
+                                              size_t positionStride, size_t tilesDown, size_t tilesAcross,
+                                              size_t channels, const float *bias, float lower, float upper,
+                                              const float *shortcut, float finalLower, float finalUpper,
+                                              float *output, size_t outH, size_t outW) {
     transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
-                           shortcut, finalLower, finalUpper, output, outH, outW, output_tile_portable);
+                           shortcut, finalLower, finalUpper, output, outH, outW, stride == 1 ? tile : tile2,
+                           stride == 1 ? output_tile_portable : output_tile_stride2_portable);
 }

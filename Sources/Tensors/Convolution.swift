@@ -48,8 +48,9 @@ public struct BatchNorm: Sendable {
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
 /// as im2col followed by one sgemm per image and group; 1×1 stride-1
 /// convolutions are one product on the input on Trawl's GEMM (``pointwise(_:ending:into:)``);
-/// stride-1 3×3 convolutions of 16 or more input
-/// and output channels run as Winograd F(4×4, 3×3) (``Winograd3x3``);
+/// 3×3 convolutions of stride 1 or 2 and 16 or more input
+/// and output channels run as Winograd F(4×4, 3×3) or, at stride 2, F(2×2, 3×3) on the
+/// polyphase components (``Winograd3x3``);
 /// depthwise convolutions (one input channel per group) run as a direct SIMD loop
 /// (``depthwise(_:into:)``).
 /// The kernel depends on the layer's shape only. Bias and ``activation`` are applied
@@ -88,7 +89,7 @@ public struct Conv2D: Sendable {
         self.groups = groups
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
-            ? LazyWeight { Winograd3x3(weight: weight) } : nil
+            ? LazyWeight { Winograd3x3(weight: weight, stride: stride) } : nil
         self.packedPointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && groups == 1
             ? LazyWeight { Self.packedForGEMM(weight) } : nil
     }

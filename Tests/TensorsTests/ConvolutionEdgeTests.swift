@@ -58,48 +58,58 @@ final class ConvolutionEdgeTests: XCTestCase {
         }
     }
 
-    /// Stride-1 3×3 layers of ≥ 16 channels run as Winograd F(4×4, 3×3): against the
-    /// Double direct loop on sizes that leave partial tiles at the right and bottom, channel
-    /// counts that leave partial groups of eight lanes, with symmetric, asymmetric and wide
-    /// padding; each image of a batch gets the bits it gets alone.
+    /// 3×3 layers of ≥ 16 channels run as Winograd, F(4×4, 3×3) at stride 1 and F(2×2, 3×3) on
+    /// the polyphase components at stride 2: against the Double direct loop on sizes that leave
+    /// partial tiles at the right and bottom (odd and even sizes at stride 2), channel counts
+    /// that leave partial groups of eight lanes, with symmetric, asymmetric and wide padding;
+    /// each image of a batch gets the bits it gets alone. The stride-2 transforms only add and
+    /// subtract, so their error is held to a tenth of stride 1's bound.
     func testWinogradMatchesDirectLoop() {
         var generator = SplitMix64(seed: 42)
         func next() -> Float { uniform(&generator) }
-        var worstRatio: Float = 0
-        for (channels, outputs) in [(16, 24), (32, 16), (19, 21)] {
-            for padding in [Padding2D.uniform(1), .uniform(0), Padding2D(top: 0, left: 1, bottom: 2, right: 3)] {
-                for (height, width) in [(14, 14), (7, 45), (3, 3), (17, 66)] {
-                    let weight = randomTensor([outputs, channels, 3, 3], &generator)
-                    let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, padding: padding)
-                    let (outH, outW) = conv.outputSize(height: height, width: width)
-                    guard outH > 0 && outW > 0 else { continue }
-                    let x = randomTensor([2, channels, height, width], &generator)
-                    let y = conv(x)
-                    let expected = directConvolution(x, conv)
-                    let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
-                    let ratio = worst / expected.maxMagnitude
-                    worstRatio = max(worstRatio, ratio)
-                    XCTAssertLessThanOrEqual(ratio, 1e-5, "c\(channels) o\(outputs) p\(padding) \(height)x\(width)")
-                    XCTAssertEqual(conv(Tensor.stack([x.slice(1)])).slice(0), y.slice(1), "batch and single results differ")
+        for (stride, bound) in [(1, Float(1e-5)), (2, 1e-6)] {
+            var worstRatio: Float = 0
+            for (channels, outputs) in [(16, 24), (32, 16), (19, 21)] {
+                for padding in [Padding2D.uniform(1), .uniform(0), Padding2D(top: 0, left: 1, bottom: 2, right: 3)] {
+                    for (height, width) in [(14, 14), (7, 45), (3, 3), (17, 66), (28, 13)] {
+                        let weight = randomTensor([outputs, channels, 3, 3], &generator)
+                        let conv = Conv2D(weight: weight, bias: (0..<outputs).map { _ in next() }, stride: stride,
+                                          padding: padding)
+                        let (outH, outW) = conv.outputSize(height: height, width: width)
+                        guard outH > 0 && outW > 0 else { continue }
+                        let x = randomTensor([2, channels, height, width], &generator)
+                        let y = conv(x)
+                        let expected = directConvolution(x, conv)
+                        let worst = zip(y.data, expected.data).map { abs($0 - $1) }.max() ?? 0
+                        let ratio = worst / expected.maxMagnitude
+                        worstRatio = max(worstRatio, ratio)
+                        XCTAssertLessThanOrEqual(ratio, bound, "s\(stride) c\(channels) o\(outputs) p\(padding) \(height)x\(width)")
+                        XCTAssertEqual(conv(Tensor.stack([x.slice(1)])).slice(0), y.slice(1), "batch and single results differ")
+                    }
                 }
             }
+            print(String(format: "Winograd stride %d: worst max abs error / max magnitude %.2e", stride, worstRatio))
         }
-        print(String(format: "Winograd F(4x4,3x3): worst max abs error / max magnitude %.2e", worstRatio))
     }
 
     /// Winograd runs several images' tiles as the rows of one product per position: at
-    /// widths past the GEMM's column and depth blocks (WRN-50-2's are 256 and 512) and 14²
-    /// (16 tiles an image), nine images (seven in one product, then one, then one in a call of
-    /// its own) each get the bits they get alone.
+    /// widths past the GEMM's column and depth blocks (WRN-50-2's are 256 and 512), at stride 1
+    /// on 14² (16 tiles an image: seven images in one product, then one, then one in a call of
+    /// its own) and at stride 2 on 28² (49 tiles: two images a product), nine images each get
+    /// the bits they get alone.
     func testWinogradGroupOfImagesMatchesSingleImages() {
         var generator = SplitMix64(seed: 7)
         let (channels, outputs) = (300, 260)
-        let conv = Conv2D(weight: randomTensor([outputs, channels, 3, 3], &generator),
-                          bias: (0..<outputs).map { _ in uniform(&generator) }, padding: .uniform(1), activation: .relu)
-        let x = randomTensor([9, channels, 14, 14], &generator)
-        let batch = conv(x)
-        for i in 0..<9 {
-            XCTAssertEqual(conv(Tensor.stack([x.slice(i)])).slice(0), batch.slice(i), "image \(i): group and single results differ")
+        for (stride, side) in [(1, 14), (2, 28)] {
+            let conv = Conv2D(weight: randomTensor([outputs, channels, 3, 3], &generator),
+                              bias: (0..<outputs).map { _ in uniform(&generator) }, stride: stride, padding: .uniform(1),
+                              activation: .relu)
+            let x = randomTensor([9, channels, side, side], &generator)
+            let batch = conv(x)
+            for i in 0..<9 {
+                XCTAssertEqual(conv(Tensor.stack([x.slice(i)])).slice(0), batch.slice(i),
+                               "stride \(stride), image \(i): group and single results differ")
+            }
         }
     }
 

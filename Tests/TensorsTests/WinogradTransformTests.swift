@@ -2,8 +2,8 @@ import CConvolutionKernels
 import Tensors
 import XCTest
 
-/// `winograd_transforms.c`: the AVX2 and portable paths give the same bits on every geometry
-/// (partial tiles, channels that are not whole blocks of eight, offsets that cut the image,
+/// `winograd_transforms.c`: the AVX2 and portable paths give the same bits at strides 1 and 2
+/// on every geometry (partial tiles, channels that are not whole blocks of eight, offsets that cut the image,
 /// residual endings, NaN, ±infinity and −0 among the values), and the fill puts every value
 /// where the layout says.
 final class WinogradTransformTests: XCTestCase {
@@ -36,52 +36,61 @@ final class WinogradTransformTests: XCTestCase {
 
     func testInputTransformBitsAreTheSameOnBothPaths() {
         var generator = SplitMix64(seed: 22)
-        for (blocks, tilesDown, tilesAcross) in [(1, 1, 1), (2, 3, 4), (3, 4, 1)] {
-            let (blockedHeight, blockedWidth) = (tilesDown * 4 + 2, tilesAcross * 4 + 3)
-            let blocked = values(blocks * 8 * blockedHeight * blockedWidth, &generator)
-            let (tileStride, positionStride) = (blocks * 8 + 8, tilesDown * tilesAcross * (blocks * 8 + 8) + 5)
-            var fast = [Float](repeating: -7, count: 36 * positionStride), portable = fast
-            trawl_winograd_transform_input(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, &fast,
-                                           tileStride, positionStride)
-            trawl_winograd_transform_input_portable(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross,
-                                                    &portable, tileStride, positionStride)
-            XCTAssertEqual(fast.map(bits), portable.map(bits), "\(blocks) blocks, \(tilesDown)×\(tilesAcross) tiles")
-            XCTAssertTrue(fast.contains(-7), "entries between the rows were written")
+        for stride in [1, 2] {
+            let positions = stride == 1 ? 36 : 25
+            for (blocks, tilesDown, tilesAcross) in [(1, 1, 1), (2, 3, 4), (3, 4, 1)] {
+                let (blockedHeight, blockedWidth) = (tilesDown * 4 + 2, tilesAcross * 4 + 3)
+                let blocked = values(blocks * 8 * blockedHeight * blockedWidth, &generator)
+                let (tileStride, positionStride) = (blocks * 8 + 8, tilesDown * tilesAcross * (blocks * 8 + 8) + 5)
+                var fast = [Float](repeating: -7, count: positions * positionStride), portable = fast
+                trawl_winograd_transform_input(stride, blocked, blocks, blockedHeight, blockedWidth, tilesDown,
+                                               tilesAcross, &fast, tileStride, positionStride)
+                trawl_winograd_transform_input_portable(stride, blocked, blocks, blockedHeight, blockedWidth, tilesDown,
+                                                        tilesAcross, &portable, tileStride, positionStride)
+                let label = "stride \(stride), \(blocks) blocks, \(tilesDown)×\(tilesAcross) tiles"
+                XCTAssertEqual(fast.map(bits), portable.map(bits), label)
+                XCTAssertTrue(fast.contains(-7), "entries between the rows were written: \(label)")
+            }
         }
     }
 
     func testOutputTransformBitsAreTheSameOnBothPaths() {
         var generator = SplitMix64(seed: 23)
         let bounds: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (0, 6)]
-        for (channels, outH, outW) in [(8, 4, 4), (21, 13, 17), (16, 14, 14), (5, 3, 6)] {
-            let (tilesDown, tilesAcross) = ((outH + 3) / 4, (outW + 3) / 4)
-            let paddedChannels = (channels + 7) / 8 * 8
-            let (tileStride, positionStride) = (paddedChannels, tilesDown * tilesAcross * paddedChannels)
-            let products = values(36 * positionStride, &generator)
-            var bias = [Float](repeating: 0, count: paddedChannels)
-            for o in 0..<channels { bias[o] = uniform(&generator) }
-            let shortcut = values(channels * outH * outW, &generator)
-            for (lower, upper) in bounds {
-                for ending in [nil, (Float(0), Float.infinity), (-Float.infinity, Float.infinity)] as [(Float, Float)?] {
-                    func run(portable: Bool) -> [UInt32] {
-                        var output = [Float](repeating: -7, count: channels * outH * outW + 3)
-                        shortcut.withUnsafeBufferPointer { s in
-                            let (ends, finalLower, finalUpper) = (ending == nil ? nil : s.baseAddress!, ending?.0 ?? 0, ending?.1 ?? 0)
-                            if portable {
-                                trawl_winograd_transform_output_portable(products, tileStride, positionStride, tilesDown, tilesAcross,
-                                                                         channels, bias, lower, upper, ends, finalLower,
-                                                                         finalUpper, &output, outH, outW)
-                            } else {
-                                trawl_winograd_transform_output(products, tileStride, positionStride, tilesDown, tilesAcross,
-                                                                channels, bias, lower, upper, ends, finalLower, finalUpper,
-                                                                &output, outH, outW)
+        for stride in [1, 2] {
+            let (tile, positions) = stride == 1 ? (4, 36) : (2, 25)
+            for (channels, outH, outW) in [(8, 4, 4), (21, 13, 17), (16, 14, 14), (5, 3, 6)] {
+                let (tilesDown, tilesAcross) = ((outH + tile - 1) / tile, (outW + tile - 1) / tile)
+                let paddedChannels = (channels + 7) / 8 * 8
+                let (tileStride, positionStride) = (paddedChannels, tilesDown * tilesAcross * paddedChannels)
+                let products = values(positions * positionStride, &generator)
+                var bias = [Float](repeating: 0, count: paddedChannels)
+                for o in 0..<channels { bias[o] = uniform(&generator) }
+                let shortcut = values(channels * outH * outW, &generator)
+                for (lower, upper) in bounds {
+                    for ending in [nil, (Float(0), Float.infinity), (-Float.infinity, Float.infinity)] as [(Float, Float)?] {
+                        func run(portable: Bool) -> [UInt32] {
+                            var output = [Float](repeating: -7, count: channels * outH * outW + 3)
+                            shortcut.withUnsafeBufferPointer { s in
+                                let (ends, finalLower, finalUpper) = (ending == nil ? nil : s.baseAddress!, ending?.0 ?? 0, ending?.1 ?? 0)
+                                if portable {
+                                    trawl_winograd_transform_output_portable(stride, products, tileStride, positionStride,
+                                                                             tilesDown, tilesAcross, channels, bias, lower,
+                                                                             upper, ends, finalLower, finalUpper, &output,
+                                                                             outH, outW)
+                                } else {
+                                    trawl_winograd_transform_output(stride, products, tileStride, positionStride, tilesDown,
+                                                                    tilesAcross, channels, bias, lower, upper, ends,
+                                                                    finalLower, finalUpper, &output, outH, outW)
+                                }
                             }
+                            XCTAssertEqual(output.suffix(3), [-7, -7, -7], "written past the output")
+                            XCTAssertFalse(output.dropLast(3).contains(-7), "an output left unwritten")
+                            return output.map(bits)
                         }
-                        XCTAssertEqual(output.suffix(3), [-7, -7, -7], "written past the output")
-                        return output.map(bits)
+                        XCTAssertEqual(run(portable: false), run(portable: true),
+                                       "stride \(stride) c\(channels) \(outH)×\(outW) clamp \(lower)…\(upper) ending \(String(describing: ending))")
                     }
-                    XCTAssertEqual(run(portable: false), run(portable: true),
-                                   "c\(channels) \(outH)×\(outW) clamp \(lower)…\(upper) ending \(String(describing: ending))")
                 }
             }
         }
