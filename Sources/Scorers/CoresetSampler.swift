@@ -23,12 +23,12 @@ import Tensors
 /// live in blocks of 1024 rows that remember an upper bound of their largest
 /// running distance; a step brings only the blocks whose bound can still beat
 /// the best exact value up to date, two at a time, against the centres each
-/// has not yet seen, in chunks of 256, with the bits of one OpenBLAS sgemm per
-/// block and chunk. On the OpenBLAS kernels whose arithmetic is known (Zen,
-/// Haswell) fused kernels compute those bits without sgemm, so both cores can
-/// share a block's rows; elsewhere each block and chunk is one sgemm. Memory is
-/// `O(N · 128)` (the projected points, twice where the fused kernels run:
-/// row-major and tiled) plus the centres; no `N × k` matrix exists.
+/// has not yet seen, in chunks of 256, by fused kernels (`coreset_lowering.c`) whose
+/// arithmetic is that of OpenBLAS 0.3.21's Haswell/Zen sgemm per block and chunk, on every
+/// CPU, whatever OpenBLAS is installed: the selection never depends on the machine. The
+/// projection and the start distances are products on Trawl's GEMM (``matmul(_:_:transposeB:)``).
+/// Memory is `O(N · 128)` (the projected points, twice: row-major and tiled) plus the
+/// centres; no `N × k` matrix exists.
 public struct CoresetSampler: Sendable {
     /// How many points to keep.
     public enum Size: Sendable, Equatable {
@@ -173,16 +173,6 @@ public struct CoresetSampler: Sendable {
 
     static let blockRows = 1024
     static let centreChunk = 256
-    /// Whether OpenBLAS's kernels are the ones whose rounding the fused kernels reproduce
-    /// (read from OpenBLAS 0.3.21's source and measured on Zen; Haswell runs the same sgemm
-    /// kernel). Elsewhere every block and chunk is one sgemm.
-    static let knownBLASKernels = ["Zen", "Haswell"].contains(BLASLibrary.coreName)
-
-    /// Whether the fused kernels give sgemm's bits at `dim` dimensions: OpenBLAS's sgemm does
-    /// not split the dimensions between calls up to its GEMM_Q of 320 (used up to 256).
-    static func fusedKernelsAreExact(dim: Int) -> Bool {
-        knownBLASKernels && dim <= 256
-    }
 
     /// Threads a round's work is dealt to (a fixed count: results do not depend on it).
     static let workers = 2
@@ -200,17 +190,12 @@ public struct CoresetSampler: Sendable {
     }
 
     /// The rows of each candidate block (`rows` of them, against `centres` unseen centres) that
-    /// each worker lowers. Where `splittable`, every block is cut into two halves at the cut
-    /// its ``rowQuantum(centres:)`` allows nearest to its middle, so both workers run the same
-    /// mix of kernels and finish together; otherwise each block goes whole, to the workers in
-    /// turn. Every row belongs to exactly one worker.
-    static func deal(_ blocks: [(rows: Int, centres: Int)], splittable: Bool) -> [[(slot: Int, rows: Range<Int>)]] {
+    /// each worker lowers: every block is cut into two halves at the cut its
+    /// ``rowQuantum(centres:)`` allows nearest to its middle, so both workers run the same mix of
+    /// kernels and finish together. Every row belongs to exactly one worker.
+    static func deal(_ blocks: [(rows: Int, centres: Int)]) -> [[(slot: Int, rows: Range<Int>)]] {
         var shares = [[(slot: Int, rows: Range<Int>)]](repeating: [], count: workers)
         for (slot, block) in blocks.enumerated() {
-            guard splittable else {
-                shares[slot % workers].append((slot, 0..<block.rows))
-                continue
-            }
             let quantum = rowQuantum(centres: block.centres)
             let middle = (block.rows / 2 + quantum / 2) / quantum * quantum
             let cut = middle == 0 ? block.rows : min(block.rows, middle)   // too short to halve: whole
@@ -252,23 +237,19 @@ public struct CoresetSampler: Sendable {
 
         var progress = showsProgress ? ProgressBar(label: "coreset", total: target) : nil
         var refreshed = [Bool](repeating: false, count: blockCount)
-        let fused = Self.fusedKernelsAreExact(dim: d)
         let chunk = Self.centreChunk
         // Each piece's scratch (``deal`` cuts each of a round's blocks into at most one piece per
-        // worker): where the fused kernels run, a chunk of centres packed for the OpenBLAS-order
-        // kernel and their norms; elsewhere a block's products, all zero between products (see
-        // `lowerRunning`).
+        // worker): a chunk of centres packed for the OpenBLAS-order kernel and their norms.
         let maximumPieces = Self.blocksPerRound * Self.workers
-        let scratchSize = fused ? chunk * d + chunk : blockRows * chunk
+        let scratchSize = chunk * d + chunk
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: maximumPieces * scratchSize)
         scratch.initialize(repeating: 0, count: maximumPieces * scratchSize)
         defer { scratch.deallocate() }
-        // The points again, eight rows at a time dimension-major, for the small-chunk kernel
-        // (blocks start at a tile); only where the fused kernels run.
+        // The points eight rows at a time dimension-major, for the kernels (blocks start at a tile).
         let tileFloats = (n + Int(TRAWL_TILE_ROWS) - 1) / Int(TRAWL_TILE_ROWS) * Int(TRAWL_TILE_ROWS) * d
-        let tiles: UnsafeMutablePointer<Float>? = fused ? .allocate(capacity: tileFloats) : nil
-        defer { tiles?.deallocate() }
-        if let tiles { points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) } }
+        let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats)
+        defer { tiles.deallocate() }
+        points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) }
 
         func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
             let slot = selected.count
@@ -284,10 +265,9 @@ public struct CoresetSampler: Sendable {
         // Each piece's largest running distance and its first index.
         var pieceMaxima = [(value: Float, index: Int)](repeating: (-.infinity, -1), count: maximumPieces)
 
-        points.data.withUnsafeBufferPointer { pointBuffer in
         running.withUnsafeMutableBufferPointer { runningBuffer in
         norms.withUnsafeBufferPointer { normBuffer in
-            let pointBase = pointBuffer.baseAddress!, runningBase = runningBuffer.baseAddress!
+            let runningBase = runningBuffer.baseAddress!
             let normBase = normBuffer.baseAddress!
             if case .randomPoint = start { addCentre(prepared.starts[0], runningBase) }
             while selected.count < target {
@@ -315,8 +295,7 @@ public struct CoresetSampler: Sendable {
                     // nor the thread a piece runs on changes any result. Each piece then finds the
                     // largest value in its rows.
                     let rowRanges = candidates.map { b in b * blockRows ..< min(n, (b + 1) * blockRows) }
-                    let shares = Self.deal(zip(candidates, rowRanges).map { ($1.count, seenNow - blockSeen[$0]) },
-                                           splittable: fused)
+                    let shares = Self.deal(zip(candidates, rowRanges).map { ($1.count, seenNow - blockSeen[$0]) })
                     // Worker 0's pieces from the front, worker 1's from the back (see `WorkerPair`).
                     let pieces = shares[0] + shares[1].reversed()
                     precondition(pieces.count <= maximumPieces, "\(pieces.count) pieces for \(maximumPieces) scratch areas")
@@ -326,7 +305,7 @@ public struct CoresetSampler: Sendable {
                         let maxima = maxima.baseAddress!
                         workers.run(pieces: pieces.count) { i in
                             let (slot, rows) = pieces[i], r0 = rowRanges[slot].lowerBound
-                            Self.lowerRunning(points: pointBase + r0 * d, tiles: tiles.map { UnsafePointer($0 + r0 * d) },
+                            Self.lowerRunning(tiles: tiles + r0 * d,
                                               norms: normBase + r0, blockRows: rowRanges[slot].count, rows: rows, dim: d,
                                               centres: c.baseAddress!, centreNorms: cn.baseAddress!,
                                               seen: blockSeen[candidates[slot]] ..< seenNow, running: runningBase + r0,
@@ -356,42 +335,31 @@ public struct CoresetSampler: Sendable {
             }
         }
         }
-        }
         progress?.finish()
         return selected
     }
 
-    /// Lowers `running[i]` for rows `rows` of a block of `blockRows` points (`[blockRows, dim]`,
-    /// squared norms `norms`; the same rows in `tiles`, packed by `trawl_pack_rows`, where the
-    /// fused kernels run) to their squared distance from each centre `seen` (rows of `centres`,
-    /// `[*, dim]`), in chunks of ``centreChunk`` from `seen.lowerBound`. The bits are those of one
-    /// OpenBLAS sgemm of the whole block against each chunk: where the fused kernels run, fewer
-    /// than eight centres take the small-chunk kernel (sgemm is one multiply-add chain per entry
-    /// there) and more the OpenBLAS-order kernel, neither writing products out; elsewhere
-    /// `rows` must be the whole block, and each chunk is one sgemm into `scratch` (all zero
-    /// before and after: the epilogue zeroes what it reads, so the next sgemm can add to it
-    /// with beta 1, the same bits as beta 0 without OpenBLAS's pass that zeroes the output).
-    static func lowerRunning(points: UnsafePointer<Float>, tiles: UnsafePointer<Float>?, norms: UnsafePointer<Float>,
-                             blockRows: Int, rows: Range<Int>, dim: Int,
-                             centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, seen: Range<Int>,
+    /// Lowers `running[i]` for rows `rows` of a block of `blockRows` points (squared norms
+    /// `norms`; packed by `trawl_pack_rows` in `tiles`, `dim` wide) to their squared distance
+    /// from each centre `seen` (rows of `centres`, `[*, dim]`), in chunks of ``centreChunk``
+    /// from `seen.lowerBound`, with the bits of one OpenBLAS (0.3.21, Haswell/Zen) sgemm of the
+    /// whole block against each chunk: fewer than eight centres take the small-chunk kernel
+    /// (sgemm is one multiply-add chain per entry there) and more the OpenBLAS-order kernel,
+    /// neither writing products out. `scratch` holds a chunk of centres packed, and their norms.
+    static func lowerRunning(tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>, blockRows: Int, rows: Range<Int>,
+                             dim: Int, centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, seen: Range<Int>,
                              running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         for c0 in stride(from: seen.lowerBound, to: seen.upperBound, by: centreChunk) {
             let count = min(seen.upperBound, c0 + centreChunk) - c0
             let r0 = rows.lowerBound
-            if let tiles, count <= Int(TRAWL_MAX_LOWERING_CENTRES) {
+            if count <= Int(TRAWL_MAX_LOWERING_CENTRES) {
                 trawl_lower_running_distances(tiles + r0 * dim, rows.count, dim, centres + c0 * dim, centreNorms + c0, count,
                                               norms + r0, running + r0)
-            } else if let tiles {
+            } else {
                 let packedNorms = scratch + centreChunk * dim
                 trawl_pack_centres(centres + c0 * dim, centreNorms + c0, count, dim, scratch, packedNorms)
                 trawl_lower_running_in_blas_order(tiles, dim, blockRows, rows.lowerBound, rows.upperBound,
                                                   scratch, packedNorms, count, norms, running)
-            } else {
-                precondition(rows == 0..<blockRows, "OpenBLAS's bits need the whole block in one product")
-                sgemm(m: blockRows, n: count, k: dim, alpha: -2,
-                      a: points, lda: dim, b: centres + c0 * dim, ldb: dim, transposeB: true,
-                      beta: 1, c: scratch, ldc: count)
-                trawl_lower_running_from_products(scratch, blockRows, count, norms, centreNorms + c0, running)
             }
         }
     }

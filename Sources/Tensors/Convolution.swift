@@ -1,3 +1,4 @@
+import CConvolutionKernels
 import Dispatch
 
 /// Zero padding of a 2-D input, in pixels, per side.
@@ -46,15 +47,16 @@ public struct BatchNorm: Sendable {
 }
 
 /// A 2-D convolution (PyTorch `Conv2d` semantics, cross-correlation) computed
-/// as im2col followed by one sgemm per image and group; 1×1 stride-1
+/// as im2col followed by one product per image and group on Trawl's GEMM; 1×1 stride-1
 /// convolutions are one product on the input on Trawl's GEMM (``pointwise(_:ending:into:)``);
 /// 3×3 convolutions of stride 1 or 2 and 16 or more input
 /// and output channels run as Winograd F(4×4, 3×3) or, at stride 2, F(2×2, 3×3) on the
 /// polyphase components (``Winograd3x3``);
 /// depthwise convolutions (one input channel per group) run as a direct SIMD loop
 /// (``depthwise(_:into:)``).
-/// The kernel depends on the layer's shape only. Bias and ``activation`` are applied
-/// as the outputs are written, or in one SIMD pass right after a GEMM.
+/// The kernel depends on the layer's shape only, and every output's bits on its own inputs only
+/// (never on the batch, the thread count or the CPU). Bias, ``activation`` and a residual ending
+/// are applied as the outputs are written.
 public struct Conv2D: Sendable {
     /// `[O, C / groups, kH, kW]`.
     public private(set) var weight: Tensor
@@ -68,10 +70,10 @@ public struct Conv2D: Sendable {
     public let activation: Activation
     /// The transformed weight when this layer runs as Winograd (transformed on first use), else nil.
     private let winograd: LazyWeight<Winograd3x3>?
-    /// The weight `[O, C]` packed for ``trawl_gemm_packing`` (on first use, so never where
-    /// ``pointwiseReadsImageUnpacked(outputs:plane:)`` holds) when this layer is a 1×1, stride-1,
-    /// ungrouped convolution, else nil.
-    let packedPointwise: LazyWeight<[Float]>?
+    /// Each group's weight `[O / groups, C / groups · kH · kW]` packed for ``trawl_gemm_packing``
+    /// (on first use, so never where ``pointwiseReadsImageUnpacked(outputs:plane:)`` holds), group
+    /// after group, when this layer runs on Trawl's GEMM (neither Winograd nor depthwise), else nil.
+    let packedWeight: LazyWeight<[Float]>?
 
     public init(weight: Tensor, bias: [Float]? = nil, stride: Int = 1,
                 padding: Padding2D = .uniform(0), dilation: Int = 1, groups: Int = 1,
@@ -90,8 +92,8 @@ public struct Conv2D: Sendable {
         self.activation = activation
         self.winograd = Winograd3x3.applies(weight: weight, stride: stride, dilation: dilation, groups: groups)
             ? LazyWeight { Winograd3x3(weight: weight, stride: stride) } : nil
-        self.packedPointwise = weight.shape[2] == 1 && weight.shape[3] == 1 && stride == 1 && groups == 1
-            ? LazyWeight { Self.packedForGEMM(weight) } : nil
+        self.packedWeight = winograd == nil && !(weight.shape[1] == 1 && groups == weight.shape[0])
+            ? LazyWeight { Self.packedForGEMM(weight, groups: groups) } : nil
     }
 
     /// The same convolution with another padding (weights, and their Winograd transform, shared).
@@ -173,10 +175,10 @@ public struct Conv2D: Sendable {
         return out
     }
 
-    /// One image at a time, images spread over the cores (BLAS runs on one
-    /// thread), so an image's result never depends on the batch it came in; Winograd
-    /// layers take up to ``Winograd3x3/largestGroup`` consecutive images at a time, one
-    /// product per position for the group, whose bits do not depend on the group either.
+    /// One image at a time, images spread over the cores, so an image's result never depends on
+    /// the batch it came in; Winograd layers take up to ``Winograd3x3/largestGroup`` consecutive
+    /// images at a time, one product per position for the group, whose bits do not depend on the
+    /// group either.
     private func im2colGEMM(_ x: Tensor, ending: ResidualEnding?, into out: inout Tensor) {
         let n = x.shape[0]
         let (height, width) = (x.shape[2], x.shape[3])
@@ -197,47 +199,43 @@ public struct Conv2D: Sendable {
                     }
                     return
                 }
-                DispatchQueue.concurrentPerform(iterations: n) { i in
-                    convolveImage(inBase + i * inPlane, height: height, width: width,
-                                  ending: ending?.advanced(by: i * outPlane), into: outBase + i * outPlane)
+                packedWeight!.value.withUnsafeBufferPointer { packed in
+                    DispatchQueue.concurrentPerform(iterations: n) { i in
+                        convolveImage(inBase + i * inPlane, height: height, width: width, packedWeight: packed.baseAddress!,
+                                      ending: ending?.advanced(by: i * outPlane), into: outBase + i * outPlane)
+                    }
                 }
             }
         }
     }
 
-    /// `[C, H, W]` at `image` → `[O, H', W']` at `output` by im2col and one sgemm per group.
-    private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int, ending: ResidualEnding?,
+    /// `[C, H, W]` at `image` → `[O, H', W']` at `output` by im2col and, per group, one product
+    /// `[O / groups, C / groups · kH · kW] · [C / groups · kH · kW, H' · W']` on Trawl's GEMM
+    /// (``trawl_gemm_packing``: each output one multiply-add chain from 0, ended as it is stored).
+    private func convolveImage(_ image: UnsafePointer<Float>, height: Int, width: Int,
+                               packedWeight: UnsafePointer<Float>, ending: ResidualEnding?,
                                into output: UnsafeMutablePointer<Float>) {
         let (outH, outW) = outputSize(height: height, width: width)
         let plane = outH * outW
         let groupIn = weight.shape[1], groupOut = outputChannels / groups
         let rows = groupIn * kernelHeight * kernelWidth
-        // im2col writes every element, so the buffer may hold anything.
-        let columns = ThreadScratch.forCurrentThread.buffer(rows * plane)
-        weight.data.withUnsafeBufferPointer { w in
-                for g in 0..<groups {
-                    im2col(image + g * groupIn * height * width, channels: groupIn, height: height, width: width,
-                           outH: outH, outW: outW, into: columns)
-                    let groupOutput = output + g * groupOut * plane
-                    sgemm(m: groupOut, n: plane, k: rows,
-                          a: w.baseAddress! + g * groupOut * rows, lda: rows,
-                          b: columns, ldb: plane,
-                          c: groupOutput, ldc: plane)
-                    applyBiasAndActivation(groupOutput, channels: groupOut, plane: plane, channelOffset: g * groupOut,
-                                           ending: ending?.advanced(by: g * groupOut * plane))
-                }
-        }
-    }
-
-    /// `y = activation(y + bias[channelOffset + o])` for each of `channels` planes of `plane`
-    /// floats at `y` (`[channels, plane]`), then the `ending`; nothing when the layer has none of
-    /// them. The bias is added even where it is nil (as + 0).
-    private func applyBiasAndActivation(_ y: UnsafeMutablePointer<Float>, channels: Int, plane: Int, channelOffset: Int,
-                                        ending: ResidualEnding?) {
-        guard bias != nil || activation != .identity || ending != nil else { return }
-        for o in 0..<channels {
-            activation.apply(y + o * plane, into: y + o * plane, count: plane, adding: bias?[channelOffset + o] ?? 0,
-                             ending: ending?.advanced(by: o * plane))
+        let packedCount = trawl_gemm_packed_a_count(groupOut, rows)
+        // im2col writes every element of its part, so the buffer may hold anything.
+        let columns = ThreadScratch.forCurrentThread.buffer(rows * plane + trawl_gemm_packing_scratch_count())
+        let gemmScratch = columns + rows * plane
+        let (lower, upper) = activation.bounds
+        let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
+        (bias ?? []).withUnsafeBufferPointer { biasValues in
+            for g in 0..<groups {
+                im2col(image + g * groupIn * height * width, channels: groupIn, height: height, width: width,
+                       outH: outH, outW: outW, into: columns)
+                var groupEnding = TrawlOutputEnding(
+                    bias: bias == nil ? nil : biasValues.baseAddress! + g * groupOut, lower: lower[0], upper: upper[0],
+                    shortcut: ending.map { $0.shortcut + g * groupOut * plane },
+                    finalLower: finalLower[0], finalUpper: finalUpper[0])
+                trawl_gemm_packing(groupOut, plane, rows, packedWeight + g * packedCount, columns, plane,
+                                   output + g * groupOut * plane, plane, &groupEnding, gemmScratch)
+            }
         }
     }
 
@@ -298,7 +296,9 @@ func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutab
     (line + inside.upperBound).update(repeating: 0, count: count - inside.upperBound)
 }
 
-/// A fully connected layer: `[N, in]` → `[N, out]`, `y = x · Wᵀ + b`.
+/// A fully connected layer: `[N, in]` → `[N, out]`, `y = x · Wᵀ + b`, as `yᵀ = W · xᵀ` on Trawl's
+/// GEMM: each output is one multiply-add chain over `in` from 0, then the bias added, so its
+/// bits depend on its own row of `x` only (never on the batch, the thread count or the CPU).
 public struct Linear: Sendable {
     /// `[out, in]`.
     public let weight: Tensor
@@ -313,11 +313,21 @@ public struct Linear: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        var y = matmul(x, weight, transposeB: true)
-        if let bias {
-            let out = weight.shape[0]
-            for i in 0..<y.count { y.data[i] += bias[i % out] }
+        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
+        precondition(x.rank == 2 && x.shape[1] == inputs, "linear expects [N, \(inputs)], got \(x.shape)")
+        let n = x.shape[0]
+        var columns = [Float](repeating: 0, count: inputs * n)   // xᵀ, [in, N]
+        for i in 0..<n { for j in 0..<inputs { columns[j * n + i] = x.data[i * inputs + j] } }
+        var transposed = [Float](repeating: 0, count: outputs * n)   // yᵀ, [out, N]
+        weight.data.withUnsafeBufferPointer { w in
+            (bias ?? []).withUnsafeBufferPointer { b in
+                var ending = TrawlOutputEnding(bias: bias == nil ? nil : b.baseAddress, lower: -.infinity, upper: .infinity,
+                                               shortcut: nil, finalLower: -.infinity, finalUpper: .infinity)
+                trawl_gemm_unpacked(outputs, n, inputs, w.baseAddress, inputs, columns, n, &transposed, n, &ending)
+            }
         }
+        var y = Tensor(shape: [n, outputs])
+        for o in 0..<outputs { for i in 0..<n { y.data[i * outputs + o] = transposed[o * n + i] } }
         return y
     }
 }

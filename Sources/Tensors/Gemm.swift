@@ -1,4 +1,6 @@
 import CBLAS
+import CConvolutionKernels
+import Dispatch
 
 /// Single-precision matrix multiply through OpenBLAS:
 /// `C[m, n] = alpha · op(A) · op(B) + beta · C`, all row-major.
@@ -25,27 +27,38 @@ public func sgemm(
                 beta, c, Int32(ldc))
 }
 
-/// Matrix product of two rank-2 tensors: `[m, k] · [k, n]` → `[m, n]`,
-/// or with `transposeB`, `[m, k] · [n, k]ᵀ` → `[m, n]`.
+/// Matrix product of two rank-2 tensors on Trawl's GEMM: `[m, k] · [k, n]` → `[m, n]`,
+/// or with `transposeB`, `[m, k] · [n, k]ᵀ` → `[m, n]`. Each entry is one multiply-add chain
+/// over `k` from 0 (``trawl_gemm_unpacked``), so its bits depend on its row of `a` and column of
+/// `b` only: never on the shapes, the thread count, the CPU or the OpenBLAS installed. Blocks
+/// of ``matmulRowBlock`` rows are spread over the cores.
 public func matmul(_ a: Tensor, _ b: Tensor, transposeB: Bool = false) -> Tensor {
     precondition(a.rank == 2 && b.rank == 2, "matmul of shapes \(a.shape) and \(b.shape)")
     let m = a.shape[0], k = a.shape[1]
     let n = transposeB ? b.shape[0] : b.shape[1]
     precondition((transposeB ? b.shape[1] : b.shape[0]) == k,
                  "matmul inner extents differ: \(a.shape) and \(b.shape)")
+    var right = b.data   // `[k, n]`
+    if transposeB {
+        for i in 0..<n { for j in 0..<k { right[j * n + i] = b.data[i * k + j] } }
+    }
     var out = Tensor(shape: [m, n])
     a.data.withUnsafeBufferPointer { pa in
-        b.data.withUnsafeBufferPointer { pb in
+        right.withUnsafeBufferPointer { pb in
             out.data.withUnsafeMutableBufferPointer { pc in
-                sgemm(m: m, n: n, k: k,
-                      a: pa.baseAddress!, lda: k,
-                      b: pb.baseAddress!, ldb: transposeB ? k : n, transposeB: transposeB,
-                      c: pc.baseAddress!, ldc: n)
+                let (left, product) = (pa.baseAddress!, pc.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: (m + matmulRowBlock - 1) / matmulRowBlock) { block in
+                    let first = block * matmulRowBlock, rows = min(matmulRowBlock, m - first)
+                    trawl_gemm_unpacked(rows, n, k, left + first * k, k, pb.baseAddress, n, product + first * n, n, nil)
+                }
             }
         }
     }
     return out
 }
+
+/// Rows of one job of ``matmul(_:_:transposeB:)``.
+let matmulRowBlock = 512
 
 /// OpenBLAS's thread pool is never used: every product runs on the thread that asks for it.
 /// OpenBLAS splits a multi-threaded product differently by thread count and CPU, which changes

@@ -30,7 +30,7 @@ extension Conv2D {
         let unpacked = Self.pointwiseReadsImageUnpacked(outputs: outputs, plane: plane)
         let (lower, upper) = activation.bounds
         let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
-        let packedWeight = unpacked ? [] : packedPointwise!.value
+        let packedWeight = unpacked ? [] : self.packedWeight!.value
         x.data.withUnsafeBufferPointer { input in
             (unpacked ? weight.data : packedWeight).withUnsafeBufferPointer { w in
                 out.data.withUnsafeMutableBufferPointer { output in
@@ -58,12 +58,17 @@ extension Conv2D {
         }
     }
 
-    /// `weight` `[O, C, 1, 1]` as ``trawl_gemm_pack_a`` packs an `[O, C]` left operand.
-    static func packedForGEMM(_ weight: Tensor) -> [Float] {
-        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
-        return [Float](unsafeUninitializedCapacity: trawl_gemm_packed_a_count(outputs, inputs)) { packed, count in
+    /// `weight` `[O, C / groups, kH, kW]` as ``trawl_gemm_pack_a`` packs each group's
+    /// `[O / groups, C / groups · kH · kW]` left operand, group after group.
+    static func packedForGEMM(_ weight: Tensor, groups: Int) -> [Float] {
+        let groupOut = weight.shape[0] / groups, depth = weight.count / weight.shape[0]
+        let groupCount = trawl_gemm_packed_a_count(groupOut, depth)
+        return [Float](unsafeUninitializedCapacity: groups * groupCount) { packed, count in
             weight.data.withUnsafeBufferPointer { w in
-                trawl_gemm_pack_a(outputs, inputs, w.baseAddress, inputs, packed.baseAddress)
+                for g in 0..<groups {
+                    trawl_gemm_pack_a(groupOut, depth, w.baseAddress! + g * groupOut * depth, depth,
+                                      packed.baseAddress! + g * groupCount)
+                }
             }
             count = packed.count
         }
