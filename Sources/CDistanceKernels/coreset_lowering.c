@@ -186,13 +186,60 @@ static inline void lower_to_least(const __m256 *least, size_t rowCount, float *r
     }
 }
 
+/// Six rows (from row `lane0` of tile `t` on, continuing into `u`) against four unsplit packed
+/// blocks of eight centres (`blocks`, their norms at `blockNorms`), two blocks to a 512-bit
+/// vector: twelve accumulators, each lane the chain ``lower_rows_avx2`` computes for that row and
+/// centre (one multiply-add chain over the dimensions in order, then the same rounded steps), so
+/// the same bits; lane l of `least[r]` becomes the least of its value and row r's distances to
+/// centre l of each block.
+__attribute__((target("avx512f,avx2,fma"), always_inline))
+static inline void lower_six_rows_four_blocks_avx512(const float *t, const float *u, size_t lane0, size_t dim,
+                                                     const float *const *blocks, const float *const *blockNorms,
+                                                     const float *norms, __m256 *least) {
+    __m512 sum[halfRows][2];
+    for (size_t r = 0; r < halfRows; r++) sum[r][0] = sum[r][1] = _mm512_setzero_ps();
+    for (size_t k = 0; k < dim; k++) {
+        __m512 a[2];
+        for (size_t p = 0; p < 2; p++) {
+            __m512d low = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(blocks[2 * p] + k * lanes)));
+            a[p] = _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm256_loadu_ps(blocks[2 * p + 1] + k * lanes)), 1));
+        }
+        for (size_t r = 0; r < halfRows; r++) {
+            __m512 x = _mm512_set1_ps(ROW(t, u, lane0 + r)[k * TRAWL_TILE_ROWS]);
+            sum[r][0] = _mm512_fmadd_ps(a[0], x, sum[r][0]);
+            sum[r][1] = _mm512_fmadd_ps(a[1], x, sum[r][1]);
+        }
+    }
+    const __m512 minusTwo = _mm512_set1_ps(-2.0f), zero = _mm512_setzero_ps();
+    __m512 pairNorms[2];
+    for (size_t p = 0; p < 2; p++) {
+        __m512d low = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(blockNorms[2 * p])));
+        pairNorms[p] = _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm256_loadu_ps(blockNorms[2 * p + 1])), 1));
+    }
+    for (size_t r = 0; r < halfRows; r++) {
+        __m512 norm = _mm512_set1_ps(norms[r]);
+        for (size_t p = 0; p < 2; p++) {
+            __m512 scaled = _mm512_add_ps(_mm512_mul_ps(minusTwo, sum[r][p]), norm);
+            __m512 distance = _mm512_max_ps(_mm512_add_ps(scaled, pairNorms[p]), zero);
+            __m256 first = _mm512_castps512_ps256(distance);
+            __m256 second = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(distance), 1));
+            least[r] = _mm256_min_ps(first, least[r]);   // on a tie both are the same value
+            least[r] = _mm256_min_ps(second, least[r]);
+        }
+    }
+}
+
 /// One twelve-row call's rows (from row `lane0`, 0 or 4, of tile `t` on, continuing into the
 /// next tile) against every packed block of eight centres. Per half, the split blocks go one
-/// at a time and the others two at a time; an odd one out is the last unsplit block in both
-/// halves (the halves' unsplit counts have the same parity), which goes once for all twelve rows.
+/// at a time and the others four at a time (`wide`: two to a 512-bit vector), then two at a
+/// time; an odd one out is the last unsplit block in both halves (the halves' unsplit counts
+/// have the same parity), which goes once for all twelve rows. How blocks are grouped changes
+/// no entry's chain, so no bit.
 __attribute__((target("avx2,fma"), always_inline))
-static inline void lower_group_avx2(const float *t, size_t lane0, size_t dim, const float *packed,
-                                    const float *packedNorms, size_t count, const float *norms, float *running) {
+static inline void lower_group(const float *t, size_t lane0, size_t dim, const float *packed, const float *packedNorms,
+                               size_t count, const float *norms, float *running, int wide,
+                               void (*fourBlocks)(const float *, const float *, size_t, size_t, const float *const *,
+                                                  const float *const *, const float *, __m256 *)) {
     const float *u = t + dim * TRAWL_TILE_ROWS;
     const size_t blocks = (count + lanes - 1) / lanes;
     __m256 least[groupRows];
@@ -200,21 +247,39 @@ static inline void lower_group_avx2(const float *t, size_t lane0, size_t dim, co
     size_t leftover[2] = {blocks, blocks};   // `blocks`: none
     for (size_t half = 0; half < 2; half++) {
         const size_t first = half * halfRows;
+        size_t pending[4], pendingCount = 0;   // unsplit blocks not yet lowered
         for (size_t b = 0; b < blocks; b++) {
             if (splits_block(half ? secondHalf : firstHalf, b, count)) {
                 const float *block = packed + b * dim * lanes;
                 __m256 blockNorms = _mm256_loadu_ps(packedNorms + b * lanes);
                 lower_rows_avx2(t, u, lane0 + first, halfRows, dim, &block, &blockNorms, 1, 1, norms + first, least + first);
-            } else if (leftover[half] < blocks) {
-                const float *pair[2] = {packed + leftover[half] * dim * lanes, packed + b * dim * lanes};
-                __m256 pairNorms[2] = {_mm256_loadu_ps(packedNorms + leftover[half] * lanes),
-                                       _mm256_loadu_ps(packedNorms + b * lanes)};
-                lower_rows_avx2(t, u, lane0 + first, halfRows, dim, pair, pairNorms, 2, 0, norms + first, least + first);
-                leftover[half] = blocks;
-            } else {
-                leftover[half] = b;
+                continue;
+            }
+            pending[pendingCount++] = b;
+            if (pendingCount == (wide ? 4 : 2)) {
+                const float *group[4], *groupNorms[4];
+                for (size_t i = 0; i < pendingCount; i++) {
+                    group[i] = packed + pending[i] * dim * lanes;
+                    groupNorms[i] = packedNorms + pending[i] * lanes;
+                }
+                if (wide) {
+                    fourBlocks(t, u, lane0 + first, dim, group, groupNorms, norms + first, least + first);
+                } else {
+                    __m256 pairNorms[2] = {_mm256_loadu_ps(groupNorms[0]), _mm256_loadu_ps(groupNorms[1])};
+                    lower_rows_avx2(t, u, lane0 + first, halfRows, dim, group, pairNorms, 2, 0, norms + first,
+                                    least + first);
+                }
+                pendingCount = 0;
             }
         }
+        size_t i = 0;
+        for (; i + 2 <= pendingCount; i += 2) {
+            const float *pair[2] = {packed + pending[i] * dim * lanes, packed + pending[i + 1] * dim * lanes};
+            __m256 pairNorms[2] = {_mm256_loadu_ps(packedNorms + pending[i] * lanes),
+                                   _mm256_loadu_ps(packedNorms + pending[i + 1] * lanes)};
+            lower_rows_avx2(t, u, lane0 + first, halfRows, dim, pair, pairNorms, 2, 0, norms + first, least + first);
+        }
+        if (i < pendingCount) leftover[half] = pending[i];
     }
     for (size_t half = 0; half < 2; half++) {
         if (leftover[half] == blocks) continue;
@@ -248,11 +313,23 @@ static inline void lower_few_avx2(const float *t, size_t lane0, size_t rowCount,
 
 __attribute__((target("avx2,fma"))) static void lower_group_at_tile_start(const float *t, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group_avx2(t, 0, dim, packed, packedNorms, count, norms, running);
+    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, 0, NULL);
 }
 __attribute__((target("avx2,fma"))) static void lower_group_at_tile_middle(const float *t, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group_avx2(t, 4, dim, packed, packedNorms, count, norms, running);
+    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, 0, NULL);
+}
+__attribute__((target("avx512f,avx2,fma"))) static void four_blocks_avx512(const float *t, const float *u, size_t lane0,
+        size_t dim, const float *const *blocks, const float *const *blockNorms, const float *norms, __m256 *least) {
+    lower_six_rows_four_blocks_avx512(t, u, lane0, dim, blocks, blockNorms, norms, least);
+}
+__attribute__((target("avx512f,avx2,fma"))) static void lower_group_at_tile_start_avx512(const float *t, size_t dim,
+        const float *packed, const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, 1, four_blocks_avx512);
+}
+__attribute__((target("avx512f,avx2,fma"))) static void lower_group_at_tile_middle_avx512(const float *t, size_t dim,
+        const float *packed, const float *packedNorms, size_t count, const float *norms, float *running) {
+    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, 1, four_blocks_avx512);
 }
 __attribute__((target("avx2,fma"))) static void lower_quad(const float *t, size_t lane0, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {
@@ -263,17 +340,22 @@ __attribute__((target("avx2,fma"))) static void lower_single(const float *t, siz
     lower_few_avx2(t, lane0, 1, single, dim, packed, packedNorms, count, norms, running);
 }
 
+/// Twelve-row calls on AVX-512 (`wide`) or AVX2; four-row and single-row calls on AVX2.
 __attribute__((target("avx2,fma")))
 static void lower_blas_order_avx2(const float *tiles, size_t dim, size_t productRows, size_t first, size_t end,
                                   const float *packed, const float *packedNorms, size_t count,
-                                  const float *norms, float *running) {
+                                  const float *norms, float *running, int wide) {
     for (size_t r = first; r < end;) {
         const float *t = tiles + r / TRAWL_TILE_ROWS * dim * TRAWL_TILE_ROWS;
         size_t lane0 = r % TRAWL_TILE_ROWS;
         switch (call_of_row(r, productRows)) {
         case firstHalf:
-            (lane0 == 0 ? lower_group_at_tile_start : lower_group_at_tile_middle)(t, dim, packed, packedNorms, count,
-                                                                                norms + r, running + r);
+            if (wide)
+                (lane0 == 0 ? lower_group_at_tile_start_avx512 : lower_group_at_tile_middle_avx512)(
+                    t, dim, packed, packedNorms, count, norms + r, running + r);
+            else
+                (lane0 == 0 ? lower_group_at_tile_start : lower_group_at_tile_middle)(t, dim, packed, packedNorms,
+                                                                                    count, norms + r, running + r);
             r += groupRows;
             break;
         case quad:
@@ -294,9 +376,17 @@ void trawl_lower_running_in_blas_order(const float *tiles, size_t dim, size_t pr
                                        const float *norms, float *running) {
 #if defined(__x86_64__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        lower_blas_order_avx2(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running);
+        lower_blas_order_avx2(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running,
+                              __builtin_cpu_supports("avx512f"));
         return;
     }
 #endif
+    trawl_lower_running_in_blas_order_portable(tiles, dim, productRows, first, end, packed, packedNorms, count, norms,
+                                               running);
+}
+
+void trawl_lower_running_in_blas_order_portable(const float *tiles, size_t dim, size_t productRows, size_t first,
+                                                size_t end, const float *packed, const float *packedNorms,
+                                                size_t count, const float *norms, float *running) {
     lower_blas_order_portable(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running);
 }

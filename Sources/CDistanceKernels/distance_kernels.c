@@ -49,61 +49,6 @@ static void lower_portable(const float *tiles, size_t rows, size_t dim, const fl
     }
 }
 
-static void lower_from_products_portable(float *products, size_t rows, size_t count, const float *norms,
-                                         const float *centreNorms, float *running) {
-    for (size_t r = 0; r < rows; r++) {
-        float current = running[r];
-        for (size_t j = 0; j < count; j++) {
-            float distance = (products[r * count + j] + norms[r]) + centreNorms[j];
-            products[r * count + j] = 0;
-            if (distance < 0) distance = 0;
-            if (distance < current) current = distance;
-        }
-        running[r] = current;
-    }
-}
-
-#if defined(__x86_64__)
-__attribute__((target("avx2,fma")))
-static void lower_from_products_avx2(float *products, size_t rows, size_t count, const float *norms,
-                                     const float *centreNorms, float *running) {
-    const __m256 zero = _mm256_setzero_ps();
-    const size_t vectorCount = count / 8 * 8;
-    for (size_t r = 0; r < rows; r++) {
-        float *row = products + r * count;
-        const __m256 norm = _mm256_set1_ps(norms[r]);
-        __m256 least = _mm256_set1_ps(running[r]);
-        for (size_t j = 0; j < vectorCount; j += 8) {
-            __m256 sum = _mm256_add_ps(_mm256_loadu_ps(row + j), norm);
-            _mm256_storeu_ps(row + j, zero);
-            __m256 distance = _mm256_max_ps(_mm256_add_ps(sum, _mm256_loadu_ps(centreNorms + j)), zero);
-            least = _mm256_min_ps(distance, least);
-        }
-        float lanes[8], current = running[r];
-        _mm256_storeu_ps(lanes, least);
-        for (size_t l = 0; l < 8; l++) if (lanes[l] < current) current = lanes[l];
-        for (size_t j = vectorCount; j < count; j++) {
-            float distance = (row[j] + norms[r]) + centreNorms[j];
-            row[j] = 0;
-            if (distance < 0) distance = 0;
-            if (distance < current) current = distance;
-        }
-        running[r] = current;
-    }
-}
-#endif
-
-void trawl_lower_running_from_products(float *products, size_t rows, size_t count,
-                                       const float *norms, const float *centreNorms, float *running) {
-#if defined(__x86_64__)
-    if (__builtin_cpu_supports("avx2")) {
-        lower_from_products_avx2(products, rows, count, norms, centreNorms, running);
-        return;
-    }
-#endif
-    lower_from_products_portable(products, rows, count, norms, centreNorms, running);
-}
-
 #if defined(__x86_64__)
 /// `group` tiles of eight rows at a time, one accumulator per tile and centre: lane l of
 /// `dot[g][j]` is the chain of row l of tile g with centre j, the same sequence of roundings
@@ -187,5 +132,11 @@ void trawl_lower_running_distances(const float *tiles, size_t rows, size_t dim,
         }
     }
 #endif
+    lower_portable(tiles, rows, dim, centres, centreNorms, count, norms, running);
+}
+
+void trawl_lower_running_distances_portable(const float *tiles, size_t rows, size_t dim,
+                                            const float *centres, const float *centreNorms, size_t count,
+                                            const float *norms, float *running) {
     lower_portable(tiles, rows, dim, centres, centreNorms, count, norms, running);
 }

@@ -98,6 +98,41 @@ final class CoresetKernelTests: XCTestCase {
         }
     }
 
+    /// The kernels the sampler runs on every CPU (AVX-512 and AVX2, or the portable loops)
+    /// give the portable loops' bits: twelve-row calls with their split blocks, four-row and
+    /// single-row calls, centre counts around the kernels' groupings of blocks (one, two, four)
+    /// and the small-chunk kernel's one to seven centres.
+    func testFastKernelsGiveThePortableBits() {
+        for (rows, dim) in [(1024, 128), (1001, 20), (998, 200), (37, 128)] {
+            let points = gaussianMatrix(rows, dim, seed: 51)
+            let norms = rowNorms(points)
+            let running = gaussianMatrix(1, rows, seed: 52, scale: Double(dim) / 3).data.map { 2 * Float(dim) + $0 }
+            let tileRows = Int(TRAWL_TILE_ROWS)
+            var tiles = [Float](repeating: 0, count: (rows + tileRows - 1) / tileRows * tileRows * dim)
+            trawl_pack_rows(points.data, rows, dim, &tiles)
+            for count in [1, 3, 7, 8, 16, 17, 24, 31, 32, 40, 47, 56, 100, 255, 256] {
+                let centres = gaussianMatrix(count, dim, seed: 53 + UInt64(count))
+                let centreNorms = rowNorms(centres)
+                var fast = running, portable = running
+                if count <= Int(TRAWL_MAX_LOWERING_CENTRES) {
+                    trawl_lower_running_distances(tiles, rows, dim, centres.data, centreNorms, count, norms, &fast)
+                    trawl_lower_running_distances_portable(tiles, rows, dim, centres.data, centreNorms, count, norms,
+                                                           &portable)
+                } else {
+                    let blocks = (count + 7) / 8
+                    var packed = [Float](repeating: 0, count: blocks * 8 * dim)
+                    var packedNorms = [Float](repeating: 0, count: blocks * 8)
+                    trawl_pack_centres(centres.data, centreNorms, count, dim, &packed, &packedNorms)
+                    trawl_lower_running_in_blas_order(tiles, dim, rows, 0, rows, packed, packedNorms, count, norms, &fast)
+                    trawl_lower_running_in_blas_order_portable(tiles, dim, rows, 0, rows, packed, packedNorms, count,
+                                                               norms, &portable)
+                }
+                XCTAssertEqual(fast.map(\.bitPattern), portable.map(\.bitPattern), "\(rows) rows of \(dim), \(count) centres")
+                XCTAssertGreaterThan(zip(fast, running).filter { $0 < $1 }.count, 0, "\(count) centres lower something")
+            }
+        }
+    }
+
     func testDealingGivesEveryRowToOneWorker() {
         // Every block is halved at the cut nearest its middle that its kernels allow: a tile (8 rows)
         // for 3 centres (small-chunk kernel), a twelve-row call for 300 (OpenBLAS-order kernel),

@@ -53,13 +53,13 @@ void trawl_lower_running_in_blas_order(const float *tiles, size_t dim, size_t pr
                                        const float *packed, const float *packedNorms, size_t count,
                                        const float *norms, float *running);
 
-/// For each of `rows` points and each of `count` centres, given `products[r · count + j]`
-/// `= −2 · p_r · c_j` (as sgemm writes it, `[rows][count]`):
-/// `running[r] = min(running[r], max(0, (products[r · count + j] + norms[r]) + centreNorms[j]))`,
-/// each addition rounded to float; the minimum does not depend on the order it is taken in.
-/// Leaves `products` all zero, so that the next sgemm into it can add to it (beta 1: the same
-/// bits as beta 0, without OpenBLAS's separate pass that zeroes the output).
-void trawl_lower_running_from_products(float *products, size_t rows, size_t count,
-                                       const float *norms, const float *centreNorms, float *running);
+/// ``trawl_lower_running_distances`` and ``trawl_lower_running_in_blas_order`` on the portable
+/// path whatever the CPU (for tests: their bits must be the same).
+void trawl_lower_running_distances_portable(const float *tiles, size_t rows, size_t dim,
+                                            const float *centres, const float *centreNorms, size_t count,
+                                            const float *norms, float *running);
+void trawl_lower_running_in_blas_order_portable(const float *tiles, size_t dim, size_t productRows, size_t first,
+                                                size_t end, const float *packed, const float *packedNorms,
+                                                size_t count, const float *norms, float *running);
 
 #endif
