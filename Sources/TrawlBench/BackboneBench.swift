@@ -14,8 +14,11 @@ import Weights
 /// idle cores. The comparisons use wall time on both sides.
 func runBackboneBenchmarks() {
     print("\n## Backbones (batch 16, 224x224; cores shared with other work: wall figures are lower bounds)")
-    let peak = sgemmSingleThreadGFLOPS()
-    print(String(format: "raw sgemm 1024^3, one thread, per CPU second: %.1f GFLOP/s", peak))
+    let (openBLAS, trawlGEMM) = (sgemmSingleThreadGFLOPS(), trawlGEMMSingleThreadGFLOPS())
+    let peak = max(openBLAS, trawlGEMM)
+    print(String(format: "raw sgemm, one thread, per CPU second: OpenBLAS (%@ kernels) 1024^3 %.1f GFLOP/s, "
+                 + "Trawl's GEMM 512x1024x1024 %.1f GFLOP/s; sgemm peak below = the larger",
+                 BLASLibrary.coreName, openBLAS, trawlGEMM))
     let batch = 16
     let torch = startTorch(batch: batch)
     var trawlRates = [String: Double](), torchRates = [String: Double]()   // wall images/s by network
@@ -112,6 +115,16 @@ private func sgemmSingleThreadGFLOPS() -> Double {
         sgemm(m: n, n: n, k: n, a: a, lda: n, b: b, ldb: n, c: &c, ldc: n)
     }
     return 2 * Double(n * n * n) / cpu / 1e9
+}
+
+/// Trawl's GEMM on one thread, per CPU second: `[512, 1024] · [1024, 1024]` (one of
+/// ``matmul(_:_:transposeB:)``'s row blocks, so one thread).
+private func trawlGEMMSingleThreadGFLOPS() -> Double {
+    let (m, n) = (512, 1024)
+    let a = Tensor(shape: [m, n], data: benchmarkFloats(m * n, seed: 1))
+    let b = Tensor(shape: [n, n], data: benchmarkFloats(n * n, seed: 2))
+    let (_, cpu, _) = measureAlternating { _ = matmul(a, b) }
+    return 2 * Double(m * n * n) / cpu / 1e9
 }
 
 /// Multiply-add FLOPs (2 per MAC) of a torchvision ResNet's convolutions
