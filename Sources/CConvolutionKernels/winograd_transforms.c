@@ -422,20 +422,124 @@ TRAWL_AVX2 static void output_tile_stride2_avx2(const OutputLayout *layout, cons
         }
     }
 }
+
+#define TRAWL_AVX512 __attribute__((target("avx512f,avx2")))
+#define TRAWL_AVX512_INLINE __attribute__((target("avx512f,avx2"), always_inline)) static inline
+
+/// ``input_transform_scalar`` of sixteen lanes (two blocks of eight channels): the same
+/// operations in the same order.
+TRAWL_AVX512_INLINE void input_transform_avx512(const __m512 d[span], __m512 r[span]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), five = _mm512_set1_ps(5);
+    __m512 a = _mm512_sub_ps(d[4], _mm512_mul_ps(four, d[2])), b = _mm512_sub_ps(d[3], _mm512_mul_ps(four, d[1]));
+    __m512 c = _mm512_sub_ps(d[4], d[2]), e = _mm512_mul_ps(two, _mm512_sub_ps(d[3], d[1]));
+    r[0] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, d[0]), _mm512_mul_ps(five, d[2])), d[4]);
+    r[1] = _mm512_add_ps(a, b);
+    r[2] = _mm512_sub_ps(a, b);
+    r[3] = _mm512_add_ps(c, e);
+    r[4] = _mm512_sub_ps(c, e);
+    r[5] = _mm512_add_ps(_mm512_sub_ps(_mm512_mul_ps(four, d[1]), _mm512_mul_ps(five, d[3])), d[5]);
+}
+
+/// ``output_transform_scalar`` of sixteen lanes: the same operations in the same order.
+TRAWL_AVX512_INLINE void output_transform_avx512(const __m512 m[span], __m512 y[tile]) {
+    const __m512 two = _mm512_set1_ps(2), four = _mm512_set1_ps(4), eight = _mm512_set1_ps(8);
+    __m512 s12 = _mm512_add_ps(m[1], m[2]), d12 = _mm512_sub_ps(m[1], m[2]);
+    __m512 s34 = _mm512_add_ps(m[3], m[4]), d34 = _mm512_sub_ps(m[3], m[4]);
+    y[0] = _mm512_add_ps(_mm512_add_ps(m[0], s12), s34);
+    y[1] = _mm512_add_ps(d12, _mm512_mul_ps(two, d34));
+    y[2] = _mm512_add_ps(s12, _mm512_mul_ps(four, s34));
+    y[3] = _mm512_add_ps(_mm512_add_ps(d12, _mm512_mul_ps(eight, d34)), m[5]);
+}
+
+/// Eight channels at `low` and eight at `high` as one 512-bit vector.
+TRAWL_AVX512_INLINE __m512 join(const float *low, const float *high) {
+    __m512d joined = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(low)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(joined, _mm256_castps_pd(_mm256_loadu_ps(high)), 1));
+}
+
+/// `Bᵀ d B` of one tile's sixteen channels: two blocks, the second `blockPlane` floats after
+/// the first in the blocked image (``InputTileKernel`` otherwise); the same bits as two calls of
+/// ``input_tile_avx2``.
+TRAWL_AVX512 static void input_tile_pair_avx512(const float *corner, size_t blockPlane, size_t rowStride,
+                                                float *destination, size_t positionStride) {
+    __m512 rows[span][span];  // row i of the tile transformed along j
+    for (int i = 0; i < span; i++) {
+        __m512 d[span];
+        for (int j = 0; j < span; j++) {
+            const float *at = corner + i * rowStride + j * lanes;
+            d[j] = join(at, at + blockPlane);
+        }
+        input_transform_avx512(d, rows[i]);
+    }
+    for (int j = 0; j < span; j++) {
+        __m512 d[span], r[span];
+        for (int i = 0; i < span; i++) d[i] = rows[i][j];
+        input_transform_avx512(d, r);
+        for (int i = 0; i < span; i++) _mm512_storeu_ps(destination + (i * span + j) * positionStride, r[i]);
+    }
+}
+
+/// `Aᵀ m A` of one tile's sixteen channels (two blocks, the second with `presentHigh` of its
+/// eight channels), the same bits as two calls of ``output_tile_avx2``: the transforms in
+/// 512-bit vectors, then each block's half stored as that kernel stores it.
+TRAWL_AVX512 static void output_tile_pair_avx512(const OutputLayout *layout, const float *products, const float *bias,
+                                                 size_t presentHigh, size_t rows, size_t columns, float *output,
+                                                 const float *shortcut) {
+    const __m512 lower = _mm512_set1_ps(layout->lower), upper = _mm512_set1_ps(layout->upper);
+    const __m256 finalLower = _mm256_set1_ps(layout->finalLower), finalUpper = _mm256_set1_ps(layout->finalUpper);
+    __m512 transformed[span][tile];  // row i of m transformed along j
+    for (int i = 0; i < span; i++) {
+        __m512 d[span];
+        for (int j = 0; j < span; j++) d[j] = _mm512_loadu_ps(products + (i * span + j) * layout->positionStride);
+        output_transform_avx512(d, transformed[i]);
+    }
+    __m256 low[tile][tile], high[tile][tile];  // [i][j]: the output at row i, column j of the tile
+    const __m512 b = _mm512_loadu_ps(bias);
+    for (int j = 0; j < tile; j++) {
+        __m512 d[span], column[tile];
+        for (int i = 0; i < span; i++) d[i] = transformed[i][j];
+        output_transform_avx512(d, column);
+        for (int i = 0; i < tile; i++) {
+            // ``trawl_add_clamp_avx2``'s operations on sixteen lanes.
+            __m512 y = _mm512_min_ps(upper, _mm512_max_ps(lower, _mm512_add_ps(column[i], b)));
+            low[i][j] = _mm512_castps512_ps256(y);
+            high[i][j] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(y), 1));
+        }
+    }
+    float *second = output + lanes * layout->plane;
+    const float *secondShortcut = shortcut ? shortcut + lanes * layout->plane : NULL;
+    for (size_t i = 0; i < rows; i++) {
+        size_t at = i * layout->outW;
+        store_tile_row(low[i], lanes, columns, output + at, shortcut ? shortcut + at : NULL, layout->plane,
+                       finalLower, finalUpper);
+        store_tile_row(high[i], presentHigh, columns, second + at, secondShortcut ? secondShortcut + at : NULL,
+                       layout->plane, finalLower, finalUpper);
+    }
+}
 #endif
 
 // MARK: Both paths
 
-/// ``trawl_winograd_transform_input`` with `kernel` for each tile's blocks of eight channels.
+/// Two blocks of eight channels of one tile (``input_tile_pair_avx512``), or NULL.
+typedef void (*InputPairKernel)(const float *corner, size_t blockPlane, size_t rowStride, float *destination,
+                                size_t positionStride);
+
+/// ``trawl_winograd_transform_input`` with `kernel` for each tile's blocks of eight channels, or
+/// with `pairKernel` (when not NULL) for two blocks at a time and `kernel` for an odd last one.
 static void transform_input_tiles(const float *blocked, size_t blocks, size_t blockedHeight, size_t blockedWidth,
                                   size_t tilesDown, size_t tilesAcross, float *v, size_t tileStride,
-                                  size_t positionStride, InputTileKernel kernel) {
+                                  size_t positionStride, InputTileKernel kernel, InputPairKernel pairKernel) {
+    size_t blockPlane = blockedHeight * blockedWidth * lanes;
     for (size_t ty = 0; ty < tilesDown; ty++) {
         for (size_t tx = 0; tx < tilesAcross; tx++) {
             size_t t = ty * tilesAcross + tx;
-            for (size_t block = 0; block < blocks; block++) {
-                const float *corner = blocked + block * blockedHeight * blockedWidth * lanes
-                                      + (ty * blockedWidth + tx) * step * lanes;
+            size_t block = 0;
+            for (; pairKernel && block + 2 <= blocks; block += 2) {
+                const float *corner = blocked + block * blockPlane + (ty * blockedWidth + tx) * step * lanes;
+                pairKernel(corner, blockPlane, blockedWidth * lanes, v + t * tileStride + block * lanes, positionStride);
+            }
+            for (; block < blocks; block++) {
+                const float *corner = blocked + block * blockPlane + (ty * blockedWidth + tx) * step * lanes;
                 kernel(corner, blockedWidth * lanes, v + t * tileStride + block * lanes, positionStride);
             }
         }
@@ -448,7 +552,8 @@ static void transform_input_tiles(const float *blocked, size_t blocks, size_t bl
 static void transform_output_tiles(const float *m, size_t tileStride, size_t positionStride, size_t tilesDown,
                                    size_t tilesAcross, size_t channels, const float *bias, float lower, float upper,
                                    const float *shortcut, float finalLower, float finalUpper, float *output,
-                                   size_t outH, size_t outW, size_t side, OutputTileKernel kernel) {
+                                   size_t outH, size_t outW, size_t side, OutputTileKernel kernel,
+                                   OutputTileKernel pairKernel) {
     const OutputLayout layout = {positionStride, outW, outH * outW, lower, upper, finalLower, finalUpper};
     size_t blocks = (channels + lanes - 1) / lanes;
     for (size_t firstBlock = 0; firstBlock < blocks; firstBlock += 2) {
@@ -457,6 +562,15 @@ static void transform_output_tiles(const float *m, size_t tileStride, size_t pos
             for (size_t tx = 0; tx < tilesAcross; tx++) {
                 size_t t = ty * tilesAcross + tx, top = ty * side, left = tx * side;
                 size_t rows = outH - top < side ? outH - top : side, columns = outW - left < side ? outW - left : side;
+                if (pairKernel && lastBlock - firstBlock == 2) {
+                    // Both blocks at once: `present` is the second block's count (the first is whole).
+                    size_t first = firstBlock * lanes, second = first + lanes;
+                    size_t present = channels - second < lanes ? channels - second : lanes;
+                    size_t at = (first * outH + top) * outW + left;
+                    pairKernel(&layout, m + t * tileStride + first, bias + first, present, rows, columns, output + at,
+                               shortcut ? shortcut + at : NULL);
+                    continue;
+                }
                 for (size_t block = firstBlock; block < lastBlock; block++) {
                     size_t first = block * lanes, present = channels - first < lanes ? channels - first : lanes;
                     size_t at = (first * outH + top) * outW + left;
@@ -470,6 +584,7 @@ static void transform_output_tiles(const float *m, size_t tileStride, size_t pos
 
 #if defined(__x86_64__)
 static int has_avx2(void) { return __builtin_cpu_supports("avx2"); }
+static int has_avx512(void) { return __builtin_cpu_supports("avx512f"); }
 #endif
 
 void trawl_winograd_fill(const float *image, size_t channels, size_t height, size_t width, size_t top, size_t left,
@@ -490,7 +605,8 @@ void trawl_winograd_transform_input(size_t stride, const float *blocked, size_t 
 #if defined(__x86_64__)
     if (has_avx2()) {
         transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
-                              positionStride, stride == 1 ? input_tile_avx2 : input_tile_stride2_avx2);
+                              positionStride, stride == 1 ? input_tile_avx2 : input_tile_stride2_avx2,
+                              stride == 1 && has_avx512() ? input_tile_pair_avx512 : NULL);
         return;
     }
 #endif
@@ -502,7 +618,7 @@ void trawl_winograd_transform_input_portable(size_t stride, const float *blocked
                                              size_t blockedWidth, size_t tilesDown, size_t tilesAcross, float *v,
                                              size_t tileStride, size_t positionStride) {
     transform_input_tiles(blocked, blocks, blockedHeight, blockedWidth, tilesDown, tilesAcross, v, tileStride,
-                          positionStride, stride == 1 ? input_tile_portable : input_tile_stride2_portable);
+                          positionStride, stride == 1 ? input_tile_portable : input_tile_stride2_portable, NULL);
 }
 
 void trawl_winograd_transform_output(size_t stride, const float *m, size_t tileStride, size_t positionStride,
@@ -513,7 +629,8 @@ void trawl_winograd_transform_output(size_t stride, const float *m, size_t tileS
     if (has_avx2()) {
         transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
                                shortcut, finalLower, finalUpper, output, outH, outW, stride == 1 ? tile : tile2,
-                               stride == 1 ? output_tile_avx2 : output_tile_stride2_avx2);
+                               stride == 1 ? output_tile_avx2 : output_tile_stride2_avx2,
+                               stride == 1 && has_avx512() ? output_tile_pair_avx512 : NULL);
         return;
     }
 #endif
@@ -528,5 +645,5 @@ void trawl_winograd_transform_output_portable(size_t stride, const float *m, siz
                                               float *output, size_t outH, size_t outW) {
     transform_output_tiles(m, tileStride, positionStride, tilesDown, tilesAcross, channels, bias, lower, upper,
                            shortcut, finalLower, finalUpper, output, outH, outW, stride == 1 ? tile : tile2,
-                           stride == 1 ? output_tile_portable : output_tile_stride2_portable);
+                           stride == 1 ? output_tile_portable : output_tile_stride2_portable, NULL);
 }

@@ -33,8 +33,9 @@ import Foundation
 /// What runs where: this type plans the scratch and the groups of images; the copy into
 /// blocks, `Bᵀ d B`, and `Aᵀ m A` with the bias, activation, residual ending and the write
 /// back to `[O, H', W']` run in C (`winograd_transforms.c`: AVX2, one block of eight channels
-/// per 256-bit vector, 8 × 8 and 4 × 8 shuffle transposes between the layouts, or a portable
-/// loop with the same bits), the products in ``trawl_gemm``. The transforms are adds,
+/// per 256-bit vector, 8 × 8 and 4 × 8 shuffle transposes between the layouts; at stride 1 on
+/// AVX-512 CPUs the tile transforms take two blocks per 512-bit vector; or a portable loop with
+/// the same bits), the products in ``trawl_gemm``. The transforms are adds,
 /// subtracts and multiplications by 2, 4, 5 and 8 in a fixed order, never fused, so their
 /// bits are those of the Swift code they replaced (`WinogradBitsTests` pins them).
 ///

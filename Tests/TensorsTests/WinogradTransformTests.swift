@@ -2,10 +2,11 @@ import CConvolutionKernels
 import Tensors
 import XCTest
 
-/// `winograd_transforms.c`: the AVX2 and portable paths give the same bits at strides 1 and 2
-/// on every geometry (partial tiles, channels that are not whole blocks of eight, offsets that cut the image,
-/// residual endings, NaN, ±infinity and −0 among the values), and the fill puts every value
-/// where the layout says.
+/// `winograd_transforms.c`: the AVX-512 (two blocks of eight channels at a time), AVX2 and
+/// portable paths give the same bits at strides 1 and 2 on every geometry (partial tiles, a
+/// pair's second block with 5 of its 8 channels, channels that are not whole blocks of eight,
+/// offsets that cut the image, residual endings, NaN, ±infinity and −0 among the values), and
+/// the fill puts every value where the layout says.
 final class WinogradTransformTests: XCTestCase {
     func testFillPlacesEveryValueOnBothPaths() {
         var generator = SplitMix64(seed: 21)
@@ -59,7 +60,7 @@ final class WinogradTransformTests: XCTestCase {
         let bounds: [(Float, Float)] = [(-.infinity, .infinity), (0, .infinity), (0, 6)]
         for stride in [1, 2] {
             let (tile, positions) = stride == 1 ? (4, 36) : (2, 25)
-            for (channels, outH, outW) in [(8, 4, 4), (21, 13, 17), (16, 14, 14), (5, 3, 6)] {
+            for (channels, outH, outW) in [(8, 4, 4), (21, 13, 17), (16, 14, 14), (5, 3, 6), (13, 5, 7)] {
                 let (tilesDown, tilesAcross) = ((outH + tile - 1) / tile, (outW + tile - 1) / tile)
                 let paddedChannels = (channels + 7) / 8 * 8
                 let (tileStride, positionStride) = (paddedChannels, tilesDown * tilesAcross * paddedChannels)
