@@ -70,6 +70,19 @@ static void panel_portable(size_t rows, size_t columns, size_t depth, const floa
 }
 
 #if defined(__x86_64__)
+/// Asks for the `columns` outputs of row `r` at `line` and the shortcut they add (rows `ldc`
+/// apart), so they arrive while the products run: a block's rows lie a plane apart, beyond
+/// any prefetcher.
+__attribute__((always_inline))
+static inline void prefetch_ending(float *line, size_t columns, const TrawlOutputEnding *ending, int r, size_t ldc) {
+    __builtin_prefetch(line, 1);
+    __builtin_prefetch(line + columns - 1, 1);
+    if (ending->shortcut) {
+        __builtin_prefetch(ending->shortcut + (size_t)r * ldc);
+        __builtin_prefetch(ending->shortcut + (size_t)r * ldc + columns - 1);
+    }
+}
+
 /// `rows` (1 … 6, a constant where inlined) × 16 entries in 12 registers: per depth, two
 /// vector loads of B and one broadcast of A per row. With `whole` 0, only the first
 /// `columns` (< 16) columns are read and written (masked); with `half` 1 as well (`columns`
@@ -83,16 +96,7 @@ static inline void block_avx2(int rows, int whole, int half, size_t columns, siz
     const __m256i mask1 = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)columns - 8), lane);
     for (int r = 0; r < rows; r++) {
         float *line = c + r * ldc;
-        if (ending) {
-            // The lines this call stores and the shortcut it adds, asked for now so they arrive
-            // while the products run: a block's rows lie a plane apart, beyond any prefetcher.
-            __builtin_prefetch(line, 1);
-            __builtin_prefetch(line + columns - 1, 1);
-            if (ending->shortcut) {
-                __builtin_prefetch(ending->shortcut + (size_t)r * ldc);
-                __builtin_prefetch(ending->shortcut + (size_t)r * ldc + columns - 1);
-            }
-        }
+        if (ending) prefetch_ending(line, columns, ending, r, ldc);
         sum[r][1] = _mm256_setzero_ps();
         if (!load) {
             sum[r][0] = _mm256_setzero_ps();
@@ -170,15 +174,7 @@ static inline void block_avx512(int rows, int two, size_t columns, size_t depth,
     __m512 sum[panelRows][2];
     for (int r = 0; r < rows; r++) {
         float *line = c + r * ldc;
-        if (ending) {
-            // As in the 256-bit kernel: the lines to store and the shortcut, asked for early.
-            __builtin_prefetch(line, 1);
-            __builtin_prefetch(line + columns - 1, 1);
-            if (ending->shortcut) {
-                __builtin_prefetch(ending->shortcut + (size_t)r * ldc);
-                __builtin_prefetch(ending->shortcut + (size_t)r * ldc + columns - 1);
-            }
-        }
+        if (ending) prefetch_ending(line, columns, ending, r, ldc);
         sum[r][0] = load ? _mm512_maskz_loadu_ps(mask0, line) : _mm512_setzero_ps();
         sum[r][1] = load && two ? _mm512_maskz_loadu_ps(mask1, line + 16) : _mm512_setzero_ps();
     }
