@@ -72,17 +72,29 @@ static inline __m256 trawl_end_avx2(__m256 value, const TrawlOutputEnding *endin
     return value;
 }
 
-/// ``trawl_end`` of sixteen outputs of row `row` from `offset` on, same bits (`vmaxps` and
-/// `vminps` treat NaN and zeros as their 256-bit forms do); the shortcut is read only in the
-/// lanes of `mask`.
+/// ``trawl_clamp`` of sixteen lanes, same bits (`vmaxps` and `vminps` treat NaN and zeros as
+/// their 256-bit forms do).
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 trawl_clamp_avx512(__m512 x, __m512 lower, __m512 upper) {
+    return _mm512_min_ps(upper, _mm512_max_ps(lower, x));
+}
+
+/// ``trawl_add_clamp`` of sixteen lanes, same bits.
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 trawl_add_clamp_avx512(__m512 x, __m512 addend, __m512 lower, __m512 upper) {
+    return trawl_clamp_avx512(_mm512_add_ps(x, addend), lower, upper);
+}
+
+/// ``trawl_end`` of sixteen outputs of row `row` from `offset` on, same bits; the shortcut is
+/// read only in the lanes of `mask`.
 __attribute__((target("avx512f"), always_inline))
 static inline __m512 trawl_end_avx512(__m512 value, const TrawlOutputEnding *ending, size_t row, size_t offset,
                                       __mmask16 mask) {
     if (ending->bias) value = _mm512_add_ps(value, _mm512_set1_ps(ending->bias[row]));
-    value = _mm512_min_ps(_mm512_set1_ps(ending->upper), _mm512_max_ps(_mm512_set1_ps(ending->lower), value));
+    value = trawl_clamp_avx512(value, _mm512_set1_ps(ending->lower), _mm512_set1_ps(ending->upper));
     if (ending->shortcut) {
-        value = _mm512_add_ps(value, _mm512_maskz_loadu_ps(mask, ending->shortcut + offset));
-        value = _mm512_min_ps(_mm512_set1_ps(ending->finalUpper), _mm512_max_ps(_mm512_set1_ps(ending->finalLower), value));
+        __m512 added = _mm512_maskz_loadu_ps(mask, ending->shortcut + offset);
+        value = trawl_add_clamp_avx512(value, added, _mm512_set1_ps(ending->finalLower), _mm512_set1_ps(ending->finalUpper));
     }
     return value;
 }

@@ -500,8 +500,7 @@ TRAWL_AVX512 static void output_tile_pair_avx512(const OutputLayout *layout, con
         for (int i = 0; i < span; i++) d[i] = transformed[i][j];
         output_transform_avx512(d, column);
         for (int i = 0; i < tile; i++) {
-            // ``trawl_add_clamp_avx2``'s operations on sixteen lanes.
-            __m512 y = _mm512_min_ps(upper, _mm512_max_ps(lower, _mm512_add_ps(column[i], b)));
+            __m512 y = trawl_add_clamp_avx512(column[i], b, lower, upper);
             low[i][j] = _mm512_castps512_ps256(y);
             high[i][j] = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(y), 1));
         }

@@ -186,6 +186,13 @@ static inline void lower_to_least(const __m256 *least, size_t rowCount, float *r
     }
 }
 
+/// Eight lanes at `low` and eight at `high` as one 512-bit vector.
+__attribute__((target("avx512f"), always_inline))
+static inline __m512 join_blocks(const float *low, const float *high) {
+    __m512d joined = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(low)));
+    return _mm512_castpd_ps(_mm512_insertf64x4(joined, _mm256_castps_pd(_mm256_loadu_ps(high)), 1));
+}
+
 /// Six rows (from row `lane0` of tile `t` on, continuing into `u`) against four unsplit packed
 /// blocks of eight centres (`blocks`, their norms at `blockNorms`), two blocks to a 512-bit
 /// vector: twelve accumulators, each lane the chain ``lower_rows_avx2`` computes for that row and
@@ -199,11 +206,8 @@ static inline void lower_six_rows_four_blocks_avx512(const float *t, const float
     __m512 sum[halfRows][2];
     for (size_t r = 0; r < halfRows; r++) sum[r][0] = sum[r][1] = _mm512_setzero_ps();
     for (size_t k = 0; k < dim; k++) {
-        __m512 a[2];
-        for (size_t p = 0; p < 2; p++) {
-            __m512d low = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(blocks[2 * p] + k * lanes)));
-            a[p] = _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm256_loadu_ps(blocks[2 * p + 1] + k * lanes)), 1));
-        }
+        __m512 a[2] = {join_blocks(blocks[0] + k * lanes, blocks[1] + k * lanes),
+                       join_blocks(blocks[2] + k * lanes, blocks[3] + k * lanes)};
         for (size_t r = 0; r < halfRows; r++) {
             __m512 x = _mm512_set1_ps(ROW(t, u, lane0 + r)[k * TRAWL_TILE_ROWS]);
             sum[r][0] = _mm512_fmadd_ps(a[0], x, sum[r][0]);
@@ -211,11 +215,7 @@ static inline void lower_six_rows_four_blocks_avx512(const float *t, const float
         }
     }
     const __m512 minusTwo = _mm512_set1_ps(-2.0f), zero = _mm512_setzero_ps();
-    __m512 pairNorms[2];
-    for (size_t p = 0; p < 2; p++) {
-        __m512d low = _mm512_castpd256_pd512(_mm256_castps_pd(_mm256_loadu_ps(blockNorms[2 * p])));
-        pairNorms[p] = _mm512_castpd_ps(_mm512_insertf64x4(low, _mm256_castps_pd(_mm256_loadu_ps(blockNorms[2 * p + 1])), 1));
-    }
+    const __m512 pairNorms[2] = {join_blocks(blockNorms[0], blockNorms[1]), join_blocks(blockNorms[2], blockNorms[3])};
     for (size_t r = 0; r < halfRows; r++) {
         __m512 norm = _mm512_set1_ps(norms[r]);
         for (size_t p = 0; p < 2; p++) {
@@ -229,19 +229,43 @@ static inline void lower_six_rows_four_blocks_avx512(const float *t, const float
     }
 }
 
+/// Six rows against four unsplit blocks (``lower_six_rows_four_blocks_avx512``), or NULL.
+typedef void (*FourBlocks)(const float *t, const float *u, size_t lane0, size_t dim, const float *const *blocks,
+                           const float *const *blockNorms, const float *norms, __m256 *least);
+
+/// Six rows (from row `lane0` of tile `t` on, continuing into `u`) against the unsplit blocks
+/// `indices` (`count` of them, even): four at a time by `fourBlocks` where it is not NULL and
+/// there are four, else two at a time.
+__attribute__((target("avx2,fma"), always_inline))
+static inline void lower_unsplit(const float *t, const float *u, size_t lane0, size_t dim, const float *packed,
+                                 const float *packedNorms, const size_t *indices, size_t count, FourBlocks fourBlocks,
+                                 const float *norms, __m256 *least) {
+    const float *group[4], *groupNorms[4];
+    for (size_t i = 0; i < count; i++) {
+        group[i] = packed + indices[i] * dim * lanes;
+        groupNorms[i] = packedNorms + indices[i] * lanes;
+    }
+    if (fourBlocks && count == 4) {
+        fourBlocks(t, u, lane0, dim, group, groupNorms, norms, least);
+        return;
+    }
+    for (size_t i = 0; i < count; i += 2) {
+        __m256 pairNorms[2] = {_mm256_loadu_ps(groupNorms[i]), _mm256_loadu_ps(groupNorms[i + 1])};
+        lower_rows_avx2(t, u, lane0, halfRows, dim, group + i, pairNorms, 2, 0, norms, least);
+    }
+}
+
 /// One twelve-row call's rows (from row `lane0`, 0 or 4, of tile `t` on, continuing into the
 /// next tile) against every packed block of eight centres. Per half, the split blocks go one
-/// at a time and the others four at a time (`wide`: two to a 512-bit vector), then two at a
-/// time; an odd one out is the last unsplit block in both halves (the halves' unsplit counts
-/// have the same parity), which goes once for all twelve rows. How blocks are grouped changes
-/// no entry's chain, so no bit.
+/// at a time and the others four at a time (by `fourBlocks`, two to a 512-bit vector, where it
+/// is not NULL), then two at a time; an odd one out is the last unsplit block in both halves
+/// (the halves' unsplit counts have the same parity), which goes once for all twelve rows. How
+/// blocks are grouped changes no entry's chain, so no bit.
 __attribute__((target("avx2,fma"), always_inline))
 static inline void lower_group(const float *t, size_t lane0, size_t dim, const float *packed, const float *packedNorms,
-                               size_t count, const float *norms, float *running, int wide,
-                               void (*fourBlocks)(const float *, const float *, size_t, size_t, const float *const *,
-                                                  const float *const *, const float *, __m256 *)) {
+                               size_t count, const float *norms, float *running, FourBlocks fourBlocks) {
     const float *u = t + dim * TRAWL_TILE_ROWS;
-    const size_t blocks = (count + lanes - 1) / lanes;
+    const size_t blocks = (count + lanes - 1) / lanes, groupSize = fourBlocks ? 4 : 2;
     __m256 least[groupRows];
     for (size_t r = 0; r < groupRows; r++) least[r] = _mm256_set1_ps(INFINITY);
     size_t leftover[2] = {blocks, blocks};   // `blocks`: none
@@ -256,30 +280,16 @@ static inline void lower_group(const float *t, size_t lane0, size_t dim, const f
                 continue;
             }
             pending[pendingCount++] = b;
-            if (pendingCount == (wide ? 4 : 2)) {
-                const float *group[4], *groupNorms[4];
-                for (size_t i = 0; i < pendingCount; i++) {
-                    group[i] = packed + pending[i] * dim * lanes;
-                    groupNorms[i] = packedNorms + pending[i] * lanes;
-                }
-                if (wide) {
-                    fourBlocks(t, u, lane0 + first, dim, group, groupNorms, norms + first, least + first);
-                } else {
-                    __m256 pairNorms[2] = {_mm256_loadu_ps(groupNorms[0]), _mm256_loadu_ps(groupNorms[1])};
-                    lower_rows_avx2(t, u, lane0 + first, halfRows, dim, group, pairNorms, 2, 0, norms + first,
-                                    least + first);
-                }
+            if (pendingCount == groupSize) {
+                lower_unsplit(t, u, lane0 + first, dim, packed, packedNorms, pending, pendingCount, fourBlocks,
+                              norms + first, least + first);
                 pendingCount = 0;
             }
         }
-        size_t i = 0;
-        for (; i + 2 <= pendingCount; i += 2) {
-            const float *pair[2] = {packed + pending[i] * dim * lanes, packed + pending[i + 1] * dim * lanes};
-            __m256 pairNorms[2] = {_mm256_loadu_ps(packedNorms + pending[i] * lanes),
-                                   _mm256_loadu_ps(packedNorms + pending[i + 1] * lanes)};
-            lower_rows_avx2(t, u, lane0 + first, halfRows, dim, pair, pairNorms, 2, 0, norms + first, least + first);
-        }
-        if (i < pendingCount) leftover[half] = pending[i];
+        size_t paired = pendingCount / 2 * 2;
+        lower_unsplit(t, u, lane0 + first, dim, packed, packedNorms, pending, paired, NULL, norms + first,
+                      least + first);
+        if (paired < pendingCount) leftover[half] = pending[paired];
     }
     for (size_t half = 0; half < 2; half++) {
         if (leftover[half] == blocks) continue;
@@ -313,11 +323,11 @@ static inline void lower_few_avx2(const float *t, size_t lane0, size_t rowCount,
 
 __attribute__((target("avx2,fma"))) static void lower_group_at_tile_start(const float *t, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, 0, NULL);
+    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, NULL);
 }
 __attribute__((target("avx2,fma"))) static void lower_group_at_tile_middle(const float *t, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, 0, NULL);
+    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, NULL);
 }
 __attribute__((target("avx512f,avx2,fma"))) static void four_blocks_avx512(const float *t, const float *u, size_t lane0,
         size_t dim, const float *const *blocks, const float *const *blockNorms, const float *norms, __m256 *least) {
@@ -325,11 +335,11 @@ __attribute__((target("avx512f,avx2,fma"))) static void four_blocks_avx512(const
 }
 __attribute__((target("avx512f,avx2,fma"))) static void lower_group_at_tile_start_avx512(const float *t, size_t dim,
         const float *packed, const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, 1, four_blocks_avx512);
+    lower_group(t, 0, dim, packed, packedNorms, count, norms, running, four_blocks_avx512);
 }
 __attribute__((target("avx512f,avx2,fma"))) static void lower_group_at_tile_middle_avx512(const float *t, size_t dim,
         const float *packed, const float *packedNorms, size_t count, const float *norms, float *running) {
-    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, 1, four_blocks_avx512);
+    lower_group(t, 4, dim, packed, packedNorms, count, norms, running, four_blocks_avx512);
 }
 __attribute__((target("avx2,fma"))) static void lower_quad(const float *t, size_t lane0, size_t dim, const float *packed,
         const float *packedNorms, size_t count, const float *norms, float *running) {

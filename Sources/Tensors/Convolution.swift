@@ -223,16 +223,12 @@ public struct Conv2D: Sendable {
         // im2col writes every element of its part, so the buffer may hold anything.
         let columns = ThreadScratch.forCurrentThread.buffer(rows * plane + trawl_gemm_packing_scratch_count())
         let gemmScratch = columns + rows * plane
-        let (lower, upper) = activation.bounds
-        let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
         (bias ?? []).withUnsafeBufferPointer { biasValues in
             for g in 0..<groups {
                 im2col(image + g * groupIn * height * width, channels: groupIn, height: height, width: width,
                        outH: outH, outW: outW, into: columns)
-                var groupEnding = TrawlOutputEnding(
-                    bias: bias == nil ? nil : biasValues.baseAddress! + g * groupOut, lower: lower[0], upper: upper[0],
-                    shortcut: ending.map { $0.shortcut + g * groupOut * plane },
-                    finalLower: finalLower[0], finalUpper: finalUpper[0])
+                var groupEnding = gemmEnding(bias: bias == nil ? nil : biasValues.baseAddress! + g * groupOut,
+                                             ending: ending?.advanced(by: g * groupOut * plane))
                 trawl_gemm_packing(groupOut, plane, rows, packedWeight + g * packedCount, columns, plane,
                                    output + g * groupOut * plane, plane, &groupEnding, gemmScratch)
             }
@@ -296,9 +292,9 @@ func copyRow(_ source: UnsafePointer<Float>, stride: Int, into line: UnsafeMutab
     (line + inside.upperBound).update(repeating: 0, count: count - inside.upperBound)
 }
 
-/// A fully connected layer: `[N, in]` → `[N, out]`, `y = x · Wᵀ + b`, as `yᵀ = W · xᵀ` on Trawl's
-/// GEMM: each output is one multiply-add chain over `in` from 0, then the bias added, so its
-/// bits depend on its own row of `x` only (never on the batch, the thread count or the CPU).
+/// A fully connected layer: `[N, in]` → `[N, out]`, `y = x · Wᵀ + b`, the product on Trawl's GEMM
+/// (``matmul(_:_:transposeB:)``), so each output's bits depend on its own row of `x` only (never
+/// on the batch, the thread count or the CPU).
 public struct Linear: Sendable {
     /// `[out, in]`.
     public let weight: Tensor
@@ -313,21 +309,11 @@ public struct Linear: Sendable {
     }
 
     public func callAsFunction(_ x: Tensor) -> Tensor {
-        let (outputs, inputs) = (weight.shape[0], weight.shape[1])
-        precondition(x.rank == 2 && x.shape[1] == inputs, "linear expects [N, \(inputs)], got \(x.shape)")
-        let n = x.shape[0]
-        var columns = [Float](repeating: 0, count: inputs * n)   // xᵀ, [in, N]
-        for i in 0..<n { for j in 0..<inputs { columns[j * n + i] = x.data[i * inputs + j] } }
-        var transposed = [Float](repeating: 0, count: outputs * n)   // yᵀ, [out, N]
-        weight.data.withUnsafeBufferPointer { w in
-            (bias ?? []).withUnsafeBufferPointer { b in
-                var ending = TrawlOutputEnding(bias: bias == nil ? nil : b.baseAddress, lower: -.infinity, upper: .infinity,
-                                               shortcut: nil, finalLower: -.infinity, finalUpper: .infinity)
-                trawl_gemm_unpacked(outputs, n, inputs, w.baseAddress, inputs, columns, n, &transposed, n, &ending)
-            }
+        var y = matmul(x, weight, transposeB: true)
+        if let bias {
+            let out = weight.shape[0]
+            for i in 0..<y.count { y.data[i] += bias[i % out] }
         }
-        var y = Tensor(shape: [n, outputs])
-        for o in 0..<outputs { for i in 0..<n { y.data[i * outputs + o] = transposed[o * n + i] } }
         return y
     }
 }

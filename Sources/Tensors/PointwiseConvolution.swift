@@ -28,8 +28,6 @@ extension Conv2D {
         let (n, plane) = (x.shape[0], x.shape[2] * x.shape[3])
         let (inputs, outputs) = (inputChannels, outputChannels)
         let unpacked = Self.pointwiseReadsImageUnpacked(outputs: outputs, plane: plane)
-        let (lower, upper) = activation.bounds
-        let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
         let packedWeight = unpacked ? [] : self.packedWeight!.value
         x.data.withUnsafeBufferPointer { input in
             (unpacked ? weight.data : packedWeight).withUnsafeBufferPointer { w in
@@ -39,10 +37,8 @@ extension Conv2D {
                         DispatchQueue.concurrentPerform(iterations: n) { image in
                             let result = outBase + image * outputs * plane
                             let imageInput = inBase + image * inputs * plane
-                            var outputEnding = TrawlOutputEnding(
-                                bias: bias == nil ? nil : biasValues.baseAddress, lower: lower[0], upper: upper[0],
-                                shortcut: ending.map { $0.shortcut + image * outputs * plane },
-                                finalLower: finalLower[0], finalUpper: finalUpper[0])
+                            var outputEnding = gemmEnding(bias: bias == nil ? nil : biasValues.baseAddress,
+                                                          ending: ending?.advanced(by: image * outputs * plane))
                             if unpacked {
                                 trawl_gemm_unpacked(outputs, plane, inputs, wBase, inputs, imageInput, plane, result, plane,
                                                     &outputEnding)
@@ -56,6 +52,16 @@ extension Conv2D {
                 }
             }
         }
+    }
+
+    /// What Trawl's GEMM does to each output it stores for this layer: add `bias` (the layer's
+    /// bias from the product's first output channel on, or nil), clamp to ``activation``, then the
+    /// residual `ending`, if any (its shortcut from the product's first output on).
+    func gemmEnding(bias: UnsafePointer<Float>?, ending: ResidualEnding?) -> TrawlOutputEnding {
+        let (lower, upper) = activation.bounds
+        let (finalLower, finalUpper) = ending?.activation.bounds ?? (lower, upper)
+        return TrawlOutputEnding(bias: bias, lower: lower[0], upper: upper[0], shortcut: ending?.shortcut,
+                                 finalLower: finalLower[0], finalUpper: finalUpper[0])
     }
 
     /// `weight` `[O, C / groups, kH, kW]` as ``trawl_gemm_pack_a`` packs each group's

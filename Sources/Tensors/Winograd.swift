@@ -60,7 +60,8 @@ struct Winograd3x3: Sendable {
     /// Output tile side: 4 at stride 1, 2 at stride 2.
     var tile: Int { stride == 1 ? 4 : 2 }
     /// Input tile side: 6 at stride 1, 5 at stride 2.
-    var span: Int { stride == 1 ? 6 : 5 }
+    var span: Int { Self.span(stride: stride) }
+    static func span(stride: Int) -> Int { stride == 1 ? 6 : 5 }
     /// Positions of the transform domain (`span` squared).
     var positions: Int { span * span }
     /// Input rows (and columns) from one tile to the next: 4 at either stride.
@@ -102,7 +103,7 @@ struct Winograd3x3: Sendable {
         let (outputs, inputs) = (weight.shape[0], weight.shape[1])
         let (paddedOutputs, paddedInputs) = (Self.wholeLanes(outputs), Self.wholeLanes(inputs))
         let packedCount = trawl_gemm_packed_count(paddedInputs, paddedOutputs)
-        let span = stride == 1 ? 6 : 5
+        let span = Self.span(stride: stride)
         let kernelTransform = stride == 1 ? Self.kernelTransform : Self.kernelTransformStride2
         var packed = [Float](repeating: 0, count: span * span * packedCount)
         weight.data.withUnsafeBufferPointer { w in
