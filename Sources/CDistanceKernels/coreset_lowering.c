@@ -1,7 +1,12 @@
 #include "distance_kernels.h"
 #include "transpose8.h"
+#include "quantize_row.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -399,4 +404,273 @@ void trawl_lower_running_in_blas_order_portable(const float *tiles, size_t dim, 
                                                 size_t end, const float *packed, const float *packedNorms,
                                                 size_t count, const float *norms, float *running) {
     lower_blas_order_portable(tiles, dim, productRows, first, end, packed, packedNorms, count, norms, running);
+}
+
+// The 8-bit screen. Late in a selection a new centre is nearer than a row's running distance for
+// few rows, so most of the products the lowering computes change nothing. The screen estimates
+// every distance from 8-bit codes (twice the multiply-adds per cycle of float FMAs on AVX2) with
+// a proven error bound, and computes the float distance, with the arithmetic above, only where
+// the estimate cannot rule out that it lowers the row. `min` does not depend on which values it
+// skips that are not below it, so the running distances keep their bits.
+
+/// Dimensions per 32-bit lane of a step: `_mm256_maddubs_epi16` multiplies byte pairs.
+enum { stepDims = 4, screenRows = 4, panelCentres = 16 };
+/// Point codes lie in [−127, 127]; centre codes in [−63, 63], stored plus 64 as unsigned bytes,
+/// so that a byte pair's products sum to at most 2 · 127 · 127 < 2¹⁵ (no saturation).
+#define POINT_LEVELS 127
+#define CENTRE_LEVELS 63
+#define CENTRE_OFFSET 64
+/// Integer sums up to 63 · 127 · 2048 < 2²⁴ convert to float exactly; below 32 dimensions the
+/// float kernels are as fast.
+#define SCREEN_MIN_DIM 32
+#define SCREEN_MAX_DIM 2048
+
+struct TrawlCoresetScreen {
+    size_t rows, dim, steps, capacity;
+    /// `[ceil(rows / 4)][steps][4][4]`: point `r`'s code of dimension `k` at tile `r / 4`, step
+    /// `k / 4`, row `r % 4`, place `k % 4`; zero past `dim` and `rows`.
+    int8_t *pointCodes;
+    /// `[ceil(rows / 4) · 4]`: `−64 · Σ codes`, which removes the centre codes' offset from a sum.
+    int32_t *sumStart;
+    /// `[rows]`: −2 · the point's code factor; `‖factor · codes‖`; `‖point − factor · codes‖`.
+    float *pointFactor, *pointQuantized, *pointError;
+    /// `[capacity][steps · 4]`: each centre's codes plus 64 (64, a zero, past `dim`).
+    uint8_t *centreCodes;
+    /// `[capacity]`: the centre's code factor; `‖factor · codes‖`; `‖centre − factor · codes‖`.
+    float *centreScale, *centreQuantized, *centreError;
+};
+
+void trawl_coreset_screen_free(TrawlCoresetScreen *screen) {
+    if (!screen) return;
+    free(screen->pointCodes);
+    free(screen->sumStart);
+    free(screen->pointFactor);
+    free(screen->pointQuantized);
+    free(screen->pointError);
+    free(screen->centreCodes);
+    free(screen->centreScale);
+    free(screen->centreQuantized);
+    free(screen->centreError);
+    free(screen);
+}
+
+TrawlCoresetScreen *trawl_coreset_screen_make(const float *points, size_t rows, size_t dim, size_t capacity) {
+#if defined(__x86_64__)
+    if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return NULL;
+    if (dim < SCREEN_MIN_DIM || dim > SCREEN_MAX_DIM || rows == 0 || capacity == 0) return NULL;
+    TrawlCoresetScreen *screen = calloc(1, sizeof *screen);
+    screen->rows = rows;
+    screen->dim = dim;
+    screen->steps = (dim + stepDims - 1) / stepDims;
+    screen->capacity = capacity;
+    size_t rowBytes = screen->steps * stepDims, padded = (rows + screenRows - 1) / screenRows * screenRows;
+    screen->pointCodes = calloc(padded * rowBytes, 1);
+    screen->sumStart = calloc(padded, sizeof(int32_t));
+    screen->pointFactor = malloc(rows * sizeof(float));
+    screen->pointQuantized = malloc(rows * sizeof(float));
+    screen->pointError = malloc(rows * sizeof(float));
+    screen->centreCodes = malloc(capacity * rowBytes);
+    memset(screen->centreCodes, CENTRE_OFFSET, capacity * rowBytes);
+    screen->centreScale = calloc(capacity, sizeof(float));
+    screen->centreQuantized = calloc(capacity, sizeof(float));
+    screen->centreError = calloc(capacity, sizeof(float));
+    double *centred = malloc(dim * sizeof(double));
+    int *codes = malloc(dim * sizeof(int));
+    int finite = 1;
+    for (size_t r = 0; r < rows && finite; r++) {
+        QuantizedRow point = quantize_row(points + r * dim, NULL, dim, POINT_LEVELS, centred, codes);
+        int32_t sum = 0;
+        double codeSquared = 0;
+        for (size_t k = 0; k < dim; k++) {
+            screen->pointCodes[r / screenRows * screenRows * rowBytes + k / stepDims * screenRows * stepDims
+                               + r % screenRows * stepDims + k % stepDims] = (int8_t)codes[k];
+            sum += codes[k];
+            codeSquared += (double)codes[k] * codes[k];
+        }
+        screen->sumStart[r] = -CENTRE_OFFSET * sum;
+        screen->pointFactor[r] = -2.0f * point.scale;
+        screen->pointQuantized[r] = (float)(point.scale * sqrt(codeSquared));
+        screen->pointError[r] = (float)sqrt(point.residualSquared);
+        finite = point.squared < FLT_MAX / 64;
+    }
+    free(centred);
+    free(codes);
+    if (!finite) {
+        trawl_coreset_screen_free(screen);
+        return NULL;
+    }
+    return screen;
+#else
+    (void)points; (void)rows; (void)dim; (void)capacity;
+    return NULL;
+#endif
+}
+
+void trawl_coreset_screen_add_centre(TrawlCoresetScreen *screen, size_t slot, const float *centre) {
+    size_t dim = screen->dim, rowBytes = screen->steps * stepDims;
+    double *centred = malloc(dim * sizeof(double));
+    int *codes = malloc(dim * sizeof(int));
+    QuantizedRow quantized = quantize_row(centre, NULL, dim, CENTRE_LEVELS, centred, codes);
+    double codeSquared = 0;
+    for (size_t k = 0; k < dim; k++) {
+        screen->centreCodes[slot * rowBytes + k] = (uint8_t)(codes[k] + CENTRE_OFFSET);
+        codeSquared += (double)codes[k] * codes[k];
+    }
+    screen->centreScale[slot] = quantized.scale;
+    screen->centreQuantized[slot] = (float)(quantized.scale * sqrt(codeSquared));
+    screen->centreError[slot] = (float)sqrt(quantized.residualSquared);
+    free(centred);
+    free(codes);
+}
+
+size_t trawl_coreset_screen_scratch_bytes(const TrawlCoresetScreen *screen, size_t count) {
+    size_t panels = (count + panelCentres - 1) / panelCentres;
+    return panels * panelCentres * (screen->steps * stepDims + 2 * sizeof(float));
+}
+
+#if defined(__x86_64__)
+/// A chunk of centres for the screen: panels of sixteen, `[steps][16][4]` bytes each, and per
+/// lane the code factor and the squared norm (+∞ past the chunk, so never below a threshold).
+typedef struct {
+    size_t panels;
+    const uint8_t *codes;
+    const float *scale, *norms;
+    /// Largest over the chunk of `‖centre − factor · codes‖` and of `‖factor · codes‖ + that`.
+    double error, magnitude;
+} ScreenChunk;
+
+static ScreenChunk pack_screen_chunk(const TrawlCoresetScreen *screen, size_t firstCentre, size_t count,
+                                     const float *packedNorms, void *scratch) {
+    const size_t steps = screen->steps, rowBytes = steps * stepDims;
+    ScreenChunk chunk = { (count + panelCentres - 1) / panelCentres, scratch, NULL, NULL, 0, 0 };
+    uint8_t *codes = scratch;
+    float *scale = (float *)(codes + chunk.panels * panelCentres * rowBytes), *norms = scale + chunk.panels * panelCentres;
+    for (size_t c = 0; c < chunk.panels * panelCentres; c++) {
+        uint8_t *lane = codes + c / panelCentres * steps * panelCentres * stepDims + c % panelCentres * stepDims;
+        if (c < count) {
+            const uint8_t *centre = screen->centreCodes + (firstCentre + c) * rowBytes;
+            for (size_t s = 0; s < steps; s++) memcpy(lane + s * panelCentres * stepDims, centre + s * stepDims, stepDims);
+            scale[c] = screen->centreScale[firstCentre + c];
+            norms[c] = packedNorms[c];
+            double error = screen->centreError[firstCentre + c];
+            chunk.error = fmax(chunk.error, error);
+            chunk.magnitude = fmax(chunk.magnitude, screen->centreQuantized[firstCentre + c] + error);
+        } else {
+            for (size_t s = 0; s < steps; s++) memset(lane + s * panelCentres * stepDims, CENTRE_OFFSET, stepDims);
+            scale[c] = 0;
+            norms[c] = INFINITY;
+        }
+    }
+    chunk.scale = scale;
+    chunk.norms = norms;
+    return chunk;
+}
+
+/// The value a row's estimates `norm(centre) − 2 · factors · sum` must reach for none of the
+/// chunk's centres to lower it: `running + bound − norm`, rounded up to float. In real numbers
+/// an estimate errs from `‖p − c‖²` by at most `2 (‖p̃‖ · ‖e_c‖ + ‖e_p‖ · ‖c‖)` (Cauchy–Schwarz,
+/// with `p̃` the quantized point and `e` the quantization residuals); the float kernel's distance
+/// is within `3 γ_{dim+2} (‖p‖² + ‖c‖²)` of the exact one, and the estimate's own few roundings
+/// are far below that. The bound adds `4 (dim + 8) · 2⁻²¹ (‖p‖² + ‖c‖²)`, which is more than ten
+/// times those rounding terms, and scales the whole by 1 + 2⁻²⁰ against its own rounding.
+static float screen_threshold(const TrawlCoresetScreen *screen, size_t point, const ScreenChunk *chunk,
+                              float running, float norm) {
+    double quantized = screen->pointQuantized[point], error = screen->pointError[point];
+    double magnitude = quantized + error;
+    double estimateError = 2 * (quantized * chunk->error + error * chunk->magnitude);
+    double rounding = 4 * (double)(screen->dim + 8) * 0x1p-21 * (magnitude * magnitude + chunk->magnitude * chunk->magnitude);
+    double threshold = (double)running + (estimateError + rounding) * (1 + 0x1p-20) - (double)norm;
+    float rounded = (float)threshold;
+    return (double)rounded < threshold ? nextafterf(rounded, INFINITY) : rounded;
+}
+
+/// The rows of point tile `tile` (four points from row `r` of the product on; the first
+/// `rowCount` of them are the product's) against every panel of `chunk`: the integer sums and
+/// the estimates; for each row and eight-centre block where some estimate is below the row's
+/// threshold, the block's float distances as the twelve-row kernels compute them (one row, one
+/// block, the chain split where ``splits_block`` says), lowering `least[j]`.
+__attribute__((target("avx2,fma")))
+static void screen_tile(const TrawlCoresetScreen *screen, size_t tile, size_t r, size_t rowCount,
+                        const ScreenChunk *chunk, const float *thresholds, const float *tiles, size_t dim,
+                        size_t productRows, const float *packed, const float *packedNorms, size_t count,
+                        const float *norms, __m256 *least) {
+    const size_t steps = screen->steps, point0 = tile * screenRows;
+    const int8_t *codes = screen->pointCodes + point0 * steps * stepDims;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (size_t p = 0; p < chunk->panels; p++) {
+        const uint8_t *panel = chunk->codes + p * steps * panelCentres * stepDims;
+        __m256i sum[2][screenRows];
+        for (size_t j = 0; j < screenRows; j++) sum[0][j] = sum[1][j] = _mm256_set1_epi32(screen->sumStart[point0 + j]);
+        for (size_t s = 0; s < steps; s++) {
+            __m256i low = _mm256_loadu_si256((const __m256i *)(panel + s * panelCentres * stepDims));
+            __m256i high = _mm256_loadu_si256((const __m256i *)(panel + s * panelCentres * stepDims + 32));
+            for (size_t j = 0; j < screenRows; j++) {
+                int32_t four;
+                memcpy(&four, codes + (s * screenRows + j) * stepDims, sizeof four);
+                __m256i row = _mm256_set1_epi32(four);
+                sum[0][j] = _mm256_add_epi32(sum[0][j], _mm256_madd_epi16(_mm256_maddubs_epi16(low, row), ones));
+                sum[1][j] = _mm256_add_epi32(sum[1][j], _mm256_madd_epi16(_mm256_maddubs_epi16(high, row), ones));
+            }
+        }
+        // Thresholds past `rowCount` are −∞, so those rows never pass.
+        __m256 estimate[2][screenRows];
+        int passing = 0;
+        for (size_t j = 0; j < screenRows; j++) {
+            __m256 factor = _mm256_set1_ps(screen->pointFactor[point0 + j]), threshold = _mm256_set1_ps(thresholds[j]);
+            for (size_t h = 0; h < 2; h++) {
+                size_t lane0 = p * panelCentres + h * lanes;
+                estimate[h][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[h][j]),
+                                                 _mm256_mul_ps(factor, _mm256_loadu_ps(chunk->scale + lane0)),
+                                                 _mm256_loadu_ps(chunk->norms + lane0));
+                passing |= _mm256_movemask_ps(_mm256_cmp_ps(estimate[h][j], threshold, _CMP_LT_OQ));
+            }
+        }
+        if (!passing) continue;
+        for (size_t j = 0; j < rowCount; j++)
+            for (size_t h = 0; h < 2; h++) {
+                if (!_mm256_movemask_ps(_mm256_cmp_ps(estimate[h][j], _mm256_set1_ps(thresholds[j]), _CMP_LT_OQ))) continue;
+                size_t row = r + j, block = (p * panelCentres + h * lanes) / lanes;
+                const float *t = tiles + row / TRAWL_TILE_ROWS * dim * TRAWL_TILE_ROWS;
+                const float *blockValues = packed + block * dim * lanes;
+                __m256 blockNorms = _mm256_loadu_ps(packedNorms + block * lanes);
+                lower_rows_avx2(t, t, row % TRAWL_TILE_ROWS, 1, dim, &blockValues, &blockNorms, 1,
+                                splits_block(call_of_row(row, productRows), block, count), norms + row, least + j);
+            }
+    }
+}
+
+__attribute__((target("avx2,fma")))
+static void screened_lower_avx2(const TrawlCoresetScreen *screen, size_t productStart, const float *tiles, size_t dim,
+                                size_t productRows, size_t first, size_t end, size_t firstCentre,
+                                const float *packed, const float *packedNorms, size_t count, const float *norms,
+                                float *running, void *scratch) {
+    ScreenChunk chunk = pack_screen_chunk(screen, firstCentre, count, packedNorms, scratch);
+    for (size_t r = first; r < end; r += screenRows) {
+        size_t rowCount = end - r < screenRows ? end - r : screenRows;
+        float thresholds[screenRows];
+        __m256 least[screenRows];
+        for (size_t j = 0; j < screenRows; j++) {
+            thresholds[j] = j < rowCount ? screen_threshold(screen, productStart + r + j, &chunk, running[r + j], norms[r + j])
+                                         : -INFINITY;
+            least[j] = _mm256_set1_ps(INFINITY);
+        }
+        screen_tile(screen, (productStart + r) / screenRows, r, rowCount, &chunk, thresholds, tiles, dim, productRows,
+                    packed, packedNorms, count, norms, least);
+        lower_to_least(least, rowCount, running + r);
+    }
+}
+#endif
+
+void trawl_screened_lower_in_blas_order(const TrawlCoresetScreen *screen, size_t productStart, const float *tiles,
+                                        size_t dim, size_t productRows, size_t first, size_t end, size_t firstCentre,
+                                        const float *packed, const float *packedNorms, size_t count,
+                                        const float *norms, float *running, void *scratch) {
+#if defined(__x86_64__)
+    screened_lower_avx2(screen, productStart, tiles, dim, productRows, first, end, firstCentre, packed, packedNorms,
+                        count, norms, running, scratch);
+#else
+    (void)screen; (void)productStart; (void)firstCentre; (void)scratch;
+    trawl_lower_running_in_blas_order_portable(tiles, dim, productRows, first, end, packed, packedNorms, count, norms,
+                                               running);
+#endif
 }

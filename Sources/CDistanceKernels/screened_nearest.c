@@ -1,6 +1,7 @@
 #include "screened_nearest.h"
 #include "nearest_kernels.h"
 #include "transpose8.h"
+#include "quantize_row.h"
 
 #include <float.h>
 #include <math.h>
@@ -62,40 +63,6 @@ void trawl_screened_bank_free(TrawlScreenedBank *screen) {
     free(screen->centredNorm);
     free(screen->sumStart);
     free(screen);
-}
-
-/// `code` rounded to the nearest integer in [−levels, levels].
-static int clamped_code(double value, float scale, int levels) {
-    if (!(scale > 0)) return 0;
-    double code = nearbyint(value / scale);
-    return code > levels ? levels : code < -levels ? -levels : (int)code;
-}
-
-/// A row's codes: `centred ≈ scale · codes`, with `squared` = `‖centred‖²` and `residualSquared`
-/// = `‖centred − scale · codes‖²`.
-typedef struct {
-    float scale;
-    double squared, residualSquared;
-} QuantizedRow;
-
-/// `row − centre` (`dim` values, each exact in double) into `centred`, and its `codes` in
-/// [−levels, levels] at the scale that maps the largest magnitude to `levels`: how bank rows and
-/// queries alike are quantized.
-static QuantizedRow quantize_row(const float *row, const float *centre, size_t dim, int levels, double *centred,
-                                 int *codes) {
-    double largest = 0, squared = 0;
-    for (size_t k = 0; k < dim; k++) {
-        centred[k] = (double)row[k] - centre[k];
-        largest = fmax(largest, fabs(centred[k]));
-        squared += centred[k] * centred[k];
-    }
-    QuantizedRow quantized = { (float)(largest / levels), squared, 0 };
-    for (size_t k = 0; k < dim; k++) {
-        codes[k] = clamped_code(centred[k], quantized.scale, levels);
-        double residual = centred[k] - (double)quantized.scale * codes[k];
-        quantized.residualSquared += residual * residual;
-    }
-    return quantized;
 }
 
 TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size_t dim) {

@@ -250,11 +250,20 @@ public struct CoresetSampler: Sendable {
         let tiles = UnsafeMutablePointer<Float>.allocate(capacity: tileFloats)
         defer { tiles.deallocate() }
         points.data.withUnsafeBufferPointer { trawl_pack_rows($0.baseAddress!, n, d, tiles) }
+        // The 8-bit screen, where the CPU and the dimension allow it (same bits either way), and
+        // each piece's scratch for it.
+        let screen = points.data.withUnsafeBufferPointer { trawl_coreset_screen_make($0.baseAddress!, n, d, target) }
+        defer { trawl_coreset_screen_free(screen) }
+        let screenScratchSize = screen.map { trawl_coreset_screen_scratch_bytes($0, chunk) } ?? 0
+        let screenScratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, maximumPieces * screenScratchSize),
+                                                             alignment: 64)
+        defer { screenScratch.deallocate() }
 
         func addCentre(_ index: Int, _ running: UnsafeMutablePointer<Float>) {
             let slot = selected.count
             for j in 0..<d { centres[slot * d + j] = points.data[index * d + j] }
             centreNorms[slot] = norms[index]
+            if let screen { centres.withUnsafeBufferPointer { trawl_coreset_screen_add_centre(screen, slot, $0.baseAddress! + slot * d) } }
             running[index] = -1
             selected.append(index)
         }
@@ -309,7 +318,8 @@ public struct CoresetSampler: Sendable {
                                               norms: normBase + r0, blockRows: rowRanges[slot].count, rows: rows, dim: d,
                                               centres: c.baseAddress!, centreNorms: cn.baseAddress!,
                                               seen: blockSeen[candidates[slot]] ..< seenNow, running: runningBase + r0,
-                                              scratch: scratch + i * scratchSize)
+                                              scratch: scratch + i * scratchSize,
+                                              screen: screen.map { ($0, r0, screenScratch + i * screenScratchSize) })
                             maxima[i] = Self.maximum(runningBase, r0 + rows.lowerBound, r0 + rows.upperBound)
                         }
                     }
@@ -346,9 +356,13 @@ public struct CoresetSampler: Sendable {
     /// whole block against each chunk: fewer than eight centres take the small-chunk kernel
     /// (sgemm is one multiply-add chain per entry there) and more the OpenBLAS-order kernel,
     /// neither writing products out. `scratch` holds a chunk of centres packed, and their norms.
+    /// With `screen` (the points' and centres' 8-bit codes, the block's first point among them,
+    /// and scratch for a chunk of them), the OpenBLAS-order kernel screens first
+    /// (``trawl_screened_lower_in_blas_order``): the same bits, fewer float products.
     static func lowerRunning(tiles: UnsafePointer<Float>, norms: UnsafePointer<Float>, blockRows: Int, rows: Range<Int>,
                              dim: Int, centres: UnsafePointer<Float>, centreNorms: UnsafePointer<Float>, seen: Range<Int>,
-                             running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                             running: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                             screen: (codes: OpaquePointer, blockStart: Int, scratch: UnsafeMutableRawPointer)? = nil) {
         for c0 in stride(from: seen.lowerBound, to: seen.upperBound, by: centreChunk) {
             let count = min(seen.upperBound, c0 + centreChunk) - c0
             let r0 = rows.lowerBound
@@ -358,8 +372,14 @@ public struct CoresetSampler: Sendable {
             } else {
                 let packedNorms = scratch + centreChunk * dim
                 trawl_pack_centres(centres + c0 * dim, centreNorms + c0, count, dim, scratch, packedNorms)
-                trawl_lower_running_in_blas_order(tiles, dim, blockRows, rows.lowerBound, rows.upperBound,
-                                                  scratch, packedNorms, count, norms, running)
+                if let screen {
+                    trawl_screened_lower_in_blas_order(screen.codes, screen.blockStart, tiles, dim, blockRows,
+                                                       rows.lowerBound, rows.upperBound, c0, scratch, packedNorms, count,
+                                                       norms, running, screen.scratch)
+                } else {
+                    trawl_lower_running_in_blas_order(tiles, dim, blockRows, rows.lowerBound, rows.upperBound,
+                                                      scratch, packedNorms, count, norms, running)
+                }
             }
         }
     }

@@ -133,6 +133,68 @@ final class CoresetKernelTests: XCTestCase {
         }
     }
 
+    /// The 8-bit screen gives the OpenBLAS-order kernel's bits: Gaussian rows at the sampler's 128
+    /// dimensions, 200 and 37 (a step tail), tight clusters, values offset by 300, identical
+    /// rows; a product that is the second block of its points; centre counts around the screen's
+    /// panels of sixteen and the kernels' split blocks. Half the rows' running distances lie one
+    /// step above their nearest centre's float distance, so that a centre the screen wrongly
+    /// ruled out would leave them a bit too high, and the other half one step below it, so that
+    /// nothing may lower them.
+    func testTheScreenGivesTheKernelsBits() throws {
+        let clustered = Tensor(shape: [1024, 128], data: gaussianMatrix(1024, 128, seed: 61).data.enumerated().map { i, x in
+            Float((i / 128) % 4) * 3 + 0.01 * x
+        })
+        let offset = Tensor(shape: [1024, 64], data: gaussianMatrix(1024, 64, seed: 62).data.map { 300 + $0 })
+        let identical = Tensor(shape: [1024, 32], data: (0..<1024 * 32).map { Float($0 % 32) / 7 })
+        let cases: [(String, Tensor, productStart: Int)] = [
+            ("gaussian 128", gaussianMatrix(1024, 128, seed: 63), 0), ("gaussian 200", gaussianMatrix(998, 200, seed: 64), 0),
+            ("gaussian 37", gaussianMatrix(1001, 37, seed: 65), 0), ("second block", gaussianMatrix(2000, 128, seed: 66), 1024),
+            ("clustered", clustered, 0), ("offset 300", offset, 0), ("identical", identical, 0),
+        ]
+        for (name, points, productStart) in cases {
+            let (allRows, dim) = (points.shape[0], points.shape[1])
+            let rows = allRows - productStart
+            let norms = rowNorms(points)
+            let tileRows = Int(TRAWL_TILE_ROWS)
+            var tiles = [Float](repeating: 0, count: (allRows + tileRows - 1) / tileRows * tileRows * dim)
+            trawl_pack_rows(points.data, allRows, dim, &tiles)
+            for count in [8, 16, 17, 24, 31, 40, 100, 256] {
+                let centreRows = (0..<count).map { ($0 * 7919 + 13) % allRows }
+                let centres = gatherRows(points, centreRows)
+                let centreNorms = centreRows.map { norms[$0] }
+                let screen = try XCTUnwrap(trawl_coreset_screen_make(points.data, allRows, dim, count), "\(name): no screen")
+                defer { trawl_coreset_screen_free(screen) }
+                for slot in 0..<count { trawl_coreset_screen_add_centre(screen, slot, Array(centres.data[slot * dim ..< (slot + 1) * dim])) }
+                let blocks = (count + 7) / 8
+                var packed = [Float](repeating: 0, count: blocks * 8 * dim)
+                var packedNorms = [Float](repeating: 0, count: blocks * 8)
+                trawl_pack_centres(centres.data, centreNorms, count, dim, &packed, &packedNorms)
+                let tileOffset = productStart * dim, product = Array(norms[productStart...])
+                var nearest = [Float](repeating: .infinity, count: rows)
+                tiles.withUnsafeBufferPointer { t in
+                    trawl_lower_running_in_blas_order_portable(t.baseAddress! + tileOffset, dim, rows, 0, rows, packed,
+                                                               packedNorms, count, product, &nearest)
+                }
+                let running = nearest.enumerated().map { r, d in r % 2 == 0 ? d.nextUp : d.nextDown }
+                var screened = running, expected = running
+                var scratch = [UInt8](repeating: 0, count: trawl_coreset_screen_scratch_bytes(screen, count))
+                tiles.withUnsafeBufferPointer { t in
+                    trawl_lower_running_in_blas_order_portable(t.baseAddress! + tileOffset, dim, rows, 0, rows, packed,
+                                                               packedNorms, count, product, &expected)
+                    // Two pieces, as two workers take a block.
+                    let cut = rows / 2 / 12 * 12
+                    for piece in [0..<cut, cut..<rows] {
+                        trawl_screened_lower_in_blas_order(screen, productStart, t.baseAddress! + tileOffset, dim, rows,
+                                                           piece.lowerBound, piece.upperBound, 0, packed, packedNorms,
+                                                           count, product, &screened, &scratch)
+                    }
+                }
+                XCTAssertEqual(screened.map(\.bitPattern), expected.map(\.bitPattern), "\(name), \(count) centres")
+                XCTAssertEqual(zip(expected, running).filter { $0 < $1 }.count, (rows + 1) / 2, "\(name), \(count) centres")
+            }
+        }
+    }
+
     func testDealingGivesEveryRowToOneWorker() {
         // Every block is halved at the cut nearest its middle that its kernels allow: a tile (8 rows)
         // for 3 centres (small-chunk kernel), a twelve-row call for 300 (OpenBLAS-order kernel),

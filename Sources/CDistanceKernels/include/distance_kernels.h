@@ -62,4 +62,32 @@ void trawl_lower_running_in_blas_order_portable(const float *tiles, size_t dim, 
                                                 size_t end, const float *packed, const float *packedNorms,
                                                 size_t count, const float *norms, float *running);
 
+/// The coreset's points and centres quantized to 8 bits, for ``trawl_screened_lower_in_blas_order``.
+typedef struct TrawlCoresetScreen TrawlCoresetScreen;
+
+/// Quantizes row-major `points` (`[rows][dim]`, finite, as the lowering sees them), each row to
+/// [−127, 127] by its own factor, with room for `capacity` centres. NULL where the screen does
+/// not apply: the CPU lacks AVX2+FMA, `dim` is below 32 (the float kernels are as fast there) or
+/// above 2048 (integer sums must stay exact in float), or a squared norm nears float's range.
+TrawlCoresetScreen *trawl_coreset_screen_make(const float *points, size_t rows, size_t dim, size_t capacity);
+
+void trawl_coreset_screen_free(TrawlCoresetScreen *screen);
+
+/// Quantizes `centre` (`dim` floats) to [−63, 63] as centre `slot` (< capacity).
+void trawl_coreset_screen_add_centre(TrawlCoresetScreen *screen, size_t slot, const float *centre);
+
+/// Bytes of the scratch ``trawl_screened_lower_in_blas_order`` needs for `count` centres.
+size_t trawl_coreset_screen_scratch_bytes(const TrawlCoresetScreen *screen, size_t count);
+
+/// ``trawl_lower_running_in_blas_order`` bit for bit, for a product whose first row is point
+/// `productStart` of `screen` and centres `firstCentre ..< firstCentre + count` of it (packed in
+/// `packed` and `packedNorms` as there), faster: an 8-bit estimate of every distance, within a
+/// proven bound, rules out the centres that cannot lower a row, and only the eight-centre blocks
+/// where one might get float distances. `scratch` holds
+/// ``trawl_coreset_screen_scratch_bytes`` bytes.
+void trawl_screened_lower_in_blas_order(const TrawlCoresetScreen *screen, size_t productStart, const float *tiles,
+                                        size_t dim, size_t productRows, size_t first, size_t end, size_t firstCentre,
+                                        const float *packed, const float *packedNorms, size_t count,
+                                        const float *norms, float *running, void *scratch);
+
 #endif
