@@ -1,6 +1,6 @@
 #include "distance_kernels.h"
 #include "transpose8.h"
-#include "quantize_row.h"
+#include "screen_codes.h"
 
 #include <float.h>
 #include <math.h>
@@ -413,17 +413,8 @@ void trawl_lower_running_in_blas_order_portable(const float *tiles, size_t dim, 
 // the estimate cannot rule out that it lowers the row. `min` does not depend on which values it
 // skips that are not below it, so the running distances keep their bits.
 
-/// Dimensions per 32-bit lane of a step: `_mm256_maddubs_epi16` multiplies byte pairs.
-enum { stepDims = 4, screenRows = 4, panelCentres = 16 };
-/// Point codes lie in [−127, 127]; centre codes in [−63, 63], stored plus 64 as unsigned bytes,
-/// so that a byte pair's products sum to at most 2 · 127 · 127 < 2¹⁵ (no saturation).
-#define POINT_LEVELS 127
-#define CENTRE_LEVELS 63
-#define CENTRE_OFFSET 64
-/// Integer sums up to 63 · 127 · 2048 < 2²⁴ convert to float exactly; below 32 dimensions the
-/// float kernels are as fast.
-#define SCREEN_MIN_DIM 32
-#define SCREEN_MAX_DIM 2048
+/// Points per tile of codes.
+enum { screenRows = 4 };
 
 struct TrawlCoresetScreen {
     size_t rows, dim, steps, capacity;
@@ -461,16 +452,16 @@ TrawlCoresetScreen *trawl_coreset_screen_make(const float *points, size_t rows, 
     TrawlCoresetScreen *screen = calloc(1, sizeof *screen);
     screen->rows = rows;
     screen->dim = dim;
-    screen->steps = (dim + stepDims - 1) / stepDims;
+    screen->steps = (dim + SCREEN_STEP_DIMS - 1) / SCREEN_STEP_DIMS;
     screen->capacity = capacity;
-    size_t rowBytes = screen->steps * stepDims, padded = (rows + screenRows - 1) / screenRows * screenRows;
+    size_t rowBytes = screen->steps * SCREEN_STEP_DIMS, padded = (rows + screenRows - 1) / screenRows * screenRows;
     screen->pointCodes = calloc(padded * rowBytes, 1);
     screen->sumStart = calloc(padded, sizeof(int32_t));
     screen->pointFactor = malloc(rows * sizeof(float));
     screen->pointQuantized = malloc(rows * sizeof(float));
     screen->pointError = malloc(rows * sizeof(float));
     screen->centreCodes = malloc(capacity * rowBytes);
-    memset(screen->centreCodes, CENTRE_OFFSET, capacity * rowBytes);
+    memset(screen->centreCodes, SCREEN_PANEL_OFFSET, capacity * rowBytes);
     screen->centreScale = calloc(capacity, sizeof(float));
     screen->centreQuantized = calloc(capacity, sizeof(float));
     screen->centreError = calloc(capacity, sizeof(float));
@@ -478,16 +469,17 @@ TrawlCoresetScreen *trawl_coreset_screen_make(const float *points, size_t rows, 
     int *codes = malloc(dim * sizeof(int));
     int finite = 1;
     for (size_t r = 0; r < rows && finite; r++) {
-        QuantizedRow point = quantize_row(points + r * dim, NULL, dim, POINT_LEVELS, centred, codes);
+        QuantizedRow point = quantize_row(points + r * dim, NULL, dim, SCREEN_ROW_LEVELS, centred, codes);
         int32_t sum = 0;
         double codeSquared = 0;
         for (size_t k = 0; k < dim; k++) {
-            screen->pointCodes[r / screenRows * screenRows * rowBytes + k / stepDims * screenRows * stepDims
-                               + r % screenRows * stepDims + k % stepDims] = (int8_t)codes[k];
+            size_t step = k / SCREEN_STEP_DIMS, place = k % SCREEN_STEP_DIMS;
+            screen->pointCodes[r / screenRows * screenRows * rowBytes + (step * screenRows + r % screenRows) * SCREEN_STEP_DIMS
+                               + place] = (int8_t)codes[k];
             sum += codes[k];
             codeSquared += (double)codes[k] * codes[k];
         }
-        screen->sumStart[r] = -CENTRE_OFFSET * sum;
+        screen->sumStart[r] = -SCREEN_PANEL_OFFSET * sum;
         screen->pointFactor[r] = -2.0f * point.scale;
         screen->pointQuantized[r] = (float)(point.scale * sqrt(codeSquared));
         screen->pointError[r] = (float)sqrt(point.residualSquared);
@@ -507,13 +499,13 @@ TrawlCoresetScreen *trawl_coreset_screen_make(const float *points, size_t rows, 
 }
 
 void trawl_coreset_screen_add_centre(TrawlCoresetScreen *screen, size_t slot, const float *centre) {
-    size_t dim = screen->dim, rowBytes = screen->steps * stepDims;
+    size_t dim = screen->dim, rowBytes = screen->steps * SCREEN_STEP_DIMS;
     double *centred = malloc(dim * sizeof(double));
     int *codes = malloc(dim * sizeof(int));
-    QuantizedRow quantized = quantize_row(centre, NULL, dim, CENTRE_LEVELS, centred, codes);
+    QuantizedRow quantized = quantize_row(centre, NULL, dim, SCREEN_PANEL_LEVELS, centred, codes);
     double codeSquared = 0;
     for (size_t k = 0; k < dim; k++) {
-        screen->centreCodes[slot * rowBytes + k] = (uint8_t)(codes[k] + CENTRE_OFFSET);
+        screen->centreCodes[slot * rowBytes + k] = (uint8_t)(codes[k] + SCREEN_PANEL_OFFSET);
         codeSquared += (double)codes[k] * codes[k];
     }
     screen->centreScale[slot] = quantized.scale;
@@ -524,8 +516,8 @@ void trawl_coreset_screen_add_centre(TrawlCoresetScreen *screen, size_t slot, co
 }
 
 size_t trawl_coreset_screen_scratch_bytes(const TrawlCoresetScreen *screen, size_t count) {
-    size_t panels = (count + panelCentres - 1) / panelCentres;
-    return panels * panelCentres * (screen->steps * stepDims + 2 * sizeof(float));
+    size_t panels = (count + SCREEN_PANEL_LANES - 1) / SCREEN_PANEL_LANES;
+    return panels * SCREEN_PANEL_LANES * (screen->steps * SCREEN_STEP_DIMS + 2 * sizeof(float));
 }
 
 #if defined(__x86_64__)
@@ -541,22 +533,23 @@ typedef struct {
 
 static ScreenChunk pack_screen_chunk(const TrawlCoresetScreen *screen, size_t firstCentre, size_t count,
                                      const float *packedNorms, void *scratch) {
-    const size_t steps = screen->steps, rowBytes = steps * stepDims;
-    ScreenChunk chunk = { (count + panelCentres - 1) / panelCentres, scratch, NULL, NULL, 0, 0 };
+    const size_t steps = screen->steps, rowBytes = steps * SCREEN_STEP_DIMS;
+    const size_t lanes = SCREEN_PANEL_LANES, panelStep = lanes * SCREEN_STEP_DIMS;
+    ScreenChunk chunk = { (count + lanes - 1) / lanes, scratch, NULL, NULL, 0, 0 };
     uint8_t *codes = scratch;
-    float *scale = (float *)(codes + chunk.panels * panelCentres * rowBytes), *norms = scale + chunk.panels * panelCentres;
-    for (size_t c = 0; c < chunk.panels * panelCentres; c++) {
-        uint8_t *lane = codes + c / panelCentres * steps * panelCentres * stepDims + c % panelCentres * stepDims;
+    float *scale = (float *)(codes + chunk.panels * lanes * rowBytes), *norms = scale + chunk.panels * lanes;
+    for (size_t c = 0; c < chunk.panels * lanes; c++) {
+        uint8_t *lane = codes + c / lanes * steps * panelStep + c % lanes * SCREEN_STEP_DIMS;
         if (c < count) {
             const uint8_t *centre = screen->centreCodes + (firstCentre + c) * rowBytes;
-            for (size_t s = 0; s < steps; s++) memcpy(lane + s * panelCentres * stepDims, centre + s * stepDims, stepDims);
+            for (size_t s = 0; s < steps; s++) memcpy(lane + s * panelStep, centre + s * SCREEN_STEP_DIMS, SCREEN_STEP_DIMS);
             scale[c] = screen->centreScale[firstCentre + c];
             norms[c] = packedNorms[c];
             double error = screen->centreError[firstCentre + c];
             chunk.error = fmax(chunk.error, error);
             chunk.magnitude = fmax(chunk.magnitude, screen->centreQuantized[firstCentre + c] + error);
         } else {
-            for (size_t s = 0; s < steps; s++) memset(lane + s * panelCentres * stepDims, CENTRE_OFFSET, stepDims);
+            for (size_t s = 0; s < steps; s++) memset(lane + s * panelStep, SCREEN_PANEL_OFFSET, SCREEN_STEP_DIMS);
             scale[c] = 0;
             norms[c] = INFINITY;
         }
@@ -595,30 +588,18 @@ static void screen_tile(const TrawlCoresetScreen *screen, size_t tile, size_t r,
                         size_t productRows, const float *packed, const float *packedNorms, size_t count,
                         const float *norms, __m256 *least) {
     const size_t steps = screen->steps, point0 = tile * screenRows;
-    const int8_t *codes = screen->pointCodes + point0 * steps * stepDims;
-    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *codes = screen->pointCodes + point0 * steps * SCREEN_STEP_DIMS;
     for (size_t p = 0; p < chunk->panels; p++) {
-        const uint8_t *panel = chunk->codes + p * steps * panelCentres * stepDims;
+        const uint8_t *panel = chunk->codes + p * steps * SCREEN_PANEL_LANES * SCREEN_STEP_DIMS;
         __m256i sum[2][screenRows];
-        for (size_t j = 0; j < screenRows; j++) sum[0][j] = sum[1][j] = _mm256_set1_epi32(screen->sumStart[point0 + j]);
-        for (size_t s = 0; s < steps; s++) {
-            __m256i low = _mm256_loadu_si256((const __m256i *)(panel + s * panelCentres * stepDims));
-            __m256i high = _mm256_loadu_si256((const __m256i *)(panel + s * panelCentres * stepDims + 32));
-            for (size_t j = 0; j < screenRows; j++) {
-                int32_t four;
-                memcpy(&four, codes + (s * screenRows + j) * stepDims, sizeof four);
-                __m256i row = _mm256_set1_epi32(four);
-                sum[0][j] = _mm256_add_epi32(sum[0][j], _mm256_madd_epi16(_mm256_maddubs_epi16(low, row), ones));
-                sum[1][j] = _mm256_add_epi32(sum[1][j], _mm256_madd_epi16(_mm256_maddubs_epi16(high, row), ones));
-            }
-        }
+        screen_dot_products(codes, panel, steps, screenRows, screen->sumStart + point0, sum[0], sum[1]);
         // Thresholds past `rowCount` are −∞, so those rows never pass.
         __m256 estimate[2][screenRows];
         int passing = 0;
         for (size_t j = 0; j < screenRows; j++) {
             __m256 factor = _mm256_set1_ps(screen->pointFactor[point0 + j]), threshold = _mm256_set1_ps(thresholds[j]);
             for (size_t h = 0; h < 2; h++) {
-                size_t lane0 = p * panelCentres + h * lanes;
+                size_t lane0 = p * SCREEN_PANEL_LANES + h * lanes;
                 estimate[h][j] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum[h][j]),
                                                  _mm256_mul_ps(factor, _mm256_loadu_ps(chunk->scale + lane0)),
                                                  _mm256_loadu_ps(chunk->norms + lane0));
@@ -629,7 +610,7 @@ static void screen_tile(const TrawlCoresetScreen *screen, size_t tile, size_t r,
         for (size_t j = 0; j < rowCount; j++)
             for (size_t h = 0; h < 2; h++) {
                 if (!_mm256_movemask_ps(_mm256_cmp_ps(estimate[h][j], _mm256_set1_ps(thresholds[j]), _CMP_LT_OQ))) continue;
-                size_t row = r + j, block = (p * panelCentres + h * lanes) / lanes;
+                size_t row = r + j, block = (p * SCREEN_PANEL_LANES + h * lanes) / lanes;
                 const float *t = tiles + row / TRAWL_TILE_ROWS * dim * TRAWL_TILE_ROWS;
                 const float *blockValues = packed + block * dim * lanes;
                 __m256 blockNorms = _mm256_loadu_ps(packedNorms + block * lanes);

@@ -1,7 +1,7 @@
 #include "screened_nearest.h"
 #include "nearest_kernels.h"
 #include "transpose8.h"
-#include "quantize_row.h"
+#include "screen_codes.h"
 
 #include <float.h>
 #include <math.h>
@@ -19,17 +19,7 @@
 #define TILE_ROWS 6
 /// Queries per panel, as ``trawl_nearest_rows`` packs them.
 #define LANES TRAWL_QUERY_PANEL_ROWS
-/// Dimensions per 32-bit lane of a step: `_mm256_maddubs_epi16` multiplies byte pairs.
-#define STEP_DIMS 4
-/// Bank codes lie in [−127, 127]; query codes in [−63, 63], stored plus 64 as unsigned bytes, so
-/// that a byte pair's products sum to at most 2 · 127 · 127 < 2¹⁵ (no saturation).
-#define BANK_LEVELS 127
-#define QUERY_LEVELS 63
-#define QUERY_OFFSET 64
-/// Integer sums up to 63 · 127 · 2048 < 2²⁴ convert to float exactly. Below 32 dimensions the
-/// float kernel is as fast: a tile's few steps do not pay for its keys.
-#define MIN_DIM 32
-#define MAX_DIM 2048
+_Static_assert(LANES == SCREEN_PANEL_LANES, "a panel of queries is a panel of codes");
 /// Below this many bank rows a search is too short for quantizing its queries to pay.
 #define MIN_ROWS 1024
 /// Candidate rows a query's list starts with room for; it grows to a sixteenth of the bank (at
@@ -42,8 +32,8 @@ struct TrawlScreenedBank {
     size_t rows, dim, steps, tiles;
     /// `[dim]`: the bank's column means, which every row and query is centred on.
     float *centre;
-    /// `[tiles][steps][TILE_ROWS][STEP_DIMS]`: row `r`'s code of dimension `k` at tile `r / 6`,
-    /// step `k / 4`, row `r % 6`, place `k % 4`; zero past `dim` and `rows`.
+    /// `[tiles][steps][6][4]`: row `r`'s code of dimension `k` at tile `r / 6`, step `k / 4`,
+    /// row `r % 6`, place `k % 4`; zero past `dim` and `rows`.
     int8_t *codes;
     /// `[tiles · TILE_ROWS]`: the factor of row `r`'s codes (`centred ≈ scale · codes`).
     float *scale;
@@ -68,13 +58,13 @@ void trawl_screened_bank_free(TrawlScreenedBank *screen) {
 TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size_t dim) {
 #if defined(__x86_64__)
     if (!(__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))) return NULL;
-    if (rows < MIN_ROWS || dim < MIN_DIM || dim > MAX_DIM) return NULL;
+    if (rows < MIN_ROWS || dim < SCREEN_MIN_DIM || dim > SCREEN_MAX_DIM) return NULL;
     TrawlScreenedBank *screen = calloc(1, sizeof *screen);
     screen->rows = rows;
     screen->dim = dim;
-    screen->steps = (dim + STEP_DIMS - 1) / STEP_DIMS;
+    screen->steps = (dim + SCREEN_STEP_DIMS - 1) / SCREEN_STEP_DIMS;
     screen->tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
-    size_t padded = screen->tiles * TILE_ROWS, rowBytes = screen->steps * STEP_DIMS;
+    size_t padded = screen->tiles * TILE_ROWS, rowBytes = screen->steps * SCREEN_STEP_DIMS;
     screen->centre = malloc(dim * sizeof(float));
     screen->codes = calloc(screen->tiles * TILE_ROWS * rowBytes, 1);
     screen->scale = calloc(padded, sizeof(float));
@@ -87,18 +77,19 @@ TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size
     for (size_t k = 0; k < dim; k++) screen->centre[k] = (float)(centred[k] / (double)rows);
     int finite = 1;
     for (size_t r = 0; r < rows; r++) {
-        QuantizedRow row = quantize_row(bank + r * dim, screen->centre, dim, BANK_LEVELS, centred, codes);
+        QuantizedRow row = quantize_row(bank + r * dim, screen->centre, dim, SCREEN_ROW_LEVELS, centred, codes);
         int8_t *tile = screen->codes + r / TILE_ROWS * TILE_ROWS * rowBytes;
         double raw = 0;
         int32_t sum = 0;
         for (size_t k = 0; k < dim; k++) {
-            tile[k / STEP_DIMS * TILE_ROWS * STEP_DIMS + r % TILE_ROWS * STEP_DIMS + k % STEP_DIMS] = (int8_t)codes[k];
+            size_t step = k / SCREEN_STEP_DIMS, place = k % SCREEN_STEP_DIMS;
+            tile[(step * TILE_ROWS + r % TILE_ROWS) * SCREEN_STEP_DIMS + place] = (int8_t)codes[k];
             sum += codes[k];
             raw += (double)bank[r * dim + k] * bank[r * dim + k];
         }
         screen->scale[r] = row.scale;
         screen->centredNorm[r] = (float)row.squared;
-        screen->sumStart[r] = -QUERY_OFFSET * sum;
+        screen->sumStart[r] = -SCREEN_PANEL_OFFSET * sum;
         screen->maxErrorNorm = fmax(screen->maxErrorNorm, sqrt(row.residualSquared));
         screen->maxCentredNorm = fmax(screen->maxCentredNorm, sqrt(row.squared));
         screen->maxSquared = fmax(screen->maxSquared, raw);
@@ -119,9 +110,9 @@ TrawlScreenedBank *trawl_screened_bank_make(const float *bank, size_t rows, size
 }
 
 #if defined(__x86_64__)
-/// The quantized queries of one call: panels of LANES queries, `[steps][LANES][STEP_DIMS]` bytes
-/// each (code + 64; 64, a zero, past `dim` and past the last query), and per query the factor
-/// that turns an integer sum into a key and the width of its candidates' window.
+/// The quantized queries of one call: panels of LANES queries, `[steps][LANES][4]` bytes each
+/// (code + 64; 64, a zero, past `dim` and past the last query), and per query the factor that
+/// turns an integer sum into a key and the width of its candidates' window.
 typedef struct {
     size_t count;
     uint8_t *codes;
@@ -145,19 +136,21 @@ static QueryCodes quantize_queries(const TrawlScreenedBank *screen, const float 
     size_t dim = screen->dim, steps = screen->steps;
     QueryCodes codes = { (rows + LANES - 1) / LANES, NULL, NULL, NULL };
     size_t lanes = codes.count * LANES;
-    codes.codes = malloc(codes.count * steps * LANES * STEP_DIMS);
-    memset(codes.codes, QUERY_OFFSET, codes.count * steps * LANES * STEP_DIMS);
+    codes.codes = malloc(codes.count * steps * LANES * SCREEN_STEP_DIMS);
+    memset(codes.codes, SCREEN_PANEL_OFFSET, codes.count * steps * LANES * SCREEN_STEP_DIMS);
     codes.keyFactor = calloc(lanes, sizeof(float));
     codes.window = calloc(lanes, sizeof(float));
     double *centred = malloc(dim * sizeof(double));
     int *rowCodes = malloc(dim * sizeof(int));
     const double bankError = screen->maxErrorNorm, bankNorm = screen->maxCentredNorm;
     for (size_t i = 0; i < rows; i++) {
-        QuantizedRow query = quantize_row(queries + i * dim, screen->centre, dim, QUERY_LEVELS, centred, rowCodes);
-        uint8_t *panel = codes.codes + i / LANES * steps * LANES * STEP_DIMS;
+        QuantizedRow query = quantize_row(queries + i * dim, screen->centre, dim, SCREEN_PANEL_LEVELS, centred,
+                                          rowCodes);
+        uint8_t *panel = codes.codes + i / LANES * steps * LANES * SCREEN_STEP_DIMS;
         double codeSquared = 0;
         for (size_t k = 0; k < dim; k++) {
-            panel[k / STEP_DIMS * LANES * STEP_DIMS + i % LANES * STEP_DIMS + k % STEP_DIMS] = (uint8_t)(rowCodes[k] + QUERY_OFFSET);
+            size_t step = k / SCREEN_STEP_DIMS, place = k % SCREEN_STEP_DIMS;
+            panel[(step * LANES + i % LANES) * SCREEN_STEP_DIMS + place] = (uint8_t)(rowCodes[k] + SCREEN_PANEL_OFFSET);
             codeSquared += (double)rowCodes[k] * rowCodes[k];
         }
         double quantizedNorm = query.scale * sqrt(codeSquared), errorNorm = sqrt(query.residualSquared);
@@ -230,21 +223,9 @@ static inline int screen_tile(const TrawlScreenedBank *screen, const uint8_t *pa
                                const __m256 keyFactor[2], const __m256 width[2], __m256 leastKey[2],
                                __m256 limit[2], Candidates *candidates) {
     const size_t steps = screen->steps, first = tile * TILE_ROWS;
-    const int8_t *codes = screen->codes + first * steps * STEP_DIMS;
-    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *codes = screen->codes + first * steps * SCREEN_STEP_DIMS;
     __m256i sum[2][TILE_ROWS];
-    for (int j = 0; j < TILE_ROWS; j++) sum[0][j] = sum[1][j] = _mm256_set1_epi32(screen->sumStart[first + j]);
-    for (size_t s = 0; s < steps; s++) {
-        __m256i low = _mm256_loadu_si256((const __m256i *)(panel + s * LANES * STEP_DIMS));
-        __m256i high = _mm256_loadu_si256((const __m256i *)(panel + s * LANES * STEP_DIMS + 32));
-        for (int j = 0; j < TILE_ROWS; j++) {
-            int32_t pair;
-            memcpy(&pair, codes + (s * TILE_ROWS + j) * STEP_DIMS, sizeof pair);
-            __m256i row = _mm256_set1_epi32(pair);
-            sum[0][j] = _mm256_add_epi32(sum[0][j], _mm256_madd_epi16(_mm256_maddubs_epi16(low, row), ones));
-            sum[1][j] = _mm256_add_epi32(sum[1][j], _mm256_madd_epi16(_mm256_maddubs_epi16(high, row), ones));
-        }
-    }
+    screen_dot_products(codes, panel, steps, TILE_ROWS, screen->sumStart + first, sum[0], sum[1]);
     __m256 key[2][TILE_ROWS];
     int inside = 0;
     for (int h = 0; h < 2; h++) {
@@ -355,12 +336,12 @@ static size_t screened_nearest_avx2(const TrawlScreenedBank *screen, const float
                                       firstKeys + i * CANDIDATES };
         leastKeys[i] = FLT_MAX;
     }
-    size_t chunk = CHUNK_BYTES / (steps * STEP_DIMS * TILE_ROWS);
+    size_t chunk = CHUNK_BYTES / (steps * SCREEN_STEP_DIMS * TILE_ROWS);
     if (chunk == 0) chunk = 1;
     for (size_t t0 = 0; t0 < screen->tiles; t0 += chunk) {
         size_t t1 = t0 + chunk < screen->tiles ? t0 + chunk : screen->tiles;
         for (size_t p = 0; p < codes.count; p++) {
-            const uint8_t *panel = codes.codes + p * steps * LANES * STEP_DIMS;
+            const uint8_t *panel = codes.codes + p * steps * LANES * SCREEN_STEP_DIMS;
             const size_t lane0 = p * LANES;
             // A panel whose every query already kept too many rows (so goes to the float kernel) is done.
             int screening = 0;
