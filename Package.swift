@@ -99,7 +99,7 @@ let package = Package(
         ]),
         .executableTarget(name: "TrawlBench", dependencies: [
             "Tensors", "Images", "Checksums", "Backbones", "Scorers", "Projections", "Metrics", "Experiments",
-            "Datasets", "EmbeddingCache", "HDF5",
+            "Datasets", "EmbeddingCache", "HDF5", "CConvolutionKernels",
         ], exclude: ["Peers"]),  // the peers' Python scripts (torch, anomalib), run by the bench
 
         // Tests. Run in release with testing enabled: `make test`.

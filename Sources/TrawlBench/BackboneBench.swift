@@ -1,4 +1,5 @@
 import Backbones
+import CConvolutionKernels
 import Foundation
 import Tensors
 import Weights
@@ -17,7 +18,7 @@ func runBackboneBenchmarks() {
     let (openBLAS, trawlGEMM) = (sgemmSingleThreadGFLOPS(), trawlGEMMSingleThreadGFLOPS())
     let peak = max(openBLAS, trawlGEMM)
     print(String(format: "raw sgemm, one thread, per CPU second: OpenBLAS (%@ kernels) 1024^3 %.1f GFLOP/s, "
-                 + "Trawl's GEMM 512x1024x1024 %.1f GFLOP/s; sgemm peak below = the larger",
+                 + "Trawl's GEMM as the 1x1 convolutions run it 512x1024x1024 %.1f GFLOP/s; sgemm peak below = the larger",
                  BLASLibrary.coreName, openBLAS, trawlGEMM))
     let batch = 16
     let torch = startTorch(batch: batch)
@@ -117,14 +118,20 @@ private func sgemmSingleThreadGFLOPS() -> Double {
     return 2 * Double(n * n * n) / cpu / 1e9
 }
 
-/// Trawl's GEMM on one thread, per CPU second: `[512, 1024] · [1024, 1024]` (one of
-/// ``matmul(_:_:transposeB:)``'s row blocks, so one thread).
+/// Trawl's GEMM on one thread, per CPU second, as a 1×1 convolution runs it
+/// (``trawl_gemm_packing``): `[512, 1024]` weights packed once, times a `[1024, 1024]` image read
+/// as it lies, each block of it copied into panels as the product goes.
 private func trawlGEMMSingleThreadGFLOPS() -> Double {
-    let (m, n) = (512, 1024)
-    let a = Tensor(shape: [m, n], data: benchmarkFloats(m * n, seed: 1))
-    let b = Tensor(shape: [n, n], data: benchmarkFloats(n * n, seed: 2))
-    let (_, cpu, _) = measureAlternating { _ = matmul(a, b) }
-    return 2 * Double(m * n * n) / cpu / 1e9
+    let (m, k, n) = (512, 1024, 1024)
+    let a = benchmarkFloats(m * k, seed: 1), b = benchmarkFloats(k * n, seed: 2)
+    var packedA = [Float](repeating: 0, count: trawl_gemm_packed_a_count(m, k))
+    trawl_gemm_pack_a(m, k, a, k, &packedA)
+    var scratch = [Float](repeating: 0, count: trawl_gemm_packing_scratch_count())
+    var c = [Float](repeating: 0, count: m * n)
+    let (_, cpu, _) = measureAlternating {
+        trawl_gemm_packing(m, n, k, packedA, b, n, &c, n, nil, &scratch)
+    }
+    return 2 * Double(m * n * k) / cpu / 1e9
 }
 
 /// Multiply-add FLOPs (2 per MAC) of a torchvision ResNet's convolutions
