@@ -534,12 +534,12 @@ typedef struct {
 static ScreenChunk pack_screen_chunk(const TrawlCoresetScreen *screen, size_t firstCentre, size_t count,
                                      const float *packedNorms, void *scratch) {
     const size_t steps = screen->steps, rowBytes = steps * SCREEN_STEP_DIMS;
-    const size_t lanes = SCREEN_PANEL_LANES, panelStep = lanes * SCREEN_STEP_DIMS;
-    ScreenChunk chunk = { (count + lanes - 1) / lanes, scratch, NULL, NULL, 0, 0 };
+    const size_t panelLanes = SCREEN_PANEL_LANES, panelStep = panelLanes * SCREEN_STEP_DIMS;
+    ScreenChunk chunk = { (count + panelLanes - 1) / panelLanes, scratch, NULL, NULL, 0, 0 };
     uint8_t *codes = scratch;
-    float *scale = (float *)(codes + chunk.panels * lanes * rowBytes), *norms = scale + chunk.panels * lanes;
-    for (size_t c = 0; c < chunk.panels * lanes; c++) {
-        uint8_t *lane = codes + c / lanes * steps * panelStep + c % lanes * SCREEN_STEP_DIMS;
+    float *scale = (float *)(codes + chunk.panels * panelLanes * rowBytes), *norms = scale + chunk.panels * panelLanes;
+    for (size_t c = 0; c < chunk.panels * panelLanes; c++) {
+        uint8_t *lane = codes + c / panelLanes * steps * panelStep + c % panelLanes * SCREEN_STEP_DIMS;
         if (c < count) {
             const uint8_t *centre = screen->centreCodes + (firstCentre + c) * rowBytes;
             for (size_t s = 0; s < steps; s++) memcpy(lane + s * panelStep, centre + s * SCREEN_STEP_DIMS, SCREEN_STEP_DIMS);
